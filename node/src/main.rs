@@ -1,0 +1,14 @@
+//! The Atoma appchain node.
+//!
+//! A Substrate node (BABE + GRANDPA, ParityDB, litep2p or libp2p networking, off-chain workers)
+//! for the Atoma runtime.
+
+mod chain_spec;
+mod cli;
+mod command;
+mod rpc;
+mod service;
+
+fn main() -> sc_cli::Result<()> {
+	command::run()
+}

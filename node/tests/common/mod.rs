@@ -1,0 +1,273 @@
+//! Test harness for end-to-end tests against the real `atoma-node` binary: spawn a node, talk
+//! to it over JSON-RPC (plain HTTP, as any client may), stop it with SIGTERM.
+
+#![allow(dead_code)]
+
+use std::{
+	io::{BufRead, BufReader, Read, Write},
+	net::{TcpListener, TcpStream},
+	path::PathBuf,
+	process::{Child, Command, ExitStatus, Stdio},
+	sync::{Arc, Mutex},
+	thread,
+	time::{Duration, Instant},
+};
+
+use serde_json::{json, Value};
+
+/// Path of the node binary cargo built for these tests.
+pub fn node_binary() -> PathBuf {
+	PathBuf::from(env!("CARGO_BIN_EXE_atoma-node"))
+}
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
+	TcpListener::bind("127.0.0.1:0")
+		.and_then(|listener| listener.local_addr())
+		.map(|addr| addr.port())
+		.expect("the OS hands out a free port")
+}
+
+/// A running node process; killed on drop if the test did not stop it.
+pub struct NodeProcess {
+	child: Option<Child>,
+	pub rpc_port: u16,
+	pub p2p_port: u16,
+	/// Everything the node logged, kept for failure messages.
+	log: Arc<Mutex<Vec<String>>>,
+}
+
+impl NodeProcess {
+	/// Starts `atoma-node` with `args` plus fresh RPC and p2p ports.
+	pub fn start(args: &[&str]) -> Self {
+		let rpc_port = free_port();
+		let p2p_port = free_port();
+		let mut child = Command::new(node_binary())
+			.args(args)
+			.args(["--rpc-port", &rpc_port.to_string(), "--port", &p2p_port.to_string()])
+			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
+			.stdout(Stdio::null())
+			.stderr(Stdio::piped())
+			.spawn()
+			.expect("the node binary starts");
+
+		let log = Arc::new(Mutex::new(Vec::new()));
+		let stderr = child.stderr.take().expect("stderr is piped");
+		let sink = log.clone();
+		thread::spawn(move || {
+			for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+				if let Ok(mut lines) = sink.lock() {
+					lines.push(line);
+				}
+			}
+		});
+
+		NodeProcess { child: Some(child), rpc_port, p2p_port, log }
+	}
+
+	/// The last `n` log lines, for assertion messages.
+	pub fn log_tail(&self, n: usize) -> String {
+		let lines = self.log.lock().map(|l| l.clone()).unwrap_or_default();
+		lines[lines.len().saturating_sub(n)..].join("\n")
+	}
+
+	pub fn rpc(&self) -> Rpc {
+		Rpc { port: self.rpc_port }
+	}
+
+	/// Waits until the RPC server answers.
+	pub fn wait_for_rpc(&mut self, timeout: Duration) {
+		let started = Instant::now();
+		loop {
+			if self.rpc().try_call("system_health", json!([])).is_ok() {
+				return;
+			}
+			if let Some(child) = self.child.as_mut() {
+				if let Ok(Some(status)) = child.try_wait() {
+					panic!("node exited early with {status}:\n{}", self.log_tail(40));
+				}
+			}
+			assert!(
+				started.elapsed() < timeout,
+				"RPC did not come up within {timeout:?}:\n{}",
+				self.log_tail(40)
+			);
+			thread::sleep(Duration::from_millis(250));
+		}
+	}
+
+	/// Sends SIGTERM and waits for a clean exit.
+	pub fn stop(mut self, timeout: Duration) -> ExitStatus {
+		let mut child = self.child.take().expect("node is running");
+		let pid = child.id().to_string();
+		let status = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+		assert!(status.success(), "SIGTERM delivered");
+		let started = Instant::now();
+		loop {
+			if let Some(status) = child.try_wait().expect("waitable") {
+				return status;
+			}
+			if started.elapsed() > timeout {
+				let _ = child.kill();
+				panic!("node did not stop within {timeout:?} of SIGTERM:\n{}", self.log_tail(40));
+			}
+			thread::sleep(Duration::from_millis(100));
+		}
+	}
+}
+
+impl Drop for NodeProcess {
+	fn drop(&mut self) {
+		if let Some(mut child) = self.child.take() {
+			let _ = child.kill();
+			let _ = child.wait();
+		}
+	}
+}
+
+/// A JSON-RPC client over plain HTTP/1.1, so the test depends on nothing but std and serde_json.
+#[derive(Clone, Copy)]
+pub struct Rpc {
+	pub port: u16,
+}
+
+impl Rpc {
+	/// Calls `method`; `Err` carries a transport failure or the JSON-RPC error object.
+	pub fn try_call(&self, method: &str, params: Value) -> Result<Value, String> {
+		let body =
+			json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string();
+		let mut stream =
+			TcpStream::connect(("127.0.0.1", self.port)).map_err(|e| format!("connect: {e}"))?;
+		stream.set_read_timeout(Some(Duration::from_secs(30))).map_err(|e| e.to_string())?;
+		let request = format!(
+			"POST / HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+			self.port,
+			body.len(),
+			body
+		);
+		stream.write_all(request.as_bytes()).map_err(|e| format!("write: {e}"))?;
+		let mut response = Vec::new();
+		stream.read_to_end(&mut response).map_err(|e| format!("read: {e}"))?;
+		let response = String::from_utf8(response).map_err(|e| e.to_string())?;
+		let (head, body) =
+			response.split_once("\r\n\r\n").ok_or_else(|| format!("no HTTP body: {response}"))?;
+		if !head.starts_with("HTTP/1.1 200") {
+			return Err(format!("HTTP error: {head}"));
+		}
+		let reply: Value = serde_json::from_str(body).map_err(|e| format!("{e}: {body}"))?;
+		match reply.get("error") {
+			Some(error) => Err(error.to_string()),
+			None => Ok(reply.get("result").cloned().unwrap_or(Value::Null)),
+		}
+	}
+
+	pub fn call(&self, method: &str, params: Value) -> Value {
+		self.try_call(method, params).unwrap_or_else(|e| panic!("{method} failed: {e}"))
+	}
+
+	pub fn block_hash(&self, number: u32) -> Option<String> {
+		self.call("chain_getBlockHash", json!([number])).as_str().map(str::to_owned)
+	}
+
+	pub fn header_number(&self, hash: &str) -> u32 {
+		let header = self.call("chain_getHeader", json!([hash]));
+		parse_hex_u32(header["number"].as_str().expect("header has a number"))
+	}
+
+	pub fn best_number(&self) -> u32 {
+		let header = self.call("chain_getHeader", json!([]));
+		parse_hex_u32(header["number"].as_str().expect("header has a number"))
+	}
+
+	pub fn finalized_number(&self) -> u32 {
+		let head = self.call("chain_getFinalizedHead", json!([]));
+		self.header_number(head.as_str().expect("a hash"))
+	}
+
+	/// Polls until `finalized_number() >= n`.
+	pub fn wait_for_finalized(&self, n: u32, timeout: Duration) -> u32 {
+		let started = Instant::now();
+		loop {
+			let finalized = self.finalized_number();
+			if finalized >= n {
+				return finalized;
+			}
+			assert!(started.elapsed() < timeout, "block #{n} not finalized within {timeout:?}");
+			thread::sleep(Duration::from_millis(500));
+		}
+	}
+
+	/// The hex-encoded extrinsics of a block.
+	pub fn block_extrinsics(&self, hash: &str) -> Vec<String> {
+		let block = self.call("chain_getBlock", json!([hash]));
+		block["block"]["extrinsics"]
+			.as_array()
+			.expect("a block has extrinsics")
+			.iter()
+			.filter_map(|x| x.as_str().map(str::to_owned))
+			.collect()
+	}
+
+	/// Raw storage value at `key` (hex, with 0x), at the best block unless `at` is given.
+	pub fn storage(&self, key: &str, at: Option<&str>) -> Option<Vec<u8>> {
+		let params = match at {
+			Some(at) => json!([key, at]),
+			None => json!([key]),
+		};
+		self.call("state_getStorage", params).as_str().map(hex_decode)
+	}
+}
+
+pub fn parse_hex_u32(s: &str) -> u32 {
+	u32::from_str_radix(s.trim_start_matches("0x"), 16).expect("hex number")
+}
+
+pub fn hex_decode(s: &str) -> Vec<u8> {
+	hex::decode(s.trim_start_matches("0x")).expect("hex string")
+}
+
+pub fn hex_encode(bytes: &[u8]) -> String {
+	format!("0x{}", hex::encode(bytes))
+}
+
+/// Runs the node binary to completion (a subcommand) and returns its stdout.
+pub fn run_subcommand(args: &[&str]) -> String {
+	let output = Command::new(node_binary()).args(args).output().expect("the node binary runs");
+	assert!(
+		output.status.success(),
+		"atoma-node {args:?} failed: {}",
+		String::from_utf8_lossy(&output.stderr)
+	);
+	String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// Path of a file in the repository's `chain-spec/` folder.
+pub fn committed_spec(name: &str) -> PathBuf {
+	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("chain-spec").join(name)
+}
+
+/// A fresh temporary directory under the system temp dir, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+	pub fn new(label: &str) -> Self {
+		let nanos = std::time::SystemTime::now()
+			.duration_since(std::time::UNIX_EPOCH)
+			.map(|d| d.as_nanos())
+			.unwrap_or_default();
+		let path =
+			std::env::temp_dir().join(format!("atoma-{label}-{}-{nanos}", std::process::id()));
+		std::fs::create_dir_all(&path).expect("temp dir is creatable");
+		TempDir(path)
+	}
+
+	pub fn path(&self, name: &str) -> String {
+		self.0.join(name).to_string_lossy().into_owned()
+	}
+}
+
+impl Drop for TempDir {
+	fn drop(&mut self) {
+		let _ = std::fs::remove_dir_all(&self.0);
+	}
+}

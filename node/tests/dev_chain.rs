@@ -1,0 +1,159 @@
+//! End-to-end: `atoma-node --dev --tmp` produces and finalizes blocks alone, accepts a signed
+//! transfer over JSON-RPC, includes and finalizes it, and stops cleanly on SIGTERM.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use atoma_runtime::{
+	AccountId, Balance, BalancesCall, Nonce, Runtime, RuntimeCall, SignedPayload, TxExtension,
+	UncheckedExtrinsic,
+};
+use codec::{Decode, Encode};
+use common::{hex_decode, hex_encode, NodeProcess};
+use serde_json::json;
+use sp_core::{sr25519, Pair, H256};
+use sp_runtime::{generic::Era, MultiAddress, MultiSignature};
+
+/// Blocks every 3 s: allow for a slow debug-free start on a loaded 2-core machine.
+const STARTUP: Duration = Duration::from_secs(180);
+const FINALITY: Duration = Duration::from_secs(120);
+
+type AccountInfo = frame_system::AccountInfo<Nonce, pallet_balances::AccountData<Balance>>;
+
+/// `System::Account` storage key of `who`: twox128("System") ++ twox128("Account") ++
+/// blake2_128_concat(who).
+fn account_storage_key(who: &AccountId) -> String {
+	let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+	key.extend(sp_crypto_hashing::twox_128(b"Account"));
+	let encoded = who.encode();
+	key.extend(sp_crypto_hashing::blake2_128(&encoded));
+	key.extend(encoded);
+	hex_encode(&key)
+}
+
+/// Builds and signs a transaction the way a wallet does: the call, the extensions, and the
+/// implicit data (spec and transaction version, genesis hash) fetched from the node.
+fn sign_transfer(
+	signer: &sr25519::Pair,
+	dest: AccountId,
+	value: Balance,
+	nonce: Nonce,
+	spec_version: u32,
+	transaction_version: u32,
+	genesis: H256,
+) -> UncheckedExtrinsic {
+	let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
+		dest: MultiAddress::Id(dest),
+		value,
+	});
+	let extension: TxExtension = (
+		frame_system::AuthorizeCall::<Runtime>::new(),
+		frame_system::CheckNonZeroSender::<Runtime>::new(),
+		frame_system::CheckSpecVersion::<Runtime>::new(),
+		frame_system::CheckTxVersion::<Runtime>::new(),
+		frame_system::CheckGenesis::<Runtime>::new(),
+		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
+		frame_system::CheckNonce::<Runtime>::from(nonce),
+		frame_system::CheckWeight::<Runtime>::new(),
+		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
+		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
+		frame_system::WeightReclaim::<Runtime>::new(),
+	);
+	let implicit =
+		((), (), spec_version, transaction_version, genesis, genesis, (), (), (), None, ());
+	let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+	UncheckedExtrinsic::new_signed(
+		call,
+		MultiAddress::Id(AccountId::from(signer.public())),
+		MultiSignature::Sr25519(signature),
+		extension,
+	)
+}
+
+#[test]
+fn dev_node_finalizes_and_settles_a_signed_transfer() {
+	let mut node = NodeProcess::start(&["--dev", "--tmp"]);
+	node.wait_for_rpc(STARTUP);
+	let rpc = node.rpc();
+
+	// The chain advertises its token.
+	let properties = rpc.call("system_properties", json!([]));
+	assert_eq!(properties["tokenSymbol"], "TOMA");
+	assert_eq!(properties["tokenDecimals"], 12);
+
+	// Alice alone produces and finalizes blocks.
+	let started = Instant::now();
+	rpc.wait_for_finalized(1, STARTUP);
+	println!("first finalized block after {:?} of RPC uptime", started.elapsed());
+
+	let genesis = H256::from_slice(&hex_decode(&rpc.block_hash(0).expect("genesis exists")));
+	let version = rpc.call("state_getRuntimeVersion", json!([]));
+	let spec_version = version["specVersion"].as_u64().expect("specVersion") as u32;
+	let transaction_version =
+		version["transactionVersion"].as_u64().expect("transactionVersion") as u32;
+
+	let alice = sr25519::Pair::from_string("//Alice", None).expect("dev seed");
+	let alice_id = AccountId::from(alice.public());
+	// A fresh account, so the balance check sees exactly this transfer.
+	let recipient = sr25519::Pair::from_string("//AtomaDevChainTest", None).expect("seed");
+	let recipient_id = AccountId::from(recipient.public());
+	let amount: Balance = 7 * atoma_runtime::currency::UNITS;
+
+	let nonce = rpc.call("system_accountNextIndex", json!([alice_id.to_string()]));
+	let nonce = nonce.as_u64().expect("a nonce") as Nonce;
+	let xt = sign_transfer(
+		&alice,
+		recipient_id.clone(),
+		amount,
+		nonce,
+		spec_version,
+		transaction_version,
+		genesis,
+	);
+	let xt_hex = hex_encode(&xt.encode());
+
+	// The node prices the transaction before submission, like a wallet would ask.
+	let fee = rpc.call("payment_queryInfo", json!([xt_hex]));
+	assert!(fee["partialFee"].is_string() || fee["partialFee"].is_number(), "fee: {fee}");
+
+	let tx_hash = rpc.call("author_submitExtrinsic", json!([xt_hex]));
+	assert!(tx_hash.as_str().is_some_and(|h| h.len() == 66), "tx hash: {tx_hash}");
+
+	// Find the block that includes it.
+	let from = rpc.best_number().saturating_sub(1);
+	let deadline = Instant::now() + FINALITY;
+	let (included_number, included_hash) = 'search: loop {
+		let best = rpc.best_number();
+		for number in from..=best {
+			if let Some(hash) = rpc.block_hash(number) {
+				if rpc.block_extrinsics(&hash).contains(&xt_hex) {
+					break 'search (number, hash);
+				}
+			}
+		}
+		assert!(Instant::now() < deadline, "transfer not included:\n{}", node.log_tail(30));
+		std::thread::sleep(Duration::from_millis(500));
+	};
+
+	// Wait until that block is final, and check it is the canonical one.
+	rpc.wait_for_finalized(included_number, FINALITY);
+	assert_eq!(rpc.block_hash(included_number).as_deref(), Some(included_hash.as_str()));
+
+	// The finalized state shows the transfer.
+	let finalized_head = rpc.call("chain_getFinalizedHead", json!([]));
+	let raw = rpc
+		.storage(&account_storage_key(&recipient_id), finalized_head.as_str())
+		.expect("the recipient account exists");
+	let info = AccountInfo::decode(&mut &raw[..]).expect("AccountInfo decodes");
+	assert_eq!(info.data.free, amount);
+
+	let raw = rpc.storage(&account_storage_key(&alice_id), finalized_head.as_str()).expect("alice");
+	let alice_info = AccountInfo::decode(&mut &raw[..]).expect("AccountInfo decodes");
+	assert_eq!(alice_info.nonce, nonce + 1);
+
+	// Clean shutdown on SIGTERM.
+	let status = node.stop(Duration::from_secs(60));
+	assert!(status.success(), "node exited with {status}");
+}

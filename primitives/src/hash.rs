@@ -1,0 +1,122 @@
+//! The protocol hash function and its domain-separation tags.
+//!
+//! Every hash in Atoma is `H = blake2-256` (the same function Substrate uses
+//! for storage and extrinsic hashing, so the runtime gets it as a cheap host
+//! function and no second hash implementation is pulled into the wasm blob).
+//!
+//! Every preimage begins with one of the tags below. Tags are plain ASCII byte
+//! strings of the form `atoma/<kind>/v<N>`; they are *not* length-prefixed
+//! because each preimage kind has a fixed structure after its tag, and no tag
+//! is a prefix of another tag.
+//!
+//! ## Versioning
+//!
+//! The tag is the version of the layout. If the layout of a preimage ever has
+//! to change (a field added, a width changed, a different ordering), the
+//! corresponding tag must be bumped (`.../v1` → `.../v2`) at the same time.
+//! Old and new hashes can then never collide, and a node running an old
+//! worker produces commitments that simply fail to match instead of being
+//! silently misinterpreted.
+
+use alloc::vec::Vec;
+
+/// A 32-byte blake2-256 digest.
+///
+/// A plain array (rather than a newtype) so that it is SCALE-encodable,
+/// `TypeInfo`-describable and `MaxEncodedLen` without extra impls, and so the
+/// runtime can store it directly (it is the same shape as `sp_core::H256`).
+pub type Hash = [u8; 32];
+
+/// Tag of the canonical output encoding `O` (see [`crate::output`]).
+pub const TAG_OUTPUT: &[u8] = b"atoma/output/v1";
+/// Tag of a per-node Sampling Consensus leaf `H(tag ‖ O ‖ i)`.
+pub const TAG_LEAF: &[u8] = b"atoma/leaf/v1";
+/// Tag of the Sampling Consensus root `H(tag ‖ n ‖ leaf_0 ‖ … ‖ leaf_{n-1})`.
+pub const TAG_ROOT: &[u8] = b"atoma/root/v1";
+/// Tag of a weights chunk leaf `H(tag ‖ chunk_index ‖ chunk)`.
+pub const TAG_WEIGHTS_CHUNK: &[u8] = b"atoma/weights-chunk/v1";
+/// Tag of an inner node of the weights Merkle tree.
+pub const TAG_WEIGHTS_NODE: &[u8] = b"atoma/weights-node/v1";
+/// Tag of the final weights root `H(tag ‖ total_len ‖ merkle_root)`, which
+/// binds the file length to the chunk tree.
+pub const TAG_WEIGHTS_ROOT: &[u8] = b"atoma/weights-root/v1";
+/// Tag of a per-step trace digest (see [`crate::trace`]).
+pub const TAG_TRACE_STEP: &[u8] = b"atoma/trace-step/v1";
+/// Tag of an inner node of the trace Merkle tree.
+pub const TAG_TRACE_NODE: &[u8] = b"atoma/trace-node/v1";
+
+/// Every tag defined by this crate, so tests (and auditors) can check in one
+/// place that they are pairwise distinct and none is a prefix of another.
+pub const ALL_TAGS: &[&[u8]] = &[
+	TAG_OUTPUT,
+	TAG_LEAF,
+	TAG_ROOT,
+	TAG_WEIGHTS_CHUNK,
+	TAG_WEIGHTS_NODE,
+	TAG_WEIGHTS_ROOT,
+	TAG_TRACE_STEP,
+	TAG_TRACE_NODE,
+];
+
+/// `H(data)` — blake2-256 of a byte string.
+///
+/// A thin wrapper so that the choice of hash function is made in exactly one
+/// place.
+pub fn hash(data: &[u8]) -> Hash {
+	sp_crypto_hashing::blake2_256(data)
+}
+
+/// `H(tag ‖ parts[0] ‖ parts[1] ‖ …)` — hash of a tagged, concatenated
+/// preimage.
+///
+/// `sp-crypto-hashing` only offers one-shot hashing, so the preimage is
+/// assembled into one buffer first. Callers hashing the same large prefix many
+/// times (e.g. the per-node leaves) build their own buffer instead to avoid
+/// repeated copies.
+pub fn hash_tagged(tag: &[u8], parts: &[&[u8]]) -> Hash {
+	let total = parts.iter().fold(tag.len(), |acc, p| acc.saturating_add(p.len()));
+	let mut buf: Vec<u8> = Vec::new();
+	// Only a capacity hint: if it cannot be reserved up-front the pushes
+	// below still grow the buffer normally.
+	let _ = buf.try_reserve_exact(total);
+	buf.extend_from_slice(tag);
+	for part in parts {
+		buf.extend_from_slice(part);
+	}
+	hash(&buf)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn tags_are_distinct_and_prefix_free() {
+		for (i, a) in ALL_TAGS.iter().enumerate() {
+			for (j, b) in ALL_TAGS.iter().enumerate() {
+				if i != j {
+					assert!(!a.starts_with(b), "{:?} starts with {:?}", a, b);
+				}
+			}
+		}
+	}
+
+	#[test]
+	fn hash_tagged_is_concatenation() {
+		assert_eq!(hash_tagged(b"ab", &[b"c", b"", b"de"]), hash(b"abcde"));
+		assert_eq!(hash_tagged(b"", &[]), hash(b""));
+	}
+
+	#[test]
+	fn blake2_256_known_answer() {
+		// blake2b-256("") from RFC 7693 reference implementations.
+		assert_eq!(
+			hash(b""),
+			[
+				0x0e, 0x57, 0x51, 0xc0, 0x26, 0xe5, 0x43, 0xb2, 0xe8, 0xab, 0x2e, 0xb0, 0x60, 0x99,
+				0xda, 0xa1, 0xd1, 0xe5, 0xdf, 0x47, 0x77, 0x8f, 0x77, 0x87, 0xfa, 0xab, 0x45, 0xcd,
+				0xf1, 0x2f, 0xe3, 0xa8
+			]
+		);
+	}
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite: dependency hygiene checks, then every crate's unit and integration tests
+# (the integration tests start real node processes).
+#
+#   scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+scripts/install-deps.sh
+
+echo "==> dependency checks"
+# One polkadot-sdk release line: no sp-*/sc-*/frame-*/pallet-* crate may appear in two versions.
+dups=$(cargo tree --locked -d --workspace --depth 0 --prefix none 2>/dev/null \
+	| awk '$1 ~ /^(sp|sc|frame|pallet|substrate)-/ {print $1, $2}' | sort -u | awk '{print $1}' | uniq -d || true)
+# `cargo tree -d` may list one version twice (host and target builds); two versions of one name
+# are what a mixed release line looks like.
+if [ -n "$dups" ]; then
+	echo "duplicated polkadot-sdk crates (mixed release lines):" >&2
+	echo "$dups" >&2
+	exit 1
+fi
+# No RocksDB: the node uses ParityDB only.
+if cargo tree --locked --workspace -i librocksdb-sys >/dev/null 2>&1; then
+	echo "librocksdb-sys is in the dependency tree" >&2
+	exit 1
+fi
+echo "    one polkadot-sdk release line, no RocksDB"
+
+echo "==> building (release)"
+cargo build --release --locked --workspace
+
+echo "==> tests"
+cargo test --release --locked --workspace
