@@ -31,4 +31,4 @@ echo "==> building (release)"
 cargo build --release --locked --workspace
 
 echo "==> tests"
-cargo test --release --locked --workspace
+cargo test --release --locked --workspace --no-fail-fast

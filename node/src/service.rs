@@ -204,9 +204,6 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		other:
 			ConsensusSetup { block_import, babe_link, grandpa_link, babe_worker_handle, mut telemetry },
 	} = new_partial(&config)?;
-	// Kept alive for the node's lifetime: the BABE RPC would use it; today it only anchors the
-	// worker that answers epoch queries.
-	let _babe_worker_handle = babe_worker_handle;
 
 	let metrics = N::register_notification_metrics(
 		config.prometheus_config.as_ref().map(|cfg| &cfg.registry),
@@ -282,12 +279,22 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 	let enable_grandpa = !config.disable_grandpa;
 	let prometheus_registry = config.prometheus_registry().cloned();
 
+	// The BABE worker (spawned with the import queue) runs as long as a handle to it exists; the
+	// RPC builder keeps one for the node's lifetime.
 	let rpc_extensions_builder = {
 		let client = client.clone();
 		let pool = transaction_pool.clone();
+		let select_chain = select_chain.clone();
+		let keystore = keystore_container.keystore();
 
 		Box::new(move |_| {
-			let deps = crate::rpc::FullDeps { client: client.clone(), pool: pool.clone() };
+			let deps = crate::rpc::FullDeps {
+				client: client.clone(),
+				pool: pool.clone(),
+				select_chain: select_chain.clone(),
+				keystore: keystore.clone(),
+				babe_worker_handle: babe_worker_handle.clone(),
+			};
 			crate::rpc::create_full(deps).map_err(Into::into)
 		})
 	};

@@ -62,6 +62,8 @@ fn a_validator_starts_from_the_committed_raw_spec() {
 		"--alice",
 		// Alone, Alice would wait for peers before authoring; this test only needs her blocks.
 		"--force-authoring",
+		// Validators of non-dev chains must be given a network key; a throwaway one is fine here.
+		"--unsafe-force-node-key-generation",
 		"--base-path",
 		&base.path("alice"),
 	]);

@@ -41,6 +41,8 @@ fn three_validators_produce_and_finalize_blocks() {
 			&base.path(name),
 			"--bootnodes",
 			&bootnode,
+			// Validators of non-dev chains must be given a network key; a throwaway one is fine.
+			"--unsafe-force-node-key-generation",
 		]);
 		node.wait_for_rpc(Duration::from_secs(120));
 		others.push(node);
