@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/install-deps.sh
-cargo build --release --locked -p atoma-node
+cargo build --release --locked --workspace
 
 export_spec() {
 	local chain=$1 name=$2

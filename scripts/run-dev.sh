@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 scripts/install-deps.sh
-echo "==> building atoma-node (release; first build takes a while, see docs/build.md)"
-cargo build --release --locked -p atoma-node
+echo "==> building (release; the first build takes a while, see docs/build.md)"
+# The whole workspace, like the test command, so both share one set of artifacts.
+cargo build --release --locked --workspace
 
 cat <<MSG
 ==> starting a development chain (Alice validates alone, blocks every 3 s)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: dependency hygiene checks, then every crate's unit and integration tests
-# (the integration tests start real node processes).
+# (the integration tests start real node and worker processes; the worker's run the real model).
 #
 #   scripts/test.sh
 set -euo pipefail
@@ -25,7 +25,17 @@ if cargo tree --locked --workspace -i librocksdb-sys >/dev/null 2>&1; then
 	echo "librocksdb-sys is in the dependency tree" >&2
 	exit 1
 fi
-echo "    one polkadot-sdk release line, no RocksDB"
+# The inference worker shares only the primitives with the chain, never FRAME.
+if cargo tree --locked -p atoma-inference-worker -i frame-support >/dev/null 2>&1; then
+	echo "the inference worker depends on FRAME" >&2
+	exit 1
+fi
+echo "    one polkadot-sdk release line, no RocksDB, no FRAME in the worker"
+
+echo "==> model"
+# The worker's tests run the real model (SmolLM2-135M-Instruct, fetched once, sha256-checked).
+ATOMA_MODEL_GGUF="$(scripts/fetch-model.sh)"
+export ATOMA_MODEL_GGUF
 
 echo "==> building (release)"
 cargo build --release --locked --workspace

@@ -1,0 +1,166 @@
+//! The HTTP API (axum).
+//!
+//! | route                        | what                                                        |
+//! |------------------------------|-------------------------------------------------------------|
+//! | `GET  /health`               | liveness; 503 while shutting down                           |
+//! | `GET  /v1/models`            | served models (OpenAI list + context, weights root)         |
+//! | `POST /v1/jobs`              | queue a job, 202 with its id at once                        |
+//! | `GET  /v1/jobs/{id}`         | status, output, token counts, commitments                   |
+//! | `GET  /v1/outputs/{id}`      | canonical output bytes and the proof material               |
+//! | `POST /v1/completions`       | OpenAI text completion, plain or SSE                        |
+//! | `POST /v1/chat/completions`  | OpenAI chat completion, plain or SSE                        |
+//! | `GET  /metrics`              | Prometheus text format                                      |
+//!
+//! Every error response, including the router's own (405, 408, unknown route), has the JSON body
+//! of [`crate::error::ErrorBody`].
+
+mod dto;
+mod jobs;
+mod meta;
+mod openai;
+
+pub use dto::*;
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+	body::Body,
+	extract::{DefaultBodyLimit, MatchedPath, Request, State},
+	http::{header, StatusCode},
+	middleware::{self, Next},
+	response::{IntoResponse, Response},
+	routing::{get, post},
+	Extension, Json, Router,
+};
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+
+use crate::{
+	engine::{Engine, ModelHandle},
+	error::{BodyLimit, ErrorBody, ErrorDetail, WorkerError},
+	jobs::JobStore,
+	metrics::Metrics,
+	shutdown::Shutdown,
+	validation::{self, Limits, RawRequest, ValidatedRequest},
+};
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+	/// The engine.
+	pub engine: Arc<Engine>,
+	/// The job store.
+	pub store: Arc<JobStore>,
+	/// Metrics.
+	pub metrics: Arc<Metrics>,
+	/// Shutdown state.
+	pub shutdown: Shutdown,
+	/// Request limits.
+	pub limits: Limits,
+	/// When the worker started.
+	pub started: Instant,
+}
+
+/// Which default `max_tokens` applies.
+#[derive(Clone, Copy)]
+pub(crate) enum MaxTokensDefault {
+	/// The worker's `--default-max-tokens`.
+	Worker,
+	/// OpenAI's legacy completions default of 16.
+	OpenAiCompletions,
+}
+
+impl AppState {
+	/// Resolve the model and validate `raw` against it. Tokenization runs on a blocking thread
+	/// (a long prompt takes milliseconds), never on the async workers.
+	#[tracing::instrument(skip_all)]
+	pub(crate) async fn validate(
+		&self,
+		raw: RawRequest,
+		default: MaxTokensDefault,
+	) -> Result<(Arc<ModelHandle>, ValidatedRequest), WorkerError> {
+		if self.shutdown.is_draining() {
+			return Err(WorkerError::ShuttingDown);
+		}
+		let model = self.engine.model(raw.model.as_deref())?;
+		let mut limits = self.limits;
+		if let MaxTokensDefault::OpenAiCompletions = default {
+			limits.default_max_tokens = 16.min(limits.max_tokens_limit);
+		}
+		let handle = Arc::clone(&model);
+		let validated =
+			tokio::task::spawn_blocking(move || validation::validate(&raw, &handle, &limits))
+				.await
+				.map_err(|e| WorkerError::Engine(format!("validation task failed: {e}")))??;
+		Ok((model, validated))
+	}
+}
+
+/// Build the router with all layers.
+pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Duration) -> Router {
+	let metrics = Arc::clone(&state.metrics);
+	Router::new()
+		.route("/health", get(meta::health))
+		.route("/metrics", get(meta::metrics))
+		.route("/v1/models", get(meta::models))
+		.route("/v1/jobs", post(jobs::submit))
+		.route("/v1/jobs/{id}", get(jobs::get_job))
+		.route("/v1/outputs/{id}", get(jobs::get_output))
+		.route("/v1/completions", post(openai::completions))
+		.route("/v1/chat/completions", post(openai::chat_completions))
+		.fallback(fallback)
+		.with_state(state)
+		.layer(DefaultBodyLimit::max(max_body_bytes))
+		.layer(Extension(BodyLimit(max_body_bytes)))
+		.layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+		.layer(middleware::map_response(json_error_bodies))
+		.layer(middleware::from_fn_with_state(metrics, record_metrics))
+		.layer(TraceLayer::new_for_http())
+}
+
+async fn fallback(request: Request) -> WorkerError {
+	WorkerError::NotFound(format!("{} {}", request.method(), request.uri().path()))
+}
+
+/// Count every request by route pattern (bounded cardinality), method and final status.
+async fn record_metrics(
+	State(metrics): State<Arc<Metrics>>,
+	request: Request,
+	next: Next,
+) -> Response {
+	let route = request
+		.extensions()
+		.get::<MatchedPath>()
+		.map(|p| p.as_str().to_owned())
+		.unwrap_or_else(|| "unmatched".to_owned());
+	let method = request.method().as_str().to_owned();
+	let response = next.run(request).await;
+	metrics.http_request(&route, &method, response.status().as_u16());
+	response
+}
+
+/// Give error responses produced outside our handlers (405 from the router, 408 from the timeout
+/// layer) the same JSON body as ours.
+async fn json_error_bodies(response: Response) -> Response {
+	let status = response.status();
+	let is_json = response
+		.headers()
+		.get(header::CONTENT_TYPE)
+		.and_then(|v| v.to_str().ok())
+		.is_some_and(|v| v.starts_with("application/json"));
+	if !(status.is_client_error() || status.is_server_error()) || is_json {
+		return response;
+	}
+	let kind = match status {
+		StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+		StatusCode::REQUEST_TIMEOUT => "timeout",
+		_ => "http_error",
+	};
+	let message = status.canonical_reason().unwrap_or("error").to_owned();
+	let body = ErrorBody { error: ErrorDetail { message, kind: kind.to_owned(), code: None } };
+	let (mut parts, _) = response.into_parts();
+	parts.headers.remove(header::CONTENT_LENGTH);
+	let json = Json(body).into_response();
+	let (json_parts, json_body) = json.into_parts();
+	parts.headers.extend(json_parts.headers);
+	Response::from_parts(parts, Body::new(json_body))
+}

@@ -1,0 +1,237 @@
+//! Command-line and environment configuration.
+//!
+//! Every serve option can also be given as an `ATOMA_WORKER_*` environment variable so the worker
+//! can be configured by a service manager without a wrapper script.
+
+use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Default path of the reference model, relative to the working directory (`scripts/fetch-model.sh`
+/// puts it there).
+pub const DEFAULT_MODEL_PATH: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
+
+/// The `atoma-worker` command line.
+#[derive(Parser, Debug)]
+#[command(name = "atoma-worker", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+	/// What to do; without a subcommand the worker serves HTTP (same as `serve`).
+	#[command(subcommand)]
+	pub command: Option<Command>,
+	/// Serve options, when no subcommand is given.
+	#[command(flatten)]
+	pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+	/// Serve the HTTP API (the default).
+	Serve(ServeArgs),
+	/// Print the weights Merkle root of a model file, as registered on chain (protocol §4).
+	WeightsRoot {
+		/// The model file (any file: the root is over its raw bytes).
+		path: PathBuf,
+		/// Print one JSON object instead of aligned text.
+		#[arg(long)]
+		json: bool,
+	},
+}
+
+/// Options of the HTTP server.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+	/// A model to serve, as `PATH` or `ID=PATH` (repeatable). The id defaults to the file stem.
+	#[arg(
+		long = "model",
+		env = "ATOMA_WORKER_MODELS",
+		value_delimiter = ',',
+		default_value = DEFAULT_MODEL_PATH
+	)]
+	pub models: Vec<ModelSpec>,
+	/// Address to listen on. Port 0 picks a free port; the bound address is printed on stdout as
+	/// `atoma-worker listening on http://ADDR`.
+	#[arg(long, env = "ATOMA_WORKER_LISTEN", default_value = "127.0.0.1:8080")]
+	pub listen: SocketAddr,
+	/// Device for the forward pass: `cpu`, `cuda` or `cuda:N` (needs the `cuda` feature).
+	#[arg(long, env = "ATOMA_WORKER_DEVICE", default_value = "cpu")]
+	pub device: DeviceSpec,
+	/// Numeric format of the matmuls. `f32` dequantizes the GGUF weights once at load and runs
+	/// f32 matmuls (4 bytes per weight in memory; for the Q4_1 reference model on CPU it is both
+	/// faster and closer to the f32 reference than the quantized kernels, which also quantize
+	/// activations to 8 bits). `quantized` keeps the GGUF's block format (least memory; needed for
+	/// models whose f32 weights do not fit). Part of the execution profile: nodes compared with
+	/// each other must use the same value.
+	#[arg(long, env = "ATOMA_WORKER_PRECISION", default_value = "f32")]
+	pub precision: Precision,
+	/// Jobs that may wait per model besides the one running; more get 429.
+	#[arg(long, env = "ATOMA_WORKER_QUEUE_CAPACITY", default_value_t = 64)]
+	pub queue_capacity: usize,
+	/// Finished jobs kept for `GET /v1/jobs/{id}` and `/v1/outputs/{id}`; the oldest finished job
+	/// is evicted first.
+	#[arg(long, env = "ATOMA_WORKER_MAX_STORED_JOBS", default_value_t = 10_000)]
+	pub max_stored_jobs: usize,
+	/// Largest accepted request body in bytes; larger bodies get 413.
+	#[arg(long, env = "ATOMA_WORKER_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+	pub max_body_bytes: usize,
+	/// Largest `max_tokens` a request may ask for.
+	#[arg(long, env = "ATOMA_WORKER_MAX_TOKENS_LIMIT", default_value_t = 2048)]
+	pub max_tokens_limit: u32,
+	/// `max_tokens` of `/v1/jobs` and chat requests that do not give one (`/v1/completions`
+	/// follows OpenAI and defaults to 16).
+	#[arg(long, env = "ATOMA_WORKER_DEFAULT_MAX_TOKENS", default_value_t = 256)]
+	pub default_max_tokens: u32,
+	/// Seconds an HTTP request may take until its response starts (408 after that).
+	#[arg(long, env = "ATOMA_WORKER_REQUEST_TIMEOUT_SECS", default_value_t = 600)]
+	pub request_timeout_secs: u64,
+	/// Seconds to let running jobs and open responses finish after SIGINT/SIGTERM.
+	#[arg(long, env = "ATOMA_WORKER_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+	pub shutdown_grace_secs: u64,
+	/// Shut down gracefully when standard input reaches end of file, so a supervising process
+	/// (or a test harness) that dies takes the worker with it.
+	#[arg(long)]
+	pub exit_on_stdin_close: bool,
+}
+
+impl ServeArgs {
+	/// The request timeout as a [`Duration`].
+	pub fn request_timeout(&self) -> Duration {
+		Duration::from_secs(self.request_timeout_secs)
+	}
+
+	/// The shutdown grace period as a [`Duration`].
+	pub fn shutdown_grace(&self) -> Duration {
+		Duration::from_secs(self.shutdown_grace_secs)
+	}
+}
+
+/// One `--model` value: an optional id and a GGUF path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+	/// Public model id (`model` field of requests).
+	pub id: String,
+	/// Path of the GGUF file.
+	pub path: PathBuf,
+}
+
+impl FromStr for ModelSpec {
+	type Err = String;
+
+	fn from_str(s: &str) -> Result<Self, Self::Err> {
+		// `ID=PATH` only when the part before `=` looks like an id; paths may contain `=`.
+		if let Some((id, path)) = s.split_once('=') {
+			if !id.is_empty() && !id.contains('/') && !path.is_empty() {
+				return Ok(Self { id: id.to_owned(), path: PathBuf::from(path) });
+			}
+		}
+		let path = PathBuf::from(s);
+		let id = path
+			.file_stem()
+			.and_then(|stem| stem.to_str())
+			.filter(|stem| !stem.is_empty())
+			.ok_or_else(|| format!("cannot derive a model id from {s:?}; use ID=PATH"))?
+			.to_owned();
+		Ok(Self { id, path })
+	}
+}
+
+/// Numeric format of the matmuls (see `--precision`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Precision {
+	/// Weights dequantized to f32 at load.
+	F32,
+	/// The GGUF's quantized block format.
+	Quantized,
+}
+
+impl Precision {
+	/// Candle's switch for dequantizing every weight at load. Candle reads it once per thread
+	/// (a `thread_local!`), so it must be set before any thread that loads a model starts:
+	/// `atoma-worker` sets it first thing in `main`, while the process is single-threaded.
+	pub const CANDLE_ENV: &'static str = "CANDLE_DEQUANTIZE_ALL";
+
+	/// The precision candle will use in this process, from [`Self::CANDLE_ENV`].
+	pub fn from_env() -> Self {
+		match std::env::var(Self::CANDLE_ENV) {
+			Ok(v) if !v.is_empty() && v != "0" => Self::F32,
+			_ => Self::Quantized,
+		}
+	}
+
+	/// Name used in the API.
+	pub fn as_str(self) -> &'static str {
+		match self {
+			Self::F32 => "f32",
+			Self::Quantized => "quantized",
+		}
+	}
+}
+
+/// Where the forward pass runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceSpec {
+	/// The CPU (default; needs no CUDA).
+	Cpu,
+	/// CUDA device with this ordinal.
+	Cuda(usize),
+}
+
+impl FromStr for DeviceSpec {
+	type Err = String;
+
+	fn from_str(s: &str) -> Result<Self, Self::Err> {
+		match s {
+			"cpu" => Ok(Self::Cpu),
+			"cuda" => Ok(Self::Cuda(0)),
+			_ => match s.strip_prefix("cuda:") {
+				Some(n) => {
+					n.parse().map(Self::Cuda).map_err(|_| format!("bad CUDA ordinal in {s:?}"))
+				},
+				None => Err(format!("unknown device {s:?}: expected cpu, cuda or cuda:N")),
+			},
+		}
+	}
+}
+
+impl std::fmt::Display for DeviceSpec {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		match self {
+			Self::Cpu => write!(f, "cpu"),
+			Self::Cuda(n) => write!(f, "cuda:{n}"),
+		}
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn model_spec_forms() {
+		let m: ModelSpec = "models/SmolLM2.Q4_1.gguf".parse().unwrap();
+		assert_eq!(m.id, "SmolLM2.Q4_1");
+		let m: ModelSpec = "smol=/data/a=b.gguf".parse().unwrap();
+		assert_eq!((m.id.as_str(), m.path.to_str().unwrap()), ("smol", "/data/a=b.gguf"));
+		let m: ModelSpec = "/data/x=y/model.gguf".parse().unwrap();
+		assert_eq!(m.id, "model");
+		assert!("".parse::<ModelSpec>().is_err());
+	}
+
+	#[test]
+	fn device_spec_forms() {
+		assert_eq!("cpu".parse(), Ok(DeviceSpec::Cpu));
+		assert_eq!("cuda".parse(), Ok(DeviceSpec::Cuda(0)));
+		assert_eq!("cuda:3".parse(), Ok(DeviceSpec::Cuda(3)));
+		assert!("cuda:x".parse::<DeviceSpec>().is_err());
+		assert!("metal".parse::<DeviceSpec>().is_err());
+	}
+
+	#[test]
+	fn cli_parses() {
+		let cli = Cli::try_parse_from(["atoma-worker", "weights-root", "a.gguf"]).unwrap();
+		assert!(matches!(cli.command, Some(Command::WeightsRoot { .. })));
+		let cli = Cli::try_parse_from(["atoma-worker", "--model", "a=x.gguf", "--model", "y.gguf"])
+			.unwrap();
+		assert_eq!(cli.serve.models.len(), 2);
+	}
+}

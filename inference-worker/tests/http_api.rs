@@ -1,0 +1,523 @@
+//! Every endpoint and every error case, against the real binary on a free port.
+
+mod common;
+
+use std::{sync::OnceLock, time::Duration};
+
+use common::{request, u32s, Worker, FRANCE};
+use serde_json::{json, Value};
+
+/// Body limit of the shared worker, small enough to test 413 cheaply.
+const BODY_LIMIT: usize = 64 * 1024;
+
+fn worker() -> &'static Worker {
+	static WORKER: OnceLock<Worker> = OnceLock::new();
+	WORKER.get_or_init(|| {
+		Worker::start(
+			&["--max-body-bytes", &BODY_LIMIT.to_string(), "--max-tokens-limit", "512"],
+			&[],
+		)
+	})
+}
+
+/// Assert an error response: status, JSON body with `error.type` (and `error.code` if given).
+fn assert_error(r: &common::Response, status: u16, kind: &str, code: Option<&str>) -> Value {
+	assert_eq!(r.status, status, "body: {}", r.text());
+	assert!(
+		r.header("content-type").is_some_and(|v| v.starts_with("application/json")),
+		"content-type {:?}",
+		r.header("content-type")
+	);
+	let v = r.json();
+	assert_eq!(v["error"]["type"], kind, "{v}");
+	assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+	if let Some(code) = code {
+		assert_eq!(v["error"]["code"], code, "{v}");
+	}
+	v
+}
+
+fn chat(content: &str) -> Value {
+	json!({"messages": [{"role": "user", "content": content}], "max_tokens": 8})
+}
+
+#[test]
+fn health() {
+	let r = worker().get("/health");
+	assert_eq!(r.status, 200);
+	let v = r.json();
+	assert_eq!(v["status"], "ok");
+	assert_eq!(v["models"][0], "SmolLM2-135M-Instruct.Q4_1");
+}
+
+#[test]
+fn models() {
+	let v = worker().get("/v1/models").json();
+	assert_eq!(v["object"], "list");
+	let m = &v["data"][0];
+	assert_eq!(m["id"], "SmolLM2-135M-Instruct.Q4_1");
+	assert_eq!(m["object"], "model");
+	assert_eq!(m["context_length"], 4096);
+	assert_eq!(m["vocab_size"], 49152);
+	assert_eq!(m["stop_token_ids"], json!([0, 2]));
+	assert_eq!(m["chat_template"], "model");
+	assert_eq!(m["precision"], "f32");
+	assert_eq!(m["weights"]["total_len"], 98_362_432);
+	assert_eq!(m["weights"]["root"].as_str().map(str::len), Some(64));
+}
+
+#[test]
+fn job_lifecycle() {
+	let w = worker();
+	let r = w.post_json("/v1/jobs", &json!({"prompt": "Once upon a time", "max_tokens": 6}));
+	assert_eq!(r.status, 202, "{}", r.text());
+	let v = r.json();
+	let id = v["id"].as_str().expect("id").to_owned();
+	assert!(matches!(v["status"].as_str(), Some("queued")));
+	assert_eq!(r.header("location"), Some(format!("/v1/jobs/{id}").as_str()));
+	assert_eq!(v["prompt_tokens"], 4);
+
+	let job = w.wait_job(&id);
+	assert_eq!(job["status"], "completed");
+	assert_eq!(job["object"], "job");
+	assert_eq!(
+		job["usage"],
+		json!({"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10})
+	);
+	assert_eq!(job["output"]["finish_reason"], "length");
+	assert_eq!(u32s(&job["output"]["token_ids"]).len(), 6);
+	assert!(job["output"]["text"].as_str().unwrap().starts_with(", the city"));
+	for k in ["output_hash", "root", "leaf", "trace_root"] {
+		assert_eq!(job["commitments"][k].as_str().map(str::len), Some(64), "{k}");
+	}
+	assert_eq!(job["commitments"]["node_index"], 0);
+	assert_eq!(job["commitments"]["quorum_size"], 1);
+	assert_eq!(job["params"]["temperature_milli"], 0);
+	assert_eq!(job["params"]["seed"], Value::Null);
+	assert!(job["timings"]["total_ms"].as_f64().unwrap() > 0.0);
+
+	let out = w.get(&format!("/v1/outputs/{id}")).json();
+	assert_eq!(out["job_id"], id.as_str());
+	assert_eq!(out["token_ids"], job["output"]["token_ids"]);
+	assert_eq!(out["trace"]["steps"].as_array().unwrap().len(), 6);
+	assert_eq!(out["trace"]["top_k"], 4);
+	assert_eq!(out["weights"]["chunk_count"], 94);
+	assert!(out["canonical_output"].as_str().unwrap().starts_with(&hex::encode("atoma/output/v1")));
+}
+
+#[test]
+fn job_with_messages_and_stop_tokens() {
+	let w = worker();
+	// "." (id 30) as an extra stop token: generation ends at the first period.
+	let job = w.run_job(&json!({
+		"messages": [{"role": "user", "content": FRANCE}],
+		"max_tokens": 16,
+		"stop": ["."],
+	}));
+	assert_eq!(job["status"], "completed", "{job}");
+	assert_eq!(u32s(&job["output"]["token_ids"]), [504, 3575, 282, 4649, 314, 7042, 30]);
+	assert_eq!(job["output"]["finish_reason"], "stop");
+	// The stop token is committed but not part of the text.
+	assert_eq!(job["output"]["text"], "The capital of France is Paris");
+	assert_eq!(job["params"]["stop_token_ids"], json!([30]));
+	// The same via stop_token_ids.
+	let job2 = w.run_job(&json!({
+		"messages": [{"role": "user", "content": FRANCE}], "max_tokens": 16, "stop_token_ids": [30],
+	}));
+	assert_eq!(job2["commitments"], job["commitments"]);
+}
+
+#[test]
+fn completions_plain_and_stream_agree() {
+	let w = worker();
+	let body = json!({"model": "SmolLM2-135M-Instruct.Q4_1", "prompt": "Once upon a time", "max_tokens": 10});
+	let plain = w.post_json("/v1/completions", &body);
+	assert_eq!(plain.status, 200, "{}", plain.text());
+	let p = plain.json();
+	assert_eq!(p["object"], "text_completion");
+	assert!(p["id"].as_str().unwrap().starts_with("cmpl-"));
+	assert_eq!(p["choices"][0]["index"], 0);
+	assert_eq!(p["usage"]["total_tokens"], 14);
+
+	let mut sbody = body.clone();
+	sbody["stream"] = json!(true);
+	sbody["stream_options"] = json!({"include_usage": true});
+	let streamed = w.post_json("/v1/completions", &sbody);
+	assert_eq!(streamed.status, 200);
+	assert!(streamed.header("content-type").unwrap().starts_with("text/event-stream"));
+	let data = streamed.sse_data();
+	assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+	let chunks: Vec<Value> =
+		data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
+	let text: String =
+		chunks.iter().filter_map(|c| c["choices"][0]["text"].as_str()).collect::<Vec<_>>().concat();
+	assert_eq!(text, p["choices"][0]["text"].as_str().unwrap());
+	let finish: Vec<&Value> =
+		chunks.iter().map(|c| &c["choices"][0]["finish_reason"]).filter(|f| !f.is_null()).collect();
+	assert_eq!(finish, [&json!("length")]);
+	let usage = chunks.last().unwrap();
+	assert_eq!(usage["choices"], json!([]));
+	assert_eq!(usage["usage"], p["usage"]);
+	// Same generation, same commitments.
+	let with_atoma = chunks.iter().find(|c| c.get("atoma").is_some()).expect("atoma chunk");
+	assert_eq!(with_atoma["atoma"]["root"], p["atoma"]["root"]);
+	assert_eq!(with_atoma["atoma"]["token_ids"], p["atoma"]["token_ids"]);
+}
+
+#[test]
+fn chat_plain_and_stream_agree() {
+	let w = worker();
+	let body = json!({"messages": [{"role": "system", "content": "You are a geography teacher."},
+		{"role": "user", "content": [{"type": "text", "text": FRANCE}]}], "max_tokens": 16});
+	let plain = w.post_json("/v1/chat/completions", &body);
+	assert_eq!(plain.status, 200, "{}", plain.text());
+	let p = plain.json();
+	assert_eq!(p["object"], "chat.completion");
+	assert_eq!(p["choices"][0]["message"]["role"], "assistant");
+	let content = p["choices"][0]["message"]["content"].as_str().unwrap();
+	assert!(!content.is_empty());
+
+	let mut sbody = body.clone();
+	sbody["stream"] = json!(true);
+	let streamed = w.post_json("/v1/chat/completions", &sbody);
+	assert_eq!(streamed.status, 200);
+	let data = streamed.sse_data();
+	assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+	let chunks: Vec<Value> =
+		data[..data.len() - 1].iter().map(|d| serde_json::from_str(d).expect("chunk")).collect();
+	assert!(chunks.iter().all(|c| c["object"] == "chat.completion.chunk"));
+	assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
+	let text: String = chunks
+		.iter()
+		.filter_map(|c| c["choices"][0]["delta"]["content"].as_str())
+		.collect::<Vec<_>>()
+		.concat();
+	assert_eq!(text, content);
+	assert_eq!(
+		chunks.last().unwrap()["choices"][0]["finish_reason"],
+		p["choices"][0]["finish_reason"]
+	);
+}
+
+#[test]
+fn metrics_endpoint() {
+	let w = worker();
+	let r = w.post_json("/v1/completions", &json!({"prompt": "Hello", "max_tokens": 3}));
+	assert_eq!(r.status, 200);
+	let m = w.get("/metrics");
+	assert_eq!(m.status, 200);
+	assert!(m.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+	let text = m.text();
+	for needle in [
+		"# TYPE atoma_worker_http_requests_total counter",
+		"atoma_worker_http_requests_total{route=\"/v1/completions\",method=\"POST\",status=\"200\"}",
+		"atoma_worker_generated_tokens_total{model=\"SmolLM2-135M-Instruct.Q4_1\"}",
+		"atoma_worker_prompt_tokens_total{model=\"SmolLM2-135M-Instruct.Q4_1\"}",
+		"atoma_worker_queue_depth{model=\"SmolLM2-135M-Instruct.Q4_1\"}",
+		"atoma_worker_jobs_total{model=\"SmolLM2-135M-Instruct.Q4_1\",outcome=\"completed\"}",
+		"# TYPE atoma_worker_job_duration_seconds histogram",
+		"atoma_worker_job_duration_seconds_count{model=\"SmolLM2-135M-Instruct.Q4_1\"}",
+		"atoma_worker_time_to_first_token_seconds_bucket{model=\"SmolLM2-135M-Instruct.Q4_1\",le=\"+Inf\"}",
+	] {
+		assert!(text.contains(needle), "missing {needle:?} in\n{text}");
+	}
+}
+
+#[test]
+fn malformed_json_is_400() {
+	let w = worker();
+	for path in ["/v1/jobs", "/v1/completions", "/v1/chat/completions"] {
+		let r = request(
+			w.addr,
+			"POST",
+			path,
+			&[("Content-Type", "application/json")],
+			Some(b"{\"prompt\": "),
+		);
+		assert_error(&r, 400, "invalid_json", None);
+	}
+}
+
+#[test]
+fn wrong_shapes_are_422() {
+	let w = worker();
+	// Wrong type, unknown field on the protocol endpoint, negative seed.
+	for (path, body) in [
+		("/v1/jobs", json!({"prompt": 5})),
+		("/v1/jobs", json!({"prompt": "x", "temperature": 0.5})),
+		("/v1/completions", json!({"prompt": "x", "seed": -1})),
+		("/v1/chat/completions", json!({"messages": "hi"})),
+	] {
+		assert_error(&w.post_json(path, &body), 422, "invalid_body", None);
+	}
+}
+
+#[test]
+fn missing_content_type_is_415() {
+	let r = request(worker().addr, "POST", "/v1/jobs", &[], Some(b"{\"prompt\": \"x\"}"));
+	assert_error(&r, 415, "unsupported_media_type", None);
+}
+
+#[test]
+fn body_too_large_is_413() {
+	let big = json!({"prompt": "a ".repeat(BODY_LIMIT)});
+	for path in ["/v1/jobs", "/v1/completions"] {
+		let v = assert_error(&worker().post_json(path, &big), 413, "payload_too_large", None);
+		assert!(v["error"]["message"].as_str().unwrap().contains(&BODY_LIMIT.to_string()));
+	}
+}
+
+#[test]
+fn unknown_model_is_404() {
+	let w = worker();
+	for (path, mut body) in [
+		("/v1/jobs", json!({"prompt": "x"})),
+		("/v1/completions", json!({"prompt": "x"})),
+		("/v1/chat/completions", chat("x")),
+	] {
+		body["model"] = json!("gpt-4");
+		assert_error(&w.post_json(path, &body), 404, "model_not_found", None);
+	}
+}
+
+#[test]
+fn unknown_job_route_and_method() {
+	let w = worker();
+	assert_error(&w.get("/v1/jobs/job-nope"), 404, "job_not_found", None);
+	assert_error(&w.get("/v1/outputs/job-nope"), 404, "job_not_found", None);
+	assert_error(&w.get("/v2/anything"), 404, "not_found", None);
+	let r = request(w.addr, "DELETE", "/v1/jobs", &[], None);
+	assert_error(&r, 405, "method_not_allowed", None);
+}
+
+#[test]
+fn cancelled_stream_fails_its_job_and_has_no_output() {
+	// A streamed request whose client disconnects is cancelled at the next token: the job fails,
+	// its output is a 409, and the worker carries on.
+	use std::io::{Read, Write};
+	let w = worker();
+	let body = json!({"prompt": "Once upon a time", "max_tokens": 400, "stream": true}).to_string();
+	let mut s = std::net::TcpStream::connect(w.addr).unwrap();
+	write!(
+		s,
+		"POST /v1/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+		 Content-Length: {}\r\n\r\n{body}",
+		body.len()
+	)
+	.unwrap();
+	// Read until the first chunk names the job.
+	let mut seen = Vec::new();
+	let job_id = loop {
+		let mut buf = [0u8; 512];
+		let n = s.read(&mut buf).unwrap();
+		assert!(n > 0, "stream ended early: {}", String::from_utf8_lossy(&seen));
+		seen.extend_from_slice(&buf[..n]);
+		let text = String::from_utf8_lossy(&seen);
+		if let Some(start) = text.find("\"id\":\"cmpl-") {
+			let rest = &text[start + "\"id\":\"cmpl-".len()..];
+			if let Some(end) = rest.find('"') {
+				break rest[..end].to_owned();
+			}
+		}
+	};
+	drop(s);
+	let job = w.wait_job(&job_id);
+	assert_eq!(job["status"], "failed", "{job}");
+	assert!(job["error"]["message"].as_str().unwrap().contains("disconnected"), "{job}");
+	let r = w.get(&format!("/v1/outputs/{job_id}"));
+	assert_error(&r, 409, "job_not_finished", None);
+	assert_eq!(w.get("/health").status, 200);
+}
+
+#[test]
+fn bad_parameters_are_422() {
+	let w = worker();
+	let long_ids: Vec<u32> = vec![260; 4096];
+	let near_full: Vec<u32> = vec![260; 4090];
+	let cases: Vec<(&str, Value, &str)> = vec![
+		("/v1/jobs", json!({}), "missing_prompt"),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "messages": [{"role": "user", "content": "x"}]}),
+			"prompt_and_messages",
+		),
+		("/v1/jobs", json!({"prompt": ""}), "empty_prompt"),
+		("/v1/jobs", json!({"messages": []}), "empty_messages"),
+		("/v1/jobs", json!({"messages": [{"role": "tool", "content": "x"}]}), "unsupported_role"),
+		("/v1/jobs", json!({"prompt": "x", "max_tokens": 0}), "zero_max_tokens"),
+		("/v1/jobs", json!({"prompt": "x", "max_tokens": 513}), "max_tokens_over_limit"),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "temperature_milli": 2001, "seed": 1}),
+			"temperature_out_of_range",
+		),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "temperature_milli": 500, "top_p_milli": 0, "seed": 1}),
+			"top_p_out_of_range",
+		),
+		("/v1/jobs", json!({"prompt": "x", "temperature_milli": 500}), "seed_required"),
+		("/v1/jobs", json!({"prompt": "x", "quorum_size": 0}), "empty_quorum"),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "node_index": 3, "quorum_size": 3}),
+			"node_index_out_of_range",
+		),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "stop": ["not one token at all"]}),
+			"stop_not_single_token",
+		),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "stop_token_ids": [49152]}),
+			"stop_token_out_of_vocabulary",
+		),
+		(
+			"/v1/jobs",
+			json!({"prompt": "x", "stop_token_ids": (0..17).collect::<Vec<u32>>()}),
+			"too_many_stops",
+		),
+		("/v1/completions", json!({"prompt": long_ids}), "prompt_too_long"),
+		(
+			"/v1/completions",
+			json!({"prompt": near_full, "max_tokens": 16}),
+			"context_length_exceeded",
+		),
+		("/v1/completions", json!({"prompt": [49152]}), "token_out_of_vocabulary"),
+		(
+			"/v1/completions",
+			json!({"prompt": "x", "temperature": 2.5, "seed": 1}),
+			"temperature_out_of_range",
+		),
+		(
+			"/v1/completions",
+			json!({"prompt": "x", "temperature": -0.1, "seed": 1}),
+			"temperature_out_of_range",
+		),
+		(
+			"/v1/completions",
+			json!({"prompt": "x", "temperature": 0.7, "top_p": 1.5, "seed": 1}),
+			"top_p_out_of_range",
+		),
+		("/v1/completions", json!({"prompt": "x", "temperature": 0.7}), "seed_required"),
+		("/v1/completions", json!({"prompt": "x", "n": 2}), "unsupported_parameter"),
+		("/v1/completions", json!({"prompt": "x", "logprobs": 3}), "unsupported_parameter"),
+		("/v1/completions", json!({"prompt": "x", "echo": true}), "unsupported_parameter"),
+		("/v1/completions", json!({"prompt": ["a", "b"]}), "unsupported_parameter"),
+		(
+			"/v1/chat/completions",
+			json!({"messages": [{"role": "user", "content": "x"}], "presence_penalty": 0.5}),
+			"unsupported_parameter",
+		),
+		(
+			"/v1/chat/completions",
+			json!({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
+			"unsupported_parameter",
+		),
+		(
+			"/v1/chat/completions",
+			json!({"messages": [{"role": "user", "content": "x"}], "max_tokens": 4, "temperature": 1.0}),
+			"seed_required",
+		),
+	];
+	for (path, body, code) in cases {
+		let r = w.post_json(path, &body);
+		assert_error(&r, 422, "validation_error", Some(code));
+	}
+	// Bad streamed requests fail before the stream starts, with a normal JSON error.
+	let r = w.post_json("/v1/chat/completions", &json!({"messages": [], "stream": true}));
+	assert_error(&r, 422, "validation_error", Some("empty_messages"));
+	// And the worker is still fine.
+	assert_eq!(w.get("/health").status, 200);
+}
+
+#[test]
+fn queue_full_is_429_and_recovers() {
+	let w = Worker::start(&["--queue-capacity", "1"], &[]);
+	let body = json!({"prompt": "Once upon a time", "max_tokens": 48});
+	let mut accepted = Vec::new();
+	let mut rejected = None;
+	// One job runs and one waits; a third must be refused (bounded: at most 8 tries).
+	for _ in 0..8 {
+		let r = w.post_json("/v1/jobs", &body);
+		match r.status {
+			202 => accepted.push(r.json()["id"].as_str().unwrap().to_owned()),
+			_ => {
+				rejected = Some(r);
+				break;
+			},
+		}
+	}
+	let r = rejected.expect("no 429 after 8 submissions");
+	let v = assert_error(&r, 429, "queue_full", None);
+	assert!(v["error"]["message"].as_str().unwrap().contains("full"));
+	let r = w.post_json("/v1/chat/completions", &chat("x"));
+	assert!(matches!(r.status, 200 | 429), "{}", r.status);
+	for id in &accepted {
+		assert_eq!(w.wait_job(id)["status"], "completed");
+	}
+	assert_eq!(w.get("/health").status, 200);
+	let m = w.get("/metrics").text();
+	assert!(m.contains("outcome=\"rejected\""), "{m}");
+	assert!(m.contains("atoma_worker_queue_depth{model=\"SmolLM2-135M-Instruct.Q4_1\"} 0"), "{m}");
+}
+
+#[test]
+fn graceful_shutdown_on_sigterm() {
+	let mut w = Worker::start(&["--shutdown-grace-secs", "60"], &[]);
+	let addr = w.addr;
+	// A streamed request in flight when SIGTERM arrives still completes.
+	let stream = std::thread::spawn(move || {
+		let body =
+			json!({"prompt": "Once upon a time", "max_tokens": 24, "stream": true}).to_string();
+		request(
+			addr,
+			"POST",
+			"/v1/completions",
+			&[("Content-Type", "application/json")],
+			Some(body.as_bytes()),
+		)
+	});
+	std::thread::sleep(Duration::from_millis(800));
+	let pid = w.child.id().to_string();
+	let killed = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+	assert!(killed.success());
+	let status = common::wait_with_timeout(&mut w.child, Duration::from_secs(90));
+	assert!(status.success(), "exit status {status:?}");
+	let r = stream.join().unwrap();
+	assert_eq!(r.status, 200);
+	let data = r.sse_data();
+	assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+	// New connections are refused once it has exited.
+	assert!(std::net::TcpStream::connect(addr).is_err());
+}
+
+#[test]
+fn stdin_close_shuts_down() {
+	let w = Worker::start(&[], &[]);
+	assert_eq!(w.get("/health").status, 200);
+	let status = w.close_stdin_and_wait(Duration::from_secs(60));
+	assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn second_model_served_by_id() {
+	// The same file under a second id: `--model id=PATH` is repeatable.
+	let path = common::model_path();
+	let second = format!("smol-b={}", path.display());
+	let w = Worker::start(&["--model", &second], &[]);
+	let ids: Vec<String> = w.get("/v1/models").json()["data"]
+		.as_array()
+		.unwrap()
+		.iter()
+		.map(|m| m["id"].as_str().unwrap().to_owned())
+		.collect();
+	assert_eq!(ids, ["SmolLM2-135M-Instruct.Q4_1", "smol-b"]);
+	// With two models, `model` is required.
+	let r = w.post_json("/v1/jobs", &json!({"prompt": "x"}));
+	assert_error(&r, 422, "validation_error", Some("missing_model"));
+	let job = w.run_job(&json!({"model": "smol-b", "prompt": "Once upon a time", "max_tokens": 4}));
+	assert_eq!(job["model"], "smol-b");
+	assert_eq!(job["status"], "completed");
+}
