@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use atoma_runtime::{
-	AccountId, Balance, BalancesCall, Nonce, Runtime, RuntimeCall, SignedPayload, TxExtension,
+	signed_tx_extension, AccountId, Balance, BalancesCall, Nonce, RuntimeCall, SignedPayload,
 	UncheckedExtrinsic,
 };
 use codec::{Decode, Encode};
@@ -47,19 +47,7 @@ fn sign_transfer(
 		dest: MultiAddress::Id(dest),
 		value,
 	});
-	let extension: TxExtension = (
-		frame_system::AuthorizeCall::<Runtime>::new(),
-		frame_system::CheckNonZeroSender::<Runtime>::new(),
-		frame_system::CheckSpecVersion::<Runtime>::new(),
-		frame_system::CheckTxVersion::<Runtime>::new(),
-		frame_system::CheckGenesis::<Runtime>::new(),
-		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
-		frame_system::CheckNonce::<Runtime>::from(nonce),
-		frame_system::CheckWeight::<Runtime>::new(),
-		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(0),
-		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
-		frame_system::WeightReclaim::<Runtime>::new(),
-	);
+	let extension = signed_tx_extension(nonce, 0, Era::Immortal);
 	let implicit =
 		((), (), spec_version, transaction_version, genesis, genesis, (), (), (), None, ());
 	let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);

@@ -5,8 +5,8 @@ use crate::{
 	configs::TreasuryAccount,
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	genesis_config_presets::{self, ENDOWMENT},
-	AccountId, Babe, Balances, BalancesCall, Executive, Grandpa, Runtime, RuntimeCall,
-	RuntimeGenesisConfig, Session, SignedPayload, System, TxExtension, UncheckedExtrinsic, VERSION,
+	signed_tx_extension, AccountId, Babe, Balances, BalancesCall, Executive, Grandpa, Runtime,
+	RuntimeCall, RuntimeGenesisConfig, Session, SignedPayload, System, UncheckedExtrinsic, VERSION,
 };
 use codec::Encode;
 use frame_support::{assert_ok, traits::fungible::Inspect};
@@ -131,25 +131,8 @@ fn testnet_template_preset_has_four_validators() {
 	);
 }
 
-/// The extensions of a signed transaction, as a wallet builds them.
-fn tx_extension(nonce: u32, tip: u128) -> TxExtension {
-	(
-		frame_system::AuthorizeCall::<Runtime>::new(),
-		frame_system::CheckNonZeroSender::<Runtime>::new(),
-		frame_system::CheckSpecVersion::<Runtime>::new(),
-		frame_system::CheckTxVersion::<Runtime>::new(),
-		frame_system::CheckGenesis::<Runtime>::new(),
-		frame_system::CheckEra::<Runtime>::from(Era::Immortal),
-		frame_system::CheckNonce::<Runtime>::from(nonce),
-		frame_system::CheckWeight::<Runtime>::new(),
-		pallet_transaction_payment::ChargeTransactionPayment::<Runtime>::from(tip),
-		frame_metadata_hash_extension::CheckMetadataHash::<Runtime>::new(false),
-		frame_system::WeightReclaim::<Runtime>::new(),
-	)
-}
-
 fn signed_extrinsic(signer: Sr25519Keyring, call: RuntimeCall, nonce: u32) -> UncheckedExtrinsic {
-	let extension = tx_extension(nonce, 0);
+	let extension = signed_tx_extension(nonce, 0, Era::Immortal);
 	// `new` reads the implicit data (spec version, genesis hash, ...) from the externalities.
 	let payload = SignedPayload::new(call.clone(), extension.clone()).expect("valid payload");
 	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
@@ -198,7 +181,7 @@ fn transfer_with_bad_signature_is_rejected_without_charge() {
 			dest: MultiAddress::Id(account(Sr25519Keyring::Bob)),
 			value: UNITS,
 		});
-		let extension = tx_extension(0, 0);
+		let extension = signed_tx_extension(0, 0, Era::Immortal);
 		let payload = SignedPayload::new(call.clone(), extension.clone()).expect("valid payload");
 		// Bob signs, but the transaction claims to come from Alice.
 		let signature = payload.using_encoded(|bytes| Sr25519Keyring::Bob.sign(bytes));
