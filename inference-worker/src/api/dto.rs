@@ -469,3 +469,17 @@ impl Usage {
 		}
 	}
 }
+
+/// The wire form of a job's commitments, shared by `GET /v1/jobs/{id}` and the `atoma` object of
+/// the OpenAI responses, so both always report the same fields the same way (lowercase hex).
+pub fn commitments_view(c: &crate::commitments::JobCommitments) -> Value {
+	use crate::commitments::to_hex;
+	serde_json::json!({
+		"output_hash": to_hex(&c.output_hash),
+		"node_index": c.node_index,
+		"quorum_size": c.quorum_size,
+		"root": to_hex(&c.root),
+		"leaf": to_hex(&c.leaf),
+		"trace_root": to_hex(&c.trace_root),
+	})
+}

@@ -10,7 +10,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{AppState, JobRequest, MaxTokensDefault, Usage};
+use super::{commitments_view, AppState, JobRequest, MaxTokensDefault, Usage};
 use crate::{
 	commitments::{finish_reason_str, to_hex, TRACE_TOP_K},
 	error::{ApiJson, WorkerError},
@@ -76,7 +76,6 @@ fn job_view(job: &JobRecord) -> Value {
 	}
 	if let Some(outcome) = &job.outcome {
 		let out = &outcome.output;
-		let c = &outcome.commitments;
 		let completion_tokens = u32::try_from(out.token_ids.len()).unwrap_or(u32::MAX);
 		view["usage"] = json!(Usage::new(out.prompt_tokens, completion_tokens));
 		view["output"] = json!({
@@ -84,15 +83,9 @@ fn job_view(job: &JobRecord) -> Value {
 			"token_ids": out.token_ids,
 			"finish_reason": finish_reason_str(out.finish_reason),
 		});
-		view["commitments"] = json!({
-			"output_hash": to_hex(&c.output_hash),
-			"node_index": c.node_index,
-			"quorum_size": c.quorum_size,
-			"root": to_hex(&c.root),
-			"leaf": to_hex(&c.leaf),
-			"trace_root": to_hex(&c.trace_root),
-			"trace_top_k": TRACE_TOP_K,
-		});
+		let mut commitments = commitments_view(&outcome.commitments);
+		commitments["trace_top_k"] = json!(TRACE_TOP_K);
+		view["commitments"] = commitments;
 		view["timings"] = json!({
 			"queue_ms": outcome.queue_wait.as_secs_f64() * 1e3,
 			"prefill_ms": out.prefill.as_secs_f64() * 1e3,

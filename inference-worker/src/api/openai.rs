@@ -22,9 +22,11 @@ use futures_util::{stream, Stream, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 
-use super::{AppState, ChatCompletionRequest, CompletionRequest, MaxTokensDefault, Usage};
+use super::{
+	commitments_view, AppState, ChatCompletionRequest, CompletionRequest, MaxTokensDefault, Usage,
+};
 use crate::{
-	commitments::{finish_reason_str, to_hex},
+	commitments::finish_reason_str,
 	engine::JobEvent,
 	error::{ApiJson, WorkerError},
 	jobs::{JobId, JobOutcome},
@@ -100,17 +102,10 @@ impl Meta {
 
 /// What the worker adds to OpenAI's response: the job id and the commitments.
 fn atoma_extension(job_id: &str, outcome: &JobOutcome) -> Value {
-	let c = &outcome.commitments;
-	json!({
-		"job_id": job_id,
-		"token_ids": outcome.output.token_ids,
-		"output_hash": to_hex(&c.output_hash),
-		"node_index": c.node_index,
-		"quorum_size": c.quorum_size,
-		"root": to_hex(&c.root),
-		"leaf": to_hex(&c.leaf),
-		"trace_root": to_hex(&c.trace_root),
-	})
+	let mut extension = commitments_view(&outcome.commitments);
+	extension["job_id"] = json!(job_id);
+	extension["token_ids"] = json!(outcome.output.token_ids);
+	extension
 }
 
 fn usage(outcome: &JobOutcome) -> Usage {
