@@ -42,3 +42,9 @@ cargo build --release --locked --workspace
 
 echo "==> tests"
 cargo test --release --locked --workspace --no-fail-fast
+
+echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
+# Separate run: the `runtime-benchmarks` feature must not leak into the node and runtime builds
+# above. SKIP_WASM_BUILD: pallets have no wasm of their own.
+SKIP_WASM_BUILD=1 cargo test --release --locked --features runtime-benchmarks \
+	-p pallet-node-registry -p pallet-model-registry -p pallet-inference

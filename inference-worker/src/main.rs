@@ -40,8 +40,16 @@ fn set_candle_precision(precision: Precision) {
 	}
 }
 
-/// `atoma-worker weights-root PATH`: the value `register_model` stores on chain.
+/// `atoma-worker weights-root PATH`: the values `register_model` stores on chain.
 fn weights_root(path: &std::path::Path, json: bool) -> ExitCode {
+	let tokenizer_hash =
+		match atoma_inference_worker::engine::tokenizer::tokenizer_hash_of_file(path) {
+			Ok(hash) => hash,
+			Err(e) => {
+				eprintln!("error: {}: not a GGUF model with a tokenizer: {e}", path.display());
+				return ExitCode::FAILURE;
+			},
+		};
 	match weights::digest_file(path) {
 		Ok(d) => {
 			if json {
@@ -52,12 +60,14 @@ fn weights_root(path: &std::path::Path, json: bool) -> ExitCode {
 						"root": to_hex(&d.root),
 						"total_len": d.total_len,
 						"chunk_count": d.chunk_count,
+						"tokenizer_hash": to_hex(&tokenizer_hash),
 					})
 				);
 			} else {
 				println!("root        {}", to_hex(&d.root));
 				println!("total_len   {}", d.total_len);
 				println!("chunk_count {}", d.chunk_count);
+				println!("tokenizer   {}", to_hex(&tokenizer_hash));
 			}
 			ExitCode::SUCCESS
 		},

@@ -8,6 +8,7 @@ mod cli;
 mod command;
 mod rpc;
 mod service;
+mod sortition;
 
 fn main() -> sc_cli::Result<()> {
 	command::run()

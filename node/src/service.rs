@@ -271,6 +271,13 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		);
 	}
 
+	// Node obfuscation: prove this node's Cross-Validation selections with its worker keys.
+	task_manager.spawn_handle().spawn(
+		"atoma-sortition",
+		"atoma",
+		crate::sortition::run(client.clone(), backend.clone(), keystore_container.keystore()),
+	);
+
 	let role = config.role;
 	let force_authoring = config.force_authoring;
 	let backoff_authoring_blocks =

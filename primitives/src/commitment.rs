@@ -183,6 +183,21 @@ pub fn verify_node_commitment(
 	node_commitment(output, index, n).is_ok_and(|expected| &expected == commitment)
 }
 
+/// The digest `D = H(O)` a Cross-Validation node reveals after the commit window.
+pub fn output_digest(output: &[u8]) -> Hash {
+	crate::hash::hash(output)
+}
+
+/// A sealed commitment `H("atoma/sealed/v1" ‖ D ‖ worker key)` (Cross-Validation).
+///
+/// Verifiers chosen by private sortition do not know the quorum size, so the `(root, leaf_i)` form
+/// does not apply. Sealing the output digest with the committing node's own key stops copying just
+/// as well: a node that saw another's seal learns neither `D` nor a seal valid for its own key.
+/// After the window closes each node reveals `D`; the runtime recomputes the seal.
+pub fn sealed_commitment(output_digest: &Hash, worker_key: &[u8; 32]) -> Hash {
+	hash_tagged(crate::hash::TAG_SEALED, &[output_digest, worker_key])
+}
+
 /// Whether `root` is the commitment root of `leaves` taken in quorum order.
 ///
 /// This is the check the runtime performs once all nodes have revealed their

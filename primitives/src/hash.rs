@@ -45,6 +45,11 @@ pub const TAG_TRACE_STEP: &[u8] = b"atoma/trace-step/v1";
 /// Tag of an inner node of the trace Merkle tree.
 pub const TAG_TRACE_NODE: &[u8] = b"atoma/trace-node/v1";
 
+/// Tag of a sealed Cross-Validation commitment (see [`crate::commitment::sealed_commitment`]).
+pub const TAG_SEALED: &[u8] = b"atoma/sealed/v1";
+/// Tag of the tokenizer hash (see [`crate::tokenizer`]).
+pub const TAG_TOKENIZER: &[u8] = b"atoma/tokenizer/v1";
+
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
 pub const ALL_TAGS: &[&[u8]] = &[
@@ -56,6 +61,8 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_WEIGHTS_ROOT,
 	TAG_TRACE_STEP,
 	TAG_TRACE_NODE,
+	TAG_TOKENIZER,
+	TAG_SEALED,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

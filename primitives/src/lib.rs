@@ -18,6 +18,7 @@
 //! * [`weights`] — the Merkle root of a model-weights file (streaming).
 //! * [`trace`] — per-step trace digests and the trace root used in disputes.
 //! * [`params`] — integer fixed-point sampling parameters.
+//! * [`tokenizer`] — the tokenizer hash a model is registered with.
 //!
 //! ## Layout rules shared by every module
 //!
@@ -61,6 +62,7 @@ pub mod hash;
 pub mod merkle;
 pub mod output;
 pub mod params;
+pub mod tokenizer;
 pub mod trace;
 pub mod weights;
 

@@ -27,6 +27,8 @@ struct Vectors {
 	weights: WeightsSection,
 	quantize: Vec<QuantCase>,
 	trace: TraceSection,
+	tokenizer: Vec<TokenizerCase>,
+	sealed: Vec<SealedCase>,
 }
 
 #[derive(Deserialize)]
@@ -39,6 +41,8 @@ struct Tags {
 	weights_root: String,
 	trace_step: String,
 	trace_node: String,
+	tokenizer: String,
+	sealed: String,
 }
 
 #[derive(Deserialize)]
@@ -82,6 +86,26 @@ struct WeightsCase {
 struct QuantCase {
 	f32_bits: u32,
 	quantized: i32,
+}
+
+#[derive(Deserialize)]
+struct SealedCase {
+	canonical_hex: String,
+	digest: String,
+	worker_key: String,
+	sealed: String,
+}
+
+#[derive(Deserialize)]
+struct TokenizerCase {
+	model: String,
+	pre: String,
+	tokens: Vec<String>,
+	merges: Vec<String>,
+	token_types: Vec<i32>,
+	eos: Option<u32>,
+	bos: Option<u32>,
+	hash: String,
 }
 
 #[derive(Deserialize)]
@@ -246,4 +270,38 @@ fn trace_matches() {
 	}
 	assert_eq!(trace_root(&digests), h32(&v.trace.root));
 	assert_eq!(trace_root(&[]), h32(&v.trace.empty_root));
+}
+
+#[test]
+fn tokenizer_hashes_match_python() {
+	use atoma_primitives::tokenizer::{tokenizer_hash, TokenizerSpec};
+	let v = vectors();
+	assert_eq!(v.tags.tokenizer.as_bytes(), hash::TAG_TOKENIZER);
+	assert!(!v.tokenizer.is_empty());
+	for case in &v.tokenizer {
+		let spec = TokenizerSpec {
+			kind: case.model.as_bytes(),
+			pre: case.pre.as_bytes(),
+			tokens: &case.tokens,
+			merges: &case.merges,
+			token_types: &case.token_types,
+			eos: case.eos,
+			bos: case.bos,
+		};
+		assert_eq!(hex::encode(tokenizer_hash(&spec).expect("fits")), case.hash);
+	}
+}
+
+#[test]
+fn sealed_commitments_match_python() {
+	use atoma_primitives::commitment::{output_digest, sealed_commitment};
+	let v = vectors();
+	assert_eq!(v.tags.sealed.as_bytes(), hash::TAG_SEALED);
+	for case in &v.sealed {
+		let o = hex::decode(&case.canonical_hex).unwrap();
+		let digest = output_digest(&o);
+		assert_eq!(hex::encode(digest), case.digest);
+		let key: [u8; 32] = hex::decode(&case.worker_key).unwrap().try_into().unwrap();
+		assert_eq!(hex::encode(sealed_commitment(&digest, &key)), case.sealed);
+	}
 }

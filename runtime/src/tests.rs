@@ -201,3 +201,299 @@ fn runtime_version_names_the_chain() {
 	assert_eq!(VERSION.spec_name, "atoma");
 	assert!(VERSION.spec_version >= 100);
 }
+
+mod registries {
+	//! The node and model registries as this runtime wires them: the dev preset's echelon, model
+	//! and node, and the deregistration hook between the two pallets.
+
+	use super::*;
+	use crate::{
+		currency::MICRO_UNITS,
+		genesis_config_presets::{
+			DEFAULT_MODEL_ID, DEFAULT_MODEL_TOKENIZER_HASH, DEFAULT_MODEL_WEIGHTS_ROOT,
+			DEV_EPOCH_LENGTH, DEV_NODE_COLLATERAL, LOCAL_EPOCH_LENGTH, TESTNET_EPOCH_LENGTH,
+		},
+		ModelRegistry, NodeRegistry, RuntimeOrigin,
+	};
+	use atoma_support::{
+		EchelonId, ModelId, ModelRegistry as _, ModelStatus, NodeId, NodeRegistry as _,
+	};
+	use frame_support::traits::Hooks;
+
+	fn default_model() -> ModelId {
+		ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).expect("valid id")
+	}
+
+	fn check_invariants() {
+		NodeRegistry::do_try_state().expect("node registry invariants");
+		ModelRegistry::do_try_state().expect("model registry invariants");
+	}
+
+	#[test]
+	fn development_serves_the_default_model_from_genesis() {
+		ext_for("development").execute_with(|| {
+			let alice = Sr25519Keyring::Alice;
+			let node = NodeRegistry::node(NodeId(0)).expect("Alice's node");
+			assert_eq!(node.operator, alice.to_account_id());
+			assert_eq!(node.worker_key, alice.public());
+			assert_eq!(node.collateral, DEV_NODE_COLLATERAL);
+			assert!(NodeRegistry::is_eligible(NodeId(0), 0), "serves from the first block");
+			assert_eq!(NodeRegistry::price_per_token(EchelonId(0)), Some(MICRO_UNITS));
+
+			let model = ModelRegistry::model(&default_model()).expect("default model");
+			assert_eq!(model.status, ModelStatus::Approved);
+			assert_eq!(model.weights_root, DEFAULT_MODEL_WEIGHTS_ROOT);
+			assert_eq!(ModelRegistry::subscribers(&default_model(), EchelonId(0)), vec![NodeId(0)]);
+			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), DEV_EPOCH_LENGTH);
+			check_invariants();
+		});
+	}
+
+	#[test]
+	fn other_presets_leave_nodes_to_operators() {
+		ext_for("local_testnet").execute_with(|| {
+			assert!(NodeRegistry::echelon_exists(EchelonId(0)));
+			assert!(ModelRegistry::model(&default_model()).is_some());
+			assert!(NodeRegistry::node(NodeId(0)).is_none());
+			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), LOCAL_EPOCH_LENGTH);
+			check_invariants();
+		});
+		ext_for("testnet_template").execute_with(|| {
+			assert!(!NodeRegistry::echelon_exists(EchelonId(0)));
+			assert!(ModelRegistry::model(&default_model()).is_none());
+			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), TESTNET_EPOCH_LENGTH);
+		});
+	}
+
+	#[test]
+	fn an_operator_joins_subscribes_and_leaves() {
+		ext_for("development").execute_with(|| {
+			let bob = Sr25519Keyring::Bob;
+			let issuance = Balances::total_issuance();
+			assert_ok!(NodeRegistry::register_node(
+				RuntimeOrigin::signed(bob.to_account_id()),
+				EchelonId(0),
+				bob.public(),
+				b"https://bob.example:8080".to_vec(),
+				1_000 * UNITS,
+				3 * MICRO_UNITS,
+			));
+			let node = NodeId(1);
+			assert_ok!(ModelRegistry::subscribe(
+				RuntimeOrigin::signed(bob.to_account_id()),
+				node,
+				default_model()
+			));
+			assert_eq!(
+				ModelRegistry::subscribers(&default_model(), EchelonId(0)),
+				vec![NodeId(0), node]
+			);
+			assert!(!NodeRegistry::is_eligible(node, 0), "from the next epoch");
+
+			// Cross the epoch boundary: Bob's node is in, and the price is the median of 1 and 3.
+			let boundary = pallet_node_registry::NextEpochStart::<Runtime>::get();
+			System::set_block_number(boundary);
+			NodeRegistry::on_initialize(boundary);
+			assert!(NodeRegistry::is_eligible(node, 0));
+			assert_eq!(NodeRegistry::price_per_token(EchelonId(0)), Some(2 * MICRO_UNITS));
+
+			// Deregistering ends the subscription through the runtime's hook.
+			assert_ok!(NodeRegistry::deregister_node(
+				RuntimeOrigin::signed(bob.to_account_id()),
+				node
+			));
+			assert_eq!(ModelRegistry::subscribers(&default_model(), EchelonId(0)), vec![NodeId(0)]);
+			assert!(!ModelRegistry::is_subscribed(node, &default_model()));
+			check_invariants();
+			assert_eq!(Balances::total_issuance(), issuance, "holds move no issuance");
+		});
+	}
+
+	/// The model file `scripts/fetch-model.sh` fetched, or `ATOMA_MODEL_GGUF`.
+	fn model_file() -> std::path::PathBuf {
+		let path = std::env::var_os("ATOMA_MODEL_GGUF")
+			.map(std::path::PathBuf::from)
+			.unwrap_or_else(|| {
+				std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+					.join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+			});
+		assert!(
+			path.exists(),
+			"{} is missing: run scripts/fetch-model.sh (or set ATOMA_MODEL_GGUF)",
+			path.display()
+		);
+		path
+	}
+
+	#[test]
+	fn default_model_weights_root_matches_the_model_file() {
+		use std::io::Read;
+		let mut file = std::fs::File::open(model_file()).expect("model file opens");
+		let mut hasher = atoma_primitives::WeightsHasher::new();
+		let mut buf = vec![0u8; 1 << 20];
+		loop {
+			let n = file.read(&mut buf).expect("model file reads");
+			if n == 0 {
+				break;
+			}
+			hasher.update(&buf[..n]);
+		}
+		assert_eq!(hasher.finalize().root, DEFAULT_MODEL_WEIGHTS_ROOT);
+	}
+
+	/// The worker binary (built next to this test by `cargo build --workspace`) prints both
+	/// hashes of the model file: they must equal the preset's constants.
+	#[test]
+	fn default_model_hashes_match_the_inference_worker() {
+		let exe = std::env::current_exe().expect("test binary path");
+		let worker = exe
+			.parent()
+			.and_then(|deps| deps.parent())
+			.map(|dir| dir.join("atoma-worker"))
+			.expect("target dir");
+		assert!(
+			worker.exists(),
+			"{} is missing: build the workspace first (scripts/test.sh does)",
+			worker.display()
+		);
+		let out = std::process::Command::new(&worker)
+			.args(["weights-root", "--json"])
+			.arg(model_file())
+			.output()
+			.expect("atoma-worker runs");
+		assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+		let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output");
+		let hex_of = |b: [u8; 32]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+		assert_eq!(json["root"].as_str(), Some(hex_of(DEFAULT_MODEL_WEIGHTS_ROOT).as_str()));
+		assert_eq!(
+			json["tokenizer_hash"].as_str(),
+			Some(hex_of(DEFAULT_MODEL_TOKENIZER_HASH).as_str())
+		);
+	}
+}
+
+mod inference {
+	//! The inference pallet as this runtime wires it: a request submitted by a signed extrinsic,
+	//! selected with BABE's (here: parent-hash fallback) randomness, committed to by Alice's dev
+	//! node through an authorized, fee-less transaction, settled; and the runtime API.
+
+	use super::*;
+	use crate::{genesis_config_presets::DEFAULT_MODEL_ID, Inference, NodeRegistry, RuntimeOrigin};
+	use atoma_inference_runtime_api::runtime_decl_for_inference_api::InferenceApiV1;
+	use atoma_primitives::{commitment::quorum_commitments, CanonicalOutput, FinishReason};
+	use atoma_support::{
+		inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
+		EchelonId, ModelId, NodeId, RequestId,
+	};
+	use frame_support::traits::Hooks;
+	use frame_system::offchain::CreateAuthorizedTransaction;
+	use pallet_inference::{CommitmentKind, CommitmentPayload};
+	use sp_runtime::{Perbill, Perquintill};
+
+	fn default_spec() -> RequestSpec {
+		RequestSpec {
+			model: ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).unwrap(),
+			echelon: EchelonId(0),
+			input: RequestInput::Inline(b"What is the capital of France?".to_vec()),
+			input_tokens: 8,
+			params: atoma_primitives::SamplingParams {
+				temperature_milli: 0,
+				top_k: 0,
+				top_p_milli: 1_000,
+				max_output_tokens: 16,
+				seed: 0,
+			},
+			mode: VerificationMode::Single,
+			timeout: 20,
+			destination: OutputDestination::Worker,
+		}
+	}
+
+	#[test]
+	fn a_request_settles_through_an_authorized_commitment() {
+		ext_for("development").execute_with(|| {
+			let alice = Sr25519Keyring::Alice;
+			let call = RuntimeCall::Inference(pallet_inference::Call::submit_request {
+				spec: default_spec(),
+			});
+			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
+				.expect("valid"));
+			System::set_block_number(2);
+			Inference::on_initialize(2);
+			let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
+			assert_eq!(request.nodes.to_vec(), vec![NodeId(0)], "Alice's node is the only one");
+
+			let output = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
+			let q = quorum_commitments(&output, 1);
+			let payload = CommitmentPayload {
+				request: RequestId(0),
+				node: NodeId(0),
+				kind: CommitmentKind::Quorum { root: q.root, leaf: q.leaves[0], output_tokens: 3 },
+			};
+			let signature = alice.sign(&payload.signing_bytes());
+			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
+				payload,
+				signature,
+			});
+			let xt = <Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call);
+			let alice_before = Balances::total_balance(&alice.to_account_id());
+			assert_ok!(Executive::apply_extrinsic(xt.clone()).expect("authorized"));
+			assert!(pallet_inference::Results::<Runtime>::get(RequestId(0)).is_some());
+			// Fee-less for the node; (8 + 3) tokens x 1 micro-TOMA, 95% to Alice's node as fees.
+			let fees = pallet_node_registry::Fees::<Runtime>::get(NodeId(0)).accruing;
+			assert_eq!(fees, 11 * crate::currency::MICRO_UNITS * 95 / 100);
+			assert!(Balances::total_balance(&alice.to_account_id()) >= alice_before);
+			// A replay is refused.
+			assert!(Executive::apply_extrinsic(xt).is_err());
+			NodeRegistry::do_try_state().expect("node registry invariants");
+			Inference::do_try_state().expect("inference invariants");
+		});
+	}
+
+	#[test]
+	fn the_runtime_api_quotes_and_gives_the_nash_bound() {
+		ext_for("development").execute_with(|| {
+			let quote = Runtime::quote(
+				ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).unwrap(),
+				EchelonId(0),
+				8,
+				16,
+				VerificationMode::Sampling { n: 2 },
+			);
+			assert_eq!(quote, Some(2 * 24 * crate::currency::MICRO_UNITS));
+			assert_eq!(
+				Runtime::quote(
+					ModelId::from_name(b"nope").unwrap(),
+					EchelonId(0),
+					8,
+					16,
+					VerificationMode::Single
+				),
+				None
+			);
+			// Whitepaper: R = 1.2C, r = 1/2, S = 250C gives p = 0.00796.
+			let p = Runtime::min_replication_rate(1_000, 1_200, 250_000, Perbill::from_percent(50));
+			assert_eq!(p.deconstruct() / 10_000_000_000_000, 796);
+			assert_eq!(
+				Runtime::tamper_probability(Perbill::from_percent(50), 3),
+				Perquintill::from_rational(1u64, 8)
+			);
+			assert!(Runtime::sortition_tasks().is_empty());
+		});
+	}
+
+	#[test]
+	fn bad_requests_are_refused_with_named_errors() {
+		ext_for("development").execute_with(|| {
+			let mut spec = default_spec();
+			spec.model = ModelId::from_name(b"unknown-model").unwrap();
+			assert_eq!(
+				Inference::submit_request(
+					RuntimeOrigin::signed(account(Sr25519Keyring::Bob)),
+					spec
+				),
+				Err(pallet_inference::Error::<Runtime>::UnknownModel.into())
+			);
+		});
+	}
+}

@@ -53,6 +53,7 @@ pub(super) async fn models(State(state): State<AppState>) -> Json<Value> {
 					"root": to_hex(&info.weights.root),
 					"total_len": info.weights.total_len,
 					"chunk_count": info.weights.chunk_count,
+					"tokenizer_hash": to_hex(&info.tokenizer_hash),
 				},
 			})
 		})

@@ -112,6 +112,8 @@ pub struct ModelInfo {
 	pub stop_token_ids: BTreeSet<u32>,
 	/// Weights root of the file.
 	pub weights: WeightsDigest,
+	/// Tokenizer hash of the file's tokenizer metadata.
+	pub tokenizer_hash: [u8; 32],
 	/// Whether the chat template came from the model file.
 	pub chat_template_from_model: bool,
 	/// The device it runs on.
@@ -222,6 +224,7 @@ pub fn load(
 		vocab_size,
 		stop_token_ids,
 		weights: weights_digest,
+		tokenizer_hash: tok.tokenizer_hash,
 		chat_template_from_model: template.from_model,
 		device: device_spec,
 		precision,

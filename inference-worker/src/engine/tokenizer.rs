@@ -13,6 +13,7 @@
 
 use std::str::FromStr;
 
+use atoma_primitives::tokenizer::{tokenizer_hash, TokenizerSpec};
 use candle_core::quantized::gguf_file::{Content, Value};
 use serde_json::{json, Map, Value as Json};
 use tokenizers::Tokenizer;
@@ -52,6 +53,8 @@ pub struct GgufTokenizer {
 	pub tokens: Vec<String>,
 	/// Ids of control tokens (`token_type == 3`).
 	pub control_token_ids: Vec<u32>,
+	/// The tokenizer hash registered on chain for the model (`atoma_primitives::tokenizer`).
+	pub tokenizer_hash: [u8; 32],
 }
 
 fn meta<'a>(content: &'a Content, key: &'static str) -> Result<&'a Value, TokenizerError> {
@@ -76,6 +79,13 @@ fn optional_u32(content: &Content, key: &'static str) -> Result<Option<u32>, Tok
 			.map(Some)
 			.map_err(|e| TokenizerError::Metadata { key, reason: e.to_string() }),
 	}
+}
+
+/// The tokenizer hash of the GGUF file at `path` (what `register_model` stores on chain).
+pub fn tokenizer_hash_of_file(path: &std::path::Path) -> Result<[u8; 32], String> {
+	let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+	let content = Content::read(&mut file).map_err(|e| e.to_string())?;
+	from_gguf(&content).map(|t| t.tokenizer_hash).map_err(|e| e.to_string())
 }
 
 /// Build the tokenizer of a GGUF file from its metadata.
@@ -110,6 +120,22 @@ pub fn from_gguf(content: &Content) -> Result<GgufTokenizer, TokenizerError> {
 				.collect::<Result<_, _>>()?
 		},
 	};
+
+	let eos_token_id = optional_u32(content, "tokenizer.ggml.eos_token_id")?;
+	let bos_token_id = optional_u32(content, "tokenizer.ggml.bos_token_id")?;
+	let tokenizer_hash = tokenizer_hash(&TokenizerSpec {
+		kind: model.as_bytes(),
+		pre: pre.as_bytes(),
+		tokens: &tokens,
+		merges: &merges,
+		token_types: &token_types,
+		eos: eos_token_id,
+		bos: bos_token_id,
+	})
+	.ok_or_else(|| TokenizerError::Metadata {
+		key: "tokenizer.ggml.tokens",
+		reason: "more than 2^32 entries".to_owned(),
+	})?;
 
 	let mut vocab = Map::with_capacity(tokens.len());
 	let mut added_tokens = Vec::new();
@@ -149,10 +175,11 @@ pub fn from_gguf(content: &Content) -> Result<GgufTokenizer, TokenizerError> {
 
 	Ok(GgufTokenizer {
 		tokenizer,
-		eos_token_id: optional_u32(content, "tokenizer.ggml.eos_token_id")?,
-		bos_token_id: optional_u32(content, "tokenizer.ggml.bos_token_id")?,
+		eos_token_id,
+		bos_token_id,
 		tokens,
 		control_token_ids,
+		tokenizer_hash,
 	})
 }
 

@@ -134,6 +134,24 @@ def step_digest(step: int, token_id: int, top_logits) -> bytes:
     return H(data)
 
 
+TAG_TOKENIZER = b"atoma/tokenizer/v1"
+TAG_SEALED = b"atoma/sealed/v1"
+
+
+def lp(b: bytes) -> bytes:
+    return u32(len(b)) + b
+
+
+def tokenizer_hash(model: bytes, pre: bytes, tokens, merges, token_types, eos, bos) -> bytes:
+    pre_img = TAG_TOKENIZER + lp(model) + lp(pre)
+    pre_img += u32(len(tokens)) + b"".join(lp(t) for t in tokens)
+    pre_img += u32(len(merges)) + b"".join(lp(m) for m in merges)
+    pre_img += u32(len(token_types)) + b"".join(i32(t) for t in token_types)
+    for opt in (eos, bos):
+        pre_img += (b"\x01" + u32(opt)) if opt is not None else b"\x00"
+    return H(pre_img)
+
+
 def main():
     hx = lambda b: b.hex()
     vectors = {
@@ -147,6 +165,8 @@ def main():
             "weights_root": TAG_WEIGHTS_ROOT.decode(),
             "trace_step": TAG_TRACE_STEP.decode(),
             "trace_node": TAG_TRACE_NODE.decode(),
+            "tokenizer": TAG_TOKENIZER.decode(),
+            "sealed": TAG_SEALED.decode(),
         },
         "weights_chunk_size": WEIGHTS_CHUNK_SIZE,
     }
@@ -241,6 +261,28 @@ def main():
         "root": hx(merkle_root(TAG_TRACE_NODE, digests)),
         "empty_root": hx(merkle_root(TAG_TRACE_NODE, [])),
     }
+
+    # Tokenizer hashes: a tiny byte-level BPE vocabulary, with and without special ids.
+    tok_cases = [
+        {"model": "gpt2", "pre": "smollm", "tokens": ["<|endoftext|>", "a", "b", "ab", "\u0120the"],
+         "merges": ["a b", "\u0120 t"], "token_types": [3, 1, 1, 1, 1], "eos": 0, "bos": 0},
+        {"model": "gpt2", "pre": "", "tokens": [], "merges": [], "token_types": [], "eos": None, "bos": None},
+    ]
+    for case in tok_cases:
+        case["hash"] = hx(tokenizer_hash(
+            case["model"].encode(), case["pre"].encode(),
+            [t.encode() for t in case["tokens"]], [m.encode() for m in case["merges"]],
+            case["token_types"], case["eos"], case["bos"]))
+    vectors["tokenizer"] = tok_cases
+
+    # Sealed Cross-Validation commitments of the first output for two worker keys.
+    o = canonical_output(outputs[1][1], outputs[1][2])
+    digest = H(o)
+    vectors["sealed"] = [
+        {"canonical_hex": hx(o), "digest": hx(digest), "worker_key": hx(bytes([k]) * 32),
+         "sealed": hx(H(TAG_SEALED + digest + bytes([k]) * 32))}
+        for k in (1, 2)
+    ]
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
     with open(path, "w", encoding="utf-8") as f:

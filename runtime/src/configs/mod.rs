@@ -31,9 +31,9 @@ use sp_version::RuntimeVersion;
 use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS, MILLI_SECS_PER_BLOCK, SLOT_DURATION},
-	AccountId, Babe, Balance, Balances, Block, BlockNumber, Hash, Nonce, PalletInfo, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	Session, SessionKeys, System, VERSION,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, Hash, ModelRegistry, NodeRegistry,
+	Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason,
+	RuntimeOrigin, RuntimeTask, Session, SessionKeys, System, VERSION,
 };
 
 /// A block may be up to 75% full of normal transactions; the rest is kept for operational ones.
@@ -207,4 +207,119 @@ impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
 	type WeightInfo = pallet_sudo::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// The least collateral an execution node holds: 1,000 TOMA. A timeout slash takes a share of
+	/// it, so it must be worth more than what cheating on one request could earn.
+	pub const MinNodeCollateral: Balance = 1_000 * UNITS;
+	/// A model owner's deposit: 100 TOMA, returned when governance removes the model.
+	pub const ModelDeposit: Balance = 100 * UNITS;
+	/// A model owner earns at most 10% of each fee paid for its model.
+	pub const MaxModelOwnerShare: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_node_registry::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type GovernanceOrigin = EnsureRoot<AccountId>;
+	type MinCollateral = MinNodeCollateral;
+	// Five blocks (15 s): short enough for dev chains and tests to cross epochs; presets choose
+	// the real length.
+	type MinEpochLength = ConstU32<5>;
+	type MaxUrlLen = ConstU32<256>;
+	type MaxDeviceNameLen = ConstU32<64>;
+	type MaxEchelons = ConstU32<32>;
+	type MaxNodesPerEchelon = ConstU32<256>;
+	type TreasuryAccount = TreasuryAccount;
+	type OnNodeDeregistered = ModelRegistry;
+	type WeightInfo = pallet_node_registry::weights::SubstrateWeight<Runtime>;
+}
+
+impl pallet_model_registry::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Nodes = NodeRegistry;
+	type ApproveOrigin = EnsureRoot<AccountId>;
+	type RemoveOrigin = EnsureRoot<AccountId>;
+	type ModelDeposit = ModelDeposit;
+	type MaxOwnerShare = MaxModelOwnerShare;
+	type MaxSourceLen = ConstU32<256>;
+	type MaxSubscribersPerModel = ConstU32<128>;
+	type MaxEchelonsPerModel = ConstU32<4>;
+	type MaxSubscriptionsPerNode = ConstU32<16>;
+	type MismatchThreshold = ConstU32<3>;
+	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// Collateral reserved on each executing node per job: 100 TOMA.
+	pub const JobCollateral: Balance = 100 * UNITS;
+	/// A node that misses a deadline loses 5% of its collateral ...
+	pub const TimeoutSlash: Perbill = Perbill::from_percent(5);
+	/// ... half of it to the user ...
+	pub const TimeoutUserShare: Perbill = Perbill::from_percent(50);
+	/// ... 30% to the treasury, and the rest is burned.
+	pub const TimeoutTreasuryShare: Perbill = Perbill::from_percent(30);
+}
+
+impl pallet_inference::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Nodes = NodeRegistry;
+	type Models = ModelRegistry;
+	// The VRF output of the parent block: unknown when a request is submitted in an earlier block.
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
+	// Disputes arrive with their pallet; until then a disputed request waits, funds held.
+	type Disputes = ();
+	type OnOutcome = ();
+	type MaxInputLen = ConstU32<16_384>;
+	type MaxOutputLen = ConstU32<8_192>;
+	type MaxQuorum = ConstU32<8>;
+	type MinTimeout = ConstU32<3>;
+	// One hour of 3 s blocks.
+	type MaxTimeout = ConstU32<1_200>;
+	type RevealWindow = ConstU32<10>;
+	type MaxRedraws = ConstU32<3>;
+	type JobCollateral = JobCollateral;
+	type TimeoutSlash = TimeoutSlash;
+	type TimeoutUserShare = TimeoutUserShare;
+	type TimeoutTreasuryShare = TimeoutTreasuryShare;
+	type MaxPendingSelections = ConstU32<512>;
+	type MaxSelectionsPerBlock = ConstU32<32>;
+	type MaxDeadlinesPerBlock = ConstU32<64>;
+	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
+}
+
+/// Commitments are authorized (general, unsigned) transactions the off-chain worker builds.
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = super::UncheckedExtrinsic;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	type Extension = super::TxExtension;
+
+	fn create_transaction(
+		call: RuntimeCall,
+		extension: super::TxExtension,
+	) -> super::UncheckedExtrinsic {
+		super::UncheckedExtrinsic::new_transaction(call, extension)
+	}
+}
+
+impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_extension() -> super::TxExtension {
+		// No signer: the nonce and tip are unused; `AuthorizeCall` runs the call's authorization.
+		super::signed_tx_extension(0, 0, sp_runtime::generic::Era::Immortal)
+	}
 }

@@ -1,0 +1,46 @@
+//! The inference pallet's runtime API: what clients and the node ask the runtime.
+//!
+//! - `quote`: the escrow a request would hold now (the fee of its maximum).
+//! - `min_replication_rate` and `tamper_probability`: the Cross-Validation economics of the
+//!   whitepaper's Appendix A (Corollary 1) and the Sampling Consensus tamper bound `r^n`.
+//! - `sortition_tasks`: Cross-Validation requests in their commit window, for the node's VRF task
+//!   (node obfuscation: each node evaluates its own VRF natively and keeps the proof off chain).
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+use alloc::vec::Vec;
+
+use atoma_support::{
+	inference::{SortitionTask, VerificationMode},
+	EchelonId, ModelId,
+};
+use sp_runtime::{Perbill, Perquintill};
+
+sp_api::decl_runtime_apis! {
+	/// The Atoma inference API.
+	pub trait InferenceApi<Balance> where Balance: codec::Codec {
+		/// The escrow of a request for `model` in `echelon` with `input_tokens` and at most
+		/// `max_output_tokens`, verified by `mode`, at the echelon's current price; `None` if the
+		/// echelon has no price or the fee overflows.
+		fn quote(
+			model: ModelId,
+			echelon: EchelonId,
+			input_tokens: u32,
+			max_output_tokens: u32,
+			mode: VerificationMode,
+		) -> Option<Balance>;
+
+		/// The least replication rate that makes honesty the unique Nash equilibrium:
+		/// `C / ((1 - r)(R + S))` (whitepaper Corollary 1).
+		fn min_replication_rate(cost: Balance, reward: Balance, collateral: Balance, control: Perbill) -> Perquintill;
+
+		/// The probability `r^n` that a party controlling a share `r` of the nodes tampers with an
+		/// `n`-node quorum.
+		fn tamper_probability(control: Perbill, n: u32) -> Perquintill;
+
+		/// Cross-Validation requests whose commit window is open.
+		fn sortition_tasks() -> Vec<SortitionTask>;
+	}
+}

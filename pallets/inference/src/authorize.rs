@@ -1,0 +1,155 @@
+//! Who may commit (protocol §6-7): only a selected node, once per kind, inside its window, signed
+//! by the node's current worker key. The same checks authorize the unsigned transaction when it
+//! enters the pool and run again when it is dispatched.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use atoma_primitives::commitment::sealed_commitment;
+use atoma_support::{inference::VerificationMode, sortition, ModelRegistry, NodeRegistry};
+use frame_support::{ensure, pallet_prelude::*};
+use sp_runtime::{
+	traits::{Saturating, Verify},
+	transaction_validity::{
+		InvalidTransaction, TransactionPriority, TransactionValidityWithRefund, ValidTransaction,
+	},
+};
+
+use crate::{
+	pallet::*,
+	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request},
+};
+
+/// What a valid commitment was checked against.
+pub(crate) struct CheckedCommitment<T: Config> {
+	pub request: Request<T>,
+	/// The block after which the transaction can no longer be valid.
+	pub window_end: frame_system::pallet_prelude::BlockNumberFor<T>,
+}
+
+impl<T: Config> Pallet<T> {
+	/// Check a commitment against the chain state; the named error says what is wrong.
+	pub(crate) fn check_commitment(
+		payload: &CommitmentPayload,
+		signature: &sp_core::sr25519::Signature,
+	) -> Result<CheckedCommitment<T>, Error<T>> {
+		let id = payload.request;
+		let node = payload.node;
+		let request = Requests::<T>::get(id).ok_or(Error::<T>::UnknownRequest)?;
+		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
+		ensure!(
+			signature.verify(payload.signing_bytes().as_slice(), &summary.worker_key),
+			Error::<T>::BadSignature
+		);
+		let existing = Commitments::<T>::get(id, node);
+		let window_end = match (&payload.kind, request.phase, request.mode) {
+			(
+				CommitmentKind::Quorum { .. },
+				Phase::Executing { deadline },
+				VerificationMode::Single | VerificationMode::Sampling { .. },
+			) => {
+				ensure!(request.nodes.contains(&node), Error::<T>::NotSelected);
+				ensure!(existing.is_none(), Error::<T>::AlreadyCommitted);
+				deadline
+			},
+			(
+				CommitmentKind::Sealed { vrf, .. },
+				Phase::Executing { deadline },
+				VerificationMode::CrossValidation { .. },
+			) => {
+				ensure!(existing.is_none(), Error::<T>::AlreadyCommitted);
+				if !request.nodes.contains(&node) {
+					// A verifier: prove the private selection, and be able to do the work.
+					let vrf = vrf
+						.as_ref()
+						.and_then(|proof| proof.to_signature())
+						.ok_or(Error::<T>::NotSelected)?;
+					ensure!(!request.excluded.contains(&node), Error::<T>::NotSelected);
+					ensure!(summary.echelon == request.echelon, Error::<T>::NotSelected);
+					ensure!(
+						T::Models::is_subscribed(node, &request.model),
+						Error::<T>::NotSelected
+					);
+					ensure!(
+						T::Nodes::is_eligible(node, T::JobCollateral::get()),
+						Error::<T>::NotSelected
+					);
+					let score = sortition::verified_score(
+						&summary.worker_key,
+						&request.selection_seed,
+						id,
+						&vrf,
+					)
+					.ok_or(Error::<T>::NotSelected)?;
+					ensure!(
+						sortition::is_selected(score, request.sortition_threshold),
+						Error::<T>::NotSelected
+					);
+					ensure!(!request.verifiers.is_full(), Error::<T>::TooManyVerifiers);
+				}
+				deadline
+			},
+			(CommitmentKind::Reveal { output_digest }, Phase::Revealing { deadline }, _) => {
+				let Some(Commitment::Sealed { sealed, revealed, .. }) = existing else {
+					return Err(Error::<T>::NotCommitted);
+				};
+				ensure!(revealed.is_none(), Error::<T>::AlreadyRevealed);
+				ensure!(
+					sealed_commitment(output_digest, &summary.worker_key.0) == sealed,
+					Error::<T>::RevealMismatch
+				);
+				deadline
+			},
+			(CommitmentKind::Reveal { .. }, _, _) => return Err(Error::<T>::NotRevealing),
+			(_, Phase::Executing { .. }, _) => return Err(Error::<T>::WrongCommitmentKind),
+			_ => return Err(Error::<T>::NotExecuting),
+		};
+		// The window closes in `on_initialize` of its deadline block: commitments count before it.
+		let now = frame_system::Pallet::<T>::block_number();
+		ensure!(now < window_end, Error::<T>::NotExecuting);
+		Ok(CheckedCommitment { request, window_end })
+	}
+
+	/// `#[pallet::authorize]` of `submit_commitment`: valid once per (request, node, kind) until
+	/// the window ends, at high priority (commitments are time-critical and pay no fee).
+	pub(crate) fn authorize_commitment(
+		payload: &CommitmentPayload,
+		signature: &sp_core::sr25519::Signature,
+	) -> TransactionValidityWithRefund {
+		let checked = Self::check_commitment(payload, signature).map_err(|e| {
+			let code = match e {
+				Error::<T>::BadSignature => return InvalidTransaction::BadProof,
+				Error::<T>::AlreadyCommitted | Error::<T>::AlreadyRevealed => {
+					return InvalidTransaction::Stale
+				},
+				Error::<T>::NotExecuting | Error::<T>::NotRevealing => {
+					return InvalidTransaction::Stale
+				},
+				other => other.as_u8(),
+			};
+			InvalidTransaction::Custom(code)
+		})?;
+		let now = frame_system::Pallet::<T>::block_number();
+		let longevity: u64 =
+			checked.window_end.saturating_sub(now).try_into().unwrap_or(u64::MAX).max(1);
+		let kind: u8 = match payload.kind {
+			CommitmentKind::Quorum { .. } => 0,
+			CommitmentKind::Sealed { .. } => 1,
+			CommitmentKind::Reveal { .. } => 2,
+		};
+		let validity = ValidTransaction::with_tag_prefix("atoma-commitment")
+			.priority(TransactionPriority::MAX / 2)
+			.and_provides((payload.request, payload.node, kind))
+			.longevity(longevity)
+			.propagate(true)
+			.build()?;
+		Ok((validity, Weight::zero()))
+	}
+}
+
+impl<T> Error<T> {
+	/// The error's index, used as the custom code of an invalid transaction.
+	pub fn as_u8(&self) -> u8 {
+		use codec::Encode;
+		self.encode().first().copied().unwrap_or(u8::MAX)
+	}
+}

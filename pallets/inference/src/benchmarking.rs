@@ -1,0 +1,317 @@
+//! Benchmarks (FRAME v2): submission, the settling commitment, the commitment authorization with a
+//! VRF proof, output publication, and the two halves of `on_initialize`; each in its worst case.
+//! Nodes and the model come from the registries' benchmark hooks; worker keys live in the
+//! benchmark keystore, so commitments carry real signatures.
+
+// Benchmark setup may panic and do plain arithmetic: it never runs on chain.
+#![allow(clippy::panic, clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+
+use alloc::{vec, vec::Vec};
+
+use atoma_primitives::{
+	commitment::quorum_commitments, CanonicalOutput, FinishReason, SamplingParams,
+};
+use atoma_support::{
+	inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
+	sortition::VrfProof,
+	worker_key::KEY_TYPE,
+	EchelonId, ModelId, ModelRegistry, NodeId, NodeRegistry, RequestId, WorkerPublic,
+};
+use frame_benchmarking::v2::*;
+use frame_support::{
+	pallet_prelude::Authorize,
+	traits::{fungible::Mutate, Get, Hooks},
+	BoundedVec,
+};
+use frame_system::{pallet_prelude::BlockNumberFor, RawOrigin};
+use sp_runtime::{traits::Saturating, transaction_validity::TransactionSource, Perbill};
+
+use crate::{
+	pallet::*,
+	types::{Commitment, CommitmentKind, CommitmentPayload, Phase},
+	Pallet as Inference,
+};
+
+/// Nodes subscribed to the benchmark model: the eligibility scan of selection visits them all.
+const SUBSCRIBERS: u32 = 64;
+
+/// A fixed VRF vector: the sortition proof of the key `//atoma-bench-verifier` for request 0 with
+/// selection seed `[0x5e; 32]` (checked by `tests::benchmark_vrf_vector_verifies`). The runtime
+/// cannot VRF-sign (no host function), so the verifier's proof is precomputed.
+pub const BENCH_VRF_SURI: &str = "//atoma-bench-verifier";
+pub const BENCH_VRF_SEED: [u8; 32] = [0x5e; 32];
+pub const BENCH_VRF_PROOF: [u8; 96] = [
+	162, 198, 202, 110, 186, 135, 0, 250, 247, 172, 45, 135, 125, 169, 178, 108, 80, 64, 98, 104,
+	37, 45, 210, 202, 53, 162, 196, 152, 20, 114, 224, 82, 44, 20, 182, 141, 154, 134, 24, 85, 63,
+	171, 71, 55, 152, 169, 163, 168, 164, 33, 246, 25, 123, 36, 62, 200, 110, 149, 52, 61, 131, 91,
+	212, 1, 69, 34, 2, 63, 5, 11, 242, 123, 153, 73, 41, 51, 90, 246, 152, 188, 250, 136, 105, 71,
+	58, 34, 157, 207, 93, 153, 88, 129, 27, 216, 219, 3,
+];
+
+struct Setup<T: Config> {
+	model: ModelId,
+	echelon: EchelonId,
+	nodes: Vec<(NodeId, WorkerPublic)>,
+	_t: core::marker::PhantomData<T>,
+}
+
+/// `count` eligible nodes with keystore worker keys, all subscribed to a fresh approved model.
+fn serving<T: Config>(count: u32) -> Setup<T> {
+	let mut nodes = Vec::new();
+	let mut echelon = None;
+	for i in 0..count {
+		let operator: T::AccountId = account("operator", i, 0);
+		let node = T::Nodes::benchmark_node(&operator, echelon);
+		let key = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+		T::Nodes::benchmark_set_worker_key(node, key);
+		echelon = T::Nodes::node(node).map(|n| n.echelon);
+		nodes.push((node, key));
+	}
+	let ids: Vec<NodeId> = nodes.iter().map(|(n, _)| *n).collect();
+	let model = T::Models::benchmark_model(&ids);
+	Setup { model, echelon: echelon.unwrap_or_default(), nodes, _t: Default::default() }
+}
+
+fn user<T: Config>() -> T::AccountId {
+	let who: T::AccountId = whitelisted_caller();
+	let plenty = T::JobCollateral::get().saturating_mul(1_000_000u32.into());
+	T::Currency::set_balance(&who, plenty);
+	who
+}
+
+fn spec(setup: &Setup<impl Config>, mode: VerificationMode, input: usize) -> RequestSpec {
+	RequestSpec {
+		model: setup.model.clone(),
+		echelon: setup.echelon,
+		input: RequestInput::Inline(vec![b'p'; input]),
+		input_tokens: 100,
+		params: SamplingParams {
+			temperature_milli: 700,
+			top_k: 40,
+			top_p_milli: 900,
+			max_output_tokens: 256,
+			seed: 0,
+		},
+		mode,
+		timeout: 10,
+		destination: OutputDestination::OnChain,
+	}
+}
+
+/// A request submitted by `owner` and selected (nodes drawn) at the current block + 1.
+fn selected<T: Config>(owner: &T::AccountId, spec: RequestSpec) -> RequestId {
+	let id = Inference::<T>::do_submit_request(owner.clone(), spec, None)
+		.unwrap_or_else(|e| panic!("submit: {e:?}"));
+	let next = frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
+	frame_system::Pallet::<T>::set_block_number(next);
+	Inference::<T>::do_tick(next);
+	id
+}
+
+fn key_of<T: Config>(setup: &Setup<T>, node: NodeId) -> WorkerPublic {
+	setup.nodes.iter().find(|(n, _)| *n == node).map(|(_, k)| *k).unwrap_or_else(|| panic!("key"))
+}
+
+fn signed(payload: &CommitmentPayload, key: &WorkerPublic) -> sp_core::sr25519::Signature {
+	sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes())
+		.unwrap_or_else(|| panic!("the keystore holds the key"))
+}
+
+/// A canonical output of `tokens` tokens.
+fn output(tokens: u32) -> Vec<u8> {
+	let ids: Vec<u32> = (0..tokens).collect();
+	CanonicalOutput::new(&ids, FinishReason::Length).encode_canonical()
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	/// The largest inline input, the largest Cross-Validation quorum (the most executions to
+	/// escrow) and a full eligibility scan.
+	#[benchmark]
+	fn submit_request() {
+		let setup = serving::<T>(SUBSCRIBERS);
+		let owner = user::<T>();
+		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
+		let spec = spec(&setup, mode, T::MaxInputLen::get() as usize);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), spec);
+
+		assert_eq!(NextRequestId::<T>::get(), 1);
+	}
+
+	/// The last commitment of a `MaxQuorum` Sampling request: it settles, paying every node.
+	#[benchmark]
+	fn submit_commitment() {
+		let setup = serving::<T>(SUBSCRIBERS);
+		let owner = user::<T>();
+		let n = T::MaxQuorum::get();
+		let id = selected::<T>(&owner, spec(&setup, VerificationMode::Sampling { n }, 16));
+		let nodes = Requests::<T>::get(id).map(|r| r.nodes.to_vec()).unwrap_or_default();
+		let o = output(256);
+		let q = quorum_commitments(&o, n);
+		for (i, node) in nodes.iter().enumerate().skip(1) {
+			Commitments::<T>::insert(
+				id,
+				node,
+				Commitment::Quorum { root: q.root, leaf: q.leaves[i], output_tokens: 256 },
+			);
+		}
+		let last = nodes[0];
+		let payload = CommitmentPayload {
+			request: id,
+			node: last,
+			kind: CommitmentKind::Quorum { root: q.root, leaf: q.leaves[0], output_tokens: 256 },
+		};
+		let signature = signed(&payload, &key_of(&setup, last));
+
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, payload, signature);
+
+		assert!(Results::<T>::contains_key(id));
+	}
+
+	/// Authorizing a Cross-Validation verifier: signature check plus VRF verification.
+	#[benchmark]
+	fn authorize_submit_commitment() -> Result<(), BenchmarkError> {
+		NextRequestId::<T>::put(0);
+		let setup = serving::<T>(SUBSCRIBERS);
+		let owner = user::<T>();
+		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
+		let id = selected::<T>(&owner, spec(&setup, mode, 16));
+		assert_eq!(id, RequestId(0));
+		// The verifier: a subscribed node whose key is the fixed VRF vector's.
+		let primary = Requests::<T>::get(id).and_then(|r| r.nodes.first().copied());
+		let (verifier, _) = *setup
+			.nodes
+			.iter()
+			.find(|(n, _)| Some(*n) != primary)
+			.unwrap_or_else(|| panic!("another node"));
+		let key =
+			sp_io::crypto::sr25519_generate(KEY_TYPE, Some(BENCH_VRF_SURI.as_bytes().to_vec()));
+		T::Nodes::benchmark_set_worker_key(verifier, key);
+		Requests::<T>::mutate(id, |r| {
+			if let Some(r) = r {
+				r.selection_seed = BENCH_VRF_SEED;
+				r.sortition_threshold = u128::MAX;
+			}
+		});
+		let digest = atoma_primitives::commitment::output_digest(&output(16));
+		let payload = CommitmentPayload {
+			request: id,
+			node: verifier,
+			kind: CommitmentKind::Sealed {
+				sealed: atoma_primitives::commitment::sealed_commitment(&digest, &key.0),
+				output_tokens: 16,
+				vrf: Some(VrfProof(BENCH_VRF_PROOF)),
+			},
+		};
+		let signature = signed(&payload, &key);
+		let call = Call::<T>::submit_commitment { payload, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the verifier is authorized")?;
+		}
+		Ok(())
+	}
+
+	/// Publishing the largest output of a `MaxQuorum` Sampling request: `MaxQuorum` leaves over it.
+	#[benchmark]
+	fn publish_output() {
+		let n = T::MaxQuorum::get();
+		let header = atoma_primitives::output::CANONICAL_OUTPUT_HEADER_LEN as u32;
+		let o = output((T::MaxOutputLen::get() - header) / 4);
+		let root = quorum_commitments(&o, n).root;
+		let owner = user::<T>();
+		let nodes: Vec<NodeId> = (0..n).map(|i| NodeId(i.into())).collect();
+		Results::<T>::insert(
+			RequestId(7),
+			crate::types::RequestResult {
+				owner: owner.clone(),
+				mode: VerificationMode::Sampling { n },
+				output_commitment: root,
+				output_tokens: 0,
+				nodes: BoundedVec::truncate_from(nodes),
+				sampler_seed: 0,
+				destination: OutputDestination::OnChain,
+				settled_at: 1u32.into(),
+			},
+		);
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(owner), RequestId(7), o);
+
+		assert!(Outputs::<T>::contains_key(RequestId(7)));
+	}
+
+	/// Selecting `s` `MaxQuorum` Sampling requests in one block.
+	#[benchmark]
+	fn on_initialize_selection(s: Linear<0, { T::MaxSelectionsPerBlock::get() }>) {
+		let setup = serving::<T>(SUBSCRIBERS);
+		let owner = user::<T>();
+		let n = T::MaxQuorum::get();
+		for _ in 0..s {
+			Inference::<T>::do_submit_request(
+				owner.clone(),
+				spec(&setup, VerificationMode::Sampling { n }, 16),
+				None,
+			)
+			.unwrap_or_else(|e| panic!("submit: {e:?}"));
+		}
+		let now: BlockNumberFor<T> = frame_system::Pallet::<T>::block_number() + 1u32.into();
+		frame_system::Pallet::<T>::set_block_number(now);
+
+		#[block]
+		{
+			Inference::<T>::do_tick(now);
+		}
+
+		assert!(PendingSelections::<T>::get().is_empty());
+	}
+
+	/// Closing `d` `MaxQuorum` Sampling windows in one block where no node committed: every node
+	/// is slashed and replaced.
+	#[benchmark]
+	fn on_initialize_deadlines(
+		d: Linear<
+			0,
+			{ T::MaxDeadlinesPerBlock::get().min(T::MaxSelectionsPerBlock::get()).min(16) },
+		>,
+	) {
+		let setup = serving::<T>(SUBSCRIBERS);
+		let owner = user::<T>();
+		let n = T::MaxQuorum::get();
+		let mut ids = Vec::new();
+		for _ in 0..d {
+			ids.push(
+				Inference::<T>::do_submit_request(
+					owner.clone(),
+					spec(&setup, VerificationMode::Sampling { n }, 16),
+					None,
+				)
+				.unwrap_or_else(|e| panic!("submit: {e:?}")),
+			);
+		}
+		let start: BlockNumberFor<T> = frame_system::Pallet::<T>::block_number() + 1u32.into();
+		frame_system::Pallet::<T>::set_block_number(start);
+		Inference::<T>::do_tick(start);
+		let deadline = start + 10u32.into();
+		frame_system::Pallet::<T>::set_block_number(deadline);
+
+		#[block]
+		{
+			Inference::<T>::on_initialize(deadline);
+		}
+
+		for id in ids {
+			assert!(Requests::<T>::get(id).is_some_and(|r| r.phase != Phase::AwaitingSelection));
+		}
+	}
+
+	impl_benchmark_test_suite!(Inference, crate::mock::new_test_ext(), crate::mock::Test);
+}

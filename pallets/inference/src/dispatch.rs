@@ -1,0 +1,232 @@
+//! The calls' logic: submission, commitments and output publication. Checks come before writes.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_primitives::commitment::{output_digest, output_leaf};
+use atoma_support::{
+	fees::request_fee,
+	inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
+	ModelRegistry, ModelStatus, NodeRegistry, RequestId,
+};
+use frame_support::{
+	ensure,
+	pallet_prelude::*,
+	traits::{
+		fungible::{Inspect, MutateHold},
+		tokens::{Fortitude, Preservation},
+	},
+	BoundedVec,
+};
+
+use crate::{
+	pallet::*,
+	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput},
+};
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn do_submit_request(
+		owner: T::AccountId,
+		spec: RequestSpec,
+		caller: Option<[u8; 8]>,
+	) -> Result<RequestId, DispatchError> {
+		let model = T::Models::model(&spec.model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(model.status == ModelStatus::Approved, Error::<T>::ModelNotServable);
+		let input = match spec.input {
+			RequestInput::Inline(bytes) => {
+				ensure!(!bytes.is_empty(), Error::<T>::EmptyInput);
+				StoredInput::Inline(
+					BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InputTooLarge)?,
+				)
+			},
+			RequestInput::Hash(hash) => StoredInput::Hash(hash),
+		};
+		spec.params.validate().map_err(|_| Error::<T>::InvalidParams)?;
+		let max_quorum = T::MaxQuorum::get();
+		match spec.mode {
+			VerificationMode::Single => {},
+			VerificationMode::Sampling { n } => {
+				ensure!((2..=max_quorum).contains(&n), Error::<T>::InvalidQuorum)
+			},
+			VerificationMode::CrossValidation { n, .. } => {
+				ensure!((1..=max_quorum).contains(&n), Error::<T>::InvalidQuorum)
+			},
+		}
+		ensure!(
+			(T::MinTimeout::get()..=T::MaxTimeout::get()).contains(&spec.timeout),
+			Error::<T>::InvalidTimeout
+		);
+		let price = T::Nodes::price_per_token(spec.echelon).ok_or(Error::<T>::NoPriceForEchelon)?;
+		let eligible = Self::eligible_nodes(&spec.model, spec.echelon, &[]).len() as u32;
+		ensure!(eligible > 0, Error::<T>::NoEligibleNodes);
+		ensure!(eligible >= spec.mode.public_nodes(), Error::<T>::TooFewEligibleNodes);
+		let per_node = request_fee(spec.input_tokens, spec.params.max_output_tokens, price)
+			.ok_or(Error::<T>::FeeOverflow)?;
+		let escrow = per_node
+			.checked_mul(&spec.mode.max_executions().into())
+			.ok_or(Error::<T>::FeeOverflow)?;
+		let free =
+			T::Currency::reducible_balance(&owner, Preservation::Preserve, Fortitude::Polite);
+		ensure!(free >= escrow, Error::<T>::InsufficientBalance);
+
+		let id = RequestId(NextRequestId::<T>::get());
+		let next = id.0.checked_add(1).ok_or(Error::<T>::TooManyPendingRequests)?;
+		PendingSelections::<T>::try_mutate(|queue| queue.try_push(id))
+			.map_err(|_| Error::<T>::TooManyPendingRequests)?;
+		T::Currency::hold(&HoldReason::RequestEscrow.into(), &owner, escrow)
+			.map_err(|_| Error::<T>::InsufficientBalance)?;
+		NextRequestId::<T>::put(next);
+		Requests::<T>::insert(
+			id,
+			Request {
+				owner: owner.clone(),
+				caller,
+				model: spec.model.clone(),
+				echelon: spec.echelon,
+				input,
+				input_tokens: spec.input_tokens,
+				params: spec.params,
+				mode: spec.mode,
+				timeout: spec.timeout,
+				destination: spec.destination,
+				price_per_token: price,
+				escrow,
+				submitted_at: frame_system::Pallet::<T>::block_number(),
+				phase: Phase::AwaitingSelection,
+				selection_seed: [0; 32],
+				nodes: BoundedVec::new(),
+				verifiers: BoundedVec::new(),
+				sortition_threshold: 0,
+				excluded: BoundedVec::new(),
+				redraws: 0,
+			},
+		);
+		Self::deposit_event(Event::RequestSubmitted {
+			request: id,
+			owner,
+			model: spec.model,
+			echelon: spec.echelon,
+			mode: spec.mode,
+			escrow,
+		});
+		Ok(id)
+	}
+
+	pub(crate) fn do_submit_commitment(
+		payload: CommitmentPayload,
+		signature: sp_core::sr25519::Signature,
+	) -> DispatchResult {
+		// The transaction was authorized when it entered the pool; state may have moved since.
+		let checked = Self::check_commitment(&payload, &signature)?;
+		let CommitmentPayload { request: id, node, kind } = payload;
+		let mut request = checked.request;
+		match kind {
+			CommitmentKind::Quorum { root, leaf, output_tokens } => {
+				Commitments::<T>::insert(
+					id,
+					node,
+					Commitment::Quorum { root, leaf, output_tokens },
+				);
+				Self::deposit_event(Event::CommitmentSubmitted { request: id, node });
+				let committed = request
+					.nodes
+					.iter()
+					.filter(|n| Commitments::<T>::contains_key(id, **n))
+					.count();
+				if committed == request.nodes.len() {
+					Self::conclude_quorum(id, request);
+				}
+			},
+			CommitmentKind::Sealed { sealed, output_tokens, .. } => {
+				let is_primary = request.nodes.contains(&node);
+				if !is_primary {
+					// A verifier: it works from now on, so its collateral is reserved too.
+					T::Nodes::reserve_collateral(node, T::JobCollateral::get())?;
+					request.verifiers.try_push(node).map_err(|_| Error::<T>::TooManyVerifiers)?;
+					Requests::<T>::insert(id, &request);
+				}
+				Commitments::<T>::insert(
+					id,
+					node,
+					Commitment::Sealed { sealed, output_tokens, revealed: None },
+				);
+				Self::deposit_event(if is_primary {
+					Event::CommitmentSubmitted { request: id, node }
+				} else {
+					Event::VerifierJoined { request: id, node }
+				});
+			},
+			CommitmentKind::Reveal { output_digest } => {
+				Commitments::<T>::mutate(id, node, |c| {
+					if let Some(Commitment::Sealed { revealed, .. }) = c {
+						*revealed = Some(output_digest);
+					}
+				});
+				Self::deposit_event(Event::DigestRevealed { request: id, node });
+				let all_revealed = request.nodes.iter().chain(request.verifiers.iter()).all(|n| {
+					matches!(
+						Commitments::<T>::get(id, n),
+						Some(Commitment::Sealed { revealed: Some(_), .. })
+					)
+				});
+				if all_revealed {
+					Self::conclude_cross_validation(id, request);
+				}
+			},
+		}
+		Ok(())
+	}
+
+	pub(crate) fn do_publish_output(request: RequestId, output: Vec<u8>) -> DispatchResult {
+		let result = Results::<T>::get(request).ok_or(Error::<T>::NotSettled)?;
+		ensure!(
+			result.destination == OutputDestination::OnChain,
+			Error::<T>::NotOnChainDestination
+		);
+		ensure!(!Outputs::<T>::contains_key(request), Error::<T>::AlreadyPublished);
+		let output: BoundedVec<u8, T::MaxOutputLen> =
+			output.try_into().map_err(|_| Error::<T>::OutputTooLarge)?;
+		let matches = match result.mode {
+			VerificationMode::CrossValidation { .. } => {
+				output_digest(&output) == result.output_commitment
+			},
+			// The root binds every leaf, and leaf 0 binds O: recompute both.
+			VerificationMode::Single | VerificationMode::Sampling { .. } => {
+				let n = result.nodes.len();
+				let leaves: Vec<[u8; 32]> =
+					(0..n as u32).map(|i| output_leaf(&output, i)).collect();
+				atoma_primitives::commitment::root_matches_leaves(
+					&result.output_commitment,
+					&leaves,
+				)
+			},
+		};
+		ensure!(matches, Error::<T>::OutputMismatch);
+		let bytes = output.len() as u32;
+		Outputs::<T>::insert(request, output);
+		Self::deposit_event(Event::OutputPublished { request, bytes });
+		Ok(())
+	}
+
+	/// The nodes subscribed to `model` in `echelon` that may take a job now, without `excluded`.
+	pub(crate) fn eligible_nodes(
+		model: &atoma_support::ModelId,
+		echelon: atoma_support::EchelonId,
+		excluded: &[atoma_support::NodeId],
+	) -> Vec<atoma_support::NodeId> {
+		let collateral = T::JobCollateral::get();
+		T::Models::subscribers(model, echelon)
+			.into_iter()
+			.filter(|n| !excluded.contains(n) && T::Nodes::is_eligible(*n, collateral))
+			.collect()
+	}
+
+	/// The maximum fee of one execution of `request`, and what `output_tokens` actually cost.
+	pub(crate) fn execution_fee(request: &Request<T>, output_tokens: u32) -> BalanceOf<T> {
+		let tokens = output_tokens.min(request.params.max_output_tokens);
+		request_fee(request.input_tokens, tokens, request.price_per_token)
+			.unwrap_or_default()
+			.min(request.escrow)
+	}
+}

@@ -1,0 +1,261 @@
+//! Per-block work (`on_initialize`): drawing nodes for requests submitted in earlier blocks, and
+//! closing the windows that end in this block. Both are bounded (`MaxSelectionsPerBlock`,
+//! `MaxDeadlinesPerBlock`) and weighed by their benchmarks.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_support::{
+	inference::VerificationMode, sortition, NodeId, NodeRegistry, RequestId, SlashSplit,
+};
+use frame_support::{pallet_prelude::*, traits::Randomness};
+use frame_system::pallet_prelude::BlockNumberFor;
+use sp_runtime::{traits::Saturating, SaturatedConversion};
+
+use crate::{
+	pallet::*,
+	selection,
+	types::{Commitment, FailureReason, Phase},
+	WeightInfo,
+};
+
+/// How many blocks past a full deadline block a deadline may slip.
+const MAX_DEADLINE_SLIP: u32 = 8;
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn do_tick(now: BlockNumberFor<T>) -> Weight {
+		let selected = Self::select_pending(now);
+		let deadlines = Deadlines::<T>::take(now);
+		let closed = deadlines.len() as u32;
+		for id in deadlines {
+			Self::close_window(id, now);
+		}
+		T::WeightInfo::on_initialize_selection(selected)
+			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
+	}
+
+	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`.
+	fn select_pending(now: BlockNumberFor<T>) -> u32 {
+		let mut queue = PendingSelections::<T>::get();
+		if queue.is_empty() {
+			return 0;
+		}
+		let mut done = 0u32;
+		let mut kept = Vec::new();
+		for id in queue.iter().copied() {
+			let ready = Requests::<T>::get(id).is_some_and(|r| r.submitted_at < now);
+			if ready && done < T::MaxSelectionsPerBlock::get() {
+				Self::select(id, now);
+				done = done.saturating_add(1);
+			} else if Requests::<T>::contains_key(id) {
+				kept.push(id);
+			}
+		}
+		queue = BoundedVec::truncate_from(kept);
+		PendingSelections::<T>::put(queue);
+		done
+	}
+
+	/// The randomness of this block's selections: BABE's VRF output of the parent block, unknown
+	/// to anyone when the request was submitted in an earlier block.
+	fn selection_randomness() -> [u8; 32] {
+		let (random, _) = T::Randomness::random(b"atoma/selection");
+		let hash = random.unwrap_or_else(frame_system::Pallet::<T>::parent_hash);
+		let mut out = [0u8; 32];
+		let bytes = hash.as_ref();
+		for (slot, byte) in out.iter_mut().zip(bytes.iter()) {
+			*slot = *byte;
+		}
+		out
+	}
+
+	fn select(id: RequestId, now: BlockNumberFor<T>) {
+		let Some(mut request) = Requests::<T>::get(id) else { return };
+		let seed = selection::selection_seed(&Self::selection_randomness(), id);
+		let candidates = Self::eligible_nodes(&request.model, request.echelon, &[]);
+		let wanted = request.mode.public_nodes() as usize;
+		let drawn = selection::draw(candidates.clone(), wanted, seed);
+		if drawn.len() < wanted {
+			Self::fail(id, request, FailureReason::NoEligibleNodes);
+			return;
+		}
+		let Ok(deadline) = Self::schedule_deadline(now.saturating_add(request.timeout.into()), id)
+		else {
+			Self::fail(id, request, FailureReason::Overloaded);
+			return;
+		};
+		for node in &drawn {
+			// Eligibility was checked with the job's collateral just above.
+			let _ = T::Nodes::reserve_collateral(*node, T::JobCollateral::get());
+		}
+		if let VerificationMode::CrossValidation { n, p } = request.mode {
+			let others = (candidates.len() as u32).saturating_sub(1);
+			request.sortition_threshold = sortition::threshold(p, n, others);
+		}
+		request.selection_seed = seed;
+		request.params.seed = selection::sampler_seed(&seed);
+		request.nodes = BoundedVec::truncate_from(drawn.clone());
+		request.phase = Phase::Executing { deadline };
+		let sampler_seed = request.params.seed;
+		Requests::<T>::insert(id, request);
+		Self::deposit_event(Event::NodesSelected {
+			request: id,
+			nodes: drawn,
+			sampler_seed,
+			deadline,
+		});
+	}
+
+	/// Register `id` to be closed at `at`, or a few blocks later if that block is full.
+	pub(crate) fn schedule_deadline(
+		at: BlockNumberFor<T>,
+		id: RequestId,
+	) -> Result<BlockNumberFor<T>, ()> {
+		for slip in 0..MAX_DEADLINE_SLIP {
+			let block = at.saturating_add(slip.into());
+			if Deadlines::<T>::try_mutate(block, |ids| ids.try_push(id)).is_ok() {
+				return Ok(block);
+			}
+		}
+		Err(())
+	}
+
+	/// A window of `id` ends at `now`.
+	fn close_window(id: RequestId, now: BlockNumberFor<T>) {
+		let Some(request) = Requests::<T>::get(id) else { return };
+		match request.phase {
+			Phase::Executing { deadline } if deadline == now => match request.mode {
+				VerificationMode::CrossValidation { .. } => {
+					let primary_committed =
+						request.nodes.iter().all(|n| Commitments::<T>::contains_key(id, n));
+					if primary_committed {
+						Self::start_reveal(id, request, now);
+					} else {
+						Self::replace_late_nodes(id, request, now);
+					}
+				},
+				VerificationMode::Single | VerificationMode::Sampling { .. } => {
+					Self::replace_late_nodes(id, request, now)
+				},
+			},
+			Phase::Revealing { deadline } if deadline == now => Self::close_reveal(id, request),
+			// A stale entry: the window moved (redraw) or the request advanced.
+			_ => {},
+		}
+	}
+
+	fn start_reveal(id: RequestId, mut request: crate::Request<T>, now: BlockNumberFor<T>) {
+		let Ok(deadline) =
+			Self::schedule_deadline(now.saturating_add(T::RevealWindow::get().into()), id)
+		else {
+			Self::fail(id, request, FailureReason::Overloaded);
+			return;
+		};
+		request.phase = Phase::Revealing { deadline };
+		Requests::<T>::insert(id, request);
+		Self::deposit_event(Event::RevealStarted { request: id, deadline });
+	}
+
+	/// Slash the nodes of `request` that did not commit, and draw fresh ones in their places; if
+	/// that is not possible, refund the request.
+	fn replace_late_nodes(id: RequestId, mut request: crate::Request<T>, now: BlockNumberFor<T>) {
+		let late: Vec<NodeId> = request
+			.nodes
+			.iter()
+			.copied()
+			.filter(|n| !Commitments::<T>::contains_key(id, n))
+			.collect();
+		for node in &late {
+			Self::punish_late(id, &request.owner, *node);
+		}
+		let out_of_rounds = request.redraws >= T::MaxRedraws::get();
+		let mut excluded: Vec<NodeId> = request.excluded.to_vec();
+		excluded.extend(late.iter().copied());
+		let mut busy: Vec<NodeId> = excluded.clone();
+		busy.extend(request.nodes.iter().copied());
+		busy.extend(request.verifiers.iter().copied());
+		let candidates = Self::eligible_nodes(&request.model, request.echelon, &busy);
+		let seed =
+			selection::selection_seed(&request.selection_seed, RequestId(now.saturated_into()));
+		let fresh = selection::draw(candidates, late.len(), seed);
+		if out_of_rounds || fresh.len() < late.len() {
+			// The late nodes were released by `punish_late`; drop them before failing.
+			request.nodes.retain(|n| !late.contains(n));
+			let reason = if out_of_rounds {
+				FailureReason::TimedOut
+			} else {
+				FailureReason::NoEligibleNodes
+			};
+			Self::fail(id, request, reason);
+			return;
+		}
+		let Ok(deadline) = Self::schedule_deadline(now.saturating_add(request.timeout.into()), id)
+		else {
+			request.nodes.retain(|n| !late.contains(n));
+			Self::fail(id, request, FailureReason::Overloaded);
+			return;
+		};
+		for (old, new) in late.iter().zip(fresh.iter()) {
+			let _ = T::Nodes::reserve_collateral(*new, T::JobCollateral::get());
+			for slot in request.nodes.iter_mut() {
+				if slot == old {
+					*slot = *new;
+				}
+			}
+			Self::deposit_event(Event::NodeRedrawn {
+				request: id,
+				replaced: *old,
+				node: *new,
+				deadline,
+			});
+		}
+		request.excluded = BoundedVec::truncate_from(excluded);
+		request.redraws = request.redraws.saturating_add(1);
+		request.phase = Phase::Executing { deadline };
+		Requests::<T>::insert(id, request);
+	}
+
+	/// The reveal window closed: nodes that did not reveal are late; the rest settle.
+	fn close_reveal(id: RequestId, mut request: crate::Request<T>) {
+		let revealed = |n: &NodeId| {
+			matches!(
+				Commitments::<T>::get(id, n),
+				Some(Commitment::Sealed { revealed: Some(_), .. })
+			)
+		};
+		let late: Vec<NodeId> = request
+			.nodes
+			.iter()
+			.chain(request.verifiers.iter())
+			.copied()
+			.filter(|n| !revealed(n))
+			.collect();
+		for node in &late {
+			Self::punish_late(id, &request.owner, *node);
+		}
+		request.nodes.retain(|n| !late.contains(n));
+		request.verifiers.retain(|n| !late.contains(n));
+		if request.nodes.is_empty() {
+			Self::fail(id, request, FailureReason::PrimaryDidNotReveal);
+		} else {
+			Self::conclude_cross_validation(id, request);
+		}
+	}
+
+	/// Slash a late node (protocol §8), release its reservation and drop its commitment.
+	fn punish_late(id: RequestId, owner: &T::AccountId, node: NodeId) {
+		let split = SlashSplit {
+			user: Some(owner.clone()),
+			user_share: T::TimeoutUserShare::get(),
+			treasury_share: T::TimeoutTreasuryShare::get(),
+			..SlashSplit::treasury_only(T::TimeoutTreasuryShare::get())
+		};
+		let slashed = T::Nodes::slash(node, T::TimeoutSlash::get(), &split)
+			.map(|outcome| outcome.slashed)
+			.unwrap_or_default();
+		T::Nodes::release_collateral(node, T::JobCollateral::get());
+		Commitments::<T>::remove(id, node);
+		Self::deposit_event(Event::NodeTimedOut { request: id, node, slashed });
+	}
+}

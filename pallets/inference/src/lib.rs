@@ -1,0 +1,494 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+// No panics and no unchecked arithmetic in runtime code; `expect_used` is denied per module
+// because FRAME's macros expand to `expect` calls (see pallet-node-registry).
+#![cfg_attr(
+	not(test),
+	deny(
+		clippy::unwrap_used,
+		clippy::indexing_slicing,
+		clippy::arithmetic_side_effects,
+		clippy::panic
+	)
+)]
+
+extern crate alloc;
+
+mod authorize;
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmarking;
+mod dispatch;
+mod hooks;
+#[cfg(test)]
+mod mock;
+pub mod selection;
+mod settlement;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod weights;
+
+pub use pallet::*;
+pub use types::{Commitment, CommitmentKind, CommitmentPayload, FailureReason, Phase, Request};
+pub use weights::WeightInfo;
+
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "runtime::inference";
+
+/// The most nodes that can execute one request: `MaxQuorum` verifiers plus the primary.
+pub struct MaxExecutionsOf<T>(core::marker::PhantomData<T>);
+impl<T: Config> frame_support::traits::Get<u32> for MaxExecutionsOf<T> {
+	fn get() -> u32 {
+		<T::MaxQuorum as frame_support::traits::Get<u32>>::get().saturating_add(1)
+	}
+}
+
+/// The most nodes one request may exclude after timeouts: `MaxRedraws` rounds of `MaxQuorum`.
+pub struct MaxExcludedOf<T>(core::marker::PhantomData<T>);
+impl<T: Config> frame_support::traits::Get<u32> for MaxExcludedOf<T> {
+	fn get() -> u32 {
+		<T::MaxRedraws as frame_support::traits::Get<u32>>::get()
+			.saturating_mul(<T::MaxQuorum as frame_support::traits::Get<u32>>::get())
+	}
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use alloc::vec::Vec;
+
+	use atoma_support::{
+		inference::{
+			DisputeManager, InferenceOutcome, OnInferenceOutcome, RequestSpec, VerificationMode,
+		},
+		EchelonId, ModelId, ModelRegistry, NodeId, NodeRegistry, RequestId,
+	};
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{Inspect, InspectHold, Mutate, MutateHold},
+			Randomness,
+		},
+	};
+	use frame_system::pallet_prelude::*;
+	use sp_runtime::{traits::CheckedMul, Perbill};
+
+	use super::{
+		types::{Commitment, CommitmentPayload, FailureReason, Request, RequestResult},
+		MaxExecutionsOf, WeightInfo,
+	};
+
+	/// The balance type of [`Config::Currency`].
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The chain's currency; escrows are held with the fungible hold traits.
+		type Currency: Inspect<Self::AccountId>
+			+ Mutate<Self::AccountId>
+			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The runtime's hold reason, which includes this pallet's [`HoldReason`].
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// Nodes: eligibility, prices, collateral reservations, slashing and fees.
+		type Nodes: NodeRegistry<Self::AccountId, BalanceOf<Self>>;
+
+		/// Models: status, owner shares and the subscriber index selection draws from.
+		type Models: ModelRegistry<Self::AccountId>;
+
+		/// Randomness for node selection: BABE's VRF output of the parent block
+		/// (`pallet_babe::ParentBlockRandomness`) in the runtime. `None` (no VRF output yet)
+		/// falls back to the parent block hash.
+		type Randomness: Randomness<Option<Self::Hash>, BlockNumberFor<Self>>;
+
+		/// Opens disputes over disagreeing commitments.
+		type Disputes: DisputeManager;
+
+		/// Told how requests submitted by other pallets end.
+		type OnOutcome: OnInferenceOutcome;
+
+		/// The longest inline input, in bytes.
+		#[pallet::constant]
+		type MaxInputLen: Get<u32>;
+
+		/// The longest output published on chain, in bytes.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
+
+		/// The largest quorum: `n` of Sampling, and of Cross-Validation verifiers.
+		#[pallet::constant]
+		type MaxQuorum: Get<u32>;
+
+		/// The shortest timeout a request may ask for, in blocks.
+		#[pallet::constant]
+		type MinTimeout: Get<u32>;
+
+		/// The longest timeout a request may ask for, in blocks.
+		#[pallet::constant]
+		type MaxTimeout: Get<u32>;
+
+		/// Blocks Cross-Validation nodes have to reveal after the commit window.
+		#[pallet::constant]
+		type RevealWindow: Get<u32>;
+
+		/// How many times one request may replace its late nodes before it is refunded.
+		#[pallet::constant]
+		type MaxRedraws: Get<u32>;
+
+		/// Collateral reserved on each executing node for the duration of a job.
+		#[pallet::constant]
+		type JobCollateral: Get<BalanceOf<Self>>;
+
+		/// The share of its collateral a node loses when it misses a deadline.
+		#[pallet::constant]
+		type TimeoutSlash: Get<Perbill>;
+
+		/// The user's share of a timeout slash.
+		#[pallet::constant]
+		type TimeoutUserShare: Get<Perbill>;
+
+		/// The treasury's share of a timeout slash (the rest is burned).
+		#[pallet::constant]
+		type TimeoutTreasuryShare: Get<Perbill>;
+
+		/// Requests awaiting selection at most; bounds the queue.
+		#[pallet::constant]
+		type MaxPendingSelections: Get<u32>;
+
+		/// Requests selected per block at most; bounds `on_initialize`.
+		#[pallet::constant]
+		type MaxSelectionsPerBlock: Get<u32>;
+
+		/// Deadlines falling in one block at most; bounds `on_initialize`. A full block pushes a
+		/// deadline a few blocks later.
+		#[pallet::constant]
+		type MaxDeadlinesPerBlock: Get<u32>;
+
+		/// Weights of this pallet's calls and hooks, from its benchmarks.
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// The escrowed maximum fee of a request.
+		RequestEscrow,
+	}
+
+	/// The id the next request gets.
+	#[pallet::storage]
+	pub type NextRequestId<T: Config> = StorageValue<_, u64, ValueQuery>;
+
+	/// Requests in flight (awaiting selection, executing, revealing or disputed).
+	#[pallet::storage]
+	pub type Requests<T: Config> = StorageMap<_, Twox64Concat, RequestId, Request<T>>;
+
+	/// Requests waiting for selection in a later block, oldest first.
+	#[pallet::storage]
+	pub type PendingSelections<T: Config> =
+		StorageValue<_, BoundedVec<RequestId, T::MaxPendingSelections>, ValueQuery>;
+
+	/// Requests whose commit or reveal window ends in a block.
+	#[pallet::storage]
+	pub type Deadlines<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		BlockNumberFor<T>,
+		BoundedVec<RequestId, T::MaxDeadlinesPerBlock>,
+		ValueQuery,
+	>;
+
+	/// Commitments by request and node.
+	#[pallet::storage]
+	pub type Commitments<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, RequestId, Twox64Concat, NodeId, Commitment>;
+
+	/// Settled requests: what a user needs to check an output.
+	#[pallet::storage]
+	pub type Results<T: Config> = StorageMap<_, Twox64Concat, RequestId, RequestResult<T>>;
+
+	/// Outputs published on chain (`OutputDestination::OnChain`), checked against the result.
+	#[pallet::storage]
+	pub type Outputs<T: Config> =
+		StorageMap<_, Twox64Concat, RequestId, BoundedVec<u8, T::MaxOutputLen>>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A request was submitted and `escrow` held; nodes are drawn in a later block.
+		RequestSubmitted {
+			request: RequestId,
+			owner: T::AccountId,
+			model: ModelId,
+			echelon: EchelonId,
+			mode: VerificationMode,
+			escrow: BalanceOf<T>,
+		},
+		/// Nodes were drawn publicly (Cross-Validation: the primary). They commit until
+		/// `deadline`, sampling with `sampler_seed`.
+		NodesSelected {
+			request: RequestId,
+			nodes: Vec<NodeId>,
+			sampler_seed: u64,
+			deadline: BlockNumberFor<T>,
+		},
+		/// A node committed to its output.
+		CommitmentSubmitted { request: RequestId, node: NodeId },
+		/// A Cross-Validation verifier proved its private selection and committed.
+		VerifierJoined { request: RequestId, node: NodeId },
+		/// The Cross-Validation commit window closed; committed nodes reveal until `deadline`.
+		RevealStarted { request: RequestId, deadline: BlockNumberFor<T> },
+		/// A Cross-Validation node revealed its output digest.
+		DigestRevealed { request: RequestId, node: NodeId },
+		/// The nodes agreed. `output_commitment` is the quorum root (Single, Sampling: check an
+		/// output `O` with `commitment_root(leaves of O)`) or `H(O)` (Cross-Validation).
+		RequestSettled {
+			request: RequestId,
+			output_commitment: [u8; 32],
+			output_tokens: u32,
+			nodes: Vec<NodeId>,
+			paid_to_nodes: BalanceOf<T>,
+			paid_to_model_owner: BalanceOf<T>,
+			refunded: BalanceOf<T>,
+		},
+		/// The commitments disagree: a dispute is open; funds stay held.
+		RequestDisputed { request: RequestId, nodes: Vec<NodeId> },
+		/// A node missed its deadline and lost `slashed` of its collateral.
+		NodeTimedOut { request: RequestId, node: NodeId, slashed: BalanceOf<T> },
+		/// A fresh node replaces a late one; the window now ends at `deadline`.
+		NodeRedrawn {
+			request: RequestId,
+			replaced: NodeId,
+			node: NodeId,
+			deadline: BlockNumberFor<T>,
+		},
+		/// The request ended without a result; `refunded` went back to the owner.
+		RequestFailed { request: RequestId, reason: FailureReason, refunded: BalanceOf<T> },
+		/// The output of a settled request was published on chain.
+		OutputPublished { request: RequestId, bytes: u32 },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The model is not registered.
+		UnknownModel,
+		/// The model is pending approval or suspended.
+		ModelNotServable,
+		/// The echelon has no price yet (no node has bid) or does not exist.
+		NoPriceForEchelon,
+		/// No node is eligible for the model in the echelon.
+		NoEligibleNodes,
+		/// Fewer nodes are eligible than the verification mode needs.
+		TooFewEligibleNodes,
+		/// The inline input is longer than `MaxInputLen`.
+		InputTooLarge,
+		/// The inline input is empty.
+		EmptyInput,
+		/// The sampling parameters are out of range.
+		InvalidParams,
+		/// Sampling needs 2 to `MaxQuorum` nodes; Cross-Validation 1 to `MaxQuorum` verifiers.
+		InvalidQuorum,
+		/// The timeout is outside `MinTimeout..=MaxTimeout`.
+		InvalidTimeout,
+		/// The fee does not fit in a balance.
+		FeeOverflow,
+		/// The owner's free balance cannot cover the escrow.
+		InsufficientBalance,
+		/// `MaxPendingSelections` requests are waiting already; try again in a few blocks.
+		TooManyPendingRequests,
+		/// No request has this id (or it has ended).
+		UnknownRequest,
+		/// No node has this id.
+		UnknownNode,
+		/// The signature is not the node's worker key's over the payload.
+		BadSignature,
+		/// The node was not selected for the request (or its VRF proof does not select it).
+		NotSelected,
+		/// The node committed already.
+		AlreadyCommitted,
+		/// The request is not in its commit window.
+		NotExecuting,
+		/// The commitment's kind does not fit the request's mode or phase.
+		WrongCommitmentKind,
+		/// `MaxQuorum` verifiers committed already.
+		TooManyVerifiers,
+		/// The request is not in its reveal window.
+		NotRevealing,
+		/// The node has no sealed commitment to reveal.
+		NotCommitted,
+		/// The node revealed already.
+		AlreadyRevealed,
+		/// The digest does not open the node's sealed commitment.
+		RevealMismatch,
+		/// The request has not settled.
+		NotSettled,
+		/// The request's output goes to the workers, not on chain.
+		NotOnChainDestination,
+		/// The output was published already.
+		AlreadyPublished,
+		/// The output is longer than `MaxOutputLen`.
+		OutputTooLarge,
+		/// The output does not match the settled commitment.
+		OutputMismatch,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::do_tick(now)
+		}
+
+		fn integrity_test() {
+			assert!(T::MaxQuorum::get() >= 2, "MaxQuorum must allow Sampling with 2 nodes");
+			assert!(T::MinTimeout::get() >= 1, "MinTimeout must be at least 1 block");
+			assert!(T::MinTimeout::get() <= T::MaxTimeout::get(), "MinTimeout <= MaxTimeout");
+			assert!(T::RevealWindow::get() >= 1, "RevealWindow must be at least 1 block");
+			assert!(T::MaxSelectionsPerBlock::get() >= 1, "MaxSelectionsPerBlock >= 1");
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call(weight(<T as Config>::WeightInfo))]
+	impl<T: Config> Pallet<T> {
+		/// Submit an inference request; the fee of the maximum is held until settlement.
+		///
+		/// - `origin`: signed by the payer.
+		/// - `spec.model`: an approved model with eligible nodes in `spec.echelon`.
+		/// - `spec.input`: inline (1 to `MaxInputLen` bytes) or a blake2-256 hash.
+		/// - `spec.params`: valid sampling parameters; `max_output_tokens` bounds the fee.
+		/// - `spec.mode`: `Single`, `Sampling { n }` with `2 <= n <= MaxQuorum`, or
+		///   `CrossValidation { n, p }` with `1 <= n <= MaxQuorum`.
+		/// - `spec.timeout`: blocks per commit window, `MinTimeout..=MaxTimeout`.
+		///
+		/// Escrow: `max executions x (input + max output tokens) x price`. Emits
+		/// `RequestSubmitted`; nodes are drawn in a later block (`NodesSelected`).
+		#[pallet::call_index(0)]
+		pub fn submit_request(origin: OriginFor<T>, spec: RequestSpec) -> DispatchResult {
+			let owner = ensure_signed(origin)?;
+			Self::do_submit_request(owner, spec, None).map(|_| ())
+		}
+
+		/// Submit a commitment, signed by a selected node's worker key. An unsigned, authorized
+		/// transaction: the off-chain worker sends it and pays no fee.
+		///
+		/// - `payload.kind`: `Quorum` for Single and Sampling nodes; `Sealed` for the
+		///   Cross-Validation primary and verifiers (verifiers attach their VRF proof); `Reveal`
+		///   in the Cross-Validation reveal window.
+		/// - `signature`: the node's worker key over `payload.signing_bytes()`.
+		///
+		/// Valid once per node and kind, before the window ends. Emits `CommitmentSubmitted`,
+		/// `VerifierJoined` or `DigestRevealed`, and `RequestSettled` or `RequestDisputed` when
+		/// the last commitment arrives.
+		#[pallet::call_index(1)]
+		#[pallet::authorize(|_source, payload: &CommitmentPayload, signature: &sp_core::sr25519::Signature| {
+			Pallet::<T>::authorize_commitment(payload, signature)
+		})]
+		pub fn submit_commitment(
+			origin: OriginFor<T>,
+			payload: CommitmentPayload,
+			signature: sp_core::sr25519::Signature,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_submit_commitment(payload, signature)
+		}
+
+		/// Publish the output of a settled request whose destination is `OnChain`.
+		///
+		/// - `origin`: signed by anyone (usually the owner or an executing operator).
+		/// - `output`: the canonical output `O`, at most `MaxOutputLen` bytes; it must match the
+		///   settled commitment (quorum leaf 0, or `H(O)`).
+		///
+		/// Emits `OutputPublished`.
+		#[pallet::call_index(2)]
+		pub fn publish_output(
+			origin: OriginFor<T>,
+			request: RequestId,
+			output: Vec<u8>,
+		) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_publish_output(request, output)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// Tell the caller pallet, if any, how its request ended.
+		pub(crate) fn notify(
+			request: RequestId,
+			caller: Option<[u8; 8]>,
+			outcome: InferenceOutcome,
+		) {
+			if let Some(caller) = caller {
+				T::OnOutcome::on_outcome(caller, request, &outcome);
+			}
+		}
+	}
+
+	/// Requests from other pallets (this chain's smart-contract requests).
+	impl<T: Config> atoma_support::inference::InferenceRequester<T::AccountId> for Pallet<T> {
+		fn request_inference(
+			payer: &T::AccountId,
+			spec: RequestSpec,
+			caller: [u8; 8],
+		) -> Result<RequestId, DispatchError> {
+			Self::do_submit_request(payer.clone(), spec, Some(caller))
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The most nodes one request may pay.
+		pub fn max_executions() -> u32 {
+			MaxExecutionsOf::<T>::get()
+		}
+
+		/// The escrow a request would hold now (runtime API `quote`).
+		pub fn quote(
+			model: &ModelId,
+			echelon: EchelonId,
+			input_tokens: u32,
+			max_output_tokens: u32,
+			mode: VerificationMode,
+		) -> Option<BalanceOf<T>> {
+			let servable = T::Models::model(model)
+				.is_some_and(|m| m.status == atoma_support::ModelStatus::Approved);
+			if !servable {
+				return None;
+			}
+			let price = T::Nodes::price_per_token(echelon)?;
+			atoma_support::fees::request_fee(input_tokens, max_output_tokens, price)?
+				.checked_mul(&mode.max_executions().into())
+		}
+
+		/// Cross-Validation requests in their commit window (runtime API `sortition_tasks`).
+		pub fn sortition_tasks() -> Vec<atoma_support::inference::SortitionTask> {
+			Requests::<T>::iter()
+				.filter_map(|(id, r)| match (r.mode, r.phase, r.nodes.first()) {
+					(
+						VerificationMode::CrossValidation { .. },
+						crate::Phase::Executing { .. },
+						Some(primary),
+					) if r.sortition_threshold > 0 => Some(atoma_support::inference::SortitionTask {
+						request: id,
+						seed: r.selection_seed,
+						threshold: r.sortition_threshold,
+						model: r.model.clone(),
+						echelon: r.echelon,
+						primary: *primary,
+					}),
+					_ => None,
+				})
+				.collect()
+		}
+	}
+}

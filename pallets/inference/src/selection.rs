@@ -1,0 +1,138 @@
+//! Public node selection (protocol §6): a uniform draw without replacement from the eligible
+//! nodes, driven by a seed from chain randomness and the request id. Pure and deterministic: every
+//! node and every client can recompute a draw from the seed.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_support::RequestId;
+use codec::Encode;
+
+/// The selection seed of a request: `H("atoma/selection-seed/v1" ‖ randomness ‖ request id)`.
+pub fn selection_seed(randomness: &[u8], request: RequestId) -> [u8; 32] {
+	sp_io::hashing::blake2_256(&(b"atoma/selection-seed/v1", randomness, request.0).encode())
+}
+
+/// The sampler seed workers use for temperature > 0: the first 8 bytes of
+/// `H("atoma/sampler-seed/v1" ‖ selection seed)`, little-endian.
+pub fn sampler_seed(selection_seed: &[u8; 32]) -> u64 {
+	let digest = sp_io::hashing::blake2_256(&(b"atoma/sampler-seed/v1", selection_seed).encode());
+	let mut bytes = [0u8; 8];
+	bytes.copy_from_slice(digest.split_first_chunk::<8>().map_or(&[0u8; 8], |(head, _)| head));
+	u64::from_le_bytes(bytes)
+}
+
+/// A deterministic stream of numbers: `H("atoma/draw/v1" ‖ seed ‖ counter)`.
+pub struct SeededStream {
+	seed: [u8; 32],
+	counter: u64,
+}
+
+impl SeededStream {
+	/// The stream of `seed`, from its start.
+	pub fn new(seed: [u8; 32]) -> Self {
+		Self { seed, counter: 0 }
+	}
+
+	fn next_u64(&mut self) -> u64 {
+		let digest =
+			sp_io::hashing::blake2_256(&(b"atoma/draw/v1", self.seed, self.counter).encode());
+		self.counter = self.counter.wrapping_add(1);
+		digest.split_first_chunk::<8>().map_or(0, |(head, _)| u64::from_le_bytes(*head))
+	}
+
+	/// A uniform number in `0..bound` (rejection sampling, no modulo bias); 0 for `bound == 0`.
+	pub fn below(&mut self, bound: u64) -> u64 {
+		if bound == 0 {
+			return 0;
+		}
+		// Accept only values under the largest multiple of `bound`.
+		let zone = u64::MAX.wrapping_sub(u64::MAX.checked_rem(bound).unwrap_or(0));
+		loop {
+			let value = self.next_u64();
+			if value < zone {
+				return value.checked_rem(bound).unwrap_or(0);
+			}
+		}
+	}
+}
+
+/// Draw `count` items uniformly without replacement (a partial Fisher-Yates shuffle). Returns
+/// fewer when `candidates` has fewer.
+pub fn draw<T: Copy>(mut candidates: Vec<T>, count: usize, seed: [u8; 32]) -> Vec<T> {
+	let mut stream = SeededStream::new(seed);
+	let take = count.min(candidates.len());
+	for i in 0..take {
+		let remaining = candidates.len().saturating_sub(i) as u64;
+		let j = i.saturating_add(stream.below(remaining) as usize);
+		candidates.swap(i, j);
+	}
+	candidates.truncate(take);
+	candidates
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn draws_are_deterministic_distinct_and_bounded() {
+		let nodes: Vec<u32> = (0..10).collect();
+		let a = draw(nodes.clone(), 4, [1; 32]);
+		assert_eq!(a, draw(nodes.clone(), 4, [1; 32]));
+		assert_ne!(a, draw(nodes.clone(), 4, [2; 32]));
+		let mut sorted = a.clone();
+		sorted.sort();
+		sorted.dedup();
+		assert_eq!(sorted.len(), 4);
+		assert_eq!(draw(nodes.clone(), 20, [1; 32]).len(), 10);
+		assert!(draw(Vec::<u32>::new(), 3, [1; 32]).is_empty());
+	}
+
+	/// Every node must be drawn with probability k/n. Over 30,000 draws of 2 out of 6 each node
+	/// is expected 10,000 times; a chi-squared test with 5 degrees of freedom at p = 0.001
+	/// (critical value 20.52) catches a bias of even a few percent.
+	#[test]
+	fn selection_is_uniform() {
+		let n = 6usize;
+		let draws = 30_000u64;
+		let mut counts = vec![0u64; n];
+		for i in 0..draws {
+			let seed = selection_seed(&i.to_le_bytes(), RequestId(i));
+			for node in draw((0..n).collect(), 2, seed) {
+				counts[node] += 1;
+			}
+		}
+		let expected = (draws * 2) as f64 / n as f64;
+		let chi2: f64 = counts.iter().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+		assert!(chi2 < 20.52, "chi2 = {chi2}, counts = {counts:?}");
+
+		// Pairs too: each of the 15 unordered pairs equally likely (14 dof, critical 36.12).
+		let mut pairs = std::collections::BTreeMap::<(usize, usize), u64>::new();
+		for i in 0..draws {
+			let seed = selection_seed(&(i + 1_000_000).to_le_bytes(), RequestId(i));
+			let d = draw((0..n).collect::<Vec<_>>(), 2, seed);
+			*pairs.entry((d[0].min(d[1]), d[0].max(d[1]))).or_default() += 1;
+		}
+		assert_eq!(pairs.len(), 15);
+		let expected = draws as f64 / 15.0;
+		let chi2: f64 = pairs.values().map(|&c| (c as f64 - expected).powi(2) / expected).sum();
+		assert!(chi2 < 36.12, "pairs chi2 = {chi2}");
+	}
+
+	#[test]
+	fn below_never_reaches_the_bound() {
+		let mut s = SeededStream::new([9; 32]);
+		assert!((0..1_000).all(|_| s.below(7) < 7));
+		assert_eq!(s.below(1), 0);
+		assert_eq!(s.below(0), 0);
+	}
+
+	#[test]
+	fn sampler_seeds_differ_per_request() {
+		let a = sampler_seed(&selection_seed(b"r", RequestId(1)));
+		let b = sampler_seed(&selection_seed(b"r", RequestId(2)));
+		assert_ne!(a, b);
+	}
+}

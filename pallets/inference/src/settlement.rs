@@ -1,0 +1,229 @@
+//! How a request ends: settlement when the nodes agree (fees to nodes and model owner, the rest
+//! refunded), a dispute when they do not, or a refund when it cannot be served.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_primitives::commitment::root_matches_leaves;
+use atoma_support::{
+	inference::{DisputeManager, InferenceOutcome},
+	ModelRegistry, NodeId, NodeRegistry, RequestId,
+};
+use frame_support::{
+	pallet_prelude::*,
+	traits::{
+		fungible::{Mutate, MutateHold},
+		tokens::{Precision, Preservation},
+	},
+	BoundedVec,
+};
+use sp_runtime::traits::{Saturating, Zero};
+
+use crate::{
+	pallet::*,
+	types::{Commitment, FailureReason, Phase, Request, RequestResult},
+};
+
+impl<T: Config> Pallet<T> {
+	/// Every public node of a Single or Sampling request has committed: settle if all roots are
+	/// equal, the leaves (in quorum order) hash to that root and the token counts agree.
+	pub(crate) fn conclude_quorum(id: RequestId, request: Request<T>) {
+		let mut roots = Vec::new();
+		let mut leaves = Vec::new();
+		let mut tokens = Vec::new();
+		for node in request.nodes.iter() {
+			if let Some(Commitment::Quorum { root, leaf, output_tokens }) =
+				Commitments::<T>::get(id, node)
+			{
+				roots.push(root);
+				leaves.push(leaf);
+				tokens.push(output_tokens);
+			}
+		}
+		let agreed = match (roots.first(), tokens.first()) {
+			(Some(root), Some(count)) if leaves.len() == request.nodes.len() => {
+				roots.iter().all(|r| r == root)
+					&& tokens.iter().all(|t| t == count)
+					&& root_matches_leaves(root, &leaves)
+			},
+			_ => false,
+		};
+		match (agreed, roots.first().copied(), tokens.first().copied()) {
+			(true, Some(root), Some(count)) => {
+				let executors = request.nodes.to_vec();
+				Self::settle(id, request, root, count, executors)
+			},
+			_ => Self::dispute(id, request),
+		}
+	}
+
+	/// Every committed Cross-Validation node has revealed (or the window closed): settle if the
+	/// digests and token counts agree.
+	pub(crate) fn conclude_cross_validation(id: RequestId, request: Request<T>) {
+		let mut digests = Vec::new();
+		let mut tokens = Vec::new();
+		let executors: Vec<NodeId> =
+			request.nodes.iter().chain(request.verifiers.iter()).copied().collect();
+		for node in &executors {
+			if let Some(Commitment::Sealed { revealed: Some(d), output_tokens, .. }) =
+				Commitments::<T>::get(id, node)
+			{
+				digests.push(d);
+				tokens.push(output_tokens);
+			}
+		}
+		match (digests.first().copied(), tokens.first().copied()) {
+			(Some(digest), Some(count))
+				if digests.len() == executors.len()
+					&& digests.iter().all(|d| *d == digest)
+					&& tokens.iter().all(|t| *t == count) =>
+			{
+				Self::settle(id, request, digest, count, executors)
+			},
+			_ => Self::dispute(id, request),
+		}
+	}
+
+	/// Pay each executor its fee (less the model owner's share), pay the owner, refund the rest,
+	/// and record the result.
+	fn settle(
+		id: RequestId,
+		request: Request<T>,
+		output_commitment: [u8; 32],
+		output_tokens: u32,
+		executors: Vec<NodeId>,
+	) {
+		let owner = request.owner.clone();
+		let fee = Self::execution_fee(&request, output_tokens);
+		let (model_owner, share) = T::Models::model(&request.model)
+			.map(|m| (Some(m.owner), m.owner_share))
+			.unwrap_or((None, Default::default()));
+		let released = T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&owner,
+			request.escrow,
+			Precision::BestEffort,
+		)
+		.unwrap_or_default();
+
+		let mut to_nodes = BalanceOf::<T>::zero();
+		let mut to_model_owner = BalanceOf::<T>::zero();
+		let mut budget = released;
+		for node in &executors {
+			let fee = fee.min(budget);
+			let cut = match model_owner {
+				Some(_) => share.mul_floor(fee),
+				None => Zero::zero(),
+			};
+			let to_node = fee.saturating_sub(cut);
+			if T::Nodes::accrue_fee(*node, &owner, to_node).is_ok() {
+				to_nodes = to_nodes.saturating_add(to_node);
+				budget = budget.saturating_sub(to_node);
+			}
+			if let (Some(model_owner), false) = (&model_owner, cut.is_zero()) {
+				if T::Currency::transfer(&owner, model_owner, cut, Preservation::Expendable).is_ok()
+				{
+					to_model_owner = to_model_owner.saturating_add(cut);
+					budget = budget.saturating_sub(cut);
+				}
+			}
+		}
+		let refunded = released.saturating_sub(to_nodes).saturating_sub(to_model_owner);
+		Self::release_all(id, &request);
+		let sampler_seed = request.params.seed;
+		Results::<T>::insert(
+			id,
+			RequestResult {
+				owner,
+				mode: request.mode,
+				output_commitment,
+				output_tokens,
+				nodes: BoundedVec::truncate_from(executors.clone()),
+				sampler_seed,
+				destination: request.destination,
+				settled_at: frame_system::Pallet::<T>::block_number(),
+			},
+		);
+		Requests::<T>::remove(id);
+		Self::deposit_event(Event::RequestSettled {
+			request: id,
+			output_commitment,
+			output_tokens,
+			nodes: executors.clone(),
+			paid_to_nodes: to_nodes,
+			paid_to_model_owner: to_model_owner,
+			refunded,
+		});
+		Self::notify(
+			id,
+			request.caller,
+			InferenceOutcome::Settled { output_commitment, output_tokens, nodes: executors },
+		);
+	}
+
+	/// Disagreement: the request waits for the dispute, funds and reservations held.
+	fn dispute(id: RequestId, mut request: Request<T>) {
+		let parties: Vec<NodeId> =
+			request.nodes.iter().chain(request.verifiers.iter()).copied().collect();
+		if T::Disputes::open_dispute(id, &parties).is_err() {
+			log::warn!(target: crate::LOG_TARGET, "dispute of request {id:?} could not open");
+		}
+		request.phase = Phase::Disputed;
+		let caller = request.caller;
+		Requests::<T>::insert(id, request);
+		Self::deposit_event(Event::RequestDisputed { request: id, nodes: parties });
+		Self::notify(id, caller, InferenceOutcome::Disputed);
+	}
+
+	/// No result: refund the whole escrow and release every reservation.
+	pub(crate) fn fail(id: RequestId, request: Request<T>, reason: FailureReason) {
+		let refunded = T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&request.owner,
+			request.escrow,
+			Precision::BestEffort,
+		)
+		.unwrap_or_default();
+		if !matches!(request.phase, Phase::AwaitingSelection) {
+			Self::release_all(id, &request);
+		}
+		Requests::<T>::remove(id);
+		Self::deposit_event(Event::RequestFailed { request: id, reason, refunded });
+		Self::notify(id, request.caller, InferenceOutcome::Failed);
+	}
+
+	/// Release the reservations of the request's nodes and drop its commitments.
+	fn release_all(id: RequestId, request: &Request<T>) {
+		for node in request.nodes.iter().chain(request.verifiers.iter()) {
+			T::Nodes::release_collateral(*node, T::JobCollateral::get());
+		}
+		let _ = Commitments::<T>::clear_prefix(id, Self::max_executions(), None);
+	}
+
+	/// Invariants: each owner's escrow hold equals the escrow of its requests in flight; requests
+	/// awaiting selection are queued; commitments belong to requests in flight.
+	#[cfg(any(test, feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		use frame_support::traits::fungible::InspectHold;
+
+		let mut escrow = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		let queue = PendingSelections::<T>::get();
+		for (id, request) in Requests::<T>::iter() {
+			let sum = escrow.entry(request.owner.clone()).or_default();
+			*sum = sum.saturating_add(request.escrow);
+			if request.phase == Phase::AwaitingSelection {
+				ensure!(queue.contains(&id), "a request awaiting selection is not queued");
+			}
+		}
+		for (owner, sum) in escrow {
+			let held = T::Currency::balance_on_hold(&HoldReason::RequestEscrow.into(), &owner);
+			ensure!(held == sum, "held escrow differs from the requests in flight");
+		}
+		for (id, _, _) in Commitments::<T>::iter() {
+			ensure!(Requests::<T>::contains_key(id), "a commitment outlived its request");
+		}
+		Ok(())
+	}
+}

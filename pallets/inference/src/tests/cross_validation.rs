@@ -1,0 +1,258 @@
+use atoma_support::{inference::VerificationMode, NodeId};
+use frame_support::{assert_noop, assert_ok};
+use sp_runtime::Perbill;
+
+use super::*;
+use crate::{mock::*, types::CommitmentKind, Error, Event, FailureReason, Phase};
+
+fn cv(n: u32, percent: u32) -> VerificationMode {
+	VerificationMode::CrossValidation { n, p: Perbill::from_percent(percent) }
+}
+
+/// The nodes other than the primary.
+fn others(id: atoma_support::RequestId, count: u64) -> Vec<NodeId> {
+	let primary = selected(id)[0];
+	(0..count).map(NodeId).filter(|n| *n != primary).collect()
+}
+
+#[test]
+fn with_p_one_every_other_node_verifies_and_all_are_paid() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		assert_eq!(request(id).sortition_threshold, u128::MAX);
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(5, 6);
+
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
+		System::assert_last_event(Event::VerifierJoined { request: id, node: verifier }.into());
+		assert_eq!(node_record(verifier).reserved, JOB_COLLATERAL);
+
+		// No one knows whether more verifiers exist: the request waits for the window to close.
+		run_to_block(7);
+		assert_eq!(request(id).phase, Phase::Revealing { deadline: 10 });
+		System::assert_has_event(Event::RevealStarted { request: id, deadline: 10 }.into());
+		assert_noop!(
+			submit_signed(payload(id, primary, reveal_kind(&output(9, 9)))),
+			sp_runtime::DispatchError::Other("unauthorized")
+		);
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
+		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&o))));
+		let digest = atoma_primitives::commitment::output_digest(&o);
+		System::assert_last_event(
+			Event::RequestSettled {
+				request: id,
+				output_commitment: digest,
+				output_tokens: 6,
+				nodes: vec![primary, verifier],
+				// (5 + 6) x 2 = 22 each; owner 10% = 2 each.
+				paid_to_nodes: 2 * 20,
+				paid_to_model_owner: 2 * 2,
+				refunded: 2 * 15 * PRICE - 44,
+			}
+			.into(),
+		);
+	});
+}
+
+#[test]
+fn with_p_zero_no_proof_selects_a_verifier() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(cv(2, 0));
+		assert_eq!(request(id).sortition_threshold, 0);
+		let primary = selected(id)[0];
+		let o = output(1, 2);
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		for verifier in others(id, 3) {
+			let p = payload(id, verifier, sealed_kind(id, verifier, &o, true));
+			let sig = sign(&p, verifier);
+			assert_noop!(
+				Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+				Error::<Test>::NotSelected
+			);
+		}
+		run_to_block(7);
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
+		// Settled by the primary alone: one execution paid, the rest refunded.
+		assert_eq!(crate::Results::<Test>::get(id).map(|r| r.nodes.to_vec()), Some(vec![primary]));
+	});
+}
+
+#[test]
+fn a_vrf_proof_must_be_the_nodes_own_and_present() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(cv(2, 100));
+		let o = output(1, 2);
+		let [a, b] = others(id, 3)[..] else { panic!("two others") };
+		let commit = |node: NodeId, kind: CommitmentKind| {
+			let p = payload(id, node, kind);
+			let sig = sign(&p, node);
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+		};
+		// No proof.
+		assert_noop!(commit(a, sealed_kind(id, a, &o, false)), Error::<Test>::NotSelected);
+		// Another node's proof.
+		let CommitmentKind::Sealed { sealed, output_tokens, .. } = sealed_kind(id, a, &o, false)
+		else {
+			unreachable!()
+		};
+		let stolen = CommitmentKind::Sealed { sealed, output_tokens, vrf: Some(vrf_proof(id, b)) };
+		assert_noop!(commit(a, stolen), Error::<Test>::NotSelected);
+		// Garbage bytes.
+		let garbage = CommitmentKind::Sealed {
+			sealed,
+			output_tokens,
+			vrf: Some(atoma_support::sortition::VrfProof([7; 96])),
+		};
+		assert_noop!(commit(a, garbage), Error::<Test>::NotSelected);
+		assert_ok!(commit(a, sealed_kind(id, a, &o, true)));
+		assert_noop!(commit(a, sealed_kind(id, a, &o, true)), Error::<Test>::AlreadyCommitted);
+	});
+}
+
+#[test]
+fn reveal_errors() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(1, 2);
+		let reveal = |node: NodeId, out: &[u8]| {
+			let p = payload(id, node, reveal_kind(out));
+			let sig = sign(&p, node);
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+		};
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_noop!(reveal(primary, &o), Error::<Test>::NotRevealing);
+		run_to_block(7);
+		assert_noop!(
+			submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))),
+			sp_runtime::DispatchError::Other("unauthorized")
+		);
+		assert_noop!(reveal(verifier, &o), Error::<Test>::NotCommitted);
+		assert_noop!(reveal(primary, &output(2, 2)), Error::<Test>::RevealMismatch);
+	});
+}
+
+#[test]
+fn disagreeing_digests_are_disputed() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let (good, bad) = (output(1, 2), output(3, 2));
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &bad, false))));
+		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &good, true))));
+		run_to_block(7);
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&bad))));
+		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&good))));
+		assert_eq!(request(id).phase, Phase::Disputed);
+	});
+}
+
+#[test]
+fn a_verifier_that_does_not_reveal_is_slashed_and_the_rest_settle() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(1, 2);
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
+		run_to_block(7);
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
+		run_to_block(10);
+		System::assert_has_event(
+			Event::NodeTimedOut { request: id, node: verifier, slashed: 1_000 }.into(),
+		);
+		assert_eq!(crate::Results::<Test>::get(id).map(|r| r.nodes.to_vec()), Some(vec![primary]));
+		assert_eq!(node_record(verifier).reserved, 0);
+	});
+}
+
+#[test]
+fn a_primary_that_does_not_commit_is_replaced_and_one_that_does_not_reveal_fails_the_request() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 0));
+		let first = selected(id)[0];
+		run_to_block(7);
+		let second = selected(id)[0];
+		assert_ne!(first, second);
+		System::assert_has_event(
+			Event::NodeRedrawn { request: id, replaced: first, node: second, deadline: 12 }.into(),
+		);
+		let o = output(1, 2);
+		assert_ok!(submit_signed(payload(id, second, sealed_kind(id, second, &o, false))));
+		run_to_block(12);
+		run_to_block(15);
+		System::assert_has_event(
+			Event::RequestFailed {
+				request: id,
+				reason: FailureReason::PrimaryDidNotReveal,
+				refunded: 2 * 15 * PRICE,
+			}
+			.into(),
+		);
+	});
+}
+
+#[cfg(feature = "runtime-benchmarks")]
+#[test]
+fn benchmark_vrf_vector_verifies() {
+	use crate::benchmarking::{BENCH_VRF_PROOF, BENCH_VRF_SEED, BENCH_VRF_SURI};
+	let pair = sp_core::sr25519::Pair::from_string(BENCH_VRF_SURI, None).unwrap();
+	let proof = atoma_support::sortition::VrfProof(BENCH_VRF_PROOF).to_signature().unwrap();
+	assert!(atoma_support::sortition::verified_score(
+		&pair.public(),
+		&BENCH_VRF_SEED,
+		atoma_support::RequestId(0),
+		&proof
+	)
+	.is_some());
+}
+
+#[test]
+fn at_most_max_quorum_verifiers_join() {
+	ExtBuilder::default().nodes(5).build_and_execute(|| {
+		let id = submit_and_select(cv(3, 100));
+		// p x n / candidates = 3/4: force everyone in to reach the bound deterministically.
+		crate::Requests::<Test>::mutate(id, |r| {
+			if let Some(r) = r {
+				r.sortition_threshold = u128::MAX;
+			}
+		});
+		let o = output(1, 2);
+		let verifiers = others(id, 5);
+		for v in &verifiers[..3] {
+			assert_ok!(submit_signed(payload(id, *v, sealed_kind(id, *v, &o, true))));
+		}
+		let last = verifiers[3];
+		let p = payload(id, last, sealed_kind(id, last, &o, true));
+		let sig = sign(&p, last);
+		assert_noop!(
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+			Error::<Test>::TooManyVerifiers
+		);
+	});
+}
+
+#[test]
+fn a_node_reveals_once() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(1, 2);
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
+		run_to_block(7);
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
+		let p = payload(id, primary, reveal_kind(&o));
+		let sig = sign(&p, primary);
+		assert_noop!(
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+			Error::<Test>::AlreadyRevealed
+		);
+	});
+}

@@ -1,0 +1,73 @@
+use atoma_support::inference::{OutputDestination, VerificationMode};
+use frame_support::{assert_noop, assert_ok};
+use sp_runtime::Perbill;
+
+use super::*;
+use crate::{mock::*, Error, Event};
+
+fn settle_on_chain(mode: VerificationMode, o: &[u8]) -> atoma_support::RequestId {
+	let mut s = spec(mode);
+	s.destination = OutputDestination::OnChain;
+	let id = submit(s);
+	next_block();
+	match mode {
+		VerificationMode::CrossValidation { .. } => {
+			let primary = selected(id)[0];
+			assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, o, false))));
+			run_to_block(System::block_number() + 5);
+			assert_ok!(submit_signed(payload(id, primary, reveal_kind(o))));
+		},
+		_ => all_commit(id, o),
+	}
+	assert!(crate::Results::<Test>::get(id).is_some());
+	id
+}
+
+#[test]
+fn a_matching_output_is_published() {
+	ExtBuilder::default().build_and_execute(|| {
+		let o = output(4, 3);
+		for mode in [
+			VerificationMode::Single,
+			VerificationMode::Sampling { n: 2 },
+			VerificationMode::CrossValidation { n: 1, p: Perbill::zero() },
+		] {
+			let id = settle_on_chain(mode, &o);
+			assert_noop!(
+				Inference::publish_output(RuntimeOrigin::signed(USER), id, output(5, 3)),
+				Error::<Test>::OutputMismatch
+			);
+			assert_ok!(Inference::publish_output(RuntimeOrigin::signed(USER), id, o.clone()));
+			System::assert_last_event(
+				Event::OutputPublished { request: id, bytes: o.len() as u32 }.into(),
+			);
+			assert_eq!(crate::Outputs::<Test>::get(id).map(|b| b.to_vec()), Some(o.clone()));
+			assert_noop!(
+				Inference::publish_output(RuntimeOrigin::signed(USER), id, o.clone()),
+				Error::<Test>::AlreadyPublished
+			);
+		}
+	});
+}
+
+#[test]
+fn publish_errors() {
+	ExtBuilder::default().build_and_execute(|| {
+		let pending = submit(spec(VerificationMode::Single));
+		assert_noop!(
+			Inference::publish_output(RuntimeOrigin::signed(USER), pending, output(1, 1)),
+			Error::<Test>::NotSettled
+		);
+		next_block();
+		all_commit(pending, &output(1, 1));
+		assert_noop!(
+			Inference::publish_output(RuntimeOrigin::signed(USER), pending, output(1, 1)),
+			Error::<Test>::NotOnChainDestination
+		);
+		let id = settle_on_chain(VerificationMode::Single, &output(1, 1));
+		assert_noop!(
+			Inference::publish_output(RuntimeOrigin::signed(USER), id, vec![0; 257]),
+			Error::<Test>::OutputTooLarge
+		);
+	});
+}

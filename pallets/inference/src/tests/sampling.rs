@@ -1,0 +1,219 @@
+use atoma_support::{inference::VerificationMode, NodeId};
+use frame_support::{assert_noop, assert_ok};
+use sp_runtime::transaction_validity::{InvalidTransaction, TransactionValidityError};
+
+use super::*;
+use crate::{mock::*, types::CommitmentKind, Error, Event, Phase};
+
+#[test]
+fn single_settles_and_pays_node_owner_and_refund() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let node = selected(id)[0];
+		let o = output(7, 4); // 4 output tokens
+		let user_before = free(USER) + held_escrow(USER);
+		let owner_before = free(MODEL_OWNER);
+		assert_ok!(submit_signed(payload(id, node, quorum_kind(&o, 0, 1))));
+
+		// Fee: (5 + 4) tokens x 2 = 18; owner 10% = 1 (floor of 1.8); node 17; refund 30 - 18.
+		let root = atoma_primitives::commitment::quorum_commitments(&o, 1).root;
+		System::assert_last_event(
+			Event::RequestSettled {
+				request: id,
+				output_commitment: root,
+				output_tokens: 4,
+				nodes: vec![node],
+				paid_to_nodes: 17,
+				paid_to_model_owner: 1,
+				refunded: 12,
+			}
+			.into(),
+		);
+		assert_eq!(free(USER), user_before - 18);
+		assert_eq!(free(MODEL_OWNER), owner_before + 1);
+		assert_eq!(pallet_node_registry::Fees::<Test>::get(node).accruing, 17);
+		assert_eq!(held_escrow(USER), 0);
+		assert_eq!(node_record(node).reserved, 0, "the reservation is released");
+		assert!(crate::Requests::<Test>::get(id).is_none());
+		let result = crate::Results::<Test>::get(id).expect("result kept");
+		assert_eq!((result.output_commitment, result.output_tokens), (root, 4));
+		assert_eq!(result.nodes.to_vec(), vec![node]);
+	});
+}
+
+#[test]
+fn sampling_settles_when_all_agree() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 3 });
+		let nodes = selected(id);
+		let o = output(1, 10);
+		for (i, node) in nodes.iter().enumerate().take(2) {
+			assert_ok!(submit_signed(payload(id, *node, quorum_kind(&o, i, 3))));
+			System::assert_last_event(
+				Event::CommitmentSubmitted { request: id, node: *node }.into(),
+			);
+		}
+		assert!(crate::Requests::<Test>::get(id).is_some(), "waits for the third");
+		assert_ok!(submit_signed(payload(id, nodes[2], quorum_kind(&o, 2, 3))));
+		let settled = inference_events().into_iter().any(|e| {
+			matches!(e, Event::RequestSettled { request, paid_to_nodes, paid_to_model_owner, refunded, .. }
+				if request == id && paid_to_nodes == 3 * 27 && paid_to_model_owner == 3 * 3 && refunded == 0)
+		});
+		assert!(settled, "each node earns (5 + 10) x 2 = 30, less 10% for the owner");
+	});
+}
+
+#[test]
+fn disagreement_opens_a_dispute_and_keeps_funds_held() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&output(1, 3), 0, 2))));
+		assert_ok!(submit_signed(payload(id, nodes[1], quorum_kind(&output(2, 3), 1, 2))));
+		System::assert_last_event(
+			Event::RequestDisputed { request: id, nodes: nodes.clone() }.into(),
+		);
+		assert_eq!(request(id).phase, Phase::Disputed);
+		assert_eq!(held_escrow(USER), 2 * 15 * PRICE);
+		assert_eq!(node_record(nodes[0]).reserved, JOB_COLLATERAL);
+		// A disputed request does not time out.
+		run_to_block(20);
+		assert_eq!(request(id).phase, Phase::Disputed);
+	});
+}
+
+#[test]
+fn a_leaf_that_does_not_match_the_root_is_a_disagreement() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(1, 3);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
+		// The lazy node copies the root but cannot make its own leaf without O.
+		let CommitmentKind::Quorum { root, output_tokens, .. } = quorum_kind(&o, 1, 2) else {
+			unreachable!()
+		};
+		let lazy = CommitmentKind::Quorum { root, leaf: [0xEE; 32], output_tokens };
+		assert_ok!(submit_signed(payload(id, nodes[1], lazy)));
+		assert_eq!(request(id).phase, Phase::Disputed);
+	});
+}
+
+#[test]
+fn differing_token_counts_are_a_disagreement() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(1, 3);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
+		let CommitmentKind::Quorum { root, leaf, .. } = quorum_kind(&o, 1, 2) else {
+			unreachable!()
+		};
+		assert_ok!(submit_signed(payload(
+			id,
+			nodes[1],
+			CommitmentKind::Quorum { root, leaf, output_tokens: 10 }
+		)));
+		assert_eq!(request(id).phase, Phase::Disputed);
+	});
+}
+
+#[test]
+fn commitment_errors() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let pending = submit(spec(VerificationMode::Single));
+		let o = output(1, 2);
+		let commit = |p: crate::types::CommitmentPayload, signer: NodeId| {
+			let sig = sign(&p, signer);
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+		};
+		assert_noop!(
+			commit(payload(pending, NodeId(0), quorum_kind(&o, 0, 1)), NodeId(0)),
+			Error::<Test>::NotExecuting
+		);
+		next_block();
+		let id = pending;
+		let node = selected(id)[0];
+		let other = (0..3).map(NodeId).find(|n| *n != node).unwrap();
+		assert_noop!(
+			commit(payload(atoma_support::RequestId(99), node, quorum_kind(&o, 0, 1)), node),
+			Error::<Test>::UnknownRequest
+		);
+		assert_noop!(
+			commit(payload(id, NodeId(42), quorum_kind(&o, 0, 1)), node),
+			Error::<Test>::UnknownNode
+		);
+		assert_noop!(
+			commit(payload(id, node, quorum_kind(&o, 0, 1)), other),
+			Error::<Test>::BadSignature
+		);
+		assert_noop!(
+			commit(payload(id, other, quorum_kind(&o, 0, 1)), other),
+			Error::<Test>::NotSelected
+		);
+		assert_noop!(
+			commit(payload(id, node, sealed_kind(id, node, &o, false)), node),
+			Error::<Test>::WrongCommitmentKind
+		);
+		assert_noop!(commit(payload(id, node, reveal_kind(&o)), node), Error::<Test>::NotRevealing);
+		assert_noop!(
+			Inference::submit_commitment(
+				RuntimeOrigin::signed(USER),
+				payload(id, node, quorum_kind(&o, 0, 1)),
+				sign(&payload(id, node, quorum_kind(&o, 0, 1)), node)
+			),
+			sp_runtime::DispatchError::BadOrigin
+		);
+
+		// Two nodes of a Sampling quorum: one commits, and cannot commit again.
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		assert_ok!(commit(payload(id, nodes[0], quorum_kind(&o, 0, 2)), nodes[0]));
+		assert_noop!(
+			commit(payload(id, nodes[0], quorum_kind(&o, 0, 2)), nodes[0]),
+			Error::<Test>::AlreadyCommitted
+		);
+	});
+}
+
+#[test]
+fn the_pool_accepts_only_valid_commitments() {
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let node = selected(id)[0];
+		let p = payload(id, node, quorum_kind(&output(1, 2), 0, 1));
+		let (valid, _) = authorize(&p, &sign(&p, node)).expect("valid");
+		assert_eq!(valid.provides.len(), 1);
+		assert_eq!(valid.longevity, 5, "until the window closes at block 7");
+		assert!(valid.priority > 0);
+
+		let other = (0..3).map(NodeId).find(|n| *n != node).unwrap();
+		assert_eq!(
+			authorize(&p, &sign(&p, other)),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::BadProof))
+		);
+		let forged = payload(id, other, quorum_kind(&output(1, 2), 0, 1));
+		assert!(matches!(
+			authorize(&forged, &sign(&forged, other)),
+			Err(TransactionValidityError::Invalid(InvalidTransaction::Custom(_)))
+		));
+		assert_ok!(submit_signed(p.clone()));
+		// Replays are rejected once the request has settled.
+		assert!(authorize(&p, &sign(&p, node)).is_err());
+	});
+}
+
+#[test]
+fn commitments_after_the_deadline_are_rejected() {
+	ExtBuilder::default().nodes(1).build_and_execute(|| {
+		let id = submit(spec(VerificationMode::Single));
+		next_block();
+		let node = selected(id)[0];
+		let p = payload(id, node, quorum_kind(&output(1, 2), 0, 1));
+		// At the deadline block itself the window closes (on_initialize runs first): the late
+		// node is slashed; with no one to replace it the request is refunded.
+		run_to_block(7);
+		assert!(crate::Requests::<Test>::get(id).is_none());
+		assert!(authorize(&p, &sign(&p, node)).is_err());
+	});
+}

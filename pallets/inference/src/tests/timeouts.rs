@@ -1,0 +1,84 @@
+use atoma_support::{inference::VerificationMode, NodeId};
+use frame_support::assert_ok;
+
+use super::*;
+use crate::{mock::*, Event, FailureReason, Phase};
+
+#[test]
+fn a_late_node_is_slashed_and_replaced() {
+	ExtBuilder::default().nodes(4).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(3, 5);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
+		let late = nodes[1];
+		let (user, treasury) = (free(USER), free(TREASURY));
+
+		run_to_block(7);
+		// 10% of 10,000: 50% to the user, 30% to the treasury, 20% burned.
+		System::assert_has_event(
+			Event::NodeTimedOut { request: id, node: late, slashed: 1_000 }.into(),
+		);
+		assert_eq!(free(USER), user + 500);
+		assert_eq!(free(TREASURY), treasury + 300);
+		assert_eq!(node_record(late).collateral, NODE_COLLATERAL - 1_000);
+		assert_eq!(node_record(late).reserved, 0);
+
+		let r = request(id);
+		let fresh = r.nodes[1];
+		assert!(fresh != late && fresh != nodes[0]);
+		assert_eq!(r.excluded.to_vec(), vec![late]);
+		assert_eq!(r.phase, Phase::Executing { deadline: 12 });
+		System::assert_has_event(
+			Event::NodeRedrawn { request: id, replaced: late, node: fresh, deadline: 12 }.into(),
+		);
+		// The committed node keeps its commitment; the fresh node completes the quorum.
+		assert_ok!(submit_signed(payload(id, fresh, quorum_kind(&o, 1, 2))));
+		assert!(crate::Results::<Test>::get(id).is_some());
+	});
+}
+
+#[test]
+fn too_many_timeouts_refund_the_user() {
+	ExtBuilder::default().nodes(5).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		// MaxRedraws = 2: two replacements, then a refund.
+		run_to_block(7);
+		run_to_block(12);
+		assert_eq!(request(id).excluded.len(), 2);
+		run_to_block(17);
+		System::assert_has_event(
+			Event::RequestFailed {
+				request: id,
+				reason: FailureReason::TimedOut,
+				refunded: 15 * PRICE,
+			}
+			.into(),
+		);
+		assert!(crate::Requests::<Test>::get(id).is_none());
+		assert_eq!(held_escrow(USER), 0);
+		for n in 0..5 {
+			assert_eq!(node_record(NodeId(n)).reserved, 0);
+		}
+	});
+}
+
+#[test]
+fn without_a_replacement_the_user_is_refunded() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&output(1, 1), 0, 2))));
+		run_to_block(7);
+		System::assert_has_event(
+			Event::RequestFailed {
+				request: id,
+				reason: FailureReason::NoEligibleNodes,
+				refunded: 2 * 15 * PRICE,
+			}
+			.into(),
+		);
+		assert_eq!(node_record(nodes[0]).reserved, 0, "the honest node is released");
+		assert_eq!(crate::Commitments::<Test>::iter_prefix(id).count(), 0);
+	});
+}

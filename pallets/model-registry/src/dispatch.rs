@@ -1,0 +1,273 @@
+//! The calls' logic: every check comes before the first write.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_support::{EchelonId, ModelId, ModelStatus, NodeId, NodeRegistry};
+use frame_support::{
+	ensure,
+	pallet_prelude::*,
+	traits::{
+		fungible::{Inspect, MutateHold},
+		tokens::{Fortitude, Precision, Preservation},
+	},
+	BoundedVec,
+};
+use sp_runtime::Perbill;
+
+use crate::{pallet::*, types::ModelRecord};
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn do_register_model(
+		owner: T::AccountId,
+		model: Vec<u8>,
+		weights_root: [u8; 32],
+		tokenizer_hash: [u8; 32],
+		source: Vec<u8>,
+		owner_share: Perbill,
+	) -> Result<ModelId, DispatchError> {
+		let model = ModelId::from_name(&model).ok_or(Error::<T>::InvalidModelId)?;
+		ensure!(!Models::<T>::contains_key(&model), Error::<T>::ModelExists);
+		let source: BoundedVec<u8, T::MaxSourceLen> =
+			source.try_into().map_err(|_| Error::<T>::SourceTooLong)?;
+		ensure!(owner_share <= T::MaxOwnerShare::get(), Error::<T>::OwnerShareTooHigh);
+		let deposit = T::ModelDeposit::get();
+		let free =
+			T::Currency::reducible_balance(&owner, Preservation::Preserve, Fortitude::Polite);
+		ensure!(free >= deposit, Error::<T>::InsufficientBalance);
+
+		T::Currency::hold(&HoldReason::ModelDeposit.into(), &owner, deposit)
+			.map_err(|_| Error::<T>::InsufficientBalance)?;
+		Models::<T>::insert(
+			&model,
+			ModelRecord {
+				owner: owner.clone(),
+				weights_root,
+				tokenizer_hash,
+				source,
+				owner_share,
+				deposit,
+				status: ModelStatus::Pending,
+				echelons: BoundedVec::new(),
+			},
+		);
+		Self::deposit_event(Event::ModelRegistered {
+			model: model.clone(),
+			owner,
+			weights_root,
+			tokenizer_hash,
+			owner_share,
+			deposit,
+		});
+		Ok(model)
+	}
+
+	pub(crate) fn do_approve_model(model: ModelId) -> DispatchResult {
+		Models::<T>::try_mutate(&model, |record| -> DispatchResult {
+			let record = record.as_mut().ok_or(Error::<T>::UnknownModel)?;
+			ensure!(record.status != ModelStatus::Approved, Error::<T>::AlreadyApproved);
+			record.status = ModelStatus::Approved;
+			Ok(())
+		})?;
+		MismatchReports::<T>::remove(&model);
+		Self::deposit_event(Event::ModelApproved { model });
+		Ok(())
+	}
+
+	/// Returns the number of subscriptions that ended.
+	pub(crate) fn do_remove_model(model: ModelId) -> Result<u32, DispatchError> {
+		let record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
+		let mut ended = 0u32;
+		for echelon in record.echelons.iter().copied() {
+			for node in Subscribers::<T>::take(&model, echelon) {
+				NodeSubscriptions::<T>::mutate(node, |models| models.retain(|m| *m != model));
+				ended = ended.saturating_add(1);
+				Self::deposit_event(Event::NodeUnsubscribed {
+					node,
+					model: model.clone(),
+					echelon,
+				});
+			}
+		}
+		T::Currency::release(
+			&HoldReason::ModelDeposit.into(),
+			&record.owner,
+			record.deposit,
+			Precision::BestEffort,
+		)?;
+		Models::<T>::remove(&model);
+		MismatchReports::<T>::remove(&model);
+		Self::deposit_event(Event::ModelRemoved { model, unsubscribed: ended });
+		Ok(ended)
+	}
+
+	pub(crate) fn do_subscribe(
+		operator: T::AccountId,
+		node: NodeId,
+		model: ModelId,
+	) -> DispatchResult {
+		let echelon = Self::operated_active_node(&operator, node)?;
+		let mut record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
+		let mut subscriptions = NodeSubscriptions::<T>::get(node);
+		ensure!(!subscriptions.contains(&model), Error::<T>::AlreadySubscribed);
+		subscriptions.try_push(model.clone()).map_err(|_| Error::<T>::TooManySubscriptions)?;
+		let mut subscribers = Subscribers::<T>::get(&model, echelon);
+		subscribers.try_push(node).map_err(|_| Error::<T>::TooManySubscribers)?;
+		if !record.echelons.contains(&echelon) {
+			record.echelons.try_push(echelon).map_err(|_| Error::<T>::TooManyEchelons)?;
+			Models::<T>::insert(&model, record);
+		}
+		NodeSubscriptions::<T>::insert(node, subscriptions);
+		Subscribers::<T>::insert(&model, echelon, subscribers);
+		Self::deposit_event(Event::NodeSubscribed { node, model, echelon });
+		Ok(())
+	}
+
+	pub(crate) fn do_unsubscribe(
+		operator: T::AccountId,
+		node: NodeId,
+		model: ModelId,
+	) -> DispatchResult {
+		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
+		ensure!(summary.operator == operator, Error::<T>::NotNodeOperator);
+		ensure!(NodeSubscriptions::<T>::get(node).contains(&model), Error::<T>::NotSubscribed);
+		Self::end_subscription(node, &model, summary.echelon);
+		Ok(())
+	}
+
+	pub(crate) fn do_report_weights_mismatch(
+		operator: T::AccountId,
+		node: NodeId,
+		model: ModelId,
+	) -> DispatchResult {
+		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
+		ensure!(summary.operator == operator, Error::<T>::NotNodeOperator);
+		let mut record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
+		ensure!(NodeSubscriptions::<T>::get(node).contains(&model), Error::<T>::NotSubscribed);
+		let mut reports = MismatchReports::<T>::get(&model);
+		ensure!(!reports.contains(&node), Error::<T>::AlreadyReported);
+		// The list is bounded by the threshold, so it can always take the report that reaches it.
+		reports.try_push(node).map_err(|_| Error::<T>::AlreadyReported)?;
+		let count = reports.len() as u32;
+
+		MismatchReports::<T>::insert(&model, reports);
+		Self::deposit_event(Event::WeightsMismatchReported {
+			node,
+			model: model.clone(),
+			reports: count,
+		});
+		Self::end_subscription(node, &model, summary.echelon);
+		if count >= T::MismatchThreshold::get() {
+			record.status = ModelStatus::Suspended;
+			// `end_subscription` may have changed `echelons`; keep the stored list.
+			Models::<T>::mutate(&model, |stored| {
+				if let Some(stored) = stored {
+					stored.status = record.status;
+				}
+			});
+			Self::deposit_event(Event::ModelSuspended { model, reports: count });
+		}
+		Ok(())
+	}
+
+	/// End `node`'s subscription to `model` in `echelon`, updating both indexes.
+	pub(crate) fn end_subscription(node: NodeId, model: &ModelId, echelon: EchelonId) {
+		NodeSubscriptions::<T>::mutate(node, |models| models.retain(|m| m != model));
+		let now_empty = Subscribers::<T>::mutate(model, echelon, |nodes| {
+			nodes.retain(|n| *n != node);
+			nodes.is_empty()
+		});
+		if now_empty {
+			Subscribers::<T>::remove(model, echelon);
+			Models::<T>::mutate(model, |record| {
+				if let Some(record) = record {
+					record.echelons.retain(|e| *e != echelon);
+				}
+			});
+		}
+		Self::deposit_event(Event::NodeUnsubscribed { node, model: model.clone(), echelon });
+	}
+
+	/// The node's echelon, if `operator` operates it and it is active.
+	fn operated_active_node(
+		operator: &T::AccountId,
+		node: NodeId,
+	) -> Result<EchelonId, DispatchError> {
+		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
+		ensure!(summary.operator == *operator, Error::<T>::NotNodeOperator);
+		ensure!(summary.active, Error::<T>::NodeNotActive);
+		Ok(summary.echelon)
+	}
+
+	// Genesis may panic: a chain spec that cannot build must not start.
+	#[allow(clippy::panic)]
+	pub(crate) fn build_genesis(config: &GenesisConfig<T>) {
+		for (id, owner, weights_root, tokenizer_hash, source, share) in &config.models {
+			let model = Self::do_register_model(
+				owner.clone(),
+				id.clone(),
+				*weights_root,
+				*tokenizer_hash,
+				source.clone(),
+				*share,
+			)
+			.unwrap_or_else(|e| panic!("genesis model {id:?} not registered: {e:?}"));
+			Self::do_approve_model(model)
+				.unwrap_or_else(|e| panic!("genesis model {id:?} not approved: {e:?}"));
+		}
+		for (node, id) in &config.subscriptions {
+			let node = NodeId(*node);
+			let model = ModelId::from_name(id)
+				.unwrap_or_else(|| panic!("genesis subscription to invalid model id {id:?}"));
+			let operator = T::Nodes::node(node)
+				.unwrap_or_else(|| panic!("genesis subscription of unknown node {node:?}"))
+				.operator;
+			Self::do_subscribe(operator, node, model)
+				.unwrap_or_else(|e| panic!("genesis subscription of {node:?} failed: {e:?}"));
+		}
+	}
+
+	/// Invariants: the two subscription indexes agree, nodes sit in their own echelon, a model's
+	/// `echelons` lists exactly those with subscribers, and deposits held equal those recorded.
+	#[cfg(any(test, feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		use frame_support::traits::fungible::InspectHold;
+
+		let mut deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		for (model, record) in Models::<T>::iter() {
+			let sum = deposits.entry(record.owner.clone()).or_default();
+			*sum = sp_runtime::Saturating::saturating_add(*sum, record.deposit);
+			for echelon in record.echelons.iter() {
+				ensure!(
+					!Subscribers::<T>::get(&model, echelon).is_empty(),
+					"a listed echelon has no subscribers"
+				);
+			}
+		}
+		for (owner, sum) in deposits {
+			let held = T::Currency::balance_on_hold(&HoldReason::ModelDeposit.into(), &owner);
+			ensure!(held == sum, "held model deposits differ from the recorded sum");
+		}
+		let mut pairs = 0usize;
+		for (model, echelon, nodes) in Subscribers::<T>::iter() {
+			let record = Models::<T>::get(&model).ok_or("subscribers of an unknown model")?;
+			ensure!(record.echelons.contains(&echelon), "an echelon with subscribers is unlisted");
+			for node in nodes.iter() {
+				ensure!(
+					NodeSubscriptions::<T>::get(node).contains(&model),
+					"subscriber index and node subscriptions disagree"
+				);
+				let summary = T::Nodes::node(*node).ok_or("subscription of an unknown node")?;
+				ensure!(summary.echelon == echelon, "node subscribed outside its echelon");
+				pairs = pairs.saturating_add(1);
+			}
+		}
+		let listed: usize = NodeSubscriptions::<T>::iter_values().map(|models| models.len()).sum();
+		ensure!(listed == pairs, "node subscriptions and subscriber index disagree");
+		Ok(())
+	}
+}

@@ -1,0 +1,359 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(not(feature = "std"), no_std)]
+// No panics and no unchecked arithmetic in runtime code. `expect_used` is denied per module
+// (`dispatch`, `registry_impl`, ...) rather than here: FRAME's storage and genesis macros expand
+// to `expect` calls whose proofs live in frame-support.
+#![cfg_attr(
+	not(test),
+	deny(
+		clippy::unwrap_used,
+		clippy::indexing_slicing,
+		clippy::arithmetic_side_effects,
+		clippy::panic
+	)
+)]
+
+extern crate alloc;
+
+#[cfg(feature = "runtime-benchmarks")]
+pub mod benchmarking;
+mod dispatch;
+#[cfg(test)]
+mod mock;
+mod registry_impl;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod weights;
+
+pub use pallet::*;
+pub use types::ModelRecord;
+pub use weights::WeightInfo;
+
+/// Log target of this pallet.
+pub const LOG_TARGET: &str = "runtime::model-registry";
+
+#[frame_support::pallet]
+pub mod pallet {
+	use alloc::vec::Vec;
+
+	use atoma_support::{EchelonId, ModelId, NodeId, NodeRegistry};
+	use frame_support::{
+		pallet_prelude::*,
+		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
+	};
+	use frame_system::pallet_prelude::*;
+	use sp_runtime::Perbill;
+
+	use super::{ModelRecord, WeightInfo};
+
+	/// The balance type of [`Config::Currency`].
+	pub type BalanceOf<T> =
+		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
+	/// A model record as this runtime stores it.
+	pub type ModelRecordOf<T> = ModelRecord<
+		<T as frame_system::Config>::AccountId,
+		BalanceOf<T>,
+		<T as Config>::MaxSourceLen,
+		<T as Config>::MaxEchelonsPerModel,
+	>;
+	/// A genesis model: (id, owner, weights root, tokenizer hash, source, owner share).
+	pub type GenesisModel<AccountId> = (Vec<u8>, AccountId, [u8; 32], [u8; 32], Vec<u8>, Perbill);
+	/// The nodes subscribed to one (model, echelon).
+	pub type SubscribersOf<T> = BoundedVec<NodeId, <T as Config>::MaxSubscribersPerModel>;
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config {
+		/// The chain's currency; model deposits are held with the fungible hold traits.
+		type Currency: Inspect<Self::AccountId>
+			+ Mutate<Self::AccountId>
+			+ InspectHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>;
+
+		/// The runtime's hold reason, which includes this pallet's [`HoldReason`].
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// The node registry: node operators, echelons and activity.
+		type Nodes: NodeRegistry<Self::AccountId, BalanceOf<Self>>;
+
+		/// Approves pending models and re-approves suspended ones.
+		type ApproveOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// Removes models.
+		type RemoveOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// The deposit a model's owner posts at registration, returned on removal.
+		#[pallet::constant]
+		type ModelDeposit: Get<BalanceOf<Self>>;
+
+		/// The largest share of fees a model owner may ask for.
+		#[pallet::constant]
+		type MaxOwnerShare: Get<Perbill>;
+
+		/// The longest weights source (URL or package reference), in bytes.
+		#[pallet::constant]
+		type MaxSourceLen: Get<u32>;
+
+		/// How many nodes may subscribe to one model in one echelon.
+		#[pallet::constant]
+		type MaxSubscribersPerModel: Get<u32>;
+
+		/// In how many echelons one model may have subscribers.
+		#[pallet::constant]
+		type MaxEchelonsPerModel: Get<u32>;
+
+		/// How many models one node may subscribe to.
+		#[pallet::constant]
+		type MaxSubscriptionsPerNode: Get<u32>;
+
+		/// Distinct weights-mismatch reports that suspend a model. At least 1.
+		#[pallet::constant]
+		type MismatchThreshold: Get<u32>;
+
+		/// Weights of this pallet's calls, from its benchmarks.
+		type WeightInfo: WeightInfo;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// The deposit of a registered model.
+		ModelDeposit,
+	}
+
+	/// Registered models.
+	#[pallet::storage]
+	pub type Models<T: Config> = StorageMap<_, Blake2_128Concat, ModelId, ModelRecordOf<T>>;
+
+	/// The index of subscribed nodes per (model, echelon), in subscription order.
+	#[pallet::storage]
+	pub type Subscribers<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		ModelId,
+		Twox64Concat,
+		EchelonId,
+		SubscribersOf<T>,
+		ValueQuery,
+	>;
+
+	/// The models each node is subscribed to.
+	#[pallet::storage]
+	pub type NodeSubscriptions<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		NodeId,
+		BoundedVec<ModelId, T::MaxSubscriptionsPerNode>,
+		ValueQuery,
+	>;
+
+	/// Nodes that reported a weights mismatch for a model since it was last approved.
+	#[pallet::storage]
+	pub type MismatchReports<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		ModelId,
+		BoundedVec<NodeId, T::MismatchThreshold>,
+		ValueQuery,
+	>;
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// A model was registered and waits for approval.
+		ModelRegistered {
+			model: ModelId,
+			owner: T::AccountId,
+			weights_root: [u8; 32],
+			tokenizer_hash: [u8; 32],
+			owner_share: Perbill,
+			deposit: BalanceOf<T>,
+		},
+		/// Governance approved the model: nodes may subscribe and users request it.
+		ModelApproved { model: ModelId },
+		/// Governance removed the model; `unsubscribed` subscriptions ended.
+		ModelRemoved { model: ModelId, unsubscribed: u32 },
+		/// The model was suspended after `reports` weights-mismatch reports.
+		ModelSuspended { model: ModelId, reports: u32 },
+		/// The node subscribed to the model in its echelon.
+		NodeSubscribed { node: NodeId, model: ModelId, echelon: EchelonId },
+		/// The node's subscription to the model ended.
+		NodeUnsubscribed { node: NodeId, model: ModelId, echelon: EchelonId },
+		/// The node reported that the model's weights do not match the registered root; the
+		/// model has `reports` reports since its last approval.
+		WeightsMismatchReported { node: NodeId, model: ModelId, reports: u32 },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The model id is empty, longer than 64 bytes, or has characters other than lowercase
+		/// ASCII letters, digits, `-`, `_` and `.`.
+		InvalidModelId,
+		/// A model with this id is registered already.
+		ModelExists,
+		/// No model has this id.
+		UnknownModel,
+		/// The weights source is longer than `MaxSourceLen`.
+		SourceTooLong,
+		/// The owner's share is above `MaxOwnerShare`.
+		OwnerShareTooHigh,
+		/// The owner's free balance cannot cover the deposit.
+		InsufficientBalance,
+		/// The model is approved already.
+		AlreadyApproved,
+		/// The model is not approved (pending or suspended).
+		ModelNotApproved,
+		/// No node has this id.
+		UnknownNode,
+		/// The caller is not the node's operator.
+		NotNodeOperator,
+		/// The node has been deregistered.
+		NodeNotActive,
+		/// The node is subscribed to the model already.
+		AlreadySubscribed,
+		/// The node is not subscribed to the model.
+		NotSubscribed,
+		/// The model has `MaxSubscribersPerModel` subscribers in this echelon.
+		TooManySubscribers,
+		/// The node has `MaxSubscriptionsPerNode` subscriptions.
+		TooManySubscriptions,
+		/// The model has subscribers in `MaxEchelonsPerModel` echelons.
+		TooManyEchelons,
+		/// The node reported this model already.
+		AlreadyReported,
+	}
+
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// Approved models: (id, owner, weights root, tokenizer hash, source, owner share).
+		pub models: Vec<GenesisModel<T::AccountId>>,
+		/// Subscriptions: (node id, model id). The nodes come from the node registry's genesis.
+		pub subscriptions: Vec<(u64, Vec<u8>)>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			Pallet::<T>::build_genesis(self)
+		}
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(T::MismatchThreshold::get() > 0, "MismatchThreshold must be at least 1");
+			assert!(T::MaxSubscribersPerModel::get() > 0, "MaxSubscribersPerModel must be >= 1");
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call(weight(<T as Config>::WeightInfo))]
+	impl<T: Config> Pallet<T> {
+		/// Register a model; it waits for governance approval.
+		///
+		/// - `origin`: signed by the owner, who posts `ModelDeposit`.
+		/// - `model`: the id, 1 to 64 bytes of `[a-z0-9._-]`, not yet registered.
+		/// - `weights_root`: Merkle root of the weights file (`atoma-worker weights-root FILE`).
+		/// - `tokenizer_hash`: hash of the tokenizer (printed by the same command).
+		/// - `source`: where to get the weights, at most `MaxSourceLen` bytes.
+		/// - `owner_share`: the owner's share of fees, at most `MaxOwnerShare`.
+		///
+		/// Emits `ModelRegistered`.
+		#[pallet::call_index(0)]
+		pub fn register_model(
+			origin: OriginFor<T>,
+			model: Vec<u8>,
+			weights_root: [u8; 32],
+			tokenizer_hash: [u8; 32],
+			source: Vec<u8>,
+			owner_share: Perbill,
+		) -> DispatchResult {
+			let owner = ensure_signed(origin)?;
+			Self::do_register_model(owner, model, weights_root, tokenizer_hash, source, owner_share)
+				.map(|_| ())
+		}
+
+		/// Approve a pending or suspended model; clears its mismatch reports.
+		///
+		/// - `origin`: `ApproveOrigin`.
+		///
+		/// Emits `ModelApproved`.
+		#[pallet::call_index(1)]
+		pub fn approve_model(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
+			T::ApproveOrigin::ensure_origin(origin)?;
+			Self::do_approve_model(model)
+		}
+
+		/// Remove a model: every subscription ends and the deposit goes back to the owner.
+		///
+		/// - `origin`: `RemoveOrigin`.
+		///
+		/// Weight: charged for `MaxEchelonsPerModel x MaxSubscribersPerModel` subscriptions,
+		/// refunded to the number that ended. Emits `NodeUnsubscribed` for each, then
+		/// `ModelRemoved`.
+		#[pallet::call_index(2)]
+		#[pallet::weight(<T as Config>::WeightInfo::remove_model(Pallet::<T>::max_subscriptions_per_model()))]
+		pub fn remove_model(origin: OriginFor<T>, model: ModelId) -> DispatchResultWithPostInfo {
+			T::RemoveOrigin::ensure_origin(origin)?;
+			let ended = Self::do_remove_model(model)?;
+			Ok(Some(<T as Config>::WeightInfo::remove_model(ended)).into())
+		}
+
+		/// Subscribe a node to an approved model, in the node's echelon.
+		///
+		/// - `origin`: signed by the operator of an active node.
+		///
+		/// Emits `NodeSubscribed`.
+		#[pallet::call_index(3)]
+		pub fn subscribe(origin: OriginFor<T>, node: NodeId, model: ModelId) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			Self::do_subscribe(operator, node, model)
+		}
+
+		/// End a node's subscription to a model.
+		///
+		/// - `origin`: signed by the node's operator.
+		///
+		/// Emits `NodeUnsubscribed`.
+		#[pallet::call_index(4)]
+		pub fn unsubscribe(origin: OriginFor<T>, node: NodeId, model: ModelId) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			Self::do_unsubscribe(operator, node, model)
+		}
+
+		/// Report that the published weights of a model do not match its registered root. The
+		/// node is unsubscribed; at `MismatchThreshold` distinct reports the model is suspended.
+		///
+		/// - `origin`: signed by the operator of a node subscribed to the approved model.
+		///
+		/// Emits `WeightsMismatchReported`, `NodeUnsubscribed`, and `ModelSuspended` at the
+		/// threshold.
+		#[pallet::call_index(5)]
+		pub fn report_weights_mismatch(
+			origin: OriginFor<T>,
+			node: NodeId,
+			model: ModelId,
+		) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			Self::do_report_weights_mismatch(operator, node, model)
+		}
+	}
+
+	impl<T: Config> Pallet<T> {
+		/// The most subscriptions one model can have over all echelons.
+		pub fn max_subscriptions_per_model() -> u32 {
+			T::MaxEchelonsPerModel::get().saturating_mul(T::MaxSubscribersPerModel::get())
+		}
+	}
+}

@@ -1,0 +1,243 @@
+//! A test runtime: System, Balances and the model registry, with a small in-memory node registry
+//! standing in for `pallet-node-registry` (pallets meet only through `atoma-support` traits).
+
+use core::cell::RefCell;
+use std::collections::BTreeMap;
+
+use atoma_support::{
+	EchelonId, EpochIndex, NodeId, NodeRegistry, NodeSummary, OnNodeDeregistered, SlashOutcome,
+	SlashSplit, WorkerPublic,
+};
+use frame_support::{
+	derive_impl, parameter_types,
+	traits::{ConstU32, ConstU64},
+};
+use frame_system::EnsureRoot;
+use sp_runtime::{BuildStorage, DispatchError, DispatchResult, Perbill};
+
+use crate as pallet_model_registry;
+
+type Block = frame_system::mocking::MockBlock<Test>;
+pub type AccountId = u64;
+pub type Balance = u64;
+
+#[frame_support::runtime]
+mod runtime {
+	#[runtime::runtime]
+	#[runtime::derive(
+		RuntimeCall,
+		RuntimeEvent,
+		RuntimeError,
+		RuntimeOrigin,
+		RuntimeFreezeReason,
+		RuntimeHoldReason,
+		RuntimeSlashReason,
+		RuntimeLockId,
+		RuntimeTask,
+		RuntimeViewFunction
+	)]
+	pub struct Test;
+
+	#[runtime::pallet_index(0)]
+	pub type System = frame_system::Pallet<Test>;
+	#[runtime::pallet_index(1)]
+	pub type Balances = pallet_balances::Pallet<Test>;
+	#[runtime::pallet_index(2)]
+	pub type ModelRegistry = pallet_model_registry::Pallet<Test>;
+}
+
+#[derive_impl(frame_system::config_preludes::TestDefaultConfig)]
+impl frame_system::Config for Test {
+	type Block = Block;
+	type AccountData = pallet_balances::AccountData<Balance>;
+}
+
+#[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
+impl pallet_balances::Config for Test {
+	type AccountStore = System;
+	type Balance = Balance;
+	type ExistentialDeposit = ConstU64<1>;
+}
+
+pub const OWNER: AccountId = 1;
+pub const ALICE: AccountId = 2;
+pub const BOB: AccountId = 3;
+pub const PAUPER: AccountId = 11;
+pub const DEPOSIT: Balance = 500;
+pub const INITIAL_BALANCE: Balance = 10_000;
+
+thread_local! {
+	static NODES: RefCell<BTreeMap<NodeId, NodeSummary<AccountId, Balance>>> =
+		const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Add (or replace) a node of `operator` in `echelon` to the stand-in node registry.
+pub fn add_node(node: u64, operator: AccountId, echelon: u32) -> NodeId {
+	let summary = NodeSummary {
+		operator,
+		echelon: EchelonId(echelon),
+		worker_key: WorkerPublic::from_raw([node as u8; 32]),
+		collateral: 1_000,
+		reserved: 0,
+		active: true,
+		active_from: 0,
+	};
+	NODES.with(|n| n.borrow_mut().insert(NodeId(node), summary));
+	NodeId(node)
+}
+
+/// Mark a node deregistered in the stand-in and tell the model registry, as the real node
+/// registry does.
+pub fn deregister(node: NodeId) {
+	NODES.with(|n| {
+		if let Some(s) = n.borrow_mut().get_mut(&node) {
+			s.active = false;
+		}
+	});
+	<ModelRegistry as OnNodeDeregistered>::on_node_deregistered(node);
+}
+
+/// An in-memory node registry: only what the model registry reads.
+pub struct FakeNodes;
+impl NodeRegistry<AccountId, Balance> for FakeNodes {
+	fn current_epoch() -> EpochIndex {
+		0
+	}
+	fn node(node: NodeId) -> Option<NodeSummary<AccountId, Balance>> {
+		NODES.with(|n| n.borrow().get(&node).cloned())
+	}
+	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId> {
+		NODES.with(|n| n.borrow().iter().find(|(_, s)| s.worker_key == *key).map(|(id, _)| *id))
+	}
+	fn echelon_exists(_echelon: EchelonId) -> bool {
+		true
+	}
+	fn price_per_token(_echelon: EchelonId) -> Option<Balance> {
+		Some(1)
+	}
+	fn is_eligible(node: NodeId, _free: Balance) -> bool {
+		Self::node(node).is_some_and(|s| s.active)
+	}
+	fn reserve_collateral(_node: NodeId, _amount: Balance) -> DispatchResult {
+		Ok(())
+	}
+	fn release_collateral(_node: NodeId, _amount: Balance) {}
+	fn slash(
+		_node: NodeId,
+		_share: Perbill,
+		_split: &SlashSplit<AccountId>,
+	) -> Result<SlashOutcome<Balance>, DispatchError> {
+		Ok(SlashOutcome::default())
+	}
+	fn accrue_fee(_node: NodeId, _payer: &AccountId, _amount: Balance) -> DispatchResult {
+		Ok(())
+	}
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_node(operator: &AccountId, echelon: Option<EchelonId>) -> NodeId {
+		let id = NODES.with(|n| n.borrow().len() as u64);
+		add_node(id, *operator, echelon.map_or(100 + id as u32, |e| e.0))
+	}
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_set_worker_key(node: NodeId, key: WorkerPublic) {
+		NODES.with(|n| {
+			if let Some(s) = n.borrow_mut().get_mut(&node) {
+				s.worker_key = key;
+			}
+		});
+	}
+}
+
+parameter_types! {
+	pub const MaxOwnerShare: Perbill = Perbill::from_percent(20);
+}
+
+impl pallet_model_registry::Config for Test {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Nodes = FakeNodes;
+	type ApproveOrigin = EnsureRoot<AccountId>;
+	type RemoveOrigin = EnsureRoot<AccountId>;
+	type ModelDeposit = ConstU64<DEPOSIT>;
+	type MaxOwnerShare = MaxOwnerShare;
+	type MaxSourceLen = ConstU32<32>;
+	type MaxSubscribersPerModel = ConstU32<3>;
+	type MaxEchelonsPerModel = ConstU32<2>;
+	type MaxSubscriptionsPerNode = ConstU32<2>;
+	type MismatchThreshold = ConstU32<2>;
+	type WeightInfo = ();
+}
+
+#[derive(Default)]
+pub struct ExtBuilder {
+	models: Vec<(Vec<u8>, AccountId, [u8; 32], [u8; 32], Vec<u8>, Perbill)>,
+	subscriptions: Vec<(u64, Vec<u8>)>,
+}
+
+impl ExtBuilder {
+	/// An approved model at genesis.
+	pub fn with_model(mut self, id: &[u8]) -> Self {
+		self.models.push((
+			id.to_vec(),
+			OWNER,
+			[1; 32],
+			[2; 32],
+			b"pypi:x".to_vec(),
+			Perbill::from_percent(5),
+		));
+		self
+	}
+
+	/// A genesis subscription of `node` (which must exist in the stand-in registry).
+	pub fn with_subscription(mut self, node: u64, model: &[u8]) -> Self {
+		self.subscriptions.push((node, model.to_vec()));
+		self
+	}
+
+	pub fn build(self) -> sp_io::TestExternalities {
+		let mut storage = frame_system::GenesisConfig::<Test>::default().build_storage().unwrap();
+		pallet_balances::GenesisConfig::<Test> {
+			balances: vec![
+				(OWNER, INITIAL_BALANCE),
+				(ALICE, INITIAL_BALANCE),
+				(BOB, INITIAL_BALANCE),
+			],
+			..Default::default()
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		pallet_model_registry::GenesisConfig::<Test> {
+			models: self.models,
+			subscriptions: self.subscriptions,
+		}
+		.assimilate_storage(&mut storage)
+		.unwrap();
+		let mut ext: sp_io::TestExternalities = storage.into();
+		ext.execute_with(|| System::set_block_number(1));
+		ext
+	}
+
+	/// Run `test`, then check the invariants and that issuance did not change (nothing here
+	/// burns or mints).
+	pub fn build_and_execute(self, test: impl FnOnce()) {
+		self.build().execute_with(|| {
+			let issuance = pallet_balances::TotalIssuance::<Test>::get();
+			test();
+			ModelRegistry::do_try_state().expect("model registry invariants hold");
+			assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
+		})
+	}
+}
+
+/// Reset the stand-in registry: three nodes, ALICE's 0 and 1 in echelon 0, BOB's 2 in echelon 1.
+pub fn reset_nodes() {
+	NODES.with(|n| n.borrow_mut().clear());
+	add_node(0, ALICE, 0);
+	add_node(1, ALICE, 0);
+	add_node(2, BOB, 1);
+}
+
+#[cfg_attr(not(feature = "runtime-benchmarks"), allow(dead_code))]
+pub fn new_test_ext() -> sp_io::TestExternalities {
+	reset_nodes();
+	ExtBuilder::default().build()
+}

@@ -1,0 +1,49 @@
+//! The model registry as other pallets see it, and its reaction to deregistered nodes.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_support::{
+	EchelonId, ModelId, ModelRegistry, ModelSummary, NodeId, NodeRegistry, OnNodeDeregistered,
+};
+use frame_support::{traits::Get, weights::Weight};
+
+use crate::{pallet::*, WeightInfo};
+
+impl<T: Config> ModelRegistry<T::AccountId> for Pallet<T> {
+	fn model(model: &ModelId) -> Option<ModelSummary<T::AccountId>> {
+		Models::<T>::get(model).map(|record| record.summary())
+	}
+
+	fn subscribers(model: &ModelId, echelon: EchelonId) -> Vec<NodeId> {
+		Subscribers::<T>::get(model, echelon).into_inner()
+	}
+
+	fn is_subscribed(node: NodeId, model: &ModelId) -> bool {
+		NodeSubscriptions::<T>::get(node).contains(model)
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_model(nodes: &[NodeId]) -> ModelId {
+		crate::benchmarking::serving_model::<T>(nodes)
+	}
+}
+
+/// A deregistered node's subscriptions all end at once (protocol §2).
+impl<T: Config> OnNodeDeregistered for Pallet<T> {
+	fn on_node_deregistered(node: NodeId) -> Weight {
+		let models = NodeSubscriptions::<T>::get(node);
+		let count = models.len() as u32;
+		if let Some(summary) = T::Nodes::node(node) {
+			for model in models.iter() {
+				Self::end_subscription(node, model, summary.echelon);
+			}
+		}
+		T::WeightInfo::unsubscribe_all(count)
+	}
+
+	fn max_weight() -> Weight {
+		T::WeightInfo::unsubscribe_all(T::MaxSubscriptionsPerNode::get())
+	}
+}

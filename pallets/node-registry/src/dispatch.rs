@@ -1,0 +1,336 @@
+//! The calls' logic: every check comes before the first write.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::vec::Vec;
+
+use atoma_support::{EchelonId, NodeId, OnNodeDeregistered, WorkerPublic};
+use frame_support::{
+	ensure,
+	pallet_prelude::*,
+	traits::{
+		fungible::{Inspect, MutateHold},
+		tokens::{Fortitude, Precision, Preservation},
+	},
+	BoundedVec,
+};
+use sp_runtime::traits::{Saturating, Zero};
+
+use crate::{
+	pallet::*,
+	types::{Echelon, NodeRecord, NodeStatus},
+};
+
+impl<T: Config> Pallet<T> {
+	pub(crate) fn do_register_node(
+		operator: T::AccountId,
+		echelon: EchelonId,
+		worker_key: WorkerPublic,
+		url: Vec<u8>,
+		collateral: BalanceOf<T>,
+		price_per_token: BalanceOf<T>,
+	) -> Result<NodeId, DispatchError> {
+		ensure!(Echelons::<T>::contains_key(echelon), Error::<T>::UnknownEchelon);
+		ensure!(collateral >= T::MinCollateral::get(), Error::<T>::CollateralBelowMinimum);
+		ensure!(!NodeByWorkerKey::<T>::contains_key(worker_key), Error::<T>::WorkerKeyInUse);
+		let url = Self::checked_url(url)?;
+		let mut bids = EchelonBids::<T>::get(echelon);
+		ensure!(bids.len() < T::MaxNodesPerEchelon::get() as usize, Error::<T>::EchelonFull);
+		Self::ensure_can_hold_collateral(&operator, collateral)?;
+
+		let node = NodeId(NextNodeId::<T>::get());
+		let next = node.0.checked_add(1).ok_or(Error::<T>::EchelonFull)?;
+		bids.try_push((node, price_per_token)).map_err(|_| Error::<T>::EchelonFull)?;
+
+		T::Currency::hold(&HoldReason::NodeCollateral.into(), &operator, collateral)
+			.map_err(|_| Error::<T>::InsufficientBalance)?;
+		let current = CurrentEpoch::<T>::get();
+		let active_from = Self::saturating_epoch_after(current);
+		Nodes::<T>::insert(
+			node,
+			NodeRecord {
+				operator: operator.clone(),
+				echelon,
+				worker_key,
+				url,
+				collateral,
+				reserved: Zero::zero(),
+				pending_jobs: 0,
+				active_from,
+				last_work_epoch: current,
+				status: NodeStatus::Active,
+			},
+		);
+		NextNodeId::<T>::put(next);
+		NodeByWorkerKey::<T>::insert(worker_key, node);
+		EchelonBids::<T>::insert(echelon, bids);
+		Self::deposit_event(Event::NodeRegistered {
+			node,
+			operator,
+			echelon,
+			worker_key,
+			collateral,
+			price_per_token,
+			active_from,
+		});
+		Ok(node)
+	}
+
+	pub(crate) fn do_add_collateral(
+		operator: T::AccountId,
+		node: NodeId,
+		amount: BalanceOf<T>,
+	) -> DispatchResult {
+		let mut record = Self::operated_node(&operator, node)?;
+		ensure!(record.status == NodeStatus::Active, Error::<T>::NodeNotActive);
+		Self::ensure_can_hold_collateral(&operator, amount)?;
+		T::Currency::hold(&HoldReason::NodeCollateral.into(), &operator, amount)
+			.map_err(|_| Error::<T>::InsufficientBalance)?;
+		record.collateral = record.collateral.saturating_add(amount);
+		let collateral = record.collateral;
+		Nodes::<T>::insert(node, record);
+		Self::deposit_event(Event::CollateralAdded { node, amount, collateral });
+		Ok(())
+	}
+
+	pub(crate) fn do_rotate_worker_key(
+		operator: T::AccountId,
+		node: NodeId,
+		new: WorkerPublic,
+	) -> DispatchResult {
+		let mut record = Self::operated_node(&operator, node)?;
+		ensure!(!NodeByWorkerKey::<T>::contains_key(new), Error::<T>::WorkerKeyInUse);
+		let old = record.worker_key;
+		record.worker_key = new;
+		NodeByWorkerKey::<T>::remove(old);
+		NodeByWorkerKey::<T>::insert(new, node);
+		Nodes::<T>::insert(node, record);
+		Self::deposit_event(Event::WorkerKeyRotated { node, old, new });
+		Ok(())
+	}
+
+	pub(crate) fn do_set_url(operator: T::AccountId, node: NodeId, url: Vec<u8>) -> DispatchResult {
+		let mut record = Self::operated_node(&operator, node)?;
+		record.url = Self::checked_url(url)?;
+		let url = record.url.to_vec();
+		Nodes::<T>::insert(node, record);
+		Self::deposit_event(Event::UrlChanged { node, url });
+		Ok(())
+	}
+
+	pub(crate) fn do_bid_price(
+		operator: T::AccountId,
+		node: NodeId,
+		price_per_token: BalanceOf<T>,
+	) -> DispatchResult {
+		let record = Self::operated_node(&operator, node)?;
+		ensure!(record.status == NodeStatus::Active, Error::<T>::NodeNotActive);
+		let echelon = record.echelon;
+		EchelonBids::<T>::try_mutate(echelon, |bids| -> DispatchResult {
+			match bids.iter_mut().find(|(n, _)| *n == node) {
+				Some((_, price)) => *price = price_per_token,
+				// An active node always has a bid; restore it rather than fail.
+				None => {
+					bids.try_push((node, price_per_token)).map_err(|_| Error::<T>::EchelonFull)?
+				},
+			}
+			Ok(())
+		})?;
+		Self::deposit_event(Event::BidPlaced { node, echelon, price_per_token });
+		Ok(())
+	}
+
+	pub(crate) fn do_deregister_node(operator: T::AccountId, node: NodeId) -> DispatchResult {
+		let mut record = Self::operated_node(&operator, node)?;
+		ensure!(record.status == NodeStatus::Active, Error::<T>::NodeNotActive);
+		let epoch = CurrentEpoch::<T>::get();
+		record.status = NodeStatus::Leaving { since: epoch };
+		EchelonBids::<T>::mutate(record.echelon, |bids| bids.retain(|(n, _)| *n != node));
+		Nodes::<T>::insert(node, record);
+		T::OnNodeDeregistered::on_node_deregistered(node);
+		Self::deposit_event(Event::NodeDeregistered { node, epoch });
+		Ok(())
+	}
+
+	pub(crate) fn do_withdraw_node(operator: T::AccountId, node: NodeId) -> DispatchResult {
+		let record = Self::operated_node(&operator, node)?;
+		let NodeStatus::Leaving { since } = record.status else {
+			return Err(Error::<T>::NodeStillActive.into());
+		};
+		ensure!(record.pending_jobs == 0, Error::<T>::WorkPending);
+		let current = CurrentEpoch::<T>::get();
+		ensure!(current > since.max(record.last_work_epoch), Error::<T>::ExitEpochNotReached);
+
+		let fees = Fees::<T>::get(node).total();
+		let collateral = T::Currency::release(
+			&HoldReason::NodeCollateral.into(),
+			&operator,
+			record.collateral,
+			Precision::BestEffort,
+		)?;
+		let fees = if fees.is_zero() {
+			fees
+		} else {
+			T::Currency::release(
+				&HoldReason::NodeFees.into(),
+				&operator,
+				fees,
+				Precision::BestEffort,
+			)?
+		};
+		Nodes::<T>::remove(node);
+		Fees::<T>::remove(node);
+		NodeByWorkerKey::<T>::remove(record.worker_key);
+		Self::deposit_event(Event::NodeWithdrawn { node, operator, collateral, fees });
+		Ok(())
+	}
+
+	pub(crate) fn do_claim_fees(operator: T::AccountId, node: NodeId) -> DispatchResult {
+		Self::operated_node(&operator, node)?;
+		let mut ledger = Fees::<T>::get(node).rolled_to(CurrentEpoch::<T>::get());
+		let amount = ledger.claimable;
+		ensure!(!amount.is_zero(), Error::<T>::NoFeesToClaim);
+		T::Currency::release(&HoldReason::NodeFees.into(), &operator, amount, Precision::Exact)?;
+		ledger.claimable = Zero::zero();
+		Fees::<T>::insert(node, ledger);
+		Self::deposit_event(Event::FeesClaimed { node, operator, amount });
+		Ok(())
+	}
+
+	pub(crate) fn do_register_echelon(spec: EchelonOf<T>) -> Result<EchelonId, DispatchError> {
+		ensure!(Echelons::<T>::count() < T::MaxEchelons::get(), Error::<T>::TooManyEchelons);
+		let echelon = EchelonId(NextEchelonId::<T>::get());
+		let next = echelon.0.checked_add(1).ok_or(Error::<T>::TooManyEchelons)?;
+		Echelons::<T>::insert(echelon, spec.clone());
+		NextEchelonId::<T>::put(next);
+		Self::deposit_event(Event::EchelonRegistered { echelon, spec });
+		Ok(echelon)
+	}
+
+	pub(crate) fn do_update_echelon(echelon: EchelonId, spec: EchelonOf<T>) -> DispatchResult {
+		ensure!(Echelons::<T>::contains_key(echelon), Error::<T>::UnknownEchelon);
+		Echelons::<T>::insert(echelon, spec.clone());
+		Self::deposit_event(Event::EchelonUpdated { echelon, spec });
+		Ok(())
+	}
+
+	/// An echelon description from call parameters, checked.
+	pub(crate) fn echelon_spec(
+		device: Vec<u8>,
+		device_count: u32,
+		memory_mib: u64,
+		execution_profile: [u8; 32],
+	) -> Result<EchelonOf<T>, DispatchError> {
+		ensure!(!device.is_empty(), Error::<T>::InvalidDeviceName);
+		let device = BoundedVec::try_from(device).map_err(|_| Error::<T>::InvalidDeviceName)?;
+		ensure!(device_count > 0, Error::<T>::ZeroDeviceCount);
+		Ok(Echelon { device, device_count, memory_mib, execution_profile })
+	}
+
+	/// The node's record, if `operator` operates it.
+	pub(crate) fn operated_node(
+		operator: &T::AccountId,
+		node: NodeId,
+	) -> Result<NodeRecordOf<T>, DispatchError> {
+		let record = Nodes::<T>::get(node).ok_or(Error::<T>::UnknownNode)?;
+		ensure!(record.operator == *operator, Error::<T>::NotNodeOperator);
+		Ok(record)
+	}
+
+	fn checked_url(url: Vec<u8>) -> Result<BoundedVec<u8, T::MaxUrlLen>, DispatchError> {
+		let url: BoundedVec<u8, T::MaxUrlLen> =
+			url.try_into().map_err(|_| Error::<T>::UrlTooLong)?;
+		let has_host = |scheme: &[u8]| url.starts_with(scheme) && url.len() > scheme.len();
+		ensure!(has_host(b"http://") || has_host(b"https://"), Error::<T>::InvalidUrl);
+		Ok(url)
+	}
+
+	/// Fail with `InsufficientBalance` unless the operator can hold `amount` and keep its account
+	/// alive (a hold never reaps the account).
+	fn ensure_can_hold_collateral(operator: &T::AccountId, amount: BalanceOf<T>) -> DispatchResult {
+		let free =
+			T::Currency::reducible_balance(operator, Preservation::Preserve, Fortitude::Polite);
+		ensure!(free >= amount, Error::<T>::InsufficientBalance);
+		Ok(())
+	}
+
+	// Genesis may panic: a chain spec that cannot build must not start.
+	#[allow(clippy::panic)]
+	pub(crate) fn build_genesis(config: &GenesisConfig<T>) {
+		let length = config.epoch_length.max(T::MinEpochLength::get());
+		EpochLength::<T>::put(length);
+		NextEpochStart::<T>::put(length);
+		for (device, count, memory, profile) in &config.echelons {
+			let spec = Self::echelon_spec(device.clone(), *count, *memory, *profile)
+				.unwrap_or_else(|e| panic!("genesis echelon {device:?} is invalid: {e:?}"));
+			Self::do_register_echelon(spec)
+				.unwrap_or_else(|e| panic!("genesis echelon {device:?} not registered: {e:?}"));
+		}
+		for (operator, echelon, key, url, collateral, price) in &config.nodes {
+			let node = Self::do_register_node(
+				operator.clone(),
+				EchelonId(*echelon),
+				*key,
+				url.clone(),
+				*collateral,
+				*price,
+			)
+			.unwrap_or_else(|e| panic!("genesis node of {operator:?} not registered: {e:?}"));
+			// Genesis nodes serve from the first block.
+			Nodes::<T>::mutate(node, |record| {
+				if let Some(record) = record {
+					record.active_from = 0;
+				}
+			});
+		}
+		Self::fix_prices(0);
+	}
+
+	/// Invariants: each operator's collateral and fee holds equal the sums recorded for its
+	/// nodes; bids belong to active nodes of their echelon; worker keys map to their nodes;
+	/// reservations never exceed collateral.
+	#[cfg(any(test, feature = "std", feature = "try-runtime"))]
+	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
+		use alloc::collections::btree_map::BTreeMap;
+		use frame_support::traits::fungible::InspectHold;
+		let mut collateral = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		let mut fees = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		for (node, record) in Nodes::<T>::iter() {
+			let held = collateral.entry(record.operator.clone()).or_default();
+			*held = held.saturating_add(record.collateral);
+			let owed = fees.entry(record.operator.clone()).or_default();
+			*owed = owed.saturating_add(Fees::<T>::get(node).total());
+			ensure!(record.reserved <= record.collateral, "reserved collateral exceeds collateral");
+			ensure!(
+				NodeByWorkerKey::<T>::get(record.worker_key) == Some(node),
+				"worker key index out of date"
+			);
+			let bids = EchelonBids::<T>::get(record.echelon);
+			let bidding = bids.iter().filter(|(n, _)| *n == node).count();
+			match record.status {
+				NodeStatus::Active => ensure!(bidding == 1, "an active node has one bid"),
+				NodeStatus::Leaving { .. } => ensure!(bidding == 0, "a leaving node has no bid"),
+			}
+		}
+		for (operator, sum) in collateral {
+			let held = T::Currency::balance_on_hold(&HoldReason::NodeCollateral.into(), &operator);
+			ensure!(held == sum, "held collateral differs from the recorded sum");
+		}
+		for (operator, sum) in fees {
+			let held = T::Currency::balance_on_hold(&HoldReason::NodeFees.into(), &operator);
+			ensure!(held == sum, "held fees differ from the recorded sum");
+		}
+		for (key, node) in NodeByWorkerKey::<T>::iter() {
+			let record = Nodes::<T>::get(node).ok_or("worker key of an unknown node")?;
+			ensure!(record.worker_key == key, "worker key index out of date");
+		}
+		for (echelon, bids) in EchelonBids::<T>::iter() {
+			ensure!(Echelons::<T>::contains_key(echelon), "bids for an unknown echelon");
+			for (node, _) in bids.iter() {
+				let record = Nodes::<T>::get(node).ok_or("bid of an unknown node")?;
+				ensure!(record.echelon == echelon, "bid in the wrong echelon");
+			}
+		}
+		Ok(())
+	}
+}

@@ -1,0 +1,167 @@
+//! Records kept by the node registry.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use atoma_support::{EchelonId, EpochIndex, NodeSummary, WorkerPublic};
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::{
+	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+};
+use scale_info::TypeInfo;
+
+/// A hardware and software class (protocol §3). Only nodes of one echelon are compared with each
+/// other, since only they can produce bit-identical outputs.
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	DebugNoBound,
+)]
+#[scale_info(skip_type_params(MaxDeviceNameLen))]
+pub struct Echelon<MaxDeviceNameLen: Get<u32>> {
+	/// The accelerator model, e.g. `NVIDIA H100 80GB HBM3` or `cpu-x86_64`.
+	pub device: BoundedVec<u8, MaxDeviceNameLen>,
+	/// How many of `device` one node uses.
+	pub device_count: u32,
+	/// Accelerator memory per device, in MiB.
+	pub memory_mib: u64,
+	/// Hash of the execution profile: worker build, numeric format, batch policy. Nodes that share
+	/// it are expected to produce identical bytes.
+	pub execution_profile: [u8; 32],
+}
+
+/// Where a node is in its life.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub enum NodeStatus {
+	/// Serving, or waiting for its first epoch (`active_from`).
+	Active,
+	/// Deregistered in epoch `since`: no new work; withdrawable once no work is pending and a
+	/// later epoch has begun.
+	Leaving {
+		/// The epoch in which the operator deregistered the node.
+		since: EpochIndex,
+	},
+}
+
+/// An execution node.
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	DebugNoBound,
+)]
+#[scale_info(skip_type_params(MaxUrlLen))]
+#[allow(clippy::multiple_bound_locations)]
+pub struct NodeRecord<
+	AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+	Balance: Clone + PartialEq + Eq + core::fmt::Debug,
+	MaxUrlLen: Get<u32>,
+> {
+	/// The account that registered the node; it owns the collateral and the fees.
+	pub operator: AccountId,
+	/// The echelon the node serves in (fixed at registration).
+	pub echelon: EchelonId,
+	/// The sr25519 public key the node's off-chain worker signs with.
+	pub worker_key: WorkerPublic,
+	/// The public URL of the node's inference worker, where users upload inputs given by hash and
+	/// fetch outputs kept off chain.
+	pub url: BoundedVec<u8, MaxUrlLen>,
+	/// Collateral held on `operator` under `HoldReason::NodeCollateral` for this node.
+	pub collateral: Balance,
+	/// The part of `collateral` reserved for jobs in progress.
+	pub reserved: Balance,
+	/// Jobs in progress.
+	pub pending_jobs: u32,
+	/// The first epoch in which the node may be selected.
+	pub active_from: EpochIndex,
+	/// The last epoch in which the node had work in progress; it cannot withdraw before the epoch
+	/// after it.
+	pub last_work_epoch: EpochIndex,
+	/// Active or leaving.
+	pub status: NodeStatus,
+}
+
+impl<
+		AccountId: Clone + PartialEq + Eq + core::fmt::Debug,
+		Balance: Copy + PartialEq + Eq + core::fmt::Debug,
+		MaxUrlLen: Get<u32>,
+	> NodeRecord<AccountId, Balance, MaxUrlLen>
+{
+	/// What other pallets may see of the node.
+	pub fn summary(&self) -> NodeSummary<AccountId, Balance> {
+		NodeSummary {
+			operator: self.operator.clone(),
+			echelon: self.echelon,
+			worker_key: self.worker_key,
+			collateral: self.collateral,
+			reserved: self.reserved,
+			active: self.status == NodeStatus::Active,
+			active_from: self.active_from,
+		}
+	}
+}
+
+/// A node's fees: those of the epoch in which they were last accrued, and those of earlier epochs,
+/// which may be claimed. Both are held on the operator under `HoldReason::NodeFees`.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Default,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub struct FeeLedger<Balance> {
+	/// The epoch `accruing` belongs to.
+	pub epoch: EpochIndex,
+	/// Fees earned in `epoch`; claimable once it has ended.
+	pub accruing: Balance,
+	/// Fees of ended epochs, not yet claimed.
+	pub claimable: Balance,
+}
+
+impl<Balance: sp_runtime::traits::Saturating + Copy + Default> FeeLedger<Balance> {
+	/// The ledger as it stands in `current`: fees of ended epochs move to `claimable`.
+	pub fn rolled_to(self, current: EpochIndex) -> Self {
+		if self.epoch < current {
+			Self {
+				epoch: current,
+				accruing: Balance::default(),
+				claimable: self.claimable.saturating_add(self.accruing),
+			}
+		} else {
+			self
+		}
+	}
+
+	/// All fees held for the node, claimable or not.
+	pub fn total(&self) -> Balance {
+		self.accruing.saturating_add(self.claimable)
+	}
+}

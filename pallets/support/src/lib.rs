@@ -1,0 +1,200 @@
+//! # Atoma support: what the chain's pallets know of each other
+//!
+//! The node registry, the model registry and the inference pallet are separate pallets that never
+//! depend on each other's crates. They meet here, through small traits that the runtime wires
+//! together:
+//!
+//! * [`NodeRegistry`]: epochs, nodes, echelon prices, collateral reservations, slashing and fee
+//!   accrual (implemented by `pallet-node-registry`);
+//! * [`ModelRegistry`]: models, their owners' fee shares, and the index of nodes subscribed to a
+//!   (model, echelon) pair (implemented by `pallet-model-registry`);
+//! * [`OnNodeDeregistered`]: how the model registry learns that a node left, so its subscriptions
+//!   end at once.
+//!
+//! The ids that cross pallet boundaries ([`NodeId`], [`EchelonId`], [`ModelId`], [`EpochIndex`])
+//! and the worker key type ([`worker_key`]) live here too, so every pallet and the node use the
+//! same definitions.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![cfg_attr(
+	not(test),
+	deny(
+		clippy::unwrap_used,
+		clippy::expect_used,
+		clippy::indexing_slicing,
+		clippy::arithmetic_side_effects,
+		clippy::panic
+	)
+)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod fees;
+pub mod ids;
+pub mod inference;
+pub mod nash;
+pub mod slashing;
+pub mod sortition;
+pub mod worker_key;
+
+use alloc::vec::Vec;
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use frame_support::weights::Weight;
+use scale_info::TypeInfo;
+use sp_runtime::{DispatchError, DispatchResult, Perbill};
+
+pub use ids::{EchelonId, EpochIndex, ModelId, NodeId, RequestId, MAX_MODEL_ID_LEN};
+pub use slashing::{SlashOutcome, SlashSplit};
+
+/// The public half of a node's worker key, as stored on chain.
+pub type WorkerPublic = sp_core::sr25519::Public;
+
+/// What other pallets may read about an execution node.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct NodeSummary<AccountId, Balance> {
+	/// The account that registered the node, posts its collateral and receives its fees.
+	pub operator: AccountId,
+	/// The hardware class the node serves in.
+	pub echelon: EchelonId,
+	/// The sr25519 key its off-chain worker signs commitments and VRF proofs with.
+	pub worker_key: WorkerPublic,
+	/// Collateral held for the node.
+	pub collateral: Balance,
+	/// The part of `collateral` reserved for work in progress.
+	pub reserved: Balance,
+	/// `false` once the operator has deregistered the node: it takes no new work.
+	pub active: bool,
+	/// The first epoch in which the node may be selected.
+	pub active_from: EpochIndex,
+}
+
+/// The node registry as the other pallets see it.
+pub trait NodeRegistry<AccountId, Balance> {
+	/// The index of the current epoch.
+	fn current_epoch() -> EpochIndex;
+
+	/// A node's record, if it is registered.
+	fn node(node: NodeId) -> Option<NodeSummary<AccountId, Balance>>;
+
+	/// The node whose current worker key is `key`.
+	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId>;
+
+	/// Whether governance has registered `echelon`.
+	fn echelon_exists(echelon: EchelonId) -> bool;
+
+	/// The price per token of `echelon` in the current epoch, fixed at the last epoch boundary;
+	/// `None` while no node of the echelon has ever bid.
+	fn price_per_token(echelon: EchelonId) -> Option<Balance>;
+
+	/// Whether `node` may be selected for new work now: registered, not deregistered, active
+	/// since an earlier epoch boundary, holding at least the minimum collateral, and with at least
+	/// `free_collateral` not yet reserved for other work.
+	fn is_eligible(node: NodeId, free_collateral: Balance) -> bool;
+
+	/// Reserve `amount` of the node's collateral for one job in progress. The node cannot be
+	/// withdrawn until every reservation is released.
+	fn reserve_collateral(node: NodeId, amount: Balance) -> DispatchResult;
+
+	/// Release a reservation made with [`Self::reserve_collateral`], when its job has ended.
+	fn release_collateral(node: NodeId, amount: Balance);
+
+	/// Slash `share` of the node's collateral and pay it out as `split` says; what no one
+	/// receives is burned.
+	fn slash(
+		node: NodeId,
+		share: Perbill,
+		split: &SlashSplit<AccountId>,
+	) -> Result<SlashOutcome<Balance>, DispatchError>;
+
+	/// Move `amount` from `payer`'s free balance to the node's operator, held as fees of the
+	/// current epoch. They can be claimed once the epoch has ended.
+	fn accrue_fee(node: NodeId, payer: &AccountId, amount: Balance) -> DispatchResult;
+
+	/// Register an eligible node for `operator` (funding it as needed), for other pallets'
+	/// benchmarks.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_node(operator: &AccountId, echelon: Option<EchelonId>) -> NodeId;
+
+	/// Give `node` the worker key `key`, for other pallets' benchmarks that sign with it.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_set_worker_key(node: NodeId, key: WorkerPublic);
+}
+
+/// Lifecycle of a model in the registry.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub enum ModelStatus {
+	/// Registered, waiting for governance approval. Not servable.
+	Pending,
+	/// Approved: nodes may subscribe and users may request it.
+	Approved,
+	/// Suspended after enough weights-mismatch reports. Not servable until approved again.
+	Suspended,
+}
+
+/// What other pallets may read about a model.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct ModelSummary<AccountId> {
+	/// The account that registered the model and receives its share of fees.
+	pub owner: AccountId,
+	/// The owner's share of every fee paid for the model.
+	pub owner_share: Perbill,
+	/// Where the model is in its lifecycle.
+	pub status: ModelStatus,
+	/// The weights Merkle root (`atoma_primitives::weights::weights_root`).
+	pub weights_root: [u8; 32],
+}
+
+/// The model registry as the other pallets see it.
+pub trait ModelRegistry<AccountId> {
+	/// A model's record, if it is registered.
+	fn model(model: &ModelId) -> Option<ModelSummary<AccountId>>;
+
+	/// The nodes subscribed to `model` in `echelon`, from the index kept on subscribe and
+	/// unsubscribe (bounded by the registry's `MaxSubscribersPerModel`; never a scan of all
+	/// nodes). Eligibility for a particular request is checked separately with
+	/// [`NodeRegistry::is_eligible`].
+	fn subscribers(model: &ModelId, echelon: EchelonId) -> Vec<NodeId>;
+
+	/// Whether `node` is subscribed to `model`.
+	fn is_subscribed(node: NodeId, model: &ModelId) -> bool;
+
+	/// Register and approve a model and subscribe `nodes` to it, for other pallets' benchmarks.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_model(nodes: &[NodeId]) -> ModelId;
+}
+
+/// Called by the node registry when an operator deregisters a node.
+pub trait OnNodeDeregistered {
+	/// React to `node` leaving; returns the weight used.
+	fn on_node_deregistered(node: NodeId) -> Weight;
+
+	/// The most [`Self::on_node_deregistered`] can weigh; charged up front by the caller.
+	fn max_weight() -> Weight;
+}
+
+impl OnNodeDeregistered for () {
+	fn on_node_deregistered(_node: NodeId) -> Weight {
+		Weight::zero()
+	}
+
+	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs the FRAME benchmarks (v2) of this chain's pallets and regenerates their weights.rs.
+#
+#   scripts/benchmark-pallets.sh [pallet ...]     # default: every pallet below
+#
+# Needs `frame-omni-bencher` 0.28.0 (the stable2609 build). It is not part of the node build: the
+# benchmarking CLI brings RocksDB, subxt and a second runtime (docs/build.md). The first run
+# installs it (about 30 min on 2 cores; needs Debian's libclang-dev and protobuf-compiler).
+#
+# The runtime is built with `--features runtime-benchmarks` in its own target dir, so the
+# benchmark wasm never replaces the one the node embeds. Run on an idle machine: the numbers are
+# wall-clock measurements. Set STEPS/REPEAT to trade time for precision.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-$HOME/.cache/atoma-bench/target}
+OMNI_ROOT=${OMNI_ROOT:-$HOME/.cache/omni-bencher}
+STEPS=${STEPS:-50}
+REPEAT=${REPEAT:-20}
+PALLETS=("$@")
+if [ ${#PALLETS[@]} -eq 0 ]; then
+	PALLETS=(node-registry model-registry inference)
+fi
+
+bencher=$(command -v frame-omni-bencher || true)
+if [ -z "$bencher" ]; then
+	bencher="$OMNI_ROOT/bin/frame-omni-bencher"
+	if [ ! -x "$bencher" ]; then
+		echo "installing frame-omni-bencher 0.28.0 into $OMNI_ROOT"
+		if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+			sudo_cmd=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
+			$sudo_cmd apt-get install -y -q libclang-dev
+		fi
+		cargo install frame-omni-bencher --version 0.28.0 --locked --root "$OMNI_ROOT"
+	fi
+fi
+
+CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release --locked -p atoma-runtime \
+	--features runtime-benchmarks
+wasm=$BENCH_TARGET_DIR/release/wbuild/atoma-runtime/atoma_runtime.compact.compressed.wasm
+
+for dir in "${PALLETS[@]}"; do
+	pallet=pallet_${dir//-/_}
+	echo "benchmarking $pallet (steps $STEPS, repeat $REPEAT)"
+	"$bencher" v1 benchmark pallet \
+		--runtime "$wasm" \
+		--genesis-builder-preset development \
+		--pallet "$pallet" --extrinsic '*' \
+		--steps "$STEPS" --repeat "$REPEAT" \
+		--template scripts/weights-template.hbs \
+		--output "pallets/$dir/src/weights.rs"
+done
