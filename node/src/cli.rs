@@ -9,6 +9,19 @@ pub struct Cli {
 
 	#[clap(flatten)]
 	pub run: sc_cli::RunCmd,
+
+	#[clap(flatten)]
+	pub atoma: AtomaParams,
+}
+
+/// Pairing the node with a local inference worker.
+#[derive(Debug, Clone, clap::Args)]
+pub struct AtomaParams {
+	/// Base URL of the local inference worker (`atoma-worker`), e.g. `http://127.0.0.1:8080`.
+	/// The off-chain worker sends the jobs of this node's worker keys there. Without it the node
+	/// takes no inference work.
+	#[arg(long, value_name = "URL")]
+	pub inference_worker_url: Option<String>,
 }
 
 #[derive(Debug, clap::Subcommand)]

@@ -179,19 +179,23 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 
 /// Builds a full node with the network backend chosen by `--network-backend` (litep2p by
 /// default, libp2p on request).
-pub fn new_full(config: Configuration) -> Result<TaskManager, ServiceError> {
+pub fn new_full(
+	config: Configuration,
+	atoma: crate::cli::AtomaParams,
+) -> Result<TaskManager, ServiceError> {
 	match config.network.network_backend {
-		sc_network::config::NetworkBackendType::Libp2p => {
-			new_full_with::<sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>>(config)
-		},
+		sc_network::config::NetworkBackendType::Libp2p => new_full_with::<
+			sc_network::NetworkWorker<Block, <Block as BlockT>::Hash>,
+		>(config, atoma),
 		sc_network::config::NetworkBackendType::Litep2p => {
-			new_full_with::<sc_network::Litep2pNetworkBackend>(config)
+			new_full_with::<sc_network::Litep2pNetworkBackend>(config, atoma)
 		},
 	}
 }
 
 fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 	config: Configuration,
+	atoma: crate::cli::AtomaParams,
 ) -> Result<TaskManager, ServiceError> {
 	let sc_service::PartialComponents {
 		client,
@@ -270,6 +274,8 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 			offchain_workers.run(client.clone(), task_manager.spawn_handle()).boxed(),
 		);
 	}
+
+	crate::sortition::pair_worker(&*backend, &*keystore_container.keystore(), &config, &atoma)?;
 
 	// Node obfuscation: prove this node's Cross-Validation selections with its worker keys.
 	task_manager.spawn_handle().spawn(

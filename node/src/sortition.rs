@@ -25,17 +25,9 @@ use sp_api::ProvideRuntimeApi;
 use sp_core::offchain::{OffchainStorage, STORAGE_PREFIX};
 use sp_keystore::Keystore;
 
-/// Where the off-chain worker finds a proof: `PROOF_PREFIX ‖ SCALE(request) ‖ worker public key`,
-/// in the persistent offchain storage (`StorageValueRef::persistent`).
-pub const PROOF_PREFIX: &[u8] = b"atoma/sortition-proof/";
-
-/// The offchain storage key of the proof of `key` for `request`.
-pub fn proof_key(request: RequestId, key: &WorkerPublic) -> Vec<u8> {
-	let mut out = PROOF_PREFIX.to_vec();
-	out.extend(request.encode());
-	out.extend_from_slice(&key.0);
-	out
-}
+/// Where the off-chain worker finds a proof (`atoma/sortition-proof/ ‖ request ‖ worker key`, in
+/// the persistent offchain storage).
+use atoma_support::offchain_keys::proof_key;
 
 /// The proofs of the keystore's worker keys that `tasks` select.
 pub fn selected_proofs(
@@ -58,6 +50,39 @@ pub fn selected_proofs(
 		}
 	}
 	proofs
+}
+
+/// Pair the node with its inference worker: record `--inference-worker-url` where the off-chain
+/// worker reads it, and with `--alice` & co. (dev chains) put the dev seed's worker key in the
+/// keystore, as those flags do for session keys.
+pub fn pair_worker<B: Backend<Block>>(
+	backend: &B,
+	keystore: &dyn Keystore,
+	config: &sc_service::Configuration,
+	atoma: &crate::cli::AtomaParams,
+) -> Result<(), sc_service::Error> {
+	if let Some(seed) = &config.dev_key_seed {
+		keystore
+			.sr25519_generate_new(KEY_TYPE, Some(seed))
+			.map_err(|e| sc_service::Error::Other(format!("worker key from {seed}: {e}")))?;
+	}
+	let Some(url) = &atoma.inference_worker_url else { return Ok(()) };
+	let url = url.trim_end_matches('/');
+	if !(url.starts_with("http://") || url.starts_with("https://")) {
+		return Err(sc_service::Error::Other(format!(
+			"--inference-worker-url must start with http:// or https://, got {url}"
+		)));
+	}
+	let mut storage = backend
+		.offchain_storage()
+		.ok_or_else(|| sc_service::Error::Other("the backend has no offchain storage".into()))?;
+	storage.set(
+		STORAGE_PREFIX,
+		atoma_support::offchain_keys::WORKER_URL_KEY,
+		&url.as_bytes().to_vec().encode(),
+	);
+	log::info!(target: "atoma", "paired with the inference worker at {url}");
+	Ok(())
 }
 
 /// Follow the best chain; at each new best block, prove this node's selections.

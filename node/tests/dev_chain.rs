@@ -5,15 +5,12 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use atoma_runtime::{
-	signed_tx_extension, AccountId, Balance, BalancesCall, Nonce, RuntimeCall, SignedPayload,
-	UncheckedExtrinsic,
-};
+use atoma_runtime::{AccountId, Balance, BalancesCall, Nonce, RuntimeCall};
 use codec::{Decode, Encode};
-use common::{hex_decode, hex_encode, NodeProcess};
+use common::{hex_encode, NodeProcess};
 use serde_json::json;
-use sp_core::{sr25519, Pair, H256};
-use sp_runtime::{generic::Era, MultiAddress, MultiSignature};
+use sp_core::{sr25519, Pair};
+use sp_runtime::MultiAddress;
 
 /// Blocks every 3 s: allow for a slow debug-free start on a loaded 2-core machine.
 const STARTUP: Duration = Duration::from_secs(180);
@@ -32,34 +29,6 @@ fn account_storage_key(who: &AccountId) -> String {
 	hex_encode(&key)
 }
 
-/// Builds and signs a transaction the way a wallet does: the call, the extensions, and the
-/// implicit data (spec and transaction version, genesis hash) fetched from the node.
-fn sign_transfer(
-	signer: &sr25519::Pair,
-	dest: AccountId,
-	value: Balance,
-	nonce: Nonce,
-	spec_version: u32,
-	transaction_version: u32,
-	genesis: H256,
-) -> UncheckedExtrinsic {
-	let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
-		dest: MultiAddress::Id(dest),
-		value,
-	});
-	let extension = signed_tx_extension(nonce, 0, Era::Immortal);
-	let implicit =
-		((), (), spec_version, transaction_version, genesis, genesis, (), (), (), None, ());
-	let payload = SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
-	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
-	UncheckedExtrinsic::new_signed(
-		call,
-		MultiAddress::Id(AccountId::from(signer.public())),
-		MultiSignature::Sr25519(signature),
-		extension,
-	)
-}
-
 #[test]
 fn dev_node_finalizes_and_settles_a_signed_transfer() {
 	let mut node = NodeProcess::start(&["--dev", "--tmp"]);
@@ -76,12 +45,6 @@ fn dev_node_finalizes_and_settles_a_signed_transfer() {
 	rpc.wait_for_finalized(1, STARTUP);
 	println!("first finalized block after {:?} of RPC uptime", started.elapsed());
 
-	let genesis = H256::from_slice(&hex_decode(&rpc.block_hash(0).expect("genesis exists")));
-	let version = rpc.call("state_getRuntimeVersion", json!([]));
-	let spec_version = version["specVersion"].as_u64().expect("specVersion") as u32;
-	let transaction_version =
-		version["transactionVersion"].as_u64().expect("transactionVersion") as u32;
-
 	let alice = sr25519::Pair::from_string("//Alice", None).expect("dev seed");
 	let alice_id = AccountId::from(alice.public());
 	// A fresh account, so the balance check sees exactly this transfer.
@@ -89,17 +52,12 @@ fn dev_node_finalizes_and_settles_a_signed_transfer() {
 	let recipient_id = AccountId::from(recipient.public());
 	let amount: Balance = 7 * atoma_runtime::currency::UNITS;
 
-	let nonce = rpc.call("system_accountNextIndex", json!([alice_id.to_string()]));
-	let nonce = nonce.as_u64().expect("a nonce") as Nonce;
-	let xt = sign_transfer(
-		&alice,
-		recipient_id.clone(),
-		amount,
-		nonce,
-		spec_version,
-		transaction_version,
-		genesis,
-	);
+	let nonce = common::next_nonce(&rpc, &alice_id);
+	let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
+		dest: MultiAddress::Id(recipient_id.clone()),
+		value: amount,
+	});
+	let xt = common::sign_call(&rpc, &alice, call, nonce);
 	let xt_hex = hex_encode(&xt.encode());
 
 	// The node prices the transaction before submission, like a wallet would ask.

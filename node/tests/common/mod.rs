@@ -271,3 +271,35 @@ impl Drop for TempDir {
 		let _ = std::fs::remove_dir_all(&self.0);
 	}
 }
+
+/// Signs `call` from `signer` the way a wallet does: the extensions plus the implicit data (spec
+/// and transaction version, genesis hash) fetched from the node.
+pub fn sign_call(
+	rpc: &Rpc,
+	signer: &sp_core::sr25519::Pair,
+	call: atoma_runtime::RuntimeCall,
+	nonce: atoma_runtime::Nonce,
+) -> atoma_runtime::UncheckedExtrinsic {
+	use codec::Encode;
+	use sp_core::Pair;
+	let genesis = sp_core::H256::from_slice(&hex_decode(&rpc.block_hash(0).expect("genesis")));
+	let version = rpc.call("state_getRuntimeVersion", json!([]));
+	let spec_version = version["specVersion"].as_u64().expect("specVersion") as u32;
+	let tx_version = version["transactionVersion"].as_u64().expect("transactionVersion") as u32;
+	let extension =
+		atoma_runtime::signed_tx_extension(nonce, 0, sp_runtime::generic::Era::Immortal);
+	let implicit = ((), (), spec_version, tx_version, genesis, genesis, (), (), (), None, ());
+	let payload = atoma_runtime::SignedPayload::from_raw(call.clone(), extension.clone(), implicit);
+	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
+	atoma_runtime::UncheckedExtrinsic::new_signed(
+		call,
+		sp_runtime::MultiAddress::Id(atoma_runtime::AccountId::from(signer.public())),
+		sp_runtime::MultiSignature::Sr25519(signature),
+		extension,
+	)
+}
+
+/// The next nonce of `who`.
+pub fn next_nonce(rpc: &Rpc, who: &atoma_runtime::AccountId) -> atoma_runtime::Nonce {
+	rpc.call("system_accountNextIndex", json!([who.to_string()])).as_u64().expect("a nonce") as _
+}

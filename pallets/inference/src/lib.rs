@@ -21,6 +21,7 @@ mod dispatch;
 mod hooks;
 #[cfg(test)]
 mod mock;
+pub mod offchain;
 pub mod selection;
 mod settlement;
 #[cfg(test)]
@@ -88,7 +89,9 @@ pub mod pallet {
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
-	pub trait Config: frame_system::Config {
+	pub trait Config:
+		frame_system::Config + frame_system::offchain::CreateAuthorizedTransaction<Call<Self>>
+	{
 		/// The chain's currency; escrows are held with the fungible hold traits.
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
@@ -344,6 +347,11 @@ pub mod pallet {
 	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
 		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
 			Self::do_tick(now)
+		}
+
+		/// Pair this node's worker keys with the local inference worker (see [`crate::offchain`]).
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::run_offchain_worker(now)
 		}
 
 		fn integrity_test() {

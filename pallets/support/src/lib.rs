@@ -34,6 +34,7 @@ pub mod fees;
 pub mod ids;
 pub mod inference;
 pub mod nash;
+pub mod offchain_keys;
 pub mod slashing;
 pub mod sortition;
 pub mod worker_key;

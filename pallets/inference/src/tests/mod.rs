@@ -2,6 +2,7 @@
 
 mod callers;
 mod cross_validation;
+mod offchain;
 mod publish;
 mod sampling;
 mod selection;

@@ -1,0 +1,378 @@
+//! The off-chain worker (protocol §10): it pairs this node's worker keys with the local inference
+//! worker.
+//!
+//! Each block it looks for requests whose nodes include a node of a worker key in this node's
+//! keystore (or, for Cross-Validation, whose VRF sortition selected one: the node's sortition task
+//! leaves the proof in offchain storage). For each it drives a small state machine kept in
+//! persistent offchain storage, one step per block, never waiting on inference:
+//!
+//! ```text
+//! (none) ─POST /v1/jobs─► Running { job } ─GET /v1/jobs/{job}: completed─► commitment submitted
+//!    ▲                        │ failed / unreachable                          ─► Committed { digest }
+//!    └── Backoff { retry_at } ◄┘                                  reveal window ─► Revealed
+//! ```
+//!
+//! Commitments are signed with the worker key and sent as authorized, fee-less transactions.
+//! Every HTTP call has a deadline; a per-(request, node) storage lock stops two overlapping runs
+//! from submitting twice; failures back off exponentially.
+
+#![cfg_attr(not(test), deny(clippy::expect_used))]
+
+use alloc::{format, string::String, vec::Vec};
+
+use atoma_primitives::commitment::sealed_commitment;
+use atoma_support::{
+	inference::VerificationMode, sortition::VrfProof, worker_key::KEY_TYPE, NodeId, NodeRegistry,
+	RequestId, WorkerPublic,
+};
+use codec::{Decode, Encode};
+use frame_system::{
+	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
+	pallet_prelude::BlockNumberFor,
+};
+use sp_runtime::{
+	offchain::{
+		http,
+		storage::StorageValueRef,
+		storage_lock::{StorageLock, Time},
+		Duration,
+	},
+	SaturatedConversion,
+};
+
+use crate::{
+	pallet::*,
+	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput},
+};
+
+pub use atoma_support::offchain_keys::{proof_key, PROOF_PREFIX, WORKER_URL_KEY};
+const JOB_PREFIX: &[u8] = b"atoma/job/";
+const LOCK_PREFIX: &[u8] = b"atoma/job-lock/";
+/// Every HTTP call to the local worker must answer within this.
+const HTTP_DEADLINE_MS: u64 = 2_000;
+/// Requests examined per run at most.
+const MAX_REQUESTS_PER_RUN: usize = 64;
+/// Longest backoff after repeated failures, in blocks.
+const MAX_BACKOFF_BLOCKS: u32 = 64;
+
+/// Where one (request, node) job stands, in this node's offchain storage.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
+pub enum JobState {
+	/// The local worker runs it as job `job`.
+	Running {
+		/// The worker's job id.
+		job: Vec<u8>,
+	},
+	/// The commitment was submitted; the digest waits for a reveal (Cross-Validation).
+	Committed {
+		/// `H(O)`.
+		output_digest: [u8; 32],
+	},
+	/// The reveal was submitted: nothing more to do.
+	Revealed,
+	/// The worker failed or was unreachable: try again from block `retry_at`.
+	Backoff {
+		/// The block of the next attempt.
+		retry_at: u32,
+		/// Failures so far.
+		attempts: u32,
+	},
+}
+
+fn job_key(request: RequestId, node: NodeId) -> Vec<u8> {
+	let mut out = JOB_PREFIX.to_vec();
+	out.extend((request, node).encode());
+	out
+}
+
+/// How this node takes part in a request.
+pub(crate) enum Role {
+	/// Public position `index` of `quorum`.
+	Public { index: u32, quorum: u32 },
+	/// A Cross-Validation verifier proven by `proof`.
+	Verifier { proof: VrfProof },
+}
+
+impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
+	/// One run of the off-chain worker at block `now`.
+	pub fn run_offchain_worker(now: BlockNumberFor<T>) {
+		let Some(url) = StorageValueRef::persistent(WORKER_URL_KEY).get::<Vec<u8>>().ok().flatten()
+		else {
+			return;
+		};
+		let Ok(url) = String::from_utf8(url) else { return };
+		let local: Vec<(NodeId, WorkerPublic)> = sp_io::crypto::sr25519_public_keys(KEY_TYPE)
+			.into_iter()
+			.filter_map(|key| T::Nodes::node_by_worker_key(&key).map(|node| (node, key)))
+			.collect();
+		if local.is_empty() {
+			return;
+		}
+		let now: u32 = now.saturated_into();
+		for (id, request) in Requests::<T>::iter().take(MAX_REQUESTS_PER_RUN) {
+			for (node, key) in &local {
+				let Some(role) = Self::role_of(id, &request, *node, key) else { continue };
+				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
+				let mut lock = StorageLock::<Time>::with_deadline(
+					&lock_key,
+					Duration::from_millis(HTTP_DEADLINE_MS.saturating_mul(3)),
+				);
+				let Ok(_guard) = lock.try_lock() else { continue };
+				Self::step(&url, now, id, &request, *node, key, role);
+			}
+		}
+	}
+
+	fn role_of(
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		key: &WorkerPublic,
+	) -> Option<Role> {
+		if let Some(index) = request.nodes.iter().position(|n| *n == node) {
+			return Some(Role::Public { index: index as u32, quorum: request.nodes.len() as u32 });
+		}
+		if !matches!(request.mode, VerificationMode::CrossValidation { .. }) {
+			return None;
+		}
+		let proof =
+			StorageValueRef::persistent(&proof_key(id, key)).get::<VrfProof>().ok().flatten()?;
+		Some(Role::Verifier { proof })
+	}
+
+	fn step(
+		url: &str,
+		now: u32,
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		key: &WorkerPublic,
+		role: Role,
+	) {
+		let store_key = job_key(id, node);
+		let store = StorageValueRef::persistent(&store_key);
+		let state = store.get::<JobState>().ok().flatten();
+		let on_chain = Commitments::<T>::get(id, node);
+		match (request.phase, state) {
+			(Phase::Executing { .. }, _) if on_chain.is_some() => {},
+			(Phase::Executing { .. }, None) => {
+				Self::start_job(url, now, id, request, &role, &store)
+			},
+			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts })) => {
+				if now >= retry_at {
+					match Self::post_job(url, request, &role) {
+						Ok(job) => store.set(&JobState::Running { job }),
+						Err(()) => store.set(&Self::backoff(now, attempts)),
+					}
+				}
+			},
+			(Phase::Executing { .. }, Some(JobState::Running { job })) => {
+				match Self::poll_job(url, &job) {
+					Poll::Pending => {},
+					Poll::Failed => store.set(&Self::backoff(now, 0)),
+					Poll::Done(done) => {
+						let digest = done.output_hash;
+						let kind = match (&role, request.mode) {
+							(_, VerificationMode::CrossValidation { .. }) => {
+								CommitmentKind::Sealed {
+									sealed: sealed_commitment(&digest, &key.0),
+									output_tokens: done.output_tokens,
+									vrf: match role {
+										Role::Verifier { proof } => Some(proof),
+										Role::Public { .. } => None,
+									},
+								}
+							},
+							_ => CommitmentKind::Quorum {
+								root: done.root,
+								leaf: done.leaf,
+								output_tokens: done.output_tokens,
+							},
+						};
+						if Self::submit(CommitmentPayload { request: id, node, kind }, key) {
+							store.set(&JobState::Committed { output_digest: digest });
+						}
+					},
+				}
+			},
+			(Phase::Revealing { .. }, Some(JobState::Committed { output_digest })) => {
+				let revealed =
+					matches!(on_chain, Some(Commitment::Sealed { revealed: Some(_), .. }));
+				if revealed
+					|| Self::submit(
+						CommitmentPayload {
+							request: id,
+							node,
+							kind: CommitmentKind::Reveal { output_digest },
+						},
+						key,
+					) {
+					store.set(&JobState::Revealed);
+				}
+			},
+			_ => {},
+		}
+	}
+
+	fn start_job(
+		url: &str,
+		now: u32,
+		_id: RequestId,
+		request: &Request<T>,
+		role: &Role,
+		store: &StorageValueRef,
+	) {
+		match Self::post_job(url, request, role) {
+			Ok(job) => store.set(&JobState::Running { job }),
+			Err(()) => store.set(&Self::backoff(now, 0)),
+		}
+	}
+
+	fn backoff(now: u32, attempts: u32) -> JobState {
+		let wait = 1u32.checked_shl(attempts.min(6)).unwrap_or(MAX_BACKOFF_BLOCKS);
+		JobState::Backoff {
+			retry_at: now.saturating_add(wait.min(MAX_BACKOFF_BLOCKS)),
+			attempts: attempts.saturating_add(1),
+		}
+	}
+
+	/// Sign `payload` with the worker key and submit it as an authorized transaction.
+	fn submit(payload: CommitmentPayload, key: &WorkerPublic) -> bool {
+		let Some(signature) = sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes())
+		else {
+			return false;
+		};
+		let call = Call::<T>::submit_commitment { payload, signature };
+		let xt = T::create_authorized_transaction(call.into());
+		SubmitTransaction::<T, Call<T>>::submit_transaction(xt).is_ok()
+	}
+
+	/// `POST /v1/jobs`; returns the job id.
+	fn post_job(url: &str, request: &Request<T>, role: &Role) -> Result<Vec<u8>, ()> {
+		let body = Self::job_body(request, role).ok_or(())?;
+		let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+		let pending = http::Request::post(&format!("{url}/v1/jobs"), alloc::vec![body])
+			.add_header("Content-Type", "application/json")
+			.deadline(deadline)
+			.send()
+			.map_err(|_| ())?;
+		let response = pending.try_wait(deadline).map_err(|_| ())?.map_err(|_| ())?;
+		if response.code != 202 && response.code != 200 {
+			log::warn!(target: crate::LOG_TARGET, "worker refused a job: HTTP {}", response.code);
+			return Err(());
+		}
+		let body: Vec<u8> = response.body().collect();
+		let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
+		match &json["id"] {
+			serde_json::Value::String(s) => Ok(s.as_bytes().to_vec()),
+			serde_json::Value::Number(n) => Ok(format!("{n}").into_bytes()),
+			_ => Err(()),
+		}
+	}
+
+	/// The job body for the worker: the prompt (a JSON list of chat messages, or plain text),
+	/// the sampling parameters with the chain's sampler seed, and the node's quorum position.
+	pub(crate) fn job_body(request: &Request<T>, role: &Role) -> Option<Vec<u8>> {
+		let StoredInput::Inline(bytes) = &request.input else {
+			// Inputs given by hash arrive at the worker off chain (uploaded by the user).
+			return None;
+		};
+		let text = core::str::from_utf8(bytes).ok()?;
+		let (index, quorum) = match role {
+			Role::Public { index, quorum } => (*index, *quorum),
+			Role::Verifier { .. } => (0, 1),
+		};
+		let p = &request.params;
+		let mut body = serde_json::json!({
+			"model": core::str::from_utf8(request.model.as_bytes()).ok()?,
+			"max_tokens": p.max_output_tokens,
+			"temperature_milli": p.temperature_milli,
+			"top_k": p.top_k,
+			"top_p_milli": p.top_p_milli,
+			"seed": p.seed,
+			"node_index": index,
+			"quorum_size": quorum,
+		});
+		match serde_json::from_str::<serde_json::Value>(text) {
+			Ok(messages @ serde_json::Value::Array(_)) => body["messages"] = messages,
+			_ => body["prompt"] = serde_json::Value::String(text.into()),
+		}
+		serde_json::to_vec(&body).ok()
+	}
+
+	fn poll_job(url: &str, job: &[u8]) -> Poll {
+		let Ok(job) = core::str::from_utf8(job) else { return Poll::Failed };
+		let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+		let Ok(pending) =
+			http::Request::get(&format!("{url}/v1/jobs/{job}")).deadline(deadline).send()
+		else {
+			return Poll::Pending;
+		};
+		let Ok(Ok(response)) = pending.try_wait(deadline) else { return Poll::Pending };
+		match response.code {
+			200 => {},
+			// The worker restarted and forgot the job: start over.
+			404 => return Poll::Failed,
+			_ => return Poll::Pending,
+		}
+		let body: Vec<u8> = response.body().collect();
+		parse_job(&body)
+	}
+}
+
+/// What a finished job gives the chain.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct FinishedJob {
+	pub output_hash: [u8; 32],
+	pub root: [u8; 32],
+	pub leaf: [u8; 32],
+	pub output_tokens: u32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Poll {
+	Pending,
+	Failed,
+	Done(FinishedJob),
+}
+
+/// Read a `GET /v1/jobs/{id}` body.
+pub(crate) fn parse_job(body: &[u8]) -> Poll {
+	let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Poll::Pending };
+	match json["status"].as_str() {
+		Some("completed") => {},
+		Some("failed") => return Poll::Failed,
+		_ => return Poll::Pending,
+	}
+	let c = &json["commitments"];
+	let hash = |field: &str| c[field].as_str().and_then(decode_hash);
+	let tokens = json["output"]["token_ids"].as_array().map(|ids| ids.len() as u32);
+	match (hash("output_hash"), hash("root"), hash("leaf"), tokens) {
+		(Some(output_hash), Some(root), Some(leaf), Some(output_tokens)) => {
+			Poll::Done(FinishedJob { output_hash, root, leaf, output_tokens })
+		},
+		_ => Poll::Failed,
+	}
+}
+
+/// 64 hex digits as 32 bytes.
+fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+	let digits = hex.as_bytes();
+	if digits.len() != 64 {
+		return None;
+	}
+	let nibble = |c: u8| -> Option<u8> {
+		match c {
+			b'0'..=b'9' => c.checked_sub(b'0'),
+			b'a'..=b'f' => c.checked_sub(b'a').and_then(|v| v.checked_add(10)),
+			b'A'..=b'F' => c.checked_sub(b'A').and_then(|v| v.checked_add(10)),
+			_ => None,
+		}
+	};
+	let mut out = [0u8; 32];
+	for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+		let (high, low) = (pair.first().copied()?, pair.get(1).copied()?);
+		*byte = (nibble(high)? << 4) | nibble(low)?;
+	}
+	Some(out)
+}

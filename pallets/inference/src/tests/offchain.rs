@@ -1,0 +1,210 @@
+//! The off-chain worker against a scripted local worker (`TestOffchainExt` answers the HTTP calls
+//! it expects); the real worker process is exercised by the node's end-to-end tests.
+
+use std::sync::Arc;
+
+use atoma_primitives::commitment::{output_digest, quorum_commitments};
+use atoma_support::{inference::VerificationMode, worker_key::KEY_TYPE, NodeId};
+use codec::{Decode, Encode};
+use frame_support::traits::Hooks;
+use sp_core::offchain::{
+	testing::{PendingRequest, TestOffchainExt, TestTransactionPoolExt},
+	OffchainDbExt, OffchainWorkerExt, StorageKind, TransactionPoolExt,
+};
+use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+
+use super::*;
+use crate::{
+	mock::*,
+	offchain::{JobState, WORKER_URL_KEY},
+	Call,
+};
+
+const URL: &str = "http://worker.test";
+
+type Pool = Arc<parking_lot::RwLock<sp_core::offchain::testing::PoolState>>;
+type Offchain = Arc<parking_lot::RwLock<sp_core::offchain::testing::OffchainState>>;
+
+/// One node (node 0, key `//node0` in the keystore) and the off-chain extensions.
+fn ext() -> (sp_io::TestExternalities, Offchain, Pool) {
+	let mut ext = ExtBuilder::default().nodes(1).build();
+	let (offchain, offchain_state) = TestOffchainExt::new();
+	let (pool, pool_state) = TestTransactionPoolExt::new();
+	let keystore = MemoryKeystore::new();
+	keystore.sr25519_generate_new(KEY_TYPE, Some("//node0")).unwrap();
+	ext.register_extension(OffchainDbExt::new(offchain.clone()));
+	ext.register_extension(OffchainWorkerExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.register_extension(KeystoreExt::new(keystore));
+	ext.execute_with(|| {
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			WORKER_URL_KEY,
+			&URL.as_bytes().to_vec().encode(),
+		);
+	});
+	(ext, offchain_state, pool_state)
+}
+
+fn job_state(id: atoma_support::RequestId) -> Option<JobState> {
+	let key = [b"atoma/job/".as_slice(), &(id, NodeId(0)).encode()].concat();
+	sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, &key)
+		.and_then(|v| JobState::decode(&mut &v[..]).ok())
+}
+
+fn expected_post(id: atoma_support::RequestId, response: &str) -> PendingRequest {
+	let r = request(id);
+	let body = serde_json::json!({
+		"model": MODEL,
+		"max_tokens": 10,
+		"temperature_milli": 0,
+		"top_k": 0,
+		"top_p_milli": 1000,
+		"seed": r.params.seed,
+		"node_index": 0,
+		"quorum_size": 1,
+		"prompt": "hello",
+	});
+	PendingRequest {
+		method: "POST".into(),
+		uri: format!("{URL}/v1/jobs"),
+		headers: vec![("Content-Type".into(), "application/json".into())],
+		body: serde_json::to_vec(&body).unwrap(),
+		response: Some(response.as_bytes().to_vec()),
+		sent: true,
+		..Default::default()
+	}
+}
+
+fn completed_job(o: &[u8]) -> String {
+	let q = quorum_commitments(o, 1);
+	let ids = atoma_primitives::output::decode_canonical(o).unwrap().0;
+	serde_json::json!({
+		"id": "job-1",
+		"status": "completed",
+		"output": { "token_ids": ids, "text": "Paris", "finish_reason": "stop" },
+		"commitments": {
+			"output_hash": hex::encode(output_digest(o)),
+			"root": hex::encode(q.root),
+			"leaf": hex::encode(q.leaves[0]),
+		},
+	})
+	.to_string()
+}
+
+#[test]
+fn the_worker_runs_the_job_and_the_node_commits() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-1".to_vec() }));
+		assert!(pool.read().transactions.is_empty(), "inference never blocks the worker");
+
+		// Still running: nothing submitted.
+		offchain.write().expect_request(PendingRequest {
+			method: "GET".into(),
+			uri: format!("{URL}/v1/jobs/job-1"),
+			response: Some(br#"{"id":"job-1","status":"running"}"#.to_vec()),
+			sent: true,
+			..Default::default()
+		});
+		Inference::offchain_worker(3);
+		assert!(pool.read().transactions.is_empty());
+
+		let o = output(11, 3);
+		offchain.write().expect_request(PendingRequest {
+			method: "GET".into(),
+			uri: format!("{URL}/v1/jobs/job-1"),
+			response: Some(completed_job(&o).into_bytes()),
+			sent: true,
+			..Default::default()
+		});
+		Inference::offchain_worker(4);
+		assert!(matches!(job_state(id), Some(JobState::Committed { .. })));
+		let tx = pool.write().transactions.pop().expect("a commitment was submitted");
+		let xt =
+			frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
+		let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function
+		else {
+			panic!("not a commitment")
+		};
+		assert_eq!(payload.kind, quorum_kind(&o, 0, 1));
+		// The signature is the worker key's: the pool accepts it and the request settles.
+		assert!(authorize(&payload, &signature).is_ok());
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert!(crate::Results::<Test>::get(id).is_some());
+		// Settled: the worker has nothing more to do.
+		Inference::offchain_worker(5);
+		assert!(pool.read().transactions.is_empty());
+	});
+}
+
+#[test]
+fn a_failing_worker_is_retried_with_backoff() {
+	let (mut ext, offchain, _pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let mut refused = expected_post(id, r#"{"error":{"message":"busy"}}"#);
+		refused.response_headers = vec![];
+		offchain.write().expect_request(PendingRequest { ..refused });
+		// TestOffchainExt answers 200 to every request; a body without an id is a failure too.
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), Some(JobState::Backoff { retry_at: 3, attempts: 1 }));
+		// Block 3: retried, and accepted.
+		offchain.write().expect_request(expected_post(id, r#"{"id":7}"#));
+		Inference::offchain_worker(3);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"7".to_vec() }));
+	});
+}
+
+#[test]
+fn without_a_worker_url_or_a_key_nothing_happens() {
+	let (mut ext, _offchain, pool) = ext();
+	ext.execute_with(|| {
+		sp_io::offchain::local_storage_clear(StorageKind::PERSISTENT, WORKER_URL_KEY);
+		let id = submit_and_select(VerificationMode::Single);
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), None);
+		assert!(pool.read().transactions.is_empty());
+	});
+}
+
+#[test]
+fn job_bodies_carry_chat_messages_as_messages() {
+	ExtBuilder::default().build_and_execute(|| {
+		let mut s = spec(VerificationMode::Single);
+		s.input = atoma_support::inference::RequestInput::Inline(
+			br#"[{"role":"user","content":"Capital of France?"}]"#.to_vec(),
+		);
+		let id = submit(s);
+		next_block();
+		let body = Inference::job_body(
+			&request(id),
+			&crate::offchain::Role::Public { index: 0, quorum: 1 },
+		)
+		.expect("inline input");
+		let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+		assert_eq!(json["messages"][0]["content"], "Capital of France?");
+		assert!(json.get("prompt").is_none());
+		all_commit(id, &output(1, 1));
+	});
+}
+
+#[test]
+fn finished_jobs_parse_and_bad_ones_fail() {
+	use crate::offchain::{parse_job, Poll};
+	let o = output(1, 2);
+	assert!(
+		matches!(parse_job(completed_job(&o).as_bytes()), Poll::Done(d) if d.output_tokens == 2)
+	);
+	assert_eq!(parse_job(br#"{"status":"running"}"#), Poll::Pending);
+	assert_eq!(parse_job(br#"{"status":"failed"}"#), Poll::Failed);
+	assert_eq!(parse_job(br#"{"status":"completed","commitments":{"root":"zz"}}"#), Poll::Failed);
+	assert_eq!(parse_job(b"not json"), Poll::Pending);
+}

@@ -1,0 +1,22 @@
+//! Keys of the node's offchain storage that the node and the off-chain worker share.
+
+use alloc::vec::Vec;
+
+use codec::Encode;
+
+use crate::{RequestId, WorkerPublic};
+
+/// The inference worker's base URL (SCALE `Vec<u8>`), written by the node from
+/// `--inference-worker-url`, read by the off-chain worker.
+pub const WORKER_URL_KEY: &[u8] = b"atoma/worker-url";
+
+/// Prefix of the VRF sortition proofs the node's sortition task writes for the off-chain worker.
+pub const PROOF_PREFIX: &[u8] = b"atoma/sortition-proof/";
+
+/// The key of the proof of `key` for `request`: `PROOF_PREFIX ‖ SCALE(request) ‖ public key`.
+pub fn proof_key(request: RequestId, key: &WorkerPublic) -> Vec<u8> {
+	let mut out = PROOF_PREFIX.to_vec();
+	out.extend(request.encode());
+	out.extend_from_slice(&key.0);
+	out
+}
