@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# Builds the node (release) and starts a single-validator development chain.
+# Builds everything (release), fetches the default model, and starts a development chain paired
+# with a local inference worker.
 #
 #   scripts/run-dev.sh [extra atoma-node flags]
 #
-# JSON-RPC (HTTP and WebSocket) listens on 127.0.0.1:9944. Open it in polkadot.js Apps:
+# - The inference worker (`atoma-worker`) serves SmolLM2-135M-Instruct on 127.0.0.1:8080 (the URL
+#   Alice's execution node registers in the dev genesis). Its log goes to $ATOMA_DEV_DIR/worker.log.
+# - The node runs `--dev`: Alice validates alone (blocks every 3 s), her execution node is
+#   registered and subscribed to the default model from genesis, and `--dev` puts her worker key
+#   (`//Alice`, key type `atom`) in the keystore. `--inference-worker-url` pairs the node's
+#   off-chain worker with the inference worker.
+# - JSON-RPC (HTTP and WebSocket) listens on 127.0.0.1:9944; polkadot.js Apps:
 #   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
-# State is kept in a temporary directory and dropped on exit (--tmp); pass --base-path DIR
-# instead of relying on --dev's --tmp to keep it.
+# State lives in a temporary directory dropped on exit. Ctrl-C stops both processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -16,10 +22,31 @@ echo "==> building (release; the first build takes a while, see docs/build.md)"
 # The whole workspace, like the test command, so both share one set of artifacts.
 cargo build --release --locked --workspace
 
+echo "==> model"
+model="$(scripts/fetch-model.sh)"
+
+dev_dir=${ATOMA_DEV_DIR:-$(mktemp -d -t atoma-dev.XXXXXX)}
+worker_bin="$(dirname "$NODE_BIN")/atoma-worker"
+"$worker_bin" --model "smollm2-135m-instruct=$model" --listen 127.0.0.1:8080 \
+	>"$dev_dir/worker.log" 2>&1 &
+worker_pid=$!
+trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 1 120); do
+	if grep -q "listening on" "$dev_dir/worker.log" 2>/dev/null; then break; fi
+	if ! kill -0 "$worker_pid" 2>/dev/null; then
+		echo "the inference worker exited; its log:" >&2
+		cat "$dev_dir/worker.log" >&2
+		exit 1
+	fi
+	sleep 0.5
+done
+
 cat <<MSG
-==> starting a development chain (Alice validates alone, blocks every 3 s)
+==> inference worker: http://127.0.0.1:8080 (SmolLM2-135M-Instruct; log: $dev_dir/worker.log)
+==> starting a development chain (Alice validates alone and runs the execution node)
     JSON-RPC:      http://127.0.0.1:9944  (also ws://127.0.0.1:9944)
     polkadot.js:   https://polkadot.js.org/apps/?rpc=ws%3A%2F%2F127.0.0.1%3A9944#/explorer
     Stop with Ctrl-C.
 MSG
-exec "$NODE_BIN" --dev --rpc-port 9944 --rpc-cors all "$@"
+"$NODE_BIN" --dev --rpc-port 9944 --rpc-cors all \
+	--inference-worker-url http://127.0.0.1:8080 "$@"
