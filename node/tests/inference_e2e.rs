@@ -22,11 +22,19 @@ use atoma_support::{
 	EchelonId, ModelId, NodeId, RequestId,
 };
 use codec::{Decode, Encode};
-use common::{hex_encode, NodeProcess};
+use common::{hex_encode, run_subcommand, NodeProcess, TempDir};
 use serde_json::{json, Value};
 use sp_core::{sr25519, Pair};
 
 const STARTUP: Duration = Duration::from_secs(180);
+
+/// These tests each run real nodes and real model workers; on a 2-core machine they run one at a
+/// time so inference keeps up with the commit windows.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+	ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 const SETTLEMENT: Duration = Duration::from_secs(240);
 
 /// The real inference worker with the real model, on a free port.
@@ -121,6 +129,7 @@ fn spec(prompt: &str) -> RequestSpec {
 
 #[test]
 fn a_prompt_settles_with_the_workers_commitment() {
+	let _serial = one_at_a_time();
 	let worker = Worker::start();
 	let mut node = NodeProcess::start(&["--dev", "--tmp", "--inference-worker-url", &worker.url()]);
 	node.wait_for_rpc(STARTUP);
@@ -177,4 +186,204 @@ fn a_prompt_settles_with_the_workers_commitment() {
 
 	let status = node.stop(Duration::from_secs(60));
 	assert!(status.success(), "node exited with {status}");
+}
+
+/// A storage value's key: twox128(pallet) ++ twox128(item).
+fn value_key(pallet: &[u8], item: &[u8]) -> Vec<u8> {
+	let mut key = sp_crypto_hashing::twox_128(pallet).to_vec();
+	key.extend(sp_crypto_hashing::twox_128(item));
+	key
+}
+
+/// Submit `call` signed by `signer` and wait until it is in a block.
+fn submit(rpc: &common::Rpc, signer: &sr25519::Pair, call: RuntimeCall, nonce: u32) {
+	let xt = common::sign_call(rpc, signer, call, nonce);
+	rpc.call("author_submitExtrinsic", json!([hex_encode(&xt.encode())]));
+}
+
+/// Two execution nodes, each with its own worker: Alice's from the dev genesis, and Bob's,
+/// registered and subscribed by its operator over JSON-RPC and active from the next epoch.
+struct TwoNodes {
+	alice: NodeProcess,
+	bob: NodeProcess,
+	_workers: (Worker, Worker),
+	_base: TempDir,
+}
+
+fn two_nodes(label: &str) -> TwoNodes {
+	let base = TempDir::new(label);
+	let (worker_a, worker_b) = (Worker::start(), Worker::start());
+	let alice_key = base.path("alice.key");
+	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
+	let alice_peer =
+		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
+	let mut alice = NodeProcess::start(&[
+		"--dev",
+		"--base-path",
+		&base.path("alice"),
+		"--node-key-file",
+		&alice_key,
+		"--inference-worker-url",
+		&worker_a.url(),
+	]);
+	alice.wait_for_rpc(STARTUP);
+	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
+	// Bob's node: not a block author on the dev chain, but it runs the off-chain worker with its
+	// `//Bob` worker key (inserted by `--bob`).
+	let mut bob = NodeProcess::start(&[
+		"--chain",
+		"dev",
+		"--bob",
+		"--base-path",
+		&base.path("bob"),
+		"--bootnodes",
+		&bootnode,
+		"--unsafe-force-node-key-generation",
+		"--inference-worker-url",
+		&worker_b.url(),
+	]);
+	bob.wait_for_rpc(STARTUP);
+	let rpc = alice.rpc();
+	rpc.wait_for_finalized(1, STARTUP);
+
+	// Bob's operator registers its execution node and subscribes it to the model.
+	let bob_pair = sr25519::Pair::from_string("//Bob", None).expect("dev seed");
+	let bob_id = AccountId::from(bob_pair.public());
+	let nonce = common::next_nonce(&rpc, &bob_id);
+	submit(
+		&rpc,
+		&bob_pair,
+		RuntimeCall::NodeRegistry(pallet_node_registry::Call::register_node {
+			echelon: EchelonId(0),
+			worker_key: bob_pair.public(),
+			url: worker_b.url().into_bytes(),
+			collateral: 1_000 * atoma_runtime::currency::UNITS,
+			price_per_token: atoma_runtime::currency::MICRO_UNITS,
+		}),
+		nonce,
+	);
+	submit(
+		&rpc,
+		&bob_pair,
+		RuntimeCall::ModelRegistry(pallet_model_registry::Call::subscribe {
+			node: NodeId(1),
+			model: ModelId::from_name(b"smollm2-135m-instruct").expect("valid id"),
+		}),
+		nonce + 1,
+	);
+
+	// Bob's node serves from the next epoch (10 blocks on the dev chain).
+	let node_key = {
+		let mut key = value_key(b"NodeRegistry", b"Nodes");
+		let id = NodeId(1).encode();
+		key.extend(sp_crypto_hashing::twox_64(&id));
+		key.extend(id);
+		hex_encode(&key)
+	};
+	let started = Instant::now();
+	loop {
+		let record = rpc.storage(&node_key, None).map(|raw| {
+			pallet_node_registry::pallet::NodeRecordOf::<Runtime>::decode(&mut &raw[..])
+				.expect("a node record")
+		});
+		let epoch = rpc
+			.storage(&hex_encode(&value_key(b"NodeRegistry", b"CurrentEpoch")), None)
+			.map(|raw| u32::decode(&mut &raw[..]).expect("an epoch"))
+			.unwrap_or(0);
+		if record.is_some_and(|r| r.active_from <= epoch) {
+			break;
+		}
+		assert!(
+			started.elapsed() < STARTUP,
+			"Bob's node never became active:\n{}",
+			bob.log_tail(30)
+		);
+		std::thread::sleep(Duration::from_millis(500));
+	}
+
+	TwoNodes { alice, bob, _workers: (worker_a, worker_b), _base: base }
+}
+
+/// Wait for the result of `request`; panic with both nodes' logs after `SETTLEMENT`.
+fn wait_for_result(
+	net: &TwoNodes,
+	request: RequestId,
+) -> pallet_inference::types::RequestResult<Runtime> {
+	let rpc = net.alice.rpc();
+	let started = Instant::now();
+	let raw = loop {
+		if let Some(raw) = rpc.storage(&result_key(request), None) {
+			break raw;
+		}
+		assert!(
+			started.elapsed() < SETTLEMENT,
+			"not settled:\nalice: {}\nbob: {}",
+			net.alice.log_tail(20),
+			net.bob.log_tail(20)
+		);
+		std::thread::sleep(Duration::from_millis(500));
+	};
+	println!("request {} settled {:?} after we started waiting", request.0, started.elapsed());
+	pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..]).expect("a result")
+}
+
+/// Submit `mode` with `prompt` from Charlie.
+fn ask(net: &TwoNodes, prompt: &str, mode: VerificationMode, timeout: u32) {
+	let rpc = net.alice.rpc();
+	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
+	let mut request = spec(prompt);
+	request.mode = mode;
+	request.timeout = timeout;
+	let nonce = common::next_nonce(&rpc, &AccountId::from(charlie.public()));
+	let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: request });
+	submit(&rpc, &charlie, call, nonce);
+}
+
+/// Sampling Consensus (n = 2): both nodes run the request, both commit, it settles, both paid.
+#[test]
+fn sampling_with_two_nodes_and_two_workers_settles() {
+	let _serial = one_at_a_time();
+	let net = two_nodes("sampling-e2e");
+	ask(
+		&net,
+		r#"[{"role":"user","content":"Name the largest planet."}]"#,
+		VerificationMode::Sampling { n: 2 },
+		60,
+	);
+	let result = wait_for_result(&net, RequestId(0));
+	let mut nodes = result.nodes.to_vec();
+	nodes.sort();
+	assert_eq!(nodes, vec![NodeId(0), NodeId(1)], "both execution nodes ran it");
+	assert!(result.output_tokens > 0);
+	for node in [net.bob, net.alice] {
+		let status = node.stop(Duration::from_secs(60));
+		assert!(status.success(), "node exited with {status}");
+	}
+}
+
+/// Cross-Validation with p = 100%: the primary is drawn publicly; the other node's sortition task
+/// proves its private selection with a real VRF signature; it commits a sealed digest; after the
+/// window both reveal and the request settles with both.
+#[test]
+fn cross_validation_with_p_one_settles_with_a_private_verifier() {
+	let _serial = one_at_a_time();
+	let net = two_nodes("cv-e2e");
+	ask(
+		&net,
+		r#"[{"role":"user","content":"What color is the sky?"}]"#,
+		VerificationMode::CrossValidation { n: 1, p: sp_runtime::Perbill::one() },
+		15,
+	);
+	let result = wait_for_result(&net, RequestId(0));
+	let mut nodes = result.nodes.to_vec();
+	nodes.sort();
+	assert_eq!(nodes, vec![NodeId(0), NodeId(1)], "the primary and the private verifier");
+	let verifier_logged = [&net.alice, &net.bob]
+		.iter()
+		.any(|n| n.log_tail(400).contains("is a verifier of request 0"));
+	assert!(verifier_logged, "a node's sortition task proved its selection");
+	for node in [net.bob, net.alice] {
+		let status = node.stop(Duration::from_secs(60));
+		assert!(status.success(), "node exited with {status}");
+	}
 }
