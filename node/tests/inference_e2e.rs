@@ -91,6 +91,14 @@ impl Worker {
 	}
 }
 
+impl Worker {
+	/// Kill the worker process, as a crash would.
+	fn kill(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
+
 impl Drop for Worker {
 	fn drop(&mut self) {
 		let _ = self.child.kill();
@@ -206,7 +214,10 @@ fn submit(rpc: &common::Rpc, signer: &sr25519::Pair, call: RuntimeCall, nonce: u
 struct TwoNodes {
 	alice: NodeProcess,
 	bob: NodeProcess,
-	_workers: (Worker, Worker),
+	/// Alice's worker, then Bob's.
+	workers: (Worker, Worker),
+	/// How Alice's node was started, to restart it on the same base path.
+	alice_args: Vec<String>,
 	_base: TempDir,
 }
 
@@ -217,7 +228,7 @@ fn two_nodes(label: &str) -> TwoNodes {
 	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
 	let alice_peer =
 		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
-	let mut alice = NodeProcess::start(&[
+	let alice_args: Vec<String> = [
 		"--dev",
 		"--base-path",
 		&base.path("alice"),
@@ -225,7 +236,11 @@ fn two_nodes(label: &str) -> TwoNodes {
 		&alice_key,
 		"--inference-worker-url",
 		&worker_a.url(),
-	]);
+	]
+	.iter()
+	.map(|a| a.to_string())
+	.collect();
+	let mut alice = NodeProcess::start(&alice_args.iter().map(String::as_str).collect::<Vec<_>>());
 	alice.wait_for_rpc(STARTUP);
 	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
 	// Bob's node: not a block author on the dev chain, but it runs the off-chain worker with its
@@ -301,7 +316,7 @@ fn two_nodes(label: &str) -> TwoNodes {
 		std::thread::sleep(Duration::from_millis(500));
 	}
 
-	TwoNodes { alice, bob, _workers: (worker_a, worker_b), _base: base }
+	TwoNodes { alice, bob, workers: (worker_a, worker_b), alice_args, _base: base }
 }
 
 /// Wait for the result of `request`; panic with both nodes' logs after `SETTLEMENT`.
@@ -386,4 +401,90 @@ fn cross_validation_with_p_one_settles_with_a_private_verifier() {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");
 	}
+}
+
+/// `Inference::Requests` storage key of `request`.
+fn request_key(request: RequestId) -> String {
+	let mut key = value_key(b"Inference", b"Requests");
+	let encoded = request.encode();
+	key.extend(sp_crypto_hashing::twox_64(&encoded));
+	key.extend(encoded);
+	hex_encode(&key)
+}
+
+/// A worker dies mid-job: its node misses the deadline, is slashed and replaced, and the request
+/// still settles on the other node. Then Alice's node restarts on its base path and keeps the
+/// chain, the result and producing blocks.
+#[test]
+fn a_dead_worker_is_replaced_and_a_restarted_node_keeps_its_state() {
+	let _serial = one_at_a_time();
+	let mut net = two_nodes("timeout-e2e");
+	let rpc = net.alice.rpc();
+	// A long answer (about 10 s of generation), so the worker is surely mid-job when it dies.
+	let mut request = spec(r#"[{"role":"user","content":"Write a long story about the sea."}]"#);
+	request.params.max_output_tokens = 160;
+	request.timeout = 10;
+	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
+	let nonce = common::next_nonce(&rpc, &AccountId::from(charlie.public()));
+	submit(
+		&rpc,
+		&charlie,
+		RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: request }),
+		nonce,
+	);
+
+	// As soon as the node is drawn, kill its worker.
+	let started = Instant::now();
+	let first = loop {
+		let drawn = rpc.storage(&request_key(RequestId(0)), None).and_then(|raw| {
+			let r = pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("a request");
+			r.nodes.first().copied()
+		});
+		if let Some(node) = drawn {
+			break node;
+		}
+		assert!(started.elapsed() < STARTUP, "never selected:\n{}", net.alice.log_tail(30));
+		std::thread::sleep(Duration::from_millis(200));
+	};
+	if first == NodeId(0) {
+		net.workers.0.kill();
+	} else {
+		net.workers.1.kill();
+	}
+
+	let result = wait_for_result(&net, RequestId(0));
+	assert_eq!(result.nodes.len(), 1);
+	assert_ne!(result.nodes[0], first, "the replacement settled it");
+	// The late node lost 5% of its collateral.
+	let late_key = {
+		let mut key = value_key(b"NodeRegistry", b"Nodes");
+		let id = first.encode();
+		key.extend(sp_crypto_hashing::twox_64(&id));
+		key.extend(id);
+		hex_encode(&key)
+	};
+	let late = rpc.storage(&late_key, None).map(|raw| {
+		pallet_node_registry::pallet::NodeRecordOf::<Runtime>::decode(&mut &raw[..]).expect("node")
+	});
+	let registered = if first == NodeId(0) { 10_000 } else { 1_000 };
+	assert_eq!(
+		late.map(|r| r.collateral),
+		Some(registered * atoma_runtime::currency::UNITS * 95 / 100),
+		"slashed"
+	);
+
+	// Restart Alice's node: same base path, same chain, and it goes on.
+	let before = rpc.best_number();
+	let TwoNodes { alice, bob: _bob, workers: _workers, alice_args, _base } = net;
+	let status = alice.stop(Duration::from_secs(60));
+	assert!(status.success(), "node exited with {status}");
+	let mut restarted =
+		NodeProcess::start(&alice_args.iter().map(String::as_str).collect::<Vec<_>>());
+	restarted.wait_for_rpc(STARTUP);
+	let rpc = restarted.rpc();
+	assert!(rpc.best_number() >= before, "the chain survived the restart");
+	assert!(rpc.storage(&result_key(RequestId(0)), None).is_some(), "the result survived");
+	rpc.wait_for_finalized(before + 2, STARTUP);
+	let status = restarted.stop(Duration::from_secs(60));
+	assert!(status.success(), "node exited with {status}");
 }
