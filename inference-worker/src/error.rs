@@ -64,6 +64,12 @@ pub enum WorkerError {
 	/// The worker is shutting down.
 	#[error("the worker is shutting down")]
 	ShuttingDown,
+	/// An uploaded input does not hash to the hash it was uploaded under.
+	#[error("the uploaded bytes do not hash (blake2-256) to {0}")]
+	InputHashMismatch(String),
+	/// A job names an input by hash that was not uploaded (or was evicted).
+	#[error("no input with hash {0} was uploaded; PUT it to /v1/inputs/{0} first")]
+	InputNotUploaded(String),
 	/// Inference or an internal step failed.
 	#[error("inference failed: {0}")]
 	Engine(String),
@@ -105,6 +111,8 @@ impl WorkerError {
 			Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
 			Self::QueueFull { .. } => (StatusCode::TOO_MANY_REQUESTS, "queue_full"),
 			Self::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
+			Self::InputHashMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "input_hash_mismatch"),
+			Self::InputNotUploaded(_) => (StatusCode::CONFLICT, "input_not_uploaded"),
 			Self::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "engine_error"),
 		}
 	}

@@ -43,6 +43,7 @@ pub mod commitments;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod inputs;
 pub mod jobs;
 pub mod metrics;
 pub mod shutdown;

@@ -137,6 +137,8 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 			default_max_tokens: args.default_max_tokens.min(args.max_tokens_limit),
 		},
 		started,
+		// 1,024 prompts or 64 MiB, whichever comes first.
+		inputs: Arc::new(atoma_inference_worker::inputs::InputStore::new(1_024, 64 << 20)),
 	};
 	let app = api::router(state, args.max_body_bytes, args.request_timeout());
 

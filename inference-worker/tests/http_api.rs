@@ -521,3 +521,36 @@ fn second_model_served_by_id() {
 	assert_eq!(job["model"], "smol-b");
 	assert_eq!(job["status"], "completed");
 }
+
+#[test]
+fn inputs_uploaded_by_hash_feed_jobs() {
+	let w = worker();
+	let prompt = br#"[{"role":"user","content":"What is the capital of France?"}]"#;
+	let hash = hex::encode(atoma_primitives::hash::hash(prompt));
+
+	// A job naming an input that was not uploaded: 409, nothing queued.
+	let r = w.post_json("/v1/jobs", &json!({"input_hash": hash, "max_tokens": 4}));
+	assert_error(&r, 409, "input_not_uploaded", None);
+
+	// Bytes that do not hash to the name: 422, not kept.
+	let put = |path: &str, body: &[u8]| common::request(w.addr, "PUT", path, &[], Some(body));
+	let r = put(&format!("/v1/inputs/{hash}"), b"something else");
+	assert_error(&r, 422, "input_hash_mismatch", None);
+	let r = put("/v1/inputs/not-hex", prompt);
+	assert_error(&r, 422, "invalid_body", None);
+
+	let r = put(&format!("/v1/inputs/{hash}"), prompt);
+	assert_eq!(r.status, 201, "{}", r.text());
+	assert_eq!(r.json()["bytes"], prompt.len());
+
+	// The job by hash equals the job with the same messages inline.
+	let by_hash = w.run_job(&json!({"input_hash": hash, "max_tokens": 4}));
+	let inline = w.run_job(
+		&json!({"messages": serde_json::from_slice::<Value>(prompt).unwrap(), "max_tokens": 4}),
+	);
+	assert_eq!(by_hash["commitments"]["root"], inline["commitments"]["root"]);
+	assert_eq!(by_hash["output"]["text"], inline["output"]["text"]);
+
+	let r = w.post_json("/v1/jobs", &json!({"input_hash": hash, "prompt": "x"}));
+	assert_error(&r, 422, "invalid_body", None);
+}

@@ -92,6 +92,21 @@ impl Worker {
 }
 
 impl Worker {
+	/// `PUT` raw bytes; the JSON answer.
+	fn put_raw(&self, path: &str, body: &[u8]) -> Value {
+		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
+		let head = format!(
+			"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+			body.len()
+		);
+		stream.write_all(head.as_bytes()).expect("write");
+		stream.write_all(body).expect("write");
+		let mut response = String::new();
+		stream.read_to_string(&mut response).expect("read");
+		let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP body");
+		serde_json::from_str(body).unwrap_or(Value::Null)
+	}
+
 	/// Kill the worker process, as a crash would.
 	fn kill(&mut self) {
 		let _ = self.child.kill();
@@ -486,5 +501,60 @@ fn a_dead_worker_is_replaced_and_a_restarted_node_keeps_its_state() {
 	assert!(rpc.storage(&result_key(RequestId(0)), None).is_some(), "the result survived");
 	rpc.wait_for_finalized(before + 2, STARTUP);
 	let status = restarted.stop(Duration::from_secs(60));
+	assert!(status.success(), "node exited with {status}");
+}
+
+/// A request that carries only its input's hash: the user uploads the prompt to the selected
+/// node's worker, which checks the hash; the off-chain worker's job names the input by hash and
+/// retries until the upload is there. The wrong bytes are refused.
+#[test]
+fn an_input_given_by_hash_is_uploaded_to_the_selected_worker() {
+	let _serial = one_at_a_time();
+	let worker = Worker::start();
+	let mut node = NodeProcess::start(&["--dev", "--tmp", "--inference-worker-url", &worker.url()]);
+	node.wait_for_rpc(STARTUP);
+	let rpc = node.rpc();
+	rpc.wait_for_finalized(1, STARTUP);
+
+	let prompt = br#"[{"role":"user","content":"What is two plus two?"}]"#;
+	let hash = sp_crypto_hashing::blake2_256(prompt);
+	let mut request = spec("unused");
+	request.input = RequestInput::Hash(hash);
+	let bob = sr25519::Pair::from_string("//Bob", None).expect("dev seed");
+	let nonce = common::next_nonce(&rpc, &AccountId::from(bob.public()));
+	submit(
+		&rpc,
+		&bob,
+		RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: request }),
+		nonce,
+	);
+
+	// Wait until the node is drawn (its worker is the one to upload to), then upload.
+	let started = Instant::now();
+	while rpc.storage(&request_key(RequestId(0)), None).is_none_or(|raw| {
+		pallet_inference::Request::<Runtime>::decode(&mut &raw[..])
+			.map_or(true, |r| r.nodes.is_empty())
+	}) {
+		assert!(started.elapsed() < STARTUP, "never selected:\n{}", node.log_tail(30));
+		std::thread::sleep(Duration::from_millis(300));
+	}
+	std::thread::sleep(Duration::from_secs(4));
+	let path = format!("/v1/inputs/{}", hex::encode(hash));
+	let refused = worker.http("PUT", &path, Some(&json!("not the prompt")));
+	assert_eq!(refused["error"]["type"], "input_hash_mismatch");
+	let stored = worker.put_raw(&path, prompt);
+	assert_eq!(stored["bytes"], prompt.len());
+
+	let raw = loop {
+		if let Some(raw) = rpc.storage(&result_key(RequestId(0)), None) {
+			break raw;
+		}
+		assert!(started.elapsed() < SETTLEMENT, "not settled:\n{}", node.log_tail(40));
+		std::thread::sleep(Duration::from_millis(500));
+	};
+	let result = pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..])
+		.expect("a request result");
+	assert!(result.output_tokens > 0);
+	let status = node.stop(Duration::from_secs(60));
 	assert!(status.success(), "node exited with {status}");
 }

@@ -118,6 +118,9 @@ pub struct JobRequest {
 	pub node_index: Option<u32>,
 	/// Quorum size (default 1).
 	pub quorum_size: Option<u32>,
+	/// The blake2-256 hash (hex) of a prompt uploaded to `/v1/inputs/{hash}`, instead of
+	/// `prompt`/`messages`: a JSON list of chat messages, or plain prompt text.
+	pub input_hash: Option<String>,
 }
 
 impl JobRequest {

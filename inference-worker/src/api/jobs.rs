@@ -17,12 +17,61 @@ use crate::{
 	jobs::{JobRecord, JobStatus},
 };
 
+/// Fill `request`'s prompt from the input uploaded under `hash`: a JSON list of chat messages
+/// becomes `messages`, anything else the `prompt` text.
+fn resolve_input(
+	state: &AppState,
+	hash: &str,
+	request: &mut JobRequest,
+) -> Result<(), WorkerError> {
+	if request.prompt.is_some() || request.messages.is_some() {
+		return Err(WorkerError::InvalidBody(
+			"give either input_hash or prompt/messages, not both".to_owned(),
+		));
+	}
+	let key = crate::inputs::parse_hash(hash).ok_or_else(|| {
+		WorkerError::InvalidBody(format!("input_hash {hash:?} is not 64 hex digits"))
+	})?;
+	let bytes =
+		state.inputs.get(&key).ok_or_else(|| WorkerError::InputNotUploaded(hex::encode(key)))?;
+	let text = String::from_utf8(bytes)
+		.map_err(|_| WorkerError::InvalidBody("the uploaded input is not UTF-8".to_owned()))?;
+	match serde_json::from_str::<Vec<super::dto::ChatMessageIn>>(&text) {
+		Ok(messages) => request.messages = Some(messages),
+		Err(_) => request.prompt = Some(text),
+	}
+	Ok(())
+}
+
+/// Keep a prompt uploaded by hash; 201, or 422 when the bytes do not hash to `hash`.
+#[tracing::instrument(skip_all)]
+pub(super) async fn upload_input(
+	State(state): State<AppState>,
+	axum::extract::Path(hash): axum::extract::Path<String>,
+	body: axum::body::Bytes,
+) -> Result<Response, WorkerError> {
+	let key = crate::inputs::parse_hash(&hash)
+		.ok_or_else(|| WorkerError::InvalidBody(format!("{hash:?} is not 64 hex digits")))?;
+	let bytes = body.len();
+	state.inputs.put(key, body.to_vec()).map_err(|e| match e {
+		crate::inputs::UploadError::HashMismatch => {
+			WorkerError::InputHashMismatch(hex::encode(key))
+		},
+		crate::inputs::UploadError::TooLarge => WorkerError::PayloadTooLarge { limit: 64 << 20 },
+	})?;
+	Ok((StatusCode::CREATED, Json(json!({ "hash": hex::encode(key), "bytes": bytes })))
+		.into_response())
+}
+
 /// Queue a job; 202 with its id and a `Location` header.
 #[tracing::instrument(skip_all)]
 pub(super) async fn submit(
 	State(state): State<AppState>,
-	ApiJson(request): ApiJson<JobRequest>,
+	ApiJson(mut request): ApiJson<JobRequest>,
 ) -> Result<Response, WorkerError> {
+	if let Some(hash) = request.input_hash.take() {
+		resolve_input(&state, &hash, &mut request)?;
+	}
 	let raw = request.into_raw()?;
 	let (_, validated) = state.validate(raw, MaxTokensDefault::Worker).await?;
 	let model = validated.model.clone();

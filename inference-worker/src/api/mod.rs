@@ -58,6 +58,8 @@ pub struct AppState {
 	pub limits: Limits,
 	/// When the worker started.
 	pub started: Instant,
+	/// Prompts uploaded by hash.
+	pub inputs: Arc<crate::inputs::InputStore>,
 }
 
 /// Which default `max_tokens` applies.
@@ -103,6 +105,7 @@ pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Durati
 		.route("/metrics", get(meta::metrics))
 		.route("/v1/models", get(meta::models))
 		.route("/v1/jobs", post(jobs::submit))
+		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input))
 		.route("/v1/jobs/{id}", get(jobs::get_job))
 		.route("/v1/outputs/{id}", get(jobs::get_output))
 		.route("/v1/completions", post(openai::completions))

@@ -270,14 +270,10 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		}
 	}
 
-	/// The job body for the worker: the prompt (a JSON list of chat messages, or plain text),
-	/// the sampling parameters with the chain's sampler seed, and the node's quorum position.
+	/// The job body for the worker: the prompt (inline: a JSON list of chat messages, or plain
+	/// text; by hash: `input_hash`, the bytes the user uploaded to the worker), the sampling
+	/// parameters with the chain's sampler seed, and the node's quorum position.
 	pub(crate) fn job_body(request: &Request<T>, role: &Role) -> Option<Vec<u8>> {
-		let StoredInput::Inline(bytes) = &request.input else {
-			// Inputs given by hash arrive at the worker off chain (uploaded by the user).
-			return None;
-		};
-		let text = core::str::from_utf8(bytes).ok()?;
 		let (index, quorum) = match role {
 			Role::Public { index, quorum } => (*index, *quorum),
 			Role::Verifier { .. } => (0, 1),
@@ -293,9 +289,17 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			"node_index": index,
 			"quorum_size": quorum,
 		});
-		match serde_json::from_str::<serde_json::Value>(text) {
-			Ok(messages @ serde_json::Value::Array(_)) => body["messages"] = messages,
-			_ => body["prompt"] = serde_json::Value::String(text.into()),
+		match &request.input {
+			StoredInput::Inline(bytes) => {
+				let text = core::str::from_utf8(bytes).ok()?;
+				match serde_json::from_str::<serde_json::Value>(text) {
+					Ok(messages @ serde_json::Value::Array(_)) => body["messages"] = messages,
+					_ => body["prompt"] = serde_json::Value::String(text.into()),
+				}
+			},
+			StoredInput::Hash(hash) => {
+				body["input_hash"] = serde_json::Value::String(encode_hash(hash));
+			},
 		}
 		serde_json::to_vec(&body).ok()
 	}
@@ -375,4 +379,16 @@ fn decode_hash(hex: &str) -> Option<[u8; 32]> {
 		*byte = (nibble(high)? << 4) | nibble(low)?;
 	}
 	Some(out)
+}
+
+/// 32 bytes as 64 lowercase hex digits.
+fn encode_hash(hash: &[u8; 32]) -> String {
+	const DIGITS: &[u8; 16] = b"0123456789abcdef";
+	let mut out = String::with_capacity(64);
+	for byte in hash {
+		for nibble in [byte >> 4, byte & 0x0f] {
+			out.push(DIGITS.get(usize::from(nibble)).copied().map_or('0', char::from));
+		}
+	}
+	out
 }

@@ -197,6 +197,26 @@ fn job_bodies_carry_chat_messages_as_messages() {
 }
 
 #[test]
+fn inputs_given_by_hash_go_to_the_worker_as_input_hash() {
+	ExtBuilder::default().build_and_execute(|| {
+		let mut s = spec(VerificationMode::Single);
+		let hash = sp_io::hashing::blake2_256(b"a prompt uploaded off chain");
+		s.input = atoma_support::inference::RequestInput::Hash(hash);
+		let id = submit(s);
+		next_block();
+		let body = Inference::job_body(
+			&request(id),
+			&crate::offchain::Role::Public { index: 0, quorum: 1 },
+		)
+		.expect("a body");
+		let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+		assert_eq!(json["input_hash"], hex::encode(hash));
+		assert!(json.get("prompt").is_none() && json.get("messages").is_none());
+		all_commit(id, &output(1, 1));
+	});
+}
+
+#[test]
 fn finished_jobs_parse_and_bad_ones_fail() {
 	use crate::offchain::{parse_job, Poll};
 	let o = output(1, 2);
