@@ -35,25 +35,33 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 	}
 
-	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`.
+	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`. The queue is
+	/// in submission order, so the scan stops at the first request of this block: it reads at
+	/// most `MaxSelectionsPerBlock + 1` requests whatever the queue's length.
 	fn select_pending(now: BlockNumberFor<T>) -> u32 {
 		let mut queue = PendingSelections::<T>::get();
-		if queue.is_empty() {
-			return 0;
-		}
 		let mut done = 0u32;
-		let mut kept = Vec::new();
+		let mut consumed = 0usize;
 		for id in queue.iter().copied() {
-			let ready = Requests::<T>::get(id).is_some_and(|r| r.submitted_at < now);
-			if ready && done < T::MaxSelectionsPerBlock::get() {
-				Self::select(id, now);
-				done = done.saturating_add(1);
-			} else if Requests::<T>::contains_key(id) {
-				kept.push(id);
+			if done >= T::MaxSelectionsPerBlock::get() {
+				break;
 			}
+			match Requests::<T>::get(id).map(|r| r.submitted_at < now) {
+				Some(true) => {
+					Self::select(id, now);
+					done = done.saturating_add(1);
+				},
+				Some(false) => break,
+				// Gone already: drop the stale entry.
+				None => {},
+			}
+			consumed = consumed.saturating_add(1);
 		}
-		queue = BoundedVec::truncate_from(kept);
-		PendingSelections::<T>::put(queue);
+		if consumed > 0 {
+			let rest: Vec<RequestId> = queue.iter().skip(consumed).copied().collect();
+			queue = BoundedVec::truncate_from(rest);
+			PendingSelections::<T>::put(queue);
+		}
 		done
 	}
 

@@ -158,12 +158,12 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Phase::Executing { .. }, None) => {
 				Self::start_job(url, now, id, request, &role, &store)
 			},
-			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts })) => {
-				if now >= retry_at {
-					match Self::post_job(url, request, &role) {
-						Ok(job) => store.set(&JobState::Running { job }),
-						Err(()) => store.set(&Self::backoff(now, attempts)),
-					}
+			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
+				if now >= retry_at =>
+			{
+				match Self::post_job(url, request, &role) {
+					Ok(job) => store.set(&JobState::Running { job }),
+					Err(()) => store.set(&Self::backoff(now, attempts)),
 				}
 			},
 			(Phase::Executing { .. }, Some(JobState::Running { job })) => {
@@ -263,9 +263,9 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		}
 		let body: Vec<u8> = response.body().collect();
 		let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
-		match &json["id"] {
-			serde_json::Value::String(s) => Ok(s.as_bytes().to_vec()),
-			serde_json::Value::Number(n) => Ok(format!("{n}").into_bytes()),
+		match json.get("id") {
+			Some(serde_json::Value::String(s)) => Ok(s.as_bytes().to_vec()),
+			Some(serde_json::Value::Number(n)) => Ok(format!("{n}").into_bytes()),
 			_ => Err(()),
 		}
 	}
@@ -289,18 +289,17 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			"node_index": index,
 			"quorum_size": quorum,
 		});
-		match &request.input {
+		let (field, value) = match &request.input {
 			StoredInput::Inline(bytes) => {
 				let text = core::str::from_utf8(bytes).ok()?;
 				match serde_json::from_str::<serde_json::Value>(text) {
-					Ok(messages @ serde_json::Value::Array(_)) => body["messages"] = messages,
-					_ => body["prompt"] = serde_json::Value::String(text.into()),
+					Ok(messages @ serde_json::Value::Array(_)) => ("messages", messages),
+					_ => ("prompt", serde_json::Value::String(text.into())),
 				}
 			},
-			StoredInput::Hash(hash) => {
-				body["input_hash"] = serde_json::Value::String(encode_hash(hash));
-			},
-		}
+			StoredInput::Hash(hash) => ("input_hash", serde_json::Value::String(encode_hash(hash))),
+		};
+		body.as_object_mut()?.insert(field.into(), value);
 		serde_json::to_vec(&body).ok()
 	}
 
@@ -343,14 +342,20 @@ pub(crate) enum Poll {
 /// Read a `GET /v1/jobs/{id}` body.
 pub(crate) fn parse_job(body: &[u8]) -> Poll {
 	let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Poll::Pending };
-	match json["status"].as_str() {
+	match json.get("status").and_then(|s| s.as_str()) {
 		Some("completed") => {},
 		Some("failed") => return Poll::Failed,
 		_ => return Poll::Pending,
 	}
-	let c = &json["commitments"];
-	let hash = |field: &str| c[field].as_str().and_then(decode_hash);
-	let tokens = json["output"]["token_ids"].as_array().map(|ids| ids.len() as u32);
+	let commitments = json.get("commitments");
+	let hash = |field: &str| {
+		commitments.and_then(|c| c.get(field)).and_then(|h| h.as_str()).and_then(decode_hash)
+	};
+	let tokens = json
+		.get("output")
+		.and_then(|o| o.get("token_ids"))
+		.and_then(|ids| ids.as_array())
+		.map(|ids| ids.len() as u32);
 	match (hash("output_hash"), hash("root"), hash("leaf"), tokens) {
 		(Some(output_hash), Some(root), Some(leaf), Some(output_tokens)) => {
 			Poll::Done(FinishedJob { output_hash, root, leaf, output_tokens })
