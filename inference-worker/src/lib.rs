@@ -43,6 +43,8 @@ pub mod commitments;
 pub mod config;
 pub mod engine;
 pub mod error;
+#[cfg(feature = "fault-injection")]
+pub mod fault;
 pub mod inputs;
 pub mod jobs;
 pub mod metrics;

@@ -90,6 +90,24 @@ fn init_tracing() {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
+	#[cfg(feature = "fault-injection")]
+	let args = {
+		let mut args = args;
+		if let Some(fault) = args.fault {
+			if !args.i_know_this_worker_cheats {
+				eprintln!(
+					"error: --fault {fault:?} makes this worker cheat, and its node lose its \
+					 collateral; add --i-know-this-worker-cheats to run it anyway"
+				);
+				return ExitCode::FAILURE;
+			}
+			eprintln!("warning: fault injection: this worker misbehaves on purpose ({fault:?})");
+			if fault == atoma_inference_worker::fault::Fault::CheaperPrecision {
+				args.precision = Precision::Quantized;
+			}
+		}
+		args
+	};
 	set_candle_precision(args.precision);
 	init_tracing();
 	let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -120,8 +138,16 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		let (store, metrics, shutdown) =
 			(Arc::clone(&store), Arc::clone(&metrics), shutdown.clone());
 		// Loading reads and hashes every model file: blocking work.
+		#[cfg(feature = "fault-injection")]
+		let fault = args.fault;
 		tokio::task::spawn_blocking(move || {
-			Engine::start(&models, device, precision, capacity, store, metrics, shutdown)
+			#[cfg(feature = "fault-injection")]
+			let engine =
+				Engine::start(&models, device, precision, capacity, store, metrics, shutdown, fault);
+			#[cfg(not(feature = "fault-injection"))]
+			let engine =
+				Engine::start(&models, device, precision, capacity, store, metrics, shutdown);
+			engine
 		})
 		.await??
 	};

@@ -7,13 +7,7 @@
 
 mod common;
 
-use std::{
-	io::{BufRead, BufReader, Read, Write},
-	net::TcpStream,
-	path::PathBuf,
-	process::{Child, Command, Stdio},
-	time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use atoma_primitives::SamplingParams;
 use atoma_runtime::{AccountId, Runtime, RuntimeCall};
@@ -22,7 +16,12 @@ use atoma_support::{
 	EchelonId, ModelId, NodeId, RequestId,
 };
 use codec::{Decode, Encode};
-use common::{hex_encode, run_subcommand, NodeProcess, TempDir};
+use common::{
+	chain::{request_key, result_key, submit, value_key},
+	hex_encode, run_subcommand,
+	worker::Worker,
+	NodeProcess, TempDir,
+};
 use serde_json::{json, Value};
 use sp_core::{sr25519, Pair};
 
@@ -36,100 +35,6 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
 	ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 const SETTLEMENT: Duration = Duration::from_secs(240);
-
-/// The real inference worker with the real model, on a free port.
-struct Worker {
-	child: Child,
-	port: u16,
-}
-
-impl Worker {
-	fn start() -> Self {
-		let exe = common::node_binary().with_file_name("atoma-worker");
-		assert!(exe.exists(), "{} is missing: build the workspace first", exe.display());
-		let model = std::env::var_os("ATOMA_MODEL_GGUF").map(PathBuf::from).unwrap_or_else(|| {
-			PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-				.join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
-		});
-		assert!(model.exists(), "{} is missing: run scripts/fetch-model.sh", model.display());
-		let mut child = Command::new(exe)
-			.arg("--model")
-			.arg(format!("smollm2-135m-instruct={}", model.display()))
-			.args(["--listen", "127.0.0.1:0"])
-			.stdout(Stdio::piped())
-			.stderr(Stdio::null())
-			.spawn()
-			.expect("the worker starts");
-		let stdout = child.stdout.take().expect("piped");
-		let mut lines = BufReader::new(stdout).lines();
-		let port = loop {
-			let line = lines.next().expect("the worker prints its address").expect("utf-8");
-			if let Some(addr) = line.strip_prefix("atoma-worker listening on http://") {
-				break addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
-			}
-		};
-		Worker { child, port }
-	}
-
-	fn url(&self) -> String {
-		format!("http://127.0.0.1:{}", self.port)
-	}
-
-	/// A plain HTTP request to the worker; the JSON body of its answer.
-	fn http(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
-		let body = body.map(|b| b.to_string()).unwrap_or_default();
-		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
-		let request = format!(
-			"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-			body.len()
-		);
-		stream.write_all(request.as_bytes()).expect("write");
-		let mut response = String::new();
-		stream.read_to_string(&mut response).expect("read");
-		let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP body");
-		serde_json::from_str(body).unwrap_or(Value::Null)
-	}
-}
-
-impl Worker {
-	/// `PUT` raw bytes; the JSON answer.
-	fn put_raw(&self, path: &str, body: &[u8]) -> Value {
-		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
-		let head = format!(
-			"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-			body.len()
-		);
-		stream.write_all(head.as_bytes()).expect("write");
-		stream.write_all(body).expect("write");
-		let mut response = String::new();
-		stream.read_to_string(&mut response).expect("read");
-		let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP body");
-		serde_json::from_str(body).unwrap_or(Value::Null)
-	}
-
-	/// Kill the worker process, as a crash would.
-	fn kill(&mut self) {
-		let _ = self.child.kill();
-		let _ = self.child.wait();
-	}
-}
-
-impl Drop for Worker {
-	fn drop(&mut self) {
-		let _ = self.child.kill();
-		let _ = self.child.wait();
-	}
-}
-
-/// `Inference::Results` storage key of `request`: twox128 ++ twox128 ++ twox64_concat.
-fn result_key(request: RequestId) -> String {
-	let mut key = sp_crypto_hashing::twox_128(b"Inference").to_vec();
-	key.extend(sp_crypto_hashing::twox_128(b"Results"));
-	let encoded = request.encode();
-	key.extend(sp_crypto_hashing::twox_64(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
-}
 
 fn spec(prompt: &str) -> RequestSpec {
 	RequestSpec {
@@ -212,18 +117,6 @@ fn a_prompt_settles_with_the_workers_commitment() {
 }
 
 /// A storage value's key: twox128(pallet) ++ twox128(item).
-fn value_key(pallet: &[u8], item: &[u8]) -> Vec<u8> {
-	let mut key = sp_crypto_hashing::twox_128(pallet).to_vec();
-	key.extend(sp_crypto_hashing::twox_128(item));
-	key
-}
-
-/// Submit `call` signed by `signer` and wait until it is in a block.
-fn submit(rpc: &common::Rpc, signer: &sr25519::Pair, call: RuntimeCall, nonce: u32) {
-	let xt = common::sign_call(rpc, signer, call, nonce);
-	rpc.call("author_submitExtrinsic", json!([hex_encode(&xt.encode())]));
-}
-
 /// Two execution nodes, each with its own worker: Alice's from the dev genesis, and Bob's,
 /// registered and subscribed by its operator over JSON-RPC and active from the next epoch.
 struct TwoNodes {
@@ -416,15 +309,6 @@ fn cross_validation_with_p_one_settles_with_a_private_verifier() {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");
 	}
-}
-
-/// `Inference::Requests` storage key of `request`.
-fn request_key(request: RequestId) -> String {
-	let mut key = value_key(b"Inference", b"Requests");
-	let encoded = request.encode();
-	key.extend(sp_crypto_hashing::twox_64(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
 }
 
 /// A worker dies mid-job: its node misses the deadline, is slashed and replaced, and the request

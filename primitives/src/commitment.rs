@@ -198,6 +198,21 @@ pub fn sealed_commitment(output_digest: &Hash, worker_key: &[u8; 32]) -> Hash {
 	hash_tagged(crate::hash::TAG_SEALED, &[output_digest, worker_key])
 }
 
+/// The digest of an arbiter's verdict in a dispute: `H("atoma/verdict/v1" ‖ D ‖ token count ‖
+/// leaf count ‖ leaf_0 ‖ … ‖ leaf_{n-1})`, integers u32 little-endian.
+///
+/// An arbiter re-executes the disputed request and reports the output digest `D = H(O)`, the
+/// token count and, for a Sampling quorum of `n`, the leaves `H(O ‖ i)` (the chain cannot derive
+/// them from `D`; an empty list for Cross-Validation). Arbiters seal this digest with their key
+/// ([`sealed_commitment`]) before anyone reveals, so no arbiter can copy another's verdict.
+pub fn verdict_digest(output_digest: &Hash, output_tokens: u32, leaves: &[Hash]) -> Hash {
+	let count = u32::try_from(leaves.len()).unwrap_or(u32::MAX).to_le_bytes();
+	let tokens = output_tokens.to_le_bytes();
+	let mut parts: alloc::vec::Vec<&[u8]> = alloc::vec![output_digest, &tokens, &count];
+	parts.extend(leaves.iter().map(|leaf| leaf.as_slice()));
+	hash_tagged(crate::hash::TAG_VERDICT, &parts)
+}
+
 /// Whether `root` is the commitment root of `leaves` taken in quorum order.
 ///
 /// This is the check the runtime performs once all nodes have revealed their

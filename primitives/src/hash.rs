@@ -49,6 +49,8 @@ pub const TAG_TRACE_NODE: &[u8] = b"atoma/trace-node/v1";
 pub const TAG_SEALED: &[u8] = b"atoma/sealed/v1";
 /// Tag of the tokenizer hash (see [`crate::tokenizer`]).
 pub const TAG_TOKENIZER: &[u8] = b"atoma/tokenizer/v1";
+/// Tag of an arbiter's verdict in a dispute (see [`crate::commitment::verdict_digest`]).
+pub const TAG_VERDICT: &[u8] = b"atoma/verdict/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -63,6 +65,7 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_TRACE_NODE,
 	TAG_TOKENIZER,
 	TAG_SEALED,
+	TAG_VERDICT,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

@@ -29,6 +29,7 @@ struct Vectors {
 	trace: TraceSection,
 	tokenizer: Vec<TokenizerCase>,
 	sealed: Vec<SealedCase>,
+	verdicts: Vec<VerdictCase>,
 }
 
 #[derive(Deserialize)]
@@ -43,6 +44,7 @@ struct Tags {
 	trace_node: String,
 	tokenizer: String,
 	sealed: String,
+	verdict: String,
 }
 
 #[derive(Deserialize)]
@@ -94,6 +96,14 @@ struct SealedCase {
 	digest: String,
 	worker_key: String,
 	sealed: String,
+}
+
+#[derive(Deserialize)]
+struct VerdictCase {
+	canonical_hex: String,
+	output_tokens: u32,
+	leaves: Vec<String>,
+	verdict: String,
 }
 
 #[derive(Deserialize)]
@@ -303,5 +313,26 @@ fn sealed_commitments_match_python() {
 		assert_eq!(hex::encode(digest), case.digest);
 		let key: [u8; 32] = hex::decode(&case.worker_key).unwrap().try_into().unwrap();
 		assert_eq!(hex::encode(sealed_commitment(&digest, &key)), case.sealed);
+	}
+}
+
+#[test]
+fn verdict_digests_match_python() {
+	use atoma_primitives::commitment::{output_digest, output_leaf, verdict_digest};
+	let v = vectors();
+	assert_eq!(v.tags.verdict.as_bytes(), hash::TAG_VERDICT);
+	assert_eq!(v.verdicts.len(), 2);
+	for case in &v.verdicts {
+		let o = hex::decode(&case.canonical_hex).unwrap();
+		let leaves: Vec<[u8; 32]> = (0u32..)
+			.zip(&case.leaves)
+			.map(|(i, hex_leaf)| {
+				let leaf = output_leaf(&o, i);
+				assert_eq!(&hex::encode(leaf), hex_leaf);
+				leaf
+			})
+			.collect();
+		let got = verdict_digest(&output_digest(&o), case.output_tokens, &leaves);
+		assert_eq!(hex::encode(got), case.verdict);
 	}
 }

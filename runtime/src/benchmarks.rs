@@ -6,4 +6,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_node_registry, NodeRegistry]
 	[pallet_model_registry, ModelRegistry]
 	[pallet_inference, Inference]
+	[pallet_disputes, Disputes]
 );

@@ -268,6 +268,9 @@ mod runtime {
 
 	#[runtime::pallet_index(12)]
 	pub type Inference = pallet_inference;
+
+	#[runtime::pallet_index(13)]
+	pub type Disputes = pallet_disputes;
 }
 
 #[cfg(test)]

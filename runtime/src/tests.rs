@@ -497,3 +497,116 @@ mod inference {
 		});
 	}
 }
+
+mod disputes {
+	//! The disputes pallet as this runtime wires it: a lazy commitment on the dev chain opens a
+	//! dispute; with no other node to arbitrate, every round draws nobody and the dispute goes to
+	//! governance, where sudo (root) decides through a signed extrinsic.
+
+	use super::*;
+	use crate::{Disputes, Inference, NodeRegistry};
+	use atoma_primitives::{
+		commitment::{output_digest, output_leaf, quorum_commitments},
+		CanonicalOutput, FinishReason,
+	};
+	use atoma_support::{
+		inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
+		EchelonId, ModelId, NodeId, RequestId,
+	};
+	use frame_support::traits::{Hooks, IntegrityTest};
+	use frame_system::offchain::CreateAuthorizedTransaction;
+	use pallet_inference::{CommitmentKind, CommitmentPayload};
+
+	#[test]
+	fn the_configuration_passes_the_integrity_test() {
+		sp_io::TestExternalities::default().execute_with(Disputes::integrity_test);
+	}
+
+	#[test]
+	fn a_lazy_commitment_is_disputed_and_governance_decides() {
+		ext_for("development").execute_with(|| {
+			let alice = Sr25519Keyring::Alice;
+			let spec = RequestSpec {
+				model: ModelId::from_name(
+					crate::genesis_config_presets::DEFAULT_MODEL_ID.as_bytes(),
+				)
+				.unwrap(),
+				echelon: EchelonId(0),
+				input: RequestInput::Inline(b"What is the capital of France?".to_vec()),
+				input_tokens: 8,
+				params: atoma_primitives::SamplingParams {
+					temperature_milli: 0,
+					top_k: 0,
+					top_p_milli: 1_000,
+					max_output_tokens: 16,
+					seed: 0,
+				},
+				mode: VerificationMode::Single,
+				timeout: 20,
+				destination: OutputDestination::Worker,
+			};
+			let bob = account(Sr25519Keyring::Bob);
+			let bob_before = Balances::total_balance(&bob);
+			let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec });
+			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
+				.expect("valid"));
+			System::set_block_number(2);
+			Inference::on_initialize(2);
+
+			// A root of one output with a leaf of another: a node that did not run the model.
+			let real = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
+			let other = CanonicalOutput::new(&[4, 5, 6], FinishReason::Stop).encode_canonical();
+			let payload = CommitmentPayload {
+				request: RequestId(0),
+				node: NodeId(0),
+				kind: CommitmentKind::Quorum {
+					root: quorum_commitments(&real, 1).root,
+					leaf: output_leaf(&other, 0),
+					output_tokens: 3,
+				},
+			};
+			let signature = alice.sign(&payload.signing_bytes());
+			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
+				payload,
+				signature,
+			});
+			let xt = <Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call);
+			assert_ok!(Executive::apply_extrinsic(xt).expect("authorized"));
+			let dispute = pallet_disputes::Disputes::<Runtime>::get(RequestId(0)).expect("open");
+
+			// Alice's node is the only one: each of the three rounds draws nobody.
+			let mut now = 2u32;
+			while let Some(d) = pallet_disputes::Disputes::<Runtime>::get(RequestId(0)) {
+				if matches!(d.phase, pallet_disputes::DisputePhase::AwaitingGovernance { .. }) {
+					break;
+				}
+				now += 1;
+				System::set_block_number(now);
+				Disputes::on_initialize(now);
+			}
+			assert!(now <= dispute.final_deadline);
+
+			let verdict = pallet_disputes::Verdict {
+				output_digest: output_digest(&real),
+				output_tokens: 3,
+				leaves: frame_support::BoundedVec::truncate_from(vec![output_leaf(&real, 0)]),
+			};
+			let decide = RuntimeCall::Disputes(pallet_disputes::Call::resolve_dispute {
+				request: RequestId(0),
+				verdict: Some(verdict),
+			});
+			let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(decide) });
+			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(alice, sudo, 0))
+				.expect("valid"));
+			assert!(pallet_disputes::Disputes::<Runtime>::get(RequestId(0)).is_none());
+			let node = pallet_node_registry::Nodes::<Runtime>::get(NodeId(0)).expect("node");
+			assert_eq!(node.collateral, 0, "the lazy node lost its whole collateral");
+			assert_eq!(node.reserved, 0);
+			// Bob paid only the transaction fee: the escrow came back, with the user's share.
+			assert!(Balances::total_balance(&bob) > bob_before);
+			NodeRegistry::do_try_state().expect("node registry invariants");
+			Inference::do_try_state().expect("inference invariants");
+			Disputes::do_try_state().expect("dispute invariants");
+		});
+	}
+}

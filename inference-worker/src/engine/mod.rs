@@ -127,6 +127,7 @@ pub enum StartError {
 
 impl Engine {
 	/// Load every model and start its engine thread.
+	#[allow(clippy::too_many_arguments)]
 	pub fn start(
 		specs: &[ModelSpec],
 		device_spec: DeviceSpec,
@@ -135,6 +136,7 @@ impl Engine {
 		store: Arc<JobStore>,
 		metrics: Arc<Metrics>,
 		shutdown: Shutdown,
+		#[cfg(feature = "fault-injection")] fault: Option<crate::fault::Fault>,
 	) -> Result<Self, StartError> {
 		if specs.is_empty() {
 			return Err(StartError::NoModels);
@@ -161,6 +163,8 @@ impl Engine {
 				store: Arc::clone(&store),
 				metrics: Arc::clone(&metrics),
 				shutdown: shutdown.clone(),
+				#[cfg(feature = "fault-injection")]
+				fault,
 			};
 			let thread = std::thread::Builder::new()
 				.name(format!("engine-{}", info.id))
@@ -256,6 +260,8 @@ struct Runner {
 	store: Arc<JobStore>,
 	metrics: Arc<Metrics>,
 	shutdown: Shutdown,
+	#[cfg(feature = "fault-injection")]
+	fault: Option<crate::fault::Fault>,
 }
 
 impl Runner {
@@ -292,6 +298,21 @@ impl Runner {
 		}
 		let queue_wait = work.enqueued.elapsed();
 		self.store.mark_running(&work.id);
+		#[cfg(feature = "fault-injection")]
+		match self.fault {
+			Some(crate::fault::Fault::Stall) => {
+				while !self.shutdown.is_draining() {
+					std::thread::sleep(Duration::from_millis(100));
+				}
+				return self.fail(&work, "the worker is shutting down".to_owned());
+			},
+			Some(crate::fault::Fault::Lazy) => {
+				let tokens = work.request.params.max_output_tokens.min(8);
+				let prompt = u32::try_from(work.request.prompt_tokens.len()).unwrap_or(u32::MAX);
+				return self.complete(&work, crate::fault::made_up_output(tokens, prompt), queue_wait);
+			},
+			_ => {},
+		}
 		self.metrics.set_running(&self.model_id, true);
 		let shutdown = self.shutdown.clone();
 		let events = work.events.clone();
@@ -317,6 +338,13 @@ impl Runner {
 			},
 		);
 		self.metrics.set_running(&self.model_id, false);
+		#[cfg(feature = "fault-injection")]
+		let result = result.map(|mut output| {
+			if self.fault == Some(crate::fault::Fault::TamperTokens) {
+				crate::fault::tamper(&mut output);
+			}
+			output
+		});
 		match result {
 			Ok(output) => self.complete(&work, output, queue_wait),
 			Err(e @ GenerateError::Cancelled(_)) => self.fail(&work, e.to_string()),

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub mod chain;
+pub mod worker;
+
 use std::{
 	io::{BufRead, BufReader, Read, Write},
 	net::{TcpListener, TcpStream},

@@ -123,6 +123,32 @@ fn output(tokens: u32) -> Vec<u8> {
 	CanonicalOutput::new(&ids, FinishReason::Length).encode_canonical()
 }
 
+/// `subscribers` nodes serving a fresh model, and a request of `owner` run by `parties` of them
+/// (at most `MaxQuorum`; Single for one, Sampling otherwise) whose commitments all differ: it goes
+/// to the dispute manager. For the disputes pallet's benchmarks.
+pub fn disputed_request<T: Config>(owner: &T::AccountId, parties: u32, subscribers: u32) -> RequestId {
+	let parties = parties.min(T::MaxQuorum::get());
+	let setup = serving::<T>(subscribers.max(parties));
+	let plenty = T::JobCollateral::get().saturating_mul(1_000_000u32.into());
+	T::Currency::set_balance(owner, plenty);
+	let mode = match parties {
+		0 | 1 => VerificationMode::Single,
+		n => VerificationMode::Sampling { n },
+	};
+	let id = selected::<T>(owner, spec(&setup, mode, 16));
+	let request = Requests::<T>::get(id).unwrap_or_else(|| panic!("selected"));
+	let n = request.nodes.len() as u32;
+	for (i, node) in request.nodes.iter().enumerate() {
+		// Each node its own output: every pair disagrees.
+		let q = quorum_commitments(&output(i as u32 + 1), n);
+		let commitment =
+			Commitment::Quorum { root: q.root, leaf: q.leaves[i], output_tokens: i as u32 + 1 };
+		Commitments::<T>::insert(id, node, commitment);
+	}
+	Inference::<T>::conclude_quorum(id, request);
+	id
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;

@@ -7,7 +7,8 @@
 use alloc::vec::Vec;
 
 use atoma_support::{
-	inference::VerificationMode, sortition, NodeId, NodeRegistry, RequestId, SlashSplit,
+	inference::{DisputeManager, VerificationMode},
+	sortition, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use frame_support::{pallet_prelude::*, traits::Randomness};
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -31,8 +32,11 @@ impl<T: Config> Pallet<T> {
 		for id in deadlines {
 			Self::close_window(id, now);
 		}
+		// A closing reveal window may open a dispute.
+		let disputes = T::Disputes::open_dispute_weight().saturating_mul(closed.into());
 		T::WeightInfo::on_initialize_selection(selected)
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
+			.saturating_add(disputes)
 	}
 
 	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`. The queue is

@@ -112,8 +112,9 @@ pub mod pallet {
 		/// falls back to the parent block hash.
 		type Randomness: Randomness<Option<Self::Hash>, BlockNumberFor<Self>>;
 
-		/// Opens disputes over disagreeing commitments.
-		type Disputes: DisputeManager;
+		/// Opens disputes over disagreeing commitments; they come back through
+		/// [`atoma_support::inference::DisputedRequests`].
+		type Disputes: DisputeManager<Self::AccountId>;
 
 		/// Told how requests submitted by other pallets end.
 		type OnOutcome: OnInferenceOutcome;
@@ -277,6 +278,15 @@ pub mod pallet {
 		RequestFailed { request: RequestId, reason: FailureReason, refunded: BalanceOf<T> },
 		/// The output of a settled request was published on chain.
 		OutputPublished { request: RequestId, bytes: u32 },
+		/// A dispute over the request ended: the whole escrow (`refunded`) went back to the
+		/// owner and every reservation was released. `output_commitment` is the winning output
+		/// (recorded in `Results` like a settlement), or `None` when no output won.
+		DisputeConcluded {
+			request: RequestId,
+			output_commitment: Option<[u8; 32]>,
+			honest: Vec<NodeId>,
+			refunded: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -341,6 +351,8 @@ pub mod pallet {
 		OutputTooLarge,
 		/// The output does not match the settled commitment.
 		OutputMismatch,
+		/// The request is not disputed.
+		NotDisputed,
 	}
 
 	#[pallet::hooks]
@@ -400,6 +412,9 @@ pub mod pallet {
 		/// `VerifierJoined` or `DigestRevealed`, and `RequestSettled` or `RequestDisputed` when
 		/// the last commitment arrives.
 		#[pallet::call_index(1)]
+		#[pallet::weight(
+			T::WeightInfo::submit_commitment().saturating_add(T::Disputes::open_dispute_weight())
+		)]
 		#[pallet::authorize(|_source, payload: &CommitmentPayload, signature: &sp_core::sr25519::Signature| {
 			Pallet::<T>::authorize_commitment(payload, signature)
 		})]

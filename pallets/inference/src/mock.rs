@@ -396,6 +396,9 @@ pub fn check_fee_accounting() {
 			RuntimeEvent::Inference(crate::Event::RequestFailed { refunded: r, .. }) => {
 				refunded += r
 			},
+			RuntimeEvent::Inference(crate::Event::DisputeConcluded { refunded: r, .. }) => {
+				refunded += r
+			},
 			_ => {},
 		}
 	}

@@ -18,21 +18,23 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use alloc::{format, string::String, vec::Vec};
+use alloc::{string::String, vec::Vec};
 
 use atoma_primitives::commitment::sealed_commitment;
 use atoma_support::{
-	inference::VerificationMode, sortition::VrfProof, worker_key::KEY_TYPE, NodeId, NodeRegistry,
-	RequestId, WorkerPublic,
+	inference::VerificationMode,
+	offchain_jobs::{backoff, encode_hash, poll_job, post_job, Poll, HTTP_DEADLINE_MS},
+	sortition::VrfProof,
+	worker_key::KEY_TYPE,
+	NodeId, NodeRegistry, RequestId, WorkerPublic,
 };
-use codec::{Decode, Encode};
+use codec::Encode;
 use frame_system::{
 	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
 };
 use sp_runtime::{
 	offchain::{
-		http,
 		storage::StorageValueRef,
 		storage_lock::{StorageLock, Time},
 		Duration,
@@ -46,38 +48,11 @@ use crate::{
 };
 
 pub use atoma_support::offchain_keys::{proof_key, PROOF_PREFIX, WORKER_URL_KEY};
+pub use atoma_support::offchain_jobs::JobState;
 const JOB_PREFIX: &[u8] = b"atoma/job/";
 const LOCK_PREFIX: &[u8] = b"atoma/job-lock/";
-/// Every HTTP call to the local worker must answer within this.
-const HTTP_DEADLINE_MS: u64 = 2_000;
 /// Requests examined per run at most.
 const MAX_REQUESTS_PER_RUN: usize = 64;
-/// Longest backoff after repeated failures, in blocks.
-const MAX_BACKOFF_BLOCKS: u32 = 64;
-
-/// Where one (request, node) job stands, in this node's offchain storage.
-#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
-pub enum JobState {
-	/// The local worker runs it as job `job`.
-	Running {
-		/// The worker's job id.
-		job: Vec<u8>,
-	},
-	/// The commitment was submitted; the digest waits for a reveal (Cross-Validation).
-	Committed {
-		/// `H(O)`.
-		output_digest: [u8; 32],
-	},
-	/// The reveal was submitted: nothing more to do.
-	Revealed,
-	/// The worker failed or was unreachable: try again from block `retry_at`.
-	Backoff {
-		/// The block of the next attempt.
-		retry_at: u32,
-		/// Failures so far.
-		attempts: u32,
-	},
-}
 
 fn job_key(request: RequestId, node: NodeId) -> Vec<u8> {
 	let mut out = JOB_PREFIX.to_vec();
@@ -161,15 +136,15 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
-				match Self::post_job(url, request, &role) {
+				match Self::job_body(request, &role).ok_or(()).and_then(|body| post_job(url, body)) {
 					Ok(job) => store.set(&JobState::Running { job }),
-					Err(()) => store.set(&Self::backoff(now, attempts)),
+					Err(()) => store.set(&backoff(now, attempts)),
 				}
 			},
 			(Phase::Executing { .. }, Some(JobState::Running { job })) => {
-				match Self::poll_job(url, &job) {
+				match poll_job(url, &job) {
 					Poll::Pending => {},
-					Poll::Failed => store.set(&Self::backoff(now, 0)),
+					Poll::Failed => store.set(&backoff(now, 0)),
 					Poll::Done(done) => {
 						let digest = done.output_hash;
 						let kind = match (&role, request.mode) {
@@ -222,17 +197,9 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		role: &Role,
 		store: &StorageValueRef,
 	) {
-		match Self::post_job(url, request, role) {
+		match Self::job_body(request, role).ok_or(()).and_then(|body| post_job(url, body)) {
 			Ok(job) => store.set(&JobState::Running { job }),
-			Err(()) => store.set(&Self::backoff(now, 0)),
-		}
-	}
-
-	fn backoff(now: u32, attempts: u32) -> JobState {
-		let wait = 1u32.checked_shl(attempts.min(6)).unwrap_or(MAX_BACKOFF_BLOCKS);
-		JobState::Backoff {
-			retry_at: now.saturating_add(wait.min(MAX_BACKOFF_BLOCKS)),
-			attempts: attempts.saturating_add(1),
+			Err(()) => store.set(&backoff(now, 0)),
 		}
 	}
 
@@ -245,29 +212,6 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		let call = Call::<T>::submit_commitment { payload, signature };
 		let xt = T::create_authorized_transaction(call.into());
 		SubmitTransaction::<T, Call<T>>::submit_transaction(xt).is_ok()
-	}
-
-	/// `POST /v1/jobs`; returns the job id.
-	fn post_job(url: &str, request: &Request<T>, role: &Role) -> Result<Vec<u8>, ()> {
-		let body = Self::job_body(request, role).ok_or(())?;
-		let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
-		let pending = http::Request::post(&format!("{url}/v1/jobs"), alloc::vec![body])
-			.add_header("Content-Type", "application/json")
-			.deadline(deadline)
-			.send()
-			.map_err(|_| ())?;
-		let response = pending.try_wait(deadline).map_err(|_| ())?.map_err(|_| ())?;
-		if response.code != 202 && response.code != 200 {
-			log::warn!(target: crate::LOG_TARGET, "worker refused a job: HTTP {}", response.code);
-			return Err(());
-		}
-		let body: Vec<u8> = response.body().collect();
-		let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
-		match json.get("id") {
-			Some(serde_json::Value::String(s)) => Ok(s.as_bytes().to_vec()),
-			Some(serde_json::Value::Number(n)) => Ok(format!("{n}").into_bytes()),
-			_ => Err(()),
-		}
 	}
 
 	/// The job body for the worker: the prompt (inline: a JSON list of chat messages, or plain
@@ -302,98 +246,4 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		body.as_object_mut()?.insert(field.into(), value);
 		serde_json::to_vec(&body).ok()
 	}
-
-	fn poll_job(url: &str, job: &[u8]) -> Poll {
-		let Ok(job) = core::str::from_utf8(job) else { return Poll::Failed };
-		let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
-		let Ok(pending) =
-			http::Request::get(&format!("{url}/v1/jobs/{job}")).deadline(deadline).send()
-		else {
-			return Poll::Pending;
-		};
-		let Ok(Ok(response)) = pending.try_wait(deadline) else { return Poll::Pending };
-		match response.code {
-			200 => {},
-			// The worker restarted and forgot the job: start over.
-			404 => return Poll::Failed,
-			_ => return Poll::Pending,
-		}
-		let body: Vec<u8> = response.body().collect();
-		parse_job(&body)
-	}
-}
-
-/// What a finished job gives the chain.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct FinishedJob {
-	pub output_hash: [u8; 32],
-	pub root: [u8; 32],
-	pub leaf: [u8; 32],
-	pub output_tokens: u32,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Poll {
-	Pending,
-	Failed,
-	Done(FinishedJob),
-}
-
-/// Read a `GET /v1/jobs/{id}` body.
-pub(crate) fn parse_job(body: &[u8]) -> Poll {
-	let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Poll::Pending };
-	match json.get("status").and_then(|s| s.as_str()) {
-		Some("completed") => {},
-		Some("failed") => return Poll::Failed,
-		_ => return Poll::Pending,
-	}
-	let commitments = json.get("commitments");
-	let hash = |field: &str| {
-		commitments.and_then(|c| c.get(field)).and_then(|h| h.as_str()).and_then(decode_hash)
-	};
-	let tokens = json
-		.get("output")
-		.and_then(|o| o.get("token_ids"))
-		.and_then(|ids| ids.as_array())
-		.map(|ids| ids.len() as u32);
-	match (hash("output_hash"), hash("root"), hash("leaf"), tokens) {
-		(Some(output_hash), Some(root), Some(leaf), Some(output_tokens)) => {
-			Poll::Done(FinishedJob { output_hash, root, leaf, output_tokens })
-		},
-		_ => Poll::Failed,
-	}
-}
-
-/// 64 hex digits as 32 bytes.
-fn decode_hash(hex: &str) -> Option<[u8; 32]> {
-	let digits = hex.as_bytes();
-	if digits.len() != 64 {
-		return None;
-	}
-	let nibble = |c: u8| -> Option<u8> {
-		match c {
-			b'0'..=b'9' => c.checked_sub(b'0'),
-			b'a'..=b'f' => c.checked_sub(b'a').and_then(|v| v.checked_add(10)),
-			b'A'..=b'F' => c.checked_sub(b'A').and_then(|v| v.checked_add(10)),
-			_ => None,
-		}
-	};
-	let mut out = [0u8; 32];
-	for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-		let (high, low) = (pair.first().copied()?, pair.get(1).copied()?);
-		*byte = (nibble(high)? << 4) | nibble(low)?;
-	}
-	Some(out)
-}
-
-/// 32 bytes as 64 lowercase hex digits.
-fn encode_hash(hash: &[u8; 32]) -> String {
-	const DIGITS: &[u8; 16] = b"0123456789abcdef";
-	let mut out = String::with_capacity(64);
-	for byte in hash {
-		for nibble in [byte >> 4, byte & 0x0f] {
-			out.push(DIGITS.get(usize::from(nibble)).copied().map_or('0', char::from));
-		}
-	}
-	out
 }

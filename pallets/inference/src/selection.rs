@@ -1,10 +1,9 @@
 //! Public node selection (protocol §6): a uniform draw without replacement from the eligible
 //! nodes, driven by a seed from chain randomness and the request id. Pure and deterministic: every
-//! node and every client can recompute a draw from the seed.
+//! node and every client can recompute a draw from the seed. The draw itself
+//! ([`atoma_support::draw`]) is shared with the disputes pallet's arbiter draw.
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
-
-use alloc::vec::Vec;
 
 use atoma_support::RequestId;
 use codec::Encode;
@@ -23,54 +22,7 @@ pub fn sampler_seed(selection_seed: &[u8; 32]) -> u64 {
 	u64::from_le_bytes(bytes)
 }
 
-/// A deterministic stream of numbers: `H("atoma/draw/v1" ‖ seed ‖ counter)`.
-pub struct SeededStream {
-	seed: [u8; 32],
-	counter: u64,
-}
-
-impl SeededStream {
-	/// The stream of `seed`, from its start.
-	pub fn new(seed: [u8; 32]) -> Self {
-		Self { seed, counter: 0 }
-	}
-
-	fn next_u64(&mut self) -> u64 {
-		let digest =
-			sp_io::hashing::blake2_256(&(b"atoma/draw/v1", self.seed, self.counter).encode());
-		self.counter = self.counter.wrapping_add(1);
-		digest.split_first_chunk::<8>().map_or(0, |(head, _)| u64::from_le_bytes(*head))
-	}
-
-	/// A uniform number in `0..bound` (rejection sampling, no modulo bias); 0 for `bound == 0`.
-	pub fn below(&mut self, bound: u64) -> u64 {
-		if bound == 0 {
-			return 0;
-		}
-		// Accept only values under the largest multiple of `bound`.
-		let zone = u64::MAX.wrapping_sub(u64::MAX.checked_rem(bound).unwrap_or(0));
-		loop {
-			let value = self.next_u64();
-			if value < zone {
-				return value.checked_rem(bound).unwrap_or(0);
-			}
-		}
-	}
-}
-
-/// Draw `count` items uniformly without replacement (a partial Fisher-Yates shuffle). Returns
-/// fewer when `candidates` has fewer.
-pub fn draw<T: Copy>(mut candidates: Vec<T>, count: usize, seed: [u8; 32]) -> Vec<T> {
-	let mut stream = SeededStream::new(seed);
-	let take = count.min(candidates.len());
-	for i in 0..take {
-		let remaining = candidates.len().saturating_sub(i) as u64;
-		let j = i.saturating_add(stream.below(remaining) as usize);
-		candidates.swap(i, j);
-	}
-	candidates.truncate(take);
-	candidates
-}
+pub use atoma_support::draw::{draw, SeededStream};
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
 //! How a request ends: settlement when the nodes agree (fees to nodes and model owner, the rest
-//! refunded), a dispute when they do not, or a refund when it cannot be served.
+//! refunded), a dispute when they do not (concluded by the disputes pallet with a full refund),
+//! or a refund when it cannot be served.
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
@@ -7,7 +8,10 @@ use alloc::vec::Vec;
 
 use atoma_primitives::commitment::root_matches_leaves;
 use atoma_support::{
-	inference::{DisputeManager, InferenceOutcome},
+	inference::{
+		Claim, ClaimedOutput, DisputeCase, DisputeManager, DisputeOutcome, DisputedRequests,
+		InferenceOutcome, VerificationMode,
+	},
 	ModelRegistry, NodeId, NodeRegistry, RequestId,
 };
 use frame_support::{
@@ -162,18 +166,104 @@ impl<T: Config> Pallet<T> {
 		);
 	}
 
-	/// Disagreement: the request waits for the dispute, funds and reservations held.
+	/// Disagreement: the request waits for the dispute, funds and reservations held, until the
+	/// disputes pallet concludes it ([`DisputedRequests::conclude_dispute`]).
 	fn dispute(id: RequestId, mut request: Request<T>) {
-		let parties: Vec<NodeId> =
-			request.nodes.iter().chain(request.verifiers.iter()).copied().collect();
-		if T::Disputes::open_dispute(id, &parties).is_err() {
-			log::warn!(target: crate::LOG_TARGET, "dispute of request {id:?} could not open");
+		let claims = Self::claims(id, &request);
+		let parties: Vec<NodeId> = claims.iter().map(|c| c.node).collect();
+		let case = DisputeCase {
+			user: request.owner.clone(),
+			model: request.model.clone(),
+			echelon: request.echelon,
+			claims,
+		};
+		if let Err(e) = T::Disputes::open_dispute(id, case) {
+			log::warn!(target: crate::LOG_TARGET, "dispute of request {id:?} could not open: {e:?}");
+			return Self::fail(id, request, FailureReason::DisputeUnavailable);
 		}
 		request.phase = Phase::Disputed;
 		let caller = request.caller;
 		Requests::<T>::insert(id, request);
 		Self::deposit_event(Event::RequestDisputed { request: id, nodes: parties });
 		Self::notify(id, caller, InferenceOutcome::Disputed);
+	}
+
+	/// What each committed node of `request` claims: `(root, leaf)` at its quorum position
+	/// (Single, Sampling), or the revealed `H(O)` (Cross-Validation).
+	fn claims(id: RequestId, request: &Request<T>) -> Vec<Claim> {
+		let n = request.nodes.len() as u32;
+		let quorum = (0u32..).zip(request.nodes.iter());
+		let revealed = request.nodes.iter().chain(request.verifiers.iter());
+		match request.mode {
+			VerificationMode::Single | VerificationMode::Sampling { .. } => quorum
+				.filter_map(|(position, node)| match Commitments::<T>::get(id, node) {
+					Some(Commitment::Quorum { root, leaf, output_tokens }) => Some(Claim {
+						node: *node,
+						claim: ClaimedOutput::Quorum { position, n, root, leaf, output_tokens },
+					}),
+					_ => None,
+				})
+				.collect(),
+			VerificationMode::CrossValidation { .. } => revealed
+				.filter_map(|node| match Commitments::<T>::get(id, node) {
+					Some(Commitment::Sealed { revealed: Some(digest), output_tokens, .. }) => {
+						Some(Claim {
+							node: *node,
+							claim: ClaimedOutput::Digest { digest, output_tokens },
+						})
+					},
+					_ => None,
+				})
+				.collect(),
+		}
+	}
+
+	/// End a disputed request as the disputes pallet decided: the owner gets the whole escrow
+	/// back (the cheaters' collateral pays the honest), every reservation is released, and a
+	/// winning output is recorded as a result the owner can check outputs against.
+	pub(crate) fn do_conclude_dispute(id: RequestId, outcome: DisputeOutcome) -> DispatchResult {
+		let request = Requests::<T>::get(id).ok_or(Error::<T>::UnknownRequest)?;
+		ensure!(request.phase == Phase::Disputed, Error::<T>::NotDisputed);
+		let refunded = T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&request.owner,
+			request.escrow,
+			Precision::BestEffort,
+		)
+		.unwrap_or_default();
+		Self::release_all(id, &request);
+		Requests::<T>::remove(id);
+		let notice = match outcome.output_commitment {
+			Some(output_commitment) => {
+				Results::<T>::insert(
+					id,
+					RequestResult {
+						owner: request.owner.clone(),
+						mode: request.mode,
+						output_commitment,
+						output_tokens: outcome.output_tokens,
+						nodes: BoundedVec::truncate_from(outcome.honest.clone()),
+						sampler_seed: request.params.seed,
+						destination: request.destination,
+						settled_at: frame_system::Pallet::<T>::block_number(),
+					},
+				);
+				InferenceOutcome::Settled {
+					output_commitment,
+					output_tokens: outcome.output_tokens,
+					nodes: outcome.honest.clone(),
+				}
+			},
+			None => InferenceOutcome::Failed,
+		};
+		Self::deposit_event(Event::DisputeConcluded {
+			request: id,
+			output_commitment: outcome.output_commitment,
+			honest: outcome.honest,
+			refunded,
+		});
+		Self::notify(id, request.caller, notice);
+		Ok(())
 	}
 
 	/// No result: refund the whole escrow and release every reservation.
@@ -225,5 +315,29 @@ impl<T: Config> Pallet<T> {
 			ensure!(Requests::<T>::contains_key(id), "a commitment outlived its request");
 		}
 		Ok(())
+	}
+}
+
+impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
+	fn conclude_dispute(request: RequestId, outcome: DisputeOutcome) -> DispatchResult {
+		Self::do_conclude_dispute(request, outcome)
+	}
+
+	fn arbitration_job(request: RequestId) -> Option<Vec<u8>> {
+		let request = Requests::<T>::get(request).filter(|r| r.phase == Phase::Disputed)?;
+		// The arbiter computes every quorum leaf from the output itself; position 0 of 1 only
+		// shapes the worker's own commitment fields.
+		Self::job_body(&request, &crate::offchain::Role::Public { index: 0, quorum: 1 })
+	}
+
+	fn conclude_dispute_weight() -> Weight {
+		// The same work as a settlement: release the escrow and every reservation, record a
+		// result, drop the request and its commitments.
+		<T::WeightInfo as crate::WeightInfo>::submit_commitment()
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_disputed_request(user: &T::AccountId, parties: u32, subscribers: u32) -> RequestId {
+		crate::benchmarking::disputed_request::<T>(user, parties, subscribers)
 	}
 }

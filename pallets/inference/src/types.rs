@@ -267,4 +267,7 @@ pub enum FailureReason {
 	Overloaded,
 	/// The Cross-Validation primary did not reveal.
 	PrimaryDidNotReveal,
+	/// The commitments disagreed but no dispute could be opened (the dispute manager was full):
+	/// everyone is released and the user refunded rather than funds held with nothing to end it.
+	DisputeUnavailable,
 }

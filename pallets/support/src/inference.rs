@@ -159,18 +159,134 @@ impl OnInferenceOutcome for () {
 	}
 }
 
-/// Opens a dispute over disagreeing commitments (implemented by the disputes pallet).
-pub trait DisputeManager {
-	/// The nodes of `request` disagree; the request stays disputed, escrow held, until the
-	/// dispute resolves.
-	fn open_dispute(request: RequestId, parties: &[NodeId]) -> DispatchResult;
+/// What one party of a dispute committed to (protocol §9).
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub enum ClaimedOutput {
+	/// Single or Sampling: the node's `(root, leaf)` at its 0-based `position` in a quorum of
+	/// `n`.
+	Quorum {
+		/// The node's quorum position.
+		position: u32,
+		/// The quorum size, bound into the root.
+		n: u32,
+		/// The quorum root it committed.
+		root: [u8; 32],
+		/// Its leaf `H(O ‖ position)`.
+		leaf: [u8; 32],
+		/// Tokens it says it generated.
+		output_tokens: u32,
+	},
+	/// Cross-Validation: the output digest `H(O)` it revealed.
+	Digest {
+		/// `H(O)`.
+		digest: [u8; 32],
+		/// Tokens it says it generated.
+		output_tokens: u32,
+	},
 }
 
-/// Without a disputes pallet a disputed request simply waits, funds held.
-impl DisputeManager for () {
-	fn open_dispute(_: RequestId, _: &[NodeId]) -> DispatchResult {
+impl ClaimedOutput {
+	/// Whether this claim is what a node running the model honestly would have committed, given
+	/// the winning verdict: the output digest `H(O)`, the token count and the quorum leaves
+	/// `H(O ‖ i)` of `O` (one per quorum position; empty for Cross-Validation).
+	pub fn matches(&self, digest: &[u8; 32], tokens: u32, leaves: &[[u8; 32]]) -> bool {
+		match self {
+			Self::Quorum { position, n, root, leaf, output_tokens } => {
+				*output_tokens == tokens
+					&& leaves.len() == *n as usize
+					&& leaves.get(*position as usize) == Some(leaf)
+					&& atoma_primitives::commitment::root_matches_leaves(root, leaves)
+			},
+			Self::Digest { digest: claimed, output_tokens } => {
+				*output_tokens == tokens && claimed == digest
+			},
+		}
+	}
+}
+
+/// A party of a dispute and its claim.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct Claim {
+	/// The node.
+	pub node: NodeId,
+	/// What it committed to.
+	pub claim: ClaimedOutput,
+}
+
+/// Everything the disputes pallet needs to know of a disagreement when it opens.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct DisputeCase<AccountId> {
+	/// The request's owner: refunded in full, and paid the user's share of the cheaters'
+	/// collateral.
+	pub user: AccountId,
+	/// The model the request ran; arbiters serve it.
+	pub model: ModelId,
+	/// The echelon the request ran in; arbiters come from it.
+	pub echelon: EchelonId,
+	/// Every node that committed, with what it committed.
+	pub claims: Vec<Claim>,
+}
+
+/// Opens a dispute over disagreeing commitments (implemented by the disputes pallet).
+pub trait DisputeManager<AccountId> {
+	/// The committed nodes of `request` disagree; the request stays disputed, escrow and
+	/// reservations held, until the dispute concludes it through [`DisputedRequests`].
+	fn open_dispute(request: RequestId, case: DisputeCase<AccountId>) -> DispatchResult;
+
+	/// The most [`Self::open_dispute`] can weigh; charged by the caller.
+	fn open_dispute_weight() -> Weight;
+}
+
+/// Without a disputes pallet a disputed request simply waits, funds held (tests of the inference
+/// pallet alone).
+impl<AccountId> DisputeManager<AccountId> for () {
+	fn open_dispute(_: RequestId, _: DisputeCase<AccountId>) -> DispatchResult {
 		Ok(())
 	}
+
+	fn open_dispute_weight() -> Weight {
+		Weight::zero()
+	}
+}
+
+/// How a dispute ended, for the request it was about.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct DisputeOutcome {
+	/// The winning output's commitment, as a settled request records it: the quorum root
+	/// (Single, Sampling) or `H(O)` (Cross-Validation). `None`: no output won (governance found
+	/// no fault, or the dispute ran out of time).
+	pub output_commitment: Option<[u8; 32]>,
+	/// Tokens of the winning output.
+	pub output_tokens: u32,
+	/// The parties whose claims match the winning output.
+	pub honest: Vec<NodeId>,
+}
+
+/// The disputed requests, as the disputes pallet concludes them (implemented by the inference
+/// pallet).
+pub trait DisputedRequests<AccountId> {
+	/// End the disputed `request`: refund its escrow in full, release every party's reservation,
+	/// record the winning output (if any) and tell the caller pallet. Slashing is the disputes
+	/// pallet's. Fails if `request` is not disputed.
+	fn conclude_dispute(request: RequestId, outcome: DisputeOutcome) -> DispatchResult;
+
+	/// The most [`Self::conclude_dispute`] can weigh.
+	fn conclude_dispute_weight() -> Weight;
+
+	/// The job an arbiter's off-chain worker posts to its inference worker to re-execute the
+	/// disputed `request` (the JSON body of `POST /v1/jobs`: the request's prompt, parameters
+	/// and sampler seed); `None` if `request` is not disputed. Off-chain only.
+	fn arbitration_job(request: RequestId) -> Option<Vec<u8>>;
+
+	/// For the disputes pallet's benchmarks: `subscribers` fresh eligible nodes serving a fresh
+	/// model, and a request of `user` run by `parties` of them whose commitments all disagree, so
+	/// that it is disputed ([`DisputeManager::open_dispute`] has been called).
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_disputed_request(user: &AccountId, parties: u32, subscribers: u32) -> RequestId;
 }
 
 /// A Cross-Validation request in its commit window: what a node needs to evaluate its VRF

@@ -30,10 +30,12 @@
 
 extern crate alloc;
 
+pub mod draw;
 pub mod fees;
 pub mod ids;
 pub mod inference;
 pub mod nash;
+pub mod offchain_jobs;
 pub mod offchain_keys;
 pub mod slashing;
 pub mod sortition;

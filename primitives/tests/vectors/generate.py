@@ -136,6 +136,7 @@ def step_digest(step: int, token_id: int, top_logits) -> bytes:
 
 TAG_TOKENIZER = b"atoma/tokenizer/v1"
 TAG_SEALED = b"atoma/sealed/v1"
+TAG_VERDICT = b"atoma/verdict/v1"
 
 
 def lp(b: bytes) -> bytes:
@@ -167,6 +168,7 @@ def main():
             "trace_node": TAG_TRACE_NODE.decode(),
             "tokenizer": TAG_TOKENIZER.decode(),
             "sealed": TAG_SEALED.decode(),
+            "verdict": TAG_VERDICT.decode(),
         },
         "weights_chunk_size": WEIGHTS_CHUNK_SIZE,
     }
@@ -283,6 +285,16 @@ def main():
          "sealed": hx(H(TAG_SEALED + digest + bytes([k]) * 32))}
         for k in (1, 2)
     ]
+
+    # Arbiter verdicts over the first output: Cross-Validation (no leaves) and a quorum of 3.
+    verdicts = []
+    for n in (0, 3):
+        leaves = [output_leaf(o, i) for i in range(n)]
+        tokens = len(outputs[1][1])
+        verdicts.append({
+            "canonical_hex": hx(o), "output_tokens": tokens, "leaves": [hx(l) for l in leaves],
+            "verdict": hx(H(TAG_VERDICT + digest + u32(tokens) + u32(n) + b"".join(leaves)))})
+    vectors["verdicts"] = verdicts
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
     with open(path, "w", encoding="utf-8") as f:

@@ -270,8 +270,8 @@ impl pallet_inference::Config for Runtime {
 	type Models = ModelRegistry;
 	// The VRF output of the parent block: unknown when a request is submitted in an earlier block.
 	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
-	// Disputes arrive with their pallet; until then a disputed request waits, funds held.
-	type Disputes = ();
+	// Disagreements go to arbitration, which concludes the request through `DisputedRequests`.
+	type Disputes = Disputes;
 	type OnOutcome = ();
 	type MaxInputLen = ConstU32<16_384>;
 	type MaxOutputLen = ConstU32<8_192>;
@@ -289,6 +289,49 @@ impl pallet_inference::Config for Runtime {
 	type MaxSelectionsPerBlock = ConstU32<32>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// A cheater loses all its collateral: 40% to the user it cheated ...
+	pub const CheaterUserShare: Perbill = Perbill::from_percent(40);
+	/// ... 20% to the honest nodes of the request ...
+	pub const CheaterHonestShare: Perbill = Perbill::from_percent(20);
+	/// ... 20% to the arbiters that found the true output ...
+	pub const CheaterArbitersShare: Perbill = Perbill::from_percent(20);
+	/// ... 10% to the treasury, and 10% is burned.
+	pub const CheaterTreasuryShare: Perbill = Perbill::from_percent(10);
+}
+
+impl pallet_disputes::Config for Runtime {
+	type Currency = Balances;
+	type Nodes = NodeRegistry;
+	type Models = ModelRegistry;
+	type Requests = Inference;
+	// The VRF output of the parent of the draw block, `DrawDelay` blocks after the opening.
+	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
+	type GovernanceOrigin = frame_system::EnsureRoot<AccountId>;
+	// 3, then 6, then 12 arbiters: 21 in all.
+	type ArbiterQuorum = ConstU32<3>;
+	type MaxRounds = ConstU32<3>;
+	type DrawDelay = ConstU32<2>;
+	// Ten minutes to re-execute (the longest request timeout is an hour of blocks, but arbiters
+	// seal early and the round moves on as soon as all have).
+	type CommitWindow = ConstU32<200>;
+	type RevealWindow = ConstU32<20>;
+	// A day of 3 s blocks for governance; then the dispute is dismissed and every hold released.
+	type GovernanceWindow = ConstU32<28_800>;
+	type ArbiterCollateral = JobCollateral;
+	type ArbiterTimeoutSlash = TimeoutSlash;
+	type ArbiterTimeoutTreasuryShare = TimeoutTreasuryShare;
+	type CheaterUserShare = CheaterUserShare;
+	type CheaterHonestShare = CheaterHonestShare;
+	type CheaterArbitersShare = CheaterArbitersShare;
+	type CheaterTreasuryShare = CheaterTreasuryShare;
+	// A Cross-Validation primary and `MaxQuorum` verifiers.
+	type MaxParties = ConstU32<9>;
+	type MaxArbiters = ConstU32<21>;
+	type MaxTimersPerBlock = ConstU32<4>;
+	type WeightInfo = pallet_disputes::weights::SubstrateWeight<Runtime>;
 }
 
 /// Commitments are authorized (general, unsigned) transactions the off-chain worker builds.

@@ -218,7 +218,7 @@ fn inputs_given_by_hash_go_to_the_worker_as_input_hash() {
 
 #[test]
 fn finished_jobs_parse_and_bad_ones_fail() {
-	use crate::offchain::{parse_job, Poll};
+	use atoma_support::offchain_jobs::{parse_job, Poll};
 	let o = output(1, 2);
 	assert!(
 		matches!(parse_job(completed_job(&o).as_bytes()), Poll::Done(d) if d.output_tokens == 2)

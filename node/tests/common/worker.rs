@@ -1,0 +1,101 @@
+//! The real inference worker process, for the end-to-end tests.
+
+use std::{
+	io::{BufRead, BufReader, Read, Write},
+	net::TcpStream,
+	path::PathBuf,
+	process::{Child, Command, Stdio},
+};
+
+use serde_json::Value;
+
+/// The real inference worker with the real model, on a free port.
+pub struct Worker {
+	child: Child,
+	port: u16,
+}
+
+impl Worker {
+	pub fn start() -> Self {
+		Self::start_with(&[])
+	}
+
+	/// Start with extra command-line arguments (say, a `--fault` mode).
+	pub fn start_with(extra: &[&str]) -> Self {
+		let exe = super::node_binary().with_file_name("atoma-worker");
+		assert!(exe.exists(), "{} is missing: build the workspace first", exe.display());
+		let model = std::env::var_os("ATOMA_MODEL_GGUF").map(PathBuf::from).unwrap_or_else(|| {
+			PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+				.join("../models/SmolLM2-135M-Instruct.Q4_1.gguf")
+		});
+		assert!(model.exists(), "{} is missing: run scripts/fetch-model.sh", model.display());
+		let mut child = Command::new(exe)
+			.arg("--model")
+			.arg(format!("smollm2-135m-instruct={}", model.display()))
+			.args(["--listen", "127.0.0.1:0"])
+			.args(extra)
+			.stdout(Stdio::piped())
+			.stderr(Stdio::null())
+			.spawn()
+			.expect("the worker starts");
+		let stdout = child.stdout.take().expect("piped");
+		let mut lines = BufReader::new(stdout).lines();
+		let port = loop {
+			let line = lines.next().expect("the worker prints its address").expect("utf-8");
+			if let Some(addr) = line.strip_prefix("atoma-worker listening on http://") {
+				break addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+			}
+		};
+		Worker { child, port }
+	}
+
+	pub fn url(&self) -> String {
+		format!("http://127.0.0.1:{}", self.port)
+	}
+
+	/// A plain HTTP request to the worker; the JSON body of its answer.
+	pub fn http(&self, method: &str, path: &str, body: Option<&Value>) -> Value {
+		let body = body.map(|b| b.to_string()).unwrap_or_default();
+		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
+		let request = format!(
+			"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+			body.len()
+		);
+		stream.write_all(request.as_bytes()).expect("write");
+		let mut response = String::new();
+		stream.read_to_string(&mut response).expect("read");
+		let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP body");
+		serde_json::from_str(body).unwrap_or(Value::Null)
+	}
+}
+
+impl Worker {
+	/// `PUT` raw bytes; the JSON answer.
+	pub fn put_raw(&self, path: &str, body: &[u8]) -> Value {
+		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
+		let head = format!(
+			"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+			body.len()
+		);
+		stream.write_all(head.as_bytes()).expect("write");
+		stream.write_all(body).expect("write");
+		let mut response = String::new();
+		stream.read_to_string(&mut response).expect("read");
+		let (_, body) = response.split_once("\r\n\r\n").expect("an HTTP body");
+		serde_json::from_str(body).unwrap_or(Value::Null)
+	}
+
+	/// Kill the worker process, as a crash would.
+	pub fn kill(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
+
+impl Drop for Worker {
+	fn drop(&mut self) {
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}
+

@@ -1,0 +1,335 @@
+//! End-to-end disputes: four execution nodes, each paired with its own real `atoma-worker` on the
+//! real model, one of which cheats (`--fault tamper-tokens`: the worker replaces the last token
+//! and commits honestly to the tampered output). A Sampling request that draws the cheater with
+//! an honest node disagrees; the chain opens a dispute, draws the two nodes that did not run the
+//! request as arbiters, their off-chain workers re-execute it through their own workers and seal,
+//! then reveal, their verdicts; the cheater loses all its collateral, the honest node and the
+//! arbiters are paid from it, the user gets the whole escrow back, and every hold is released:
+//! the honest node withdraws.
+//!
+//! Needs the worker built with `--features atoma-inference-worker/fault-injection` (the test
+//! command builds it so).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use atoma_primitives::SamplingParams;
+use atoma_runtime::{AccountId, Balance, Runtime, RuntimeCall};
+use atoma_support::{
+	inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
+	EchelonId, ModelId, NodeId, RequestId,
+};
+use codec::Decode;
+use common::{
+	chain::{account_key, dispute_key, node_key, request_key, result_key, submit, value_key},
+	hex_encode, run_subcommand,
+	worker::Worker,
+	NodeProcess, Rpc, TempDir,
+};
+use sp_core::{sr25519, Pair};
+
+const STARTUP: Duration = Duration::from_secs(240);
+const SETTLEMENT: Duration = Duration::from_secs(300);
+const UNITS: Balance = atoma_runtime::currency::UNITS;
+/// What each added operator registers with.
+const COLLATERAL: Balance = 1_000 * UNITS;
+
+/// The operators of the added execution nodes; the last one's worker cheats.
+const OPERATORS: [&str; 3] = ["Bob", "Charlie", "Dave"];
+
+struct Network {
+	/// Alice's node first (it authors the dev chain), then the operators' nodes.
+	nodes: Vec<NodeProcess>,
+	_workers: Vec<Worker>,
+	_base: TempDir,
+}
+
+impl Network {
+	fn rpc(&self) -> Rpc {
+		self.nodes[0].rpc()
+	}
+
+	fn logs(&self) -> String {
+		self.nodes.iter().map(|n| n.log_tail(25)).collect::<Vec<_>>().join("\n---\n")
+	}
+}
+
+fn pair(name: &str) -> sr25519::Pair {
+	sr25519::Pair::from_string(&format!("//{name}"), None).expect("dev seed")
+}
+
+fn node_record(rpc: &Rpc, node: NodeId) -> Option<pallet_node_registry::pallet::NodeRecordOf<Runtime>> {
+	rpc.storage(&node_key(node), None).map(|raw| {
+		pallet_node_registry::pallet::NodeRecordOf::<Runtime>::decode(&mut &raw[..])
+			.expect("a node record")
+	})
+}
+
+fn free_balance(rpc: &Rpc, who: &AccountId) -> Balance {
+	rpc.storage(&account_key(who), None)
+		.map(|raw| {
+			frame_system::AccountInfo::<
+				atoma_runtime::Nonce,
+				pallet_balances::AccountData<Balance>,
+			>::decode(&mut &raw[..])
+			.expect("an account")
+			.data
+			.free
+		})
+		.unwrap_or_default()
+}
+
+fn current_epoch(rpc: &Rpc) -> u32 {
+	rpc.storage(&hex_encode(&value_key(b"NodeRegistry", b"CurrentEpoch")), None)
+		.map(|raw| u32::decode(&mut &raw[..]).expect("an epoch"))
+		.unwrap_or(0)
+}
+
+/// Alice's genesis node with an honest worker, and Bob's, Charlie's and Dave's nodes registered
+/// and subscribed over JSON-RPC, each with its own worker; Dave's worker tampers with its outputs.
+fn network() -> (Network, Vec<(NodeId, String)>) {
+	let base = TempDir::new("disputes-e2e");
+	let mut workers = vec![Worker::start(), Worker::start(), Worker::start()];
+	workers.push(Worker::start_with(&["--fault", "tamper-tokens", "--i-know-this-worker-cheats"]));
+	let alice_key = base.path("alice.key");
+	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
+	let alice_peer =
+		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
+	let mut alice = NodeProcess::start(&[
+		"--dev",
+		"--base-path",
+		&base.path("alice"),
+		"--node-key-file",
+		&alice_key,
+		"--inference-worker-url",
+		&workers[0].url(),
+	]);
+	alice.wait_for_rpc(STARTUP);
+	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
+	let mut nodes = vec![alice];
+	for (i, name) in OPERATORS.iter().enumerate() {
+		let mut node = NodeProcess::start(&[
+			"--chain",
+			"dev",
+			&format!("--{}", name.to_lowercase()),
+			"--base-path",
+			&base.path(name),
+			"--bootnodes",
+			&bootnode,
+			"--unsafe-force-node-key-generation",
+			"--inference-worker-url",
+			&workers[i + 1].url(),
+		]);
+		node.wait_for_rpc(STARTUP);
+		nodes.push(node);
+	}
+	let net = Network { nodes, _workers: workers, _base: base };
+	let rpc = net.rpc();
+	rpc.wait_for_finalized(1, STARTUP);
+
+	// Each operator registers one node (its worker key is its dev seed) and subscribes it.
+	for name in OPERATORS {
+		let operator = pair(name);
+		let nonce = common::next_nonce(&rpc, &AccountId::from(operator.public()));
+		submit(
+			&rpc,
+			&operator,
+			RuntimeCall::NodeRegistry(pallet_node_registry::Call::register_node {
+				echelon: EchelonId(0),
+				worker_key: operator.public(),
+				url: b"http://worker".to_vec(),
+				collateral: COLLATERAL,
+				price_per_token: atoma_runtime::currency::MICRO_UNITS,
+			}),
+			nonce,
+		);
+	}
+	// Node ids follow inclusion order: find each operator's.
+	let started = Instant::now();
+	let ids: Vec<(NodeId, String)> = loop {
+		let found: Vec<(NodeId, String)> = (1..=3u64)
+			.filter_map(|i| {
+				let record = node_record(&rpc, NodeId(i))?;
+				let name = OPERATORS
+					.iter()
+					.find(|n| AccountId::from(pair(n).public()) == record.operator)?;
+				Some((NodeId(i), name.to_string()))
+			})
+			.collect();
+		if found.len() == 3 {
+			break found;
+		}
+		assert!(started.elapsed() < STARTUP, "registration failed:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	};
+	for (node, name) in &ids {
+		let operator = pair(name);
+		let nonce = common::next_nonce(&rpc, &AccountId::from(operator.public()));
+		submit(
+			&rpc,
+			&operator,
+			RuntimeCall::ModelRegistry(pallet_model_registry::Call::subscribe {
+				node: *node,
+				model: ModelId::from_name(b"smollm2-135m-instruct").expect("valid id"),
+			}),
+			nonce,
+		);
+	}
+	// Active from the next epoch (10 blocks on the dev chain), and subscribed.
+	let started = Instant::now();
+	loop {
+		let epoch = current_epoch(&rpc);
+		let active = ids.iter().all(|(node, _)| {
+			node_record(&rpc, *node).is_some_and(|r| r.active_from <= epoch)
+		});
+		let subscribed = ids.iter().all(|(node, _)| {
+			let mut key = value_key(b"ModelRegistry", b"NodeSubscriptions");
+			let id = codec::Encode::encode(node);
+			key.extend(sp_crypto_hashing::twox_64(&id));
+			key.extend(id);
+			rpc.storage(&hex_encode(&key), None).is_some()
+		});
+		if active && subscribed {
+			break;
+		}
+		assert!(started.elapsed() < STARTUP, "nodes never became active:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	(net, ids)
+}
+
+fn spec() -> RequestSpec {
+	RequestSpec {
+		model: ModelId::from_name(b"smollm2-135m-instruct").expect("valid id"),
+		echelon: EchelonId(0),
+		input: RequestInput::Inline(
+			br#"[{"role":"user","content":"Name three colors."}]"#.to_vec(),
+		),
+		input_tokens: 16,
+		params: SamplingParams {
+			temperature_milli: 0,
+			top_k: 0,
+			top_p_milli: 1_000,
+			max_output_tokens: 12,
+			seed: 0,
+		},
+		mode: VerificationMode::Sampling { n: 2 },
+		timeout: 60,
+		destination: OutputDestination::Worker,
+	}
+}
+
+#[test]
+fn a_cheating_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
+	let (net, ids) = network();
+	let rpc = net.rpc();
+	let cheater = ids.iter().find(|(_, name)| name == "Dave").map(|(n, _)| *n).expect("Dave");
+	let user = pair("Ferdie");
+	let user_id = AccountId::from(user.public());
+
+	// Ask until the cheater is drawn (each Sampling request draws 2 of the 4 nodes); requests
+	// that draw two honest nodes simply settle.
+	let started = Instant::now();
+	let (request, parties) = 'ask: loop {
+		let id = {
+			let raw = rpc.storage(&hex_encode(&value_key(b"Inference", b"NextRequestId")), None);
+			RequestId(raw.map(|r| u64::decode(&mut &r[..]).expect("an id")).unwrap_or(0))
+		};
+		let nonce = common::next_nonce(&rpc, &user_id);
+		let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: spec() });
+		submit(&rpc, &user, call, nonce);
+		loop {
+			if let Some(raw) = rpc.storage(&request_key(id), None) {
+				let r = pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("request");
+				if r.phase == pallet_inference::Phase::Disputed {
+					break 'ask (id, r.nodes.to_vec());
+				}
+			}
+			if rpc.storage(&result_key(id), None).is_some() &&
+				rpc.storage(&dispute_key(id), None).is_none()
+			{
+				println!("request {} settled without the cheater; asking again", id.0);
+				break;
+			}
+			assert!(started.elapsed() < SETTLEMENT, "no dispute:\n{}", net.logs());
+			std::thread::sleep(Duration::from_millis(500));
+		}
+	};
+	assert!(parties.contains(&cheater), "only the cheater disagrees: {parties:?}");
+	let honest = *parties.iter().find(|n| **n != cheater).expect("an honest party");
+	let arbiters: Vec<NodeId> =
+		(0..=3u64).map(NodeId).filter(|n| !parties.contains(n)).collect();
+	println!("request {} disputed between {parties:?}; arbiters will be {arbiters:?}", request.0);
+	let operator = |node: NodeId| node_record(&rpc, node).expect("node").operator;
+	let before: Vec<(NodeId, Balance)> = [honest]
+		.iter()
+		.chain(&arbiters)
+		.map(|n| (*n, free_balance(&rpc, &operator(*n))))
+		.collect();
+	let user_before = free_balance(&rpc, &user_id);
+
+	// The arbiters' off-chain workers re-execute, seal and reveal; the dispute resolves.
+	let started = Instant::now();
+	while rpc.storage(&dispute_key(request), None).is_some() {
+		assert!(started.elapsed() < SETTLEMENT, "the dispute did not resolve:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	println!("dispute over request {} resolved after {:?}", request.0, started.elapsed());
+	let result = rpc.storage(&result_key(request), None).map(|raw| {
+		pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..]).expect("a result")
+	});
+	let result = result.expect("the winning output is on record");
+	assert_eq!(result.nodes.to_vec(), vec![honest], "credited to the honest node alone");
+
+	let slashed = node_record(&rpc, cheater).expect("the cheater's record");
+	assert_eq!(slashed.collateral, 0, "the cheater lost all its collateral");
+	let cheater_collateral = COLLATERAL;
+	// 20% to the honest node, 20% to the arbiters (two), 40% to the user.
+	for (node, was) in &before {
+		let now = free_balance(&rpc, &operator(*node));
+		let share = if *node == honest { cheater_collateral / 5 } else { cheater_collateral / 10 };
+		assert!(now >= was + share - UNITS, "{node:?} was paid its share: {was} -> {now}");
+	}
+	assert!(
+		free_balance(&rpc, &user_id) >= user_before + cheater_collateral * 2 / 5,
+		"the user got the escrow back and its share"
+	);
+	for node in (0..=3u64).map(NodeId) {
+		let record = node_record(&rpc, node).expect("node");
+		assert_eq!(record.reserved, 0, "{node:?} holds no reservation");
+	}
+	assert!(rpc.storage(&request_key(request), None).is_none(), "the request ended");
+
+	// Every hold is released: the honest node can leave.
+	let (_, name) = ids.iter().find(|(n, _)| *n == honest).cloned().unwrap_or((honest, "Alice".into()));
+	let owner = pair(&name);
+	let nonce = common::next_nonce(&rpc, &AccountId::from(owner.public()));
+	submit(
+		&rpc,
+		&owner,
+		RuntimeCall::NodeRegistry(pallet_node_registry::Call::deregister_node { node: honest }),
+		nonce,
+	);
+	let epoch = current_epoch(&rpc);
+	let started = Instant::now();
+	while current_epoch(&rpc) < epoch + 2 {
+		assert!(started.elapsed() < STARTUP, "epochs stalled:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	submit(
+		&rpc,
+		&owner,
+		RuntimeCall::NodeRegistry(pallet_node_registry::Call::withdraw_node { node: honest }),
+		nonce + 1,
+	);
+	let started = Instant::now();
+	while node_record(&rpc, honest).is_some() {
+		assert!(started.elapsed() < STARTUP, "withdrawal failed:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	for node in net.nodes.into_iter().rev() {
+		let status = node.stop(Duration::from_secs(60));
+		assert!(status.success(), "node exited with {status}");
+	}
+}

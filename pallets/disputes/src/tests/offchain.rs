@@ -1,0 +1,185 @@
+//! The arbiter's off-chain worker against a scripted local worker (`TestOffchainExt` answers the
+//! HTTP calls it expects): it re-executes the disputed request, seals, and reveals.
+
+use std::sync::Arc;
+
+use atoma_primitives::commitment::output_digest;
+use atoma_support::{
+	offchain_jobs::JobState, offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId,
+};
+use codec::{Decode, Encode};
+use frame_support::traits::Hooks;
+use sp_core::offchain::{
+	testing::{PendingRequest, TestOffchainExt, TestTransactionPoolExt},
+	OffchainDbExt, OffchainWorkerExt, StorageKind, TransactionPoolExt,
+};
+use sp_keystore::{testing::MemoryKeystore, Keystore, KeystoreExt};
+
+use super::*;
+use crate::{mock::*, offchain::job_key};
+
+const URL: &str = "http://worker.test";
+
+type Pool = Arc<parking_lot::RwLock<sp_core::offchain::testing::PoolState>>;
+type Offchain = Arc<parking_lot::RwLock<sp_core::offchain::testing::OffchainState>>;
+
+fn ext() -> (sp_io::TestExternalities, Offchain, Pool, MemoryKeystore) {
+	let mut ext = ExtBuilder::default().build();
+	let (offchain, offchain_state) = TestOffchainExt::new();
+	let (pool, pool_state) = TestTransactionPoolExt::new();
+	let keystore = MemoryKeystore::new();
+	ext.register_extension(OffchainDbExt::new(offchain.clone()));
+	ext.register_extension(OffchainWorkerExt::new(offchain));
+	ext.register_extension(TransactionPoolExt::new(pool));
+	ext.register_extension(KeystoreExt::new(keystore.clone()));
+	ext.execute_with(|| {
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			WORKER_URL_KEY,
+			&URL.as_bytes().to_vec().encode(),
+		);
+	});
+	(ext, offchain_state, pool_state, keystore)
+}
+
+fn job_state(id: RequestId, round: u32, node: NodeId) -> Option<JobState> {
+	sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, &job_key(id, round, node))
+		.and_then(|v| JobState::decode(&mut &v[..]).ok())
+}
+
+fn completed_job(o: &[u8]) -> String {
+	let q = quorum_commitments(o, 1);
+	let ids = atoma_primitives::output::decode_canonical(o).unwrap().0;
+	serde_json::json!({
+		"id": "job-7",
+		"status": "completed",
+		"output": { "token_ids": ids, "text": "Paris", "finish_reason": "stop" },
+		"commitments": {
+			"output_hash": hex::encode(output_digest(o)),
+			"root": hex::encode(q.root),
+			"leaf": hex::encode(q.leaves[0]),
+		},
+	})
+	.to_string()
+}
+
+/// The `POST /v1/jobs` the arbiter sends for request `id`, answered with `response`.
+fn job_post(id: RequestId, response: &str) -> PendingRequest {
+	let r = request(id);
+	let body = serde_json::json!({
+		"model": MODEL,
+		"max_tokens": 10,
+		"temperature_milli": 0,
+		"top_k": 0,
+		"top_p_milli": 1000,
+		"seed": r.params.seed,
+		"node_index": 0,
+		"quorum_size": 1,
+		"prompt": "hello",
+	});
+	PendingRequest {
+		method: "POST".into(),
+		uri: format!("{URL}/v1/jobs"),
+		headers: vec![("Content-Type".into(), "application/json".into())],
+		body: serde_json::to_vec(&body).unwrap(),
+		response: Some(response.as_bytes().to_vec()),
+		sent: true,
+		..Default::default()
+	}
+}
+
+/// The vote the off-chain worker put in the pool, after checking the pool would accept it.
+fn pooled_vote(pool: &Pool) -> (crate::pallet::VotePayloadOf<Test>, sp_core::sr25519::Signature) {
+	let tx = pool.write().transactions.pop().expect("a vote was submitted");
+	let xt = frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
+	let RuntimeCall::Disputes(Call::submit_vote { payload, signature }) = xt.function else {
+		panic!("not a vote")
+	};
+	(payload, signature)
+}
+
+#[test]
+fn an_arbiter_re_executes_seals_and_reveals() {
+	let (mut ext, offchain, pool, keystore) = ext();
+	ext.execute_with(|| {
+		let honest_output = output(11, 3);
+		let (id, _) = disputed_sampling(&[honest_output.clone(), output(12, 3)]);
+		let arbiter = run_to_draw(id)[0];
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", arbiter.0))).unwrap();
+		let now = System::block_number();
+
+		// The job: the request's prompt and parameters with the chain's sampler seed.
+		offchain.write().expect_request(job_post(id, r#"{"id":"job-7","status":"queued"}"#));
+		Disputes::offchain_worker(now);
+		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Running { job: b"job-7".to_vec() }));
+		assert!(pool.read().transactions.is_empty());
+
+		offchain.write().expect_request(PendingRequest {
+			method: "GET".into(),
+			uri: format!("{URL}/v1/jobs/job-7"),
+			response: Some(completed_job(&honest_output).into_bytes()),
+			sent: true,
+			..Default::default()
+		});
+		Disputes::offchain_worker(now + 1);
+		let (payload, signature) = pooled_vote(&pool);
+		let expected = verdict(&honest_output, 2);
+		assert_eq!(payload.vote, seal_of(arbiter, &expected), "the verdict has both leaves");
+		assert_ok!(Disputes::submit_vote(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert_eq!(
+			job_state(id, 0, arbiter),
+			Some(JobState::Committed { output_digest: expected.digest() })
+		);
+
+		// The other arbiters seal; the reveal window opens and the worker reveals.
+		let others: Vec<NodeId> = dispute(id).round_arbiters()[1..].to_vec();
+		for node in &others {
+			assert_ok!(vote(id, *node, seal_of(*node, &expected)));
+		}
+		assert!(matches!(dispute(id).phase, DisputePhase::Revealing { .. }));
+		Disputes::offchain_worker(System::block_number());
+		let (payload, signature) = pooled_vote(&pool);
+		assert_eq!(payload.vote, Vote::Revealed(expected.clone()));
+		assert_ok!(Disputes::submit_vote(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Revealed));
+		for node in &others {
+			assert_ok!(vote(id, *node, Vote::Revealed(expected.clone())));
+		}
+		assert!(crate::Disputes::<Test>::get(id).is_none(), "resolved");
+	});
+}
+
+#[test]
+fn an_unreachable_worker_backs_off_and_a_party_never_arbitrates() {
+	let (mut ext, offchain, pool, keystore) = ext();
+	ext.execute_with(|| {
+		let (id, nodes) = disputed_sampling(&[output(1, 3), output(2, 3)]);
+		let arbiter = run_to_draw(id)[0];
+		// A party's key: it is not an arbiter, so its worker does nothing.
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", nodes[0].0))).unwrap();
+		Disputes::offchain_worker(System::block_number());
+		assert!(job_state(id, 0, nodes[0]).is_none());
+
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", arbiter.0))).unwrap();
+		let now = System::block_number();
+		// The worker answers without a job id: a failure, and the job backs off a block.
+		offchain.write().expect_request(job_post(id, r#"{"error":{"message":"busy"}}"#));
+		Disputes::offchain_worker(now);
+		let backoff = JobState::Backoff { retry_at: now as u32 + 1, attempts: 1 };
+		assert_eq!(job_state(id, 0, arbiter), Some(backoff));
+		// Still backing off in the same block: nothing is sent.
+		Disputes::offchain_worker(now);
+		offchain.write().expect_request(job_post(id, r#"{"id":"job-8"}"#));
+		Disputes::offchain_worker(now + 1);
+		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Running { job: b"job-8".to_vec() }));
+		assert!(pool.read().transactions.is_empty());
+	});
+}

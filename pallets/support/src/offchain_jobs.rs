@@ -1,0 +1,195 @@
+//! The off-chain workers' client of the local inference worker's job API (`POST /v1/jobs`,
+//! `GET /v1/jobs/{id}`): shared by the inference pallet (executing nodes) and the disputes pallet
+//! (arbiters), so both speak to the worker the same way. Every call has a deadline; nothing here
+//! waits on inference.
+
+use alloc::{format, string::String, vec::Vec};
+
+use atoma_primitives::{CanonicalOutput, FinishReason};
+use codec::{Decode, Encode};
+use sp_runtime::offchain::{http, Duration};
+
+/// Every HTTP call to the local worker must answer within this.
+pub const HTTP_DEADLINE_MS: u64 = 2_000;
+/// Longest backoff after repeated failures, in blocks.
+pub const MAX_BACKOFF_BLOCKS: u32 = 64;
+
+/// Where one job of this node stands, in its offchain storage.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
+pub enum JobState {
+	/// The local worker runs it as job `job`.
+	Running {
+		/// The worker's job id.
+		job: Vec<u8>,
+	},
+	/// The commitment was submitted; the digest waits for a reveal (Cross-Validation, and
+	/// arbiters' verdicts).
+	Committed {
+		/// `H(O)`.
+		output_digest: [u8; 32],
+	},
+	/// The reveal was submitted: nothing more to do.
+	Revealed,
+	/// The worker failed or was unreachable: try again from block `retry_at`.
+	Backoff {
+		/// The block of the next attempt.
+		retry_at: u32,
+		/// Failures so far.
+		attempts: u32,
+	},
+}
+
+/// The state after the `attempts + 1`-th failure at block `now`: exponential backoff, capped.
+pub fn backoff(now: u32, attempts: u32) -> JobState {
+	let wait = 1u32.checked_shl(attempts.min(6)).unwrap_or(MAX_BACKOFF_BLOCKS);
+	JobState::Backoff {
+		retry_at: now.saturating_add(wait.min(MAX_BACKOFF_BLOCKS)),
+		attempts: attempts.saturating_add(1),
+	}
+}
+
+/// `POST /v1/jobs` with the JSON `body`; returns the job id.
+pub fn post_job(url: &str, body: Vec<u8>) -> Result<Vec<u8>, ()> {
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+	let pending = http::Request::post(&format!("{url}/v1/jobs"), alloc::vec![body])
+		.add_header("Content-Type", "application/json")
+		.deadline(deadline)
+		.send()
+		.map_err(|_| ())?;
+	let response = pending.try_wait(deadline).map_err(|_| ())?.map_err(|_| ())?;
+	if response.code != 202 && response.code != 200 {
+		log::warn!(target: "runtime::offchain-jobs", "worker refused a job: HTTP {}", response.code);
+		return Err(());
+	}
+	let body: Vec<u8> = response.body().collect();
+	let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
+	match json.get("id") {
+		Some(serde_json::Value::String(s)) => Ok(s.as_bytes().to_vec()),
+		Some(serde_json::Value::Number(n)) => Ok(format!("{n}").into_bytes()),
+		_ => Err(()),
+	}
+}
+
+
+/// `GET /v1/jobs/{job}`: pending, failed (or forgotten by a restarted worker), or done.
+pub fn poll_job(url: &str, job: &[u8]) -> Poll {
+	let Ok(job) = core::str::from_utf8(job) else { return Poll::Failed };
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+	let Ok(pending) =
+		http::Request::get(&format!("{url}/v1/jobs/{job}")).deadline(deadline).send()
+	else {
+		return Poll::Pending;
+	};
+	let Ok(Ok(response)) = pending.try_wait(deadline) else { return Poll::Pending };
+	match response.code {
+		200 => {},
+		// The worker restarted and forgot the job: start over.
+		404 => return Poll::Failed,
+		_ => return Poll::Pending,
+	}
+	let body: Vec<u8> = response.body().collect();
+	parse_job(&body)
+}
+
+/// What a finished job gives the chain.
+#[derive(Debug, PartialEq, Eq)]
+pub struct FinishedJob {
+	/// `H(O)`.
+	pub output_hash: [u8; 32],
+	/// The quorum root for the job's position and quorum size.
+	pub root: [u8; 32],
+	/// The job's leaf `H(O ‖ node_index)`.
+	pub leaf: [u8; 32],
+	/// Tokens generated.
+	pub output_tokens: u32,
+	/// The canonical output `O`, rebuilt from the token ids and finish reason and checked
+	/// against `output_hash`.
+	pub canonical_output: Vec<u8>,
+}
+
+/// Where a polled job stands.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Poll {
+	/// Queued or running (or the worker did not answer in time).
+	Pending,
+	/// Failed, or unknown to the worker: start again.
+	Failed,
+	/// Completed.
+	Done(FinishedJob),
+}
+
+/// Read a `GET /v1/jobs/{id}` body.
+pub fn parse_job(body: &[u8]) -> Poll {
+	let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return Poll::Pending };
+	match json.get("status").and_then(|s| s.as_str()) {
+		Some("completed") => {},
+		Some("failed") => return Poll::Failed,
+		_ => return Poll::Pending,
+	}
+	let commitments = json.get("commitments");
+	let hash = |field: &str| {
+		commitments.and_then(|c| c.get(field)).and_then(|h| h.as_str()).and_then(decode_hash)
+	};
+	let output = json.get("output");
+	let token_ids: Option<Vec<u32>> =
+		output.and_then(|o| o.get("token_ids")).and_then(|ids| ids.as_array()).and_then(|ids| {
+			ids.iter().map(|id| id.as_u64().and_then(|v| u32::try_from(v).ok())).collect()
+		});
+	let finish_reason = match output.and_then(|o| o.get("finish_reason")).and_then(|f| f.as_str())
+	{
+		Some("stop") => Some(FinishReason::Stop),
+		Some("length") => Some(FinishReason::Length),
+		_ => None,
+	};
+	match (hash("output_hash"), hash("root"), hash("leaf"), token_ids, finish_reason) {
+		(Some(output_hash), Some(root), Some(leaf), Some(ids), Some(reason)) => {
+			let output = CanonicalOutput::new(&ids, reason);
+			// A worker whose output does not hash to its own commitment is broken.
+			if output.output_hash() != output_hash {
+				return Poll::Failed;
+			}
+			Poll::Done(FinishedJob {
+				output_hash,
+				root,
+				leaf,
+				output_tokens: ids.len() as u32,
+				canonical_output: output.encode_canonical(),
+			})
+		},
+		_ => Poll::Failed,
+	}
+}
+
+/// 64 hex digits as 32 bytes.
+pub fn decode_hash(hex: &str) -> Option<[u8; 32]> {
+	let digits = hex.as_bytes();
+	if digits.len() != 64 {
+		return None;
+	}
+	let nibble = |c: u8| -> Option<u8> {
+		match c {
+			b'0'..=b'9' => c.checked_sub(b'0'),
+			b'a'..=b'f' => c.checked_sub(b'a').and_then(|v| v.checked_add(10)),
+			b'A'..=b'F' => c.checked_sub(b'A').and_then(|v| v.checked_add(10)),
+			_ => None,
+		}
+	};
+	let mut out = [0u8; 32];
+	for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+		let (high, low) = (pair.first().copied()?, pair.get(1).copied()?);
+		*byte = (nibble(high)? << 4) | nibble(low)?;
+	}
+	Some(out)
+}
+
+/// 32 bytes as 64 lowercase hex digits.
+pub fn encode_hash(hash: &[u8; 32]) -> String {
+	const DIGITS: &[u8; 16] = b"0123456789abcdef";
+	let mut out = String::with_capacity(64);
+	for byte in hash {
+		for nibble in [byte >> 4, byte & 0x0f] {
+			out.push(DIGITS.get(usize::from(nibble)).copied().map_or('0', char::from));
+		}
+	}
+	out
+}
