@@ -107,7 +107,7 @@ impl pallet_node_registry::Config for Test {
 	type MinEpochLength = ConstU64<2>;
 	type MaxUrlLen = ConstU32<64>;
 	type MaxDeviceNameLen = ConstU32<16>;
-	type MaxEchelons = ConstU32<4>;
+	type MaxEchelons = ConstU32<8>;
 	type MaxNodesPerEchelon = ConstU32<64>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
