@@ -22,7 +22,10 @@ use atoma_support::{
 };
 use codec::Decode;
 use common::{
-	chain::{account_key, dispute_key, node_key, request_key, result_key, submit, value_key},
+	chain::{
+		account_key, dispute_key, node_key, request_key, result_key, submit, subscriptions_key,
+		value_key,
+	},
 	hex_encode, run_subcommand,
 	worker::Worker,
 	NodeProcess, Rpc, TempDir,
@@ -183,13 +186,8 @@ fn network() -> (Network, Vec<(NodeId, String)>) {
 		let active = ids.iter().all(|(node, _)| {
 			node_record(&rpc, *node).is_some_and(|r| r.active_from <= epoch)
 		});
-		let subscribed = ids.iter().all(|(node, _)| {
-			let mut key = value_key(b"ModelRegistry", b"NodeSubscriptions");
-			let id = codec::Encode::encode(node);
-			key.extend(sp_crypto_hashing::twox_64(&id));
-			key.extend(id);
-			rpc.storage(&hex_encode(&key), None).is_some()
-		});
+		let subscribed =
+			ids.iter().all(|(node, _)| rpc.storage(&subscriptions_key(*node), None).is_some());
 		if active && subscribed {
 			break;
 		}

@@ -519,7 +519,8 @@ mod disputes {
 
 	#[test]
 	fn the_configuration_passes_the_integrity_test() {
-		sp_io::TestExternalities::default().execute_with(Disputes::integrity_test);
+		sp_io::TestExternalities::default()
+			.execute_with(<Disputes as IntegrityTest>::integrity_test);
 	}
 
 	#[test]

@@ -8,44 +8,51 @@ use sp_core::sr25519;
 
 use super::{hex_encode, Rpc};
 
+/// The storage key of a plain value: `twox128(pallet) ++ twox128(item)`.
 pub fn value_key(pallet: &[u8], item: &[u8]) -> Vec<u8> {
 	let mut key = sp_crypto_hashing::twox_128(pallet).to_vec();
 	key.extend(sp_crypto_hashing::twox_128(item));
 	key
 }
 
-/// Submit `call` signed by `signer` and wait until it is in a block.
+/// The storage key (hex) of a `Twox64Concat` map entry.
+fn twox64_map_key(pallet: &[u8], item: &[u8], map_key: impl Encode) -> String {
+	let mut key = value_key(pallet, item);
+	let encoded = map_key.encode();
+	key.extend(sp_crypto_hashing::twox_64(&encoded));
+	key.extend(encoded);
+	hex_encode(&key)
+}
+
+/// Submit `call`, signed by `signer` with `nonce`, to the node's transaction pool.
 pub fn submit(rpc: &Rpc, signer: &sr25519::Pair, call: atoma_runtime::RuntimeCall, nonce: u32) {
 	let xt = super::sign_call(rpc, signer, call, nonce);
 	rpc.call("author_submitExtrinsic", json!([hex_encode(&xt.encode())]));
 }
 
-/// `Inference::Results` storage key of `request`: twox128 ++ twox128 ++ twox64_concat.
+/// `Inference::Results` storage key of `request`.
 pub fn result_key(request: RequestId) -> String {
-	let mut key = sp_crypto_hashing::twox_128(b"Inference").to_vec();
-	key.extend(sp_crypto_hashing::twox_128(b"Results"));
-	let encoded = request.encode();
-	key.extend(sp_crypto_hashing::twox_64(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
+	twox64_map_key(b"Inference", b"Results", request)
 }
 
 /// `Inference::Requests` storage key of `request`.
 pub fn request_key(request: RequestId) -> String {
-	let mut key = value_key(b"Inference", b"Requests");
-	let encoded = request.encode();
-	key.extend(sp_crypto_hashing::twox_64(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
+	twox64_map_key(b"Inference", b"Requests", request)
 }
 
 /// `NodeRegistry::Nodes` storage key of `node`.
 pub fn node_key(node: NodeId) -> String {
-	let mut key = value_key(b"NodeRegistry", b"Nodes");
-	let id = node.encode();
-	key.extend(sp_crypto_hashing::twox_64(&id));
-	key.extend(id);
-	hex_encode(&key)
+	twox64_map_key(b"NodeRegistry", b"Nodes", node)
+}
+
+/// `ModelRegistry::NodeSubscriptions` storage key of `node`.
+pub fn subscriptions_key(node: NodeId) -> String {
+	twox64_map_key(b"ModelRegistry", b"NodeSubscriptions", node)
+}
+
+/// `Disputes::Disputes` storage key of the dispute over `request`.
+pub fn dispute_key(request: RequestId) -> String {
+	twox64_map_key(b"Disputes", b"Disputes", request)
 }
 
 /// `System::Account` storage key of `who`.
@@ -53,15 +60,6 @@ pub fn account_key(who: &atoma_runtime::AccountId) -> String {
 	let mut key = value_key(b"System", b"Account");
 	let encoded = who.encode();
 	key.extend(sp_crypto_hashing::blake2_128(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
-}
-
-/// `Disputes::Disputes` storage key of the dispute over `request`.
-pub fn dispute_key(request: RequestId) -> String {
-	let mut key = value_key(b"Disputes", b"Disputes");
-	let encoded = request.encode();
-	key.extend(sp_crypto_hashing::twox_64(&encoded));
 	key.extend(encoded);
 	hex_encode(&key)
 }
