@@ -14,27 +14,19 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use alloc::{string::String, vec::Vec};
+use alloc::vec::Vec;
 
 use atoma_primitives::commitment::{output_leaf, sealed_commitment};
 use atoma_support::{
 	inference::DisputedRequests,
-	offchain_jobs::{backoff, poll_job, post_job, JobState, Poll, HTTP_DEADLINE_MS},
-	offchain_keys::WORKER_URL_KEY,
+	offchain_jobs::{backoff, paired_worker, poll_job, post_job, with_job_lock, JobState, Poll},
 	worker_key::KEY_TYPE,
-	NodeId, NodeRegistry, RequestId, WorkerPublic,
+	NodeId, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_support::BoundedVec;
 use frame_system::{offchain::SubmitTransaction, pallet_prelude::BlockNumberFor};
-use sp_runtime::{
-	offchain::{
-		storage::StorageValueRef,
-		storage_lock::{StorageLock, Time},
-		Duration,
-	},
-	SaturatedConversion,
-};
+use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 
 use crate::{
 	pallet::*,
@@ -59,18 +51,9 @@ fn verdict_key(request: RequestId, round: u32, node: NodeId) -> Vec<u8> {
 impl<T: Config> Pallet<T> {
 	/// One run of the arbiter's off-chain worker at block `now`.
 	pub fn run_offchain_worker(now: BlockNumberFor<T>) {
-		let Some(url) = StorageValueRef::persistent(WORKER_URL_KEY).get::<Vec<u8>>().ok().flatten()
-		else {
+		let Some((url, local)) = paired_worker::<T::AccountId, BalanceOf<T>, T::Nodes>() else {
 			return;
 		};
-		let Ok(url) = String::from_utf8(url) else { return };
-		let local: Vec<(NodeId, WorkerPublic)> = sp_io::crypto::sr25519_public_keys(KEY_TYPE)
-			.into_iter()
-			.filter_map(|key| T::Nodes::node_by_worker_key(&key).map(|node| (node, key)))
-			.collect();
-		if local.is_empty() {
-			return;
-		}
 		let now: u32 = now.saturated_into();
 		for (id, dispute) in Disputes::<T>::iter().take(MAX_DISPUTES_PER_RUN) {
 			for (node, key) in &local {
@@ -78,12 +61,7 @@ impl<T: Config> Pallet<T> {
 					continue;
 				}
 				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
-				let mut lock = StorageLock::<Time>::with_deadline(
-					&lock_key,
-					Duration::from_millis(HTTP_DEADLINE_MS.saturating_mul(3)),
-				);
-				let Ok(_guard) = lock.try_lock() else { continue };
-				Self::arbiter_step(&url, now, id, &dispute, *node, key);
+				with_job_lock(&lock_key, || Self::arbiter_step(&url, now, id, &dispute, *node, key));
 			}
 		}
 	}

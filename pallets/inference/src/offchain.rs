@@ -18,29 +18,22 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use alloc::{string::String, vec::Vec};
+use alloc::vec::Vec;
 
 use atoma_primitives::commitment::sealed_commitment;
 use atoma_support::{
 	inference::VerificationMode,
-	offchain_jobs::{backoff, encode_hash, poll_job, post_job, Poll, HTTP_DEADLINE_MS},
+	offchain_jobs::{backoff, encode_hash, paired_worker, poll_job, post_job, with_job_lock, Poll},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
-	NodeId, NodeRegistry, RequestId, WorkerPublic,
+	NodeId, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_system::{
 	offchain::{CreateAuthorizedTransaction, SubmitTransaction},
 	pallet_prelude::BlockNumberFor,
 };
-use sp_runtime::{
-	offchain::{
-		storage::StorageValueRef,
-		storage_lock::{StorageLock, Time},
-		Duration,
-	},
-	SaturatedConversion,
-};
+use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 
 use crate::{
 	pallet::*,
@@ -71,29 +64,15 @@ pub(crate) enum Role {
 impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 	/// One run of the off-chain worker at block `now`.
 	pub fn run_offchain_worker(now: BlockNumberFor<T>) {
-		let Some(url) = StorageValueRef::persistent(WORKER_URL_KEY).get::<Vec<u8>>().ok().flatten()
-		else {
+		let Some((url, local)) = paired_worker::<T::AccountId, BalanceOf<T>, T::Nodes>() else {
 			return;
 		};
-		let Ok(url) = String::from_utf8(url) else { return };
-		let local: Vec<(NodeId, WorkerPublic)> = sp_io::crypto::sr25519_public_keys(KEY_TYPE)
-			.into_iter()
-			.filter_map(|key| T::Nodes::node_by_worker_key(&key).map(|node| (node, key)))
-			.collect();
-		if local.is_empty() {
-			return;
-		}
 		let now: u32 = now.saturated_into();
 		for (id, request) in Requests::<T>::iter().take(MAX_REQUESTS_PER_RUN) {
 			for (node, key) in &local {
 				let Some(role) = Self::role_of(id, &request, *node, key) else { continue };
 				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
-				let mut lock = StorageLock::<Time>::with_deadline(
-					&lock_key,
-					Duration::from_millis(HTTP_DEADLINE_MS.saturating_mul(3)),
-				);
-				let Ok(_guard) = lock.try_lock() else { continue };
-				Self::step(&url, now, id, &request, *node, key, role);
+				with_job_lock(&lock_key, || Self::step(&url, now, id, &request, *node, key, role));
 			}
 		}
 	}

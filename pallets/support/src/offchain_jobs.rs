@@ -7,7 +7,14 @@ use alloc::{format, string::String, vec::Vec};
 
 use atoma_primitives::{CanonicalOutput, FinishReason};
 use codec::{Decode, Encode};
-use sp_runtime::offchain::{http, Duration};
+use sp_runtime::offchain::{
+	http,
+	storage::StorageValueRef,
+	storage_lock::{StorageLock, Time},
+	Duration,
+};
+
+use crate::{offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId, NodeRegistry, WorkerPublic};
 
 /// Every HTTP call to the local worker must answer within this.
 pub const HTTP_DEADLINE_MS: u64 = 2_000;
@@ -37,6 +44,32 @@ pub enum JobState {
 		/// Failures so far.
 		attempts: u32,
 	},
+}
+
+/// The local inference worker's URL (written by the node from `--inference-worker-url`) and the
+/// worker keys in this node's keystore that belong to registered nodes; `None` when the node is
+/// not paired or holds no such key: the off-chain worker has nothing to do.
+pub fn paired_worker<AccountId, Balance, Nodes: NodeRegistry<AccountId, Balance>>(
+) -> Option<(String, Vec<(NodeId, WorkerPublic)>)> {
+	let url = StorageValueRef::persistent(WORKER_URL_KEY).get::<Vec<u8>>().ok().flatten()?;
+	let url = String::from_utf8(url).ok()?;
+	let local: Vec<(NodeId, WorkerPublic)> = sp_io::crypto::sr25519_public_keys(KEY_TYPE)
+		.into_iter()
+		.filter_map(|key| Nodes::node_by_worker_key(&key).map(|node| (node, key)))
+		.collect();
+	(!local.is_empty()).then_some((url, local))
+}
+
+/// Run `step` under the storage lock `lock_key`, unless another run of the off-chain worker
+/// (they may overlap) holds it: one step per job at a time, so nothing is submitted twice.
+pub fn with_job_lock(lock_key: &[u8], step: impl FnOnce()) {
+	let mut lock = StorageLock::<Time>::with_deadline(
+		lock_key,
+		Duration::from_millis(HTTP_DEADLINE_MS.saturating_mul(3)),
+	);
+	let Ok(guard) = lock.try_lock() else { return };
+	step();
+	drop(guard);
 }
 
 /// The state after the `attempts + 1`-th failure at block `now`: exponential backoff, capped.
