@@ -1,6 +1,7 @@
 //! End-to-end disputes: four execution nodes, each paired with its own real `atoma-worker` on the
-//! real model, one of which cheats (`--fault tamper-tokens`: the worker replaces the last token
-//! and commits honestly to the tampered output). A Sampling request that draws the cheater with
+//! real model, one of which cheats: `--fault tamper-tokens` (the worker replaces the last token
+//! and commits honestly to the tampered output) or `--fault lazy` (it never runs the model and
+//! commits to a made-up output). A Sampling request that draws the cheater with
 //! an honest node disagrees; the chain opens a dispute, draws the two nodes that did not run the
 //! request as arbiters, their off-chain workers re-execute it through their own workers and seal,
 //! then reveal, their verdicts; the cheater loses all its collateral, the honest node and the
@@ -90,11 +91,11 @@ fn current_epoch(rpc: &Rpc) -> u32 {
 }
 
 /// Alice's genesis node with an honest worker, and Bob's, Charlie's and Dave's nodes registered
-/// and subscribed over JSON-RPC, each with its own worker; Dave's worker tampers with its outputs.
-fn network() -> (Network, Vec<(NodeId, String)>) {
-	let base = TempDir::new("disputes-e2e");
+/// and subscribed over JSON-RPC, each with its own worker; Dave's worker runs in `fault` mode.
+fn network(fault: &str) -> (Network, Vec<(NodeId, String)>) {
+	let base = TempDir::new(&format!("disputes-e2e-{fault}"));
 	let mut workers = vec![Worker::start(), Worker::start(), Worker::start()];
-	workers.push(Worker::start_with(&["--fault", "tamper-tokens", "--i-know-this-worker-cheats"]));
+	workers.push(Worker::start_with(&["--fault", fault, "--i-know-this-worker-cheats"]));
 	let alice_key = base.path("alice.key");
 	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
 	let alice_peer =
@@ -218,9 +219,24 @@ fn spec() -> RequestSpec {
 	}
 }
 
+/// Each test runs four nodes and four model workers; on a 2-core machine, one at a time.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
-fn a_cheating_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let (net, ids) = network();
+fn a_tampering_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
+	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+	a_cheater_is_caught("tamper-tokens");
+}
+
+#[test]
+fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
+	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+	a_cheater_is_caught("lazy");
+}
+
+/// Dave's worker cheats in `fault` mode; a request that draws it is disputed and arbitrated.
+fn a_cheater_is_caught(fault: &str) {
+	let (net, ids) = network(fault);
 	let rpc = net.rpc();
 	let cheater = ids.iter().find(|(_, name)| name == "Dave").map(|(n, _)| *n).expect("Dave");
 	let user = pair("Ferdie");
