@@ -142,11 +142,11 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		let fault = args.fault;
 		tokio::task::spawn_blocking(move || {
 			#[cfg(feature = "fault-injection")]
-			let engine =
-				Engine::start(&models, device, precision, capacity, store, metrics, shutdown, fault);
+			let engine = Engine::start(
+				&models, device, precision, capacity, store, metrics, shutdown, fault,
+			);
 			#[cfg(not(feature = "fault-injection"))]
-			let engine =
-				Engine::start(&models, device, precision, capacity, store, metrics, shutdown);
+			let engine = Engine::start(&models, device, precision, capacity, store, metrics, shutdown);
 			engine
 		})
 		.await??

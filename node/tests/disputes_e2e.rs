@@ -63,7 +63,10 @@ fn pair(name: &str) -> sr25519::Pair {
 	sr25519::Pair::from_string(&format!("//{name}"), None).expect("dev seed")
 }
 
-fn node_record(rpc: &Rpc, node: NodeId) -> Option<pallet_node_registry::pallet::NodeRecordOf<Runtime>> {
+fn node_record(
+	rpc: &Rpc,
+	node: NodeId,
+) -> Option<pallet_node_registry::pallet::NodeRecordOf<Runtime>> {
 	rpc.storage(&node_key(node), None).map(|raw| {
 		pallet_node_registry::pallet::NodeRecordOf::<Runtime>::decode(&mut &raw[..])
 			.expect("a node record")
@@ -184,9 +187,9 @@ fn network(fault: &str) -> (Network, Vec<(NodeId, String)>) {
 	let started = Instant::now();
 	loop {
 		let epoch = current_epoch(&rpc);
-		let active = ids.iter().all(|(node, _)| {
-			node_record(&rpc, *node).is_some_and(|r| r.active_from <= epoch)
-		});
+		let active = ids
+			.iter()
+			.all(|(node, _)| node_record(&rpc, *node).is_some_and(|r| r.active_from <= epoch));
 		let subscribed =
 			ids.iter().all(|(node, _)| rpc.storage(&subscriptions_key(*node), None).is_some());
 		if active && subscribed {
@@ -255,13 +258,14 @@ fn a_cheater_is_caught(fault: &str) {
 		submit(&rpc, &user, call, nonce);
 		loop {
 			if let Some(raw) = rpc.storage(&request_key(id), None) {
-				let r = pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("request");
+				let r =
+					pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("request");
 				if r.phase == pallet_inference::Phase::Disputed {
 					break 'ask (id, r.nodes.to_vec());
 				}
 			}
-			if rpc.storage(&result_key(id), None).is_some() &&
-				rpc.storage(&dispute_key(id), None).is_none()
+			if rpc.storage(&result_key(id), None).is_some()
+				&& rpc.storage(&dispute_key(id), None).is_none()
 			{
 				println!("request {} settled without the cheater; asking again", id.0);
 				break;
@@ -272,15 +276,11 @@ fn a_cheater_is_caught(fault: &str) {
 	};
 	assert!(parties.contains(&cheater), "only the cheater disagrees: {parties:?}");
 	let honest = *parties.iter().find(|n| **n != cheater).expect("an honest party");
-	let arbiters: Vec<NodeId> =
-		(0..=3u64).map(NodeId).filter(|n| !parties.contains(n)).collect();
+	let arbiters: Vec<NodeId> = (0..=3u64).map(NodeId).filter(|n| !parties.contains(n)).collect();
 	println!("request {} disputed between {parties:?}; arbiters will be {arbiters:?}", request.0);
 	let operator = |node: NodeId| node_record(&rpc, node).expect("node").operator;
-	let before: Vec<(NodeId, Balance)> = [honest]
-		.iter()
-		.chain(&arbiters)
-		.map(|n| (*n, free_balance(&rpc, &operator(*n))))
-		.collect();
+	let before: Vec<(NodeId, Balance)> =
+		[honest].iter().chain(&arbiters).map(|n| (*n, free_balance(&rpc, &operator(*n)))).collect();
 	let user_before = free_balance(&rpc, &user_id);
 
 	// The arbiters' off-chain workers re-execute, seal and reveal; the dispute resolves.
@@ -316,7 +316,8 @@ fn a_cheater_is_caught(fault: &str) {
 	assert!(rpc.storage(&request_key(request), None).is_none(), "the request ended");
 
 	// Every hold is released: the honest node can leave.
-	let (_, name) = ids.iter().find(|(n, _)| *n == honest).cloned().unwrap_or((honest, "Alice".into()));
+	let (_, name) =
+		ids.iter().find(|(n, _)| *n == honest).cloned().unwrap_or((honest, "Alice".into()));
 	let owner = pair(&name);
 	let nonce = common::next_nonce(&rpc, &AccountId::from(owner.public()));
 	submit(

@@ -309,7 +309,11 @@ impl Runner {
 			Some(crate::fault::Fault::Lazy) => {
 				let tokens = work.request.params.max_output_tokens.min(8);
 				let prompt = u32::try_from(work.request.prompt_tokens.len()).unwrap_or(u32::MAX);
-				return self.complete(&work, crate::fault::made_up_output(tokens, prompt), queue_wait);
+				return self.complete(
+					&work,
+					crate::fault::made_up_output(tokens, prompt),
+					queue_wait,
+				);
 			},
 			_ => {},
 		}

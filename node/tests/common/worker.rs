@@ -98,4 +98,3 @@ impl Drop for Worker {
 		let _ = self.child.wait();
 	}
 }
-

@@ -142,10 +142,10 @@ impl<T: Config> Pallet<T> {
 		let candidates: Vec<NodeId> = T::Models::subscribers(&dispute.model, dispute.echelon)
 			.into_iter()
 			.filter(|n| {
-				!dispute.is_party(*n) &&
-					!dispute.arbiters.contains(n) &&
-					!dispute.excluded.contains(n) &&
-					T::Nodes::is_eligible(*n, collateral)
+				!dispute.is_party(*n)
+					&& !dispute.arbiters.contains(n)
+					&& !dispute.excluded.contains(n)
+					&& T::Nodes::is_eligible(*n, collateral)
 			})
 			.collect();
 		let wanted = round_quorum(T::ArbiterQuorum::get(), dispute.round) as usize;
@@ -253,9 +253,8 @@ impl<T: Config> Pallet<T> {
 				entry.0 = entry.0.saturating_add(1);
 			}
 		}
-		let majority = counts.into_values().find(|(count, _)| {
-			count.saturating_mul(2) > dispute.round_drawn
-		});
+		let majority =
+			counts.into_values().find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn);
 		match majority {
 			Some((_, verdict))
 				if dispute.round > 0 || dispute.claims.iter().any(|c| verdict.matches(c)) =>
@@ -362,7 +361,8 @@ impl<T: Config> Pallet<T> {
 
 	/// No output won: refund the user, release every hold, slash nobody.
 	pub(crate) fn dismiss(id: RequestId, dispute: Dispute<T>, reason: Dismissal) {
-		let outcome = DisputeOutcome { output_commitment: None, output_tokens: 0, honest: Vec::new() };
+		let outcome =
+			DisputeOutcome { output_commitment: None, output_tokens: 0, honest: Vec::new() };
 		Self::conclude_request(id, outcome);
 		Self::release_arbiters(&dispute);
 		Self::forget(id);

@@ -87,10 +87,10 @@ impl<T: Config> Pallet<T> {
 	) -> TransactionValidityWithRefund {
 		let checked = Self::check_vote(payload, signature).map_err(|e| match e {
 			Error::<T>::BadSignature => InvalidTransaction::BadProof,
-			Error::<T>::AlreadySealed |
-			Error::<T>::AlreadyRevealed |
-			Error::<T>::NotCommitting |
-			Error::<T>::NotRevealing => InvalidTransaction::Stale,
+			Error::<T>::AlreadySealed
+			| Error::<T>::AlreadyRevealed
+			| Error::<T>::NotCommitting
+			| Error::<T>::NotRevealing => InvalidTransaction::Stale,
 			other => InvalidTransaction::Custom(other.as_u8()),
 		})?;
 		let now = frame_system::Pallet::<T>::block_number();

@@ -149,8 +149,11 @@ mod benchmarks {
 		let (id, arbiters, verdicts) = sealed_last_round::<T>();
 		let last = arbiters.len() - 1;
 		reveal_all_but::<T>(id, &arbiters, &verdicts, last);
-		let payload =
-			VotePayload { request: id, node: arbiters[last], vote: Vote::Revealed(verdicts[last].clone()) };
+		let payload = VotePayload {
+			request: id,
+			node: arbiters[last],
+			vote: Vote::Revealed(verdicts[last].clone()),
+		};
 		let signature = sign::<T>(&payload);
 
 		#[extrinsic_call]
@@ -163,8 +166,11 @@ mod benchmarks {
 	#[benchmark]
 	fn authorize_submit_vote() -> Result<(), BenchmarkError> {
 		let (id, arbiters, verdicts) = sealed_last_round::<T>();
-		let payload =
-			VotePayload { request: id, node: arbiters[0], vote: Vote::Revealed(verdicts[0].clone()) };
+		let payload = VotePayload {
+			request: id,
+			node: arbiters[0],
+			vote: Vote::Revealed(verdicts[0].clone()),
+		};
 		let signature = sign::<T>(&payload);
 		let call = Call::<T>::submit_vote { payload, signature };
 

@@ -238,7 +238,6 @@ where
 	fn create_extension() {}
 }
 
-
 /// The worker key pair of node `i`.
 pub fn node_pair(i: u64) -> sr25519::Pair {
 	sr25519::Pair::from_string(&format!("//node{i}"), None).expect("valid derivation")
@@ -374,9 +373,9 @@ pub fn check_fee_accounting() {
 	let (mut escrowed, mut paid_out, mut refunded) = (0u64, 0u64, 0u64);
 	for record in System::events() {
 		match record.event {
-			RuntimeEvent::Inference(pallet_inference::Event::RequestSubmitted { escrow, .. }) => {
-				escrowed += escrow
-			},
+			RuntimeEvent::Inference(pallet_inference::Event::RequestSubmitted {
+				escrow, ..
+			}) => escrowed += escrow,
 			RuntimeEvent::Inference(pallet_inference::Event::RequestSettled {
 				paid_to_nodes,
 				paid_to_model_owner,
@@ -386,12 +385,13 @@ pub fn check_fee_accounting() {
 				paid_out += paid_to_nodes + paid_to_model_owner;
 				refunded += r;
 			},
-			RuntimeEvent::Inference(pallet_inference::Event::RequestFailed { refunded: r, .. }) => {
-				refunded += r
-			},
-			RuntimeEvent::Inference(pallet_inference::Event::DisputeConcluded { refunded: r, .. }) => {
-				refunded += r
-			},
+			RuntimeEvent::Inference(pallet_inference::Event::RequestFailed {
+				refunded: r, ..
+			}) => refunded += r,
+			RuntimeEvent::Inference(pallet_inference::Event::DisputeConcluded {
+				refunded: r,
+				..
+			}) => refunded += r,
 			_ => {},
 		}
 	}

@@ -61,7 +61,9 @@ impl<T: Config> Pallet<T> {
 					continue;
 				}
 				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
-				with_job_lock(&lock_key, || Self::arbiter_step(&url, now, id, &dispute, *node, key));
+				with_job_lock(&lock_key, || {
+					Self::arbiter_step(&url, now, id, &dispute, *node, key)
+				});
 			}
 		}
 	}
@@ -110,7 +112,8 @@ impl<T: Config> Pallet<T> {
 						let digest = verdict.digest();
 						verdict_store.set(&verdict);
 						let seal = Vote::Sealed(sealed_commitment(&digest, &key.0));
-						if Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key) {
+						if Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key)
+						{
 							store.set(&JobState::Committed { output_digest: digest });
 						}
 					},

@@ -70,9 +70,9 @@ impl<BlockNumber: Copy> DisputePhase<BlockNumber> {
 	pub fn ends_at(&self) -> BlockNumber {
 		match *self {
 			Self::AwaitingDraw { at } => at,
-			Self::Committing { deadline } |
-			Self::Revealing { deadline } |
-			Self::AwaitingGovernance { deadline } => deadline,
+			Self::Committing { deadline }
+			| Self::Revealing { deadline }
+			| Self::AwaitingGovernance { deadline } => deadline,
 		}
 	}
 }

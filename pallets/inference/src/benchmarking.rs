@@ -126,7 +126,11 @@ fn output(tokens: u32) -> Vec<u8> {
 /// `subscribers` nodes serving a fresh model, and a request of `owner` run by `parties` of them
 /// (at most `MaxQuorum`; Single for one, Sampling otherwise) whose commitments all differ: it goes
 /// to the dispute manager. For the disputes pallet's benchmarks.
-pub fn disputed_request<T: Config>(owner: &T::AccountId, parties: u32, subscribers: u32) -> RequestId {
+pub fn disputed_request<T: Config>(
+	owner: &T::AccountId,
+	parties: u32,
+	subscribers: u32,
+) -> RequestId {
 	let parties = parties.min(T::MaxQuorum::get());
 	let setup = serving::<T>(subscribers.max(parties));
 	let plenty = T::JobCollateral::get().saturating_mul(1_000_000u32.into());

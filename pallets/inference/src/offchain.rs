@@ -40,8 +40,8 @@ use crate::{
 	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput},
 };
 
-pub use atoma_support::offchain_keys::{proof_key, PROOF_PREFIX, WORKER_URL_KEY};
 pub use atoma_support::offchain_jobs::JobState;
+pub use atoma_support::offchain_keys::{proof_key, PROOF_PREFIX, WORKER_URL_KEY};
 const JOB_PREFIX: &[u8] = b"atoma/job/";
 const LOCK_PREFIX: &[u8] = b"atoma/job-lock/";
 /// Requests examined per run at most.
@@ -115,7 +115,8 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
-				match Self::job_body(request, &role).ok_or(()).and_then(|body| post_job(url, body)) {
+				match Self::job_body(request, &role).ok_or(()).and_then(|body| post_job(url, body))
+				{
 					Ok(job) => store.set(&JobState::Running { job }),
 					Err(()) => store.set(&backoff(now, attempts)),
 				}

@@ -337,7 +337,11 @@ impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]
-	fn benchmark_disputed_request(user: &T::AccountId, parties: u32, subscribers: u32) -> RequestId {
+	fn benchmark_disputed_request(
+		user: &T::AccountId,
+		parties: u32,
+		subscribers: u32,
+	) -> RequestId {
 		crate::benchmarking::disputed_request::<T>(user, parties, subscribers)
 	}
 }

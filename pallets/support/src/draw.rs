@@ -54,4 +54,3 @@ pub fn draw<T: Copy>(mut candidates: Vec<T>, count: usize, seed: [u8; 32]) -> Ve
 	candidates.truncate(take);
 	candidates
 }
-

@@ -14,7 +14,9 @@ use sp_runtime::offchain::{
 	Duration,
 };
 
-use crate::{offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId, NodeRegistry, WorkerPublic};
+use crate::{
+	offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId, NodeRegistry, WorkerPublic,
+};
 
 /// Every HTTP call to the local worker must answer within this.
 pub const HTTP_DEADLINE_MS: u64 = 2_000;
@@ -103,13 +105,11 @@ pub fn post_job(url: &str, body: Vec<u8>) -> Result<Vec<u8>, ()> {
 	}
 }
 
-
 /// `GET /v1/jobs/{job}`: pending, failed (or forgotten by a restarted worker), or done.
 pub fn poll_job(url: &str, job: &[u8]) -> Poll {
 	let Ok(job) = core::str::from_utf8(job) else { return Poll::Failed };
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
-	let Ok(pending) =
-		http::Request::get(&format!("{url}/v1/jobs/{job}")).deadline(deadline).send()
+	let Ok(pending) = http::Request::get(&format!("{url}/v1/jobs/{job}")).deadline(deadline).send()
 	else {
 		return Poll::Pending;
 	};
@@ -168,8 +168,7 @@ pub fn parse_job(body: &[u8]) -> Poll {
 		output.and_then(|o| o.get("token_ids")).and_then(|ids| ids.as_array()).and_then(|ids| {
 			ids.iter().map(|id| id.as_u64().and_then(|v| u32::try_from(v).ok())).collect()
 		});
-	let finish_reason = match output.and_then(|o| o.get("finish_reason")).and_then(|f| f.as_str())
-	{
+	let finish_reason = match output.and_then(|o| o.get("finish_reason")).and_then(|f| f.as_str()) {
 		Some("stop") => Some(FinishReason::Stop),
 		Some("length") => Some(FinishReason::Length),
 		_ => None,

@@ -31,9 +31,10 @@ use sp_version::RuntimeVersion;
 use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS, MILLI_SECS_PER_BLOCK, SLOT_DURATION},
-	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Inference, ModelRegistry,
-	NodeRegistry, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason,
-	RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys, System, VERSION,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Inference,
+	ModelRegistry, NodeRegistry, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
+	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys,
+	System, VERSION,
 };
 
 /// A block may be up to 75% full of normal transactions; the rest is kept for operational ones.

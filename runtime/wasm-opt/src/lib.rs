@@ -162,7 +162,8 @@ mod tests {
 	];
 
 	fn temp(name: &str, bytes: &[u8]) -> PathBuf {
-		let path = std::env::temp_dir().join(format!("atoma-wasm-opt-{}-{name}", std::process::id()));
+		let path =
+			std::env::temp_dir().join(format!("atoma-wasm-opt-{}-{name}", std::process::id()));
 		std::fs::write(&path, bytes).expect("temp file");
 		path
 	}

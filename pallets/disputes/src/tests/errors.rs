@@ -32,7 +32,10 @@ const FILLER: u64 = 1_000;
 /// Take every free timer slot a phase ending at `at` could slip into.
 fn fill_timers(at: u64) {
 	for slip in 0..crate::arbitration::MAX_TIMER_SLIP as u64 {
-		crate::Timers::<Test>::mutate(at + slip, |t| while t.try_push(RequestId(FILLER)).is_ok() {});
+		crate::Timers::<Test>::mutate(
+			at + slip,
+			|t| while t.try_push(RequestId(FILLER)).is_ok() {},
+		);
 	}
 }
 
@@ -105,7 +108,11 @@ fn submit_vote_errors() {
 		let arbiters = run_to_draw(id);
 		let (a, b, c) = (arbiters[0], arbiters[1], arbiters[2]);
 		assert_eq!(check(&seal(a), b), Err(Error::<Test>::BadSignature.into()));
-		assert_eq!(check(&seal(nodes[1]), nodes[1]), Err(Error::<Test>::NotArbiter.into()), "a party");
+		assert_eq!(
+			check(&seal(nodes[1]), nodes[1]),
+			Err(Error::<Test>::NotArbiter.into()),
+			"a party"
+		);
 		let _ = stranger;
 		assert_eq!(
 			check(&vote_payload(id, a, Vote::Revealed(v.clone())), a),

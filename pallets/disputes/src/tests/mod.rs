@@ -137,7 +137,10 @@ pub fn verdict(output: &[u8], n: u32) -> VerdictOf<Test> {
 	}
 }
 
-pub fn seal_of(node: NodeId, verdict: &VerdictOf<Test>) -> Vote<<Test as crate::Config>::MaxParties> {
+pub fn seal_of(
+	node: NodeId,
+	verdict: &VerdictOf<Test>,
+) -> Vote<<Test as crate::Config>::MaxParties> {
 	Vote::Sealed(sealed_commitment(&verdict.digest(), &pair_of(node).public().0))
 }
 

@@ -90,11 +90,8 @@ fn a_lazy_leaf_in_single_mode_is_disputed_and_slashed() {
 		// The root of the real output, with a leaf that is not its own: a node that copied a
 		// root without running the model cannot make the leaf.
 		let root = quorum_commitments(&real, 1).root;
-		let kind = CommitmentKind::Quorum {
-			root,
-			leaf: output_leaf(&output(9, 5), 0),
-			output_tokens: 5,
-		};
+		let kind =
+			CommitmentKind::Quorum { root, leaf: output_leaf(&output(9, 5), 0), output_tokens: 5 };
 		assert_ok!(commit(id, node, kind));
 		assert_eq!(request(id).phase, pallet_inference::Phase::Disputed);
 

@@ -36,9 +36,9 @@ fn arbiters_are_drawn_after_the_opening_with_randomness_unknown_then() {
 				RANDOM_SALT.with(|s| *s.borrow_mut() = salt);
 				frame_support::storage::with_transaction(|| {
 					let drawn = run_to_draw(id);
-					sp_runtime::TransactionOutcome::Rollback(
-						Ok::<_, sp_runtime::DispatchError>(drawn),
-					)
+					sp_runtime::TransactionOutcome::Rollback(Ok::<_, sp_runtime::DispatchError>(
+						drawn,
+					))
 				})
 				.unwrap()
 			})
@@ -60,12 +60,20 @@ fn no_majority_escalates_to_a_larger_round_that_decides() {
 		let first = run_to_draw(id);
 		let good = verdict(&honest_output, 2);
 		// One verdict each: no majority of three.
-		arbitrate(id, &first, &[good.clone(), verdict(&output(2, 4), 2), verdict(&output(3, 4), 2)]);
+		arbitrate(
+			id,
+			&first,
+			&[good.clone(), verdict(&output(2, 4), 2), verdict(&output(3, 4), 2)],
+		);
 		let d = dispute(id);
 		assert_eq!(d.round, 1);
 		System::assert_has_event(
-			Event::DisputeEscalated { request: id, round: 1, draw_at: System::block_number() + DRAW_DELAY }
-				.into(),
+			Event::DisputeEscalated {
+				request: id,
+				round: 1,
+				draw_at: System::block_number() + DRAW_DELAY,
+			}
+			.into(),
 		);
 		let second = run_to_draw(id);
 		assert_eq!(second.len() as u32, 2 * ARBITER_QUORUM, "round 1 draws twice as many");

@@ -47,7 +47,8 @@ fn simulate(n: usize, bad: u64) -> Outcome {
 			// Disagreement: arbiters from everyone but the parties; adversarial arbiters vote for
 			// the tampered output, honest ones for the true one.
 			let rest: Vec<u64> = (0..NODES).filter(|node| !quorum.contains(node)).collect();
-			let arbiter_seed = sp_io::hashing::blake2_256(&(b"atoma/sim-arbiters/v1", seed).encode());
+			let arbiter_seed =
+				sp_io::hashing::blake2_256(&(b"atoma/sim-arbiters/v1", seed).encode());
 			let arbiters = draw(rest, ARBITERS, arbiter_seed);
 			let for_tampered = arbiters.iter().filter(|node| **node < bad).count();
 			if for_tampered * 2 > ARBITERS {
@@ -83,14 +84,19 @@ fn tampered_outputs_settle_undisputed_only_as_often_as_the_hypergeometric_bound(
 			// from the other N - n nodes, bad - a of them adversarial.
 			let arbitration: f64 = (1..n as u64)
 				.map(|a| {
-					let p_quorum = choose(bad, a) * choose(NODES - bad, n as u64 - a) /
-						choose(NODES, n as u64);
+					let p_quorum = choose(bad, a) * choose(NODES - bad, n as u64 - a)
+						/ choose(NODES, n as u64);
 					let majority = ARBITERS as u64 / 2 + 1;
-					p_quorum * hypergeometric_tail(NODES - n as u64, bad - a, ARBITERS as u64, majority)
+					p_quorum
+						* hypergeometric_tail(NODES - n as u64, bad - a, ARBITERS as u64, majority)
 				})
-				.sum::<f64>() +
-				0.0; // an empty f64 sum is -0.0
-			assert_close(outcome.won_arbitration, arbitration, &format!("arbitration, r={r}, n={n}"));
+				.sum::<f64>()
+				+ 0.0; // an empty f64 sum is -0.0
+			assert_close(
+				outcome.won_arbitration,
+				arbitration,
+				&format!("arbitration, r={r}, n={n}"),
+			);
 			println!(
 				"| {r:.1} | {n} | {:.4} | {expected:.4} | {:.4} | {:.4} | {arbitration:.4} |",
 				outcome.settled_tampered as f64 / TRIALS as f64,
