@@ -298,15 +298,14 @@ fn a_cheater_is_caught(fault: &str) {
 
 	let slashed = node_record(&rpc, cheater).expect("the cheater's record");
 	assert_eq!(slashed.collateral, 0, "the cheater lost all its collateral");
-	let cheater_collateral = COLLATERAL;
 	// 20% to the honest node, 20% to the arbiters (two), 40% to the user.
 	for (node, was) in &before {
 		let now = free_balance(&rpc, &operator(*node));
-		let share = if *node == honest { cheater_collateral / 5 } else { cheater_collateral / 10 };
+		let share = if *node == honest { COLLATERAL / 5 } else { COLLATERAL / 10 };
 		assert!(now >= was + share - UNITS, "{node:?} was paid its share: {was} -> {now}");
 	}
 	assert!(
-		free_balance(&rpc, &user_id) >= user_before + cheater_collateral * 2 / 5,
+		free_balance(&rpc, &user_id) >= user_before + COLLATERAL * 2 / 5,
 		"the user got the escrow back and its share"
 	);
 	for node in (0..=3u64).map(NodeId) {

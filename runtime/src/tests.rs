@@ -390,7 +390,7 @@ mod inference {
 	use pallet_inference::{CommitmentKind, CommitmentPayload};
 	use sp_runtime::{Perbill, Perquintill};
 
-	fn default_spec() -> RequestSpec {
+	pub(super) fn default_spec() -> RequestSpec {
 		RequestSpec {
 			model: ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).unwrap(),
 			echelon: EchelonId(0),
@@ -509,10 +509,7 @@ mod disputes {
 		commitment::{output_digest, output_leaf, quorum_commitments},
 		CanonicalOutput, FinishReason,
 	};
-	use atoma_support::{
-		inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
-		EchelonId, ModelId, NodeId, RequestId,
-	};
+	use atoma_support::{NodeId, RequestId};
 	use frame_support::traits::{Hooks, IntegrityTest};
 	use frame_system::offchain::CreateAuthorizedTransaction;
 	use pallet_inference::{CommitmentKind, CommitmentPayload};
@@ -527,25 +524,7 @@ mod disputes {
 	fn a_lazy_commitment_is_disputed_and_governance_decides() {
 		ext_for("development").execute_with(|| {
 			let alice = Sr25519Keyring::Alice;
-			let spec = RequestSpec {
-				model: ModelId::from_name(
-					crate::genesis_config_presets::DEFAULT_MODEL_ID.as_bytes(),
-				)
-				.unwrap(),
-				echelon: EchelonId(0),
-				input: RequestInput::Inline(b"What is the capital of France?".to_vec()),
-				input_tokens: 8,
-				params: atoma_primitives::SamplingParams {
-					temperature_milli: 0,
-					top_k: 0,
-					top_p_milli: 1_000,
-					max_output_tokens: 16,
-					seed: 0,
-				},
-				mode: VerificationMode::Single,
-				timeout: 20,
-				destination: OutputDestination::Worker,
-			};
+			let spec = super::inference::default_spec();
 			let bob = account(Sr25519Keyring::Bob);
 			let bob_before = Balances::total_balance(&bob);
 			let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec });

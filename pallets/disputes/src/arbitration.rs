@@ -9,7 +9,7 @@ use alloc::{collections::btree_map::BTreeMap, vec::Vec};
 
 use atoma_support::{
 	draw::draw,
-	inference::{ClaimedOutput, DisputeCase, DisputeOutcome, DisputedRequests},
+	inference::{DisputeCase, DisputeOutcome, DisputedRequests},
 	ModelRegistry, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use codec::Encode;
@@ -53,10 +53,6 @@ impl<T: Config> Pallet<T> {
 		ensure!(!case.claims.is_empty(), Error::<T>::NoParties);
 		let claims: BoundedVec<_, T::MaxParties> =
 			case.claims.try_into().map_err(|_| Error::<T>::TooManyParties)?;
-		let leaves = match claims.first().map(|c| &c.claim) {
-			Some(ClaimedOutput::Quorum { n, .. }) => *n,
-			_ => 0,
-		};
 		let now = frame_system::Pallet::<T>::block_number();
 		let draw_at = Self::schedule(now.saturating_add(T::DrawDelay::get().into()), id)
 			.map_err(|_| Error::<T>::TimersFull)?;
@@ -69,7 +65,6 @@ impl<T: Config> Pallet<T> {
 				model: case.model,
 				echelon: case.echelon,
 				claims,
-				leaves,
 				opened_at: now,
 				final_deadline,
 				round: 0,
@@ -436,7 +431,7 @@ impl<T: Config> Pallet<T> {
 		match verdict {
 			Some(verdict) => {
 				ensure!(
-					verdict.leaves.len() as u32 == dispute.leaves,
+					verdict.leaves.len() as u32 == dispute.leaves(),
 					Error::<T>::MalformedVerdict
 				);
 				Self::resolve(id, dispute, verdict, true);

@@ -57,7 +57,7 @@ impl<T: Config> Pallet<T> {
 					None => return Err(Error::<T>::NotSealed),
 				};
 				ensure!(
-					verdict.leaves.len() as u32 == dispute.leaves,
+					verdict.leaves.len() as u32 == dispute.leaves(),
 					Error::<T>::MalformedVerdict
 				);
 				ensure!(

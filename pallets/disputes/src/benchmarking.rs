@@ -80,7 +80,7 @@ fn sealed_last_round<T: Config>() -> (RequestId, Vec<NodeId>, Vec<VerdictOf<T>>)
 	let dispute = Disputes::<T>::get(id).unwrap_or_else(|| panic!("drawn"));
 	let arbiters = dispute.round_arbiters().to_vec();
 	assert_eq!(arbiters.len() as u32, quorum, "enough subscribers for the last round");
-	let n = dispute.leaves;
+	let n = dispute.leaves();
 	// The largest minority sides with party 1: those arbiters lose their collateral too.
 	let minority = (quorum.saturating_sub(1) / 2) as usize;
 	let verdicts: Vec<VerdictOf<T>> = (0..arbiters.len())
@@ -199,7 +199,7 @@ mod benchmarks {
 		});
 		let origin =
 			T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
-		let n = Disputes::<T>::get(id).map(|d| d.leaves).unwrap_or_default();
+		let n = Disputes::<T>::get(id).map(|d| d.leaves()).unwrap_or_default();
 
 		#[extrinsic_call]
 		_(origin as T::RuntimeOrigin, id, Some(verdict_for::<T>(0, n)));

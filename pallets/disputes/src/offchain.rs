@@ -101,7 +101,7 @@ impl<T: Config> Pallet<T> {
 					Poll::Pending => {},
 					Poll::Failed => store.set(&backoff(now, 0)),
 					Poll::Done(done) => {
-						let leaves = (0..dispute.leaves)
+						let leaves = (0..dispute.leaves())
 							.map(|i| output_leaf(&done.canonical_output, i))
 							.collect();
 						let verdict: VerdictOf<T> = Verdict {

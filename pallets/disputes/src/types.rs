@@ -3,7 +3,10 @@
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 use atoma_primitives::commitment::{commitment_root, verdict_digest};
-use atoma_support::{inference::Claim, EchelonId, ModelId, NodeId, RequestId};
+use atoma_support::{
+	inference::{Claim, ClaimedOutput},
+	EchelonId, ModelId, NodeId, RequestId,
+};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
@@ -149,9 +152,6 @@ pub struct Dispute<T: Config> {
 	pub echelon: EchelonId,
 	/// The parties and what each committed.
 	pub claims: BoundedVec<Claim, T::MaxParties>,
-	/// How many leaves a verdict carries: the quorum size for Single and Sampling, 0 for
-	/// Cross-Validation.
-	pub leaves: u32,
 	/// The block the dispute opened in.
 	pub opened_at: BlockNumberFor<T>,
 	/// No hold outlives this block: by then the dispute has been resolved or dismissed.
@@ -175,6 +175,15 @@ impl<T: Config> Dispute<T> {
 	/// The current round's arbiters (still in good standing).
 	pub fn round_arbiters(&self) -> &[NodeId] {
 		self.arbiters.get(self.round_start as usize..).unwrap_or(&[])
+	}
+
+	/// How many leaves a verdict carries: the quorum size for Single and Sampling, 0 for
+	/// Cross-Validation.
+	pub fn leaves(&self) -> u32 {
+		match self.claims.first().map(|c| &c.claim) {
+			Some(ClaimedOutput::Quorum { n, .. }) => *n,
+			_ => 0,
+		}
 	}
 
 	/// Whether `node` is a party of the dispute.

@@ -113,7 +113,7 @@ fn cross_validation_disagreement_is_arbitrated_on_output_digests() {
 	ExtBuilder::default().build_and_execute(|| {
 		let honest_output = output(4, 3);
 		let (id, primary, verifier) = disputed_cross_validation(&output(5, 3), &honest_output);
-		assert_eq!(dispute(id).leaves, 0, "Cross-Validation verdicts carry no leaves");
+		assert_eq!(dispute(id).leaves(), 0, "Cross-Validation verdicts carry no leaves");
 		let arbiters = run_to_draw(id);
 		assert!(!arbiters.contains(&primary) && !arbiters.contains(&verifier));
 
