@@ -81,8 +81,12 @@ fn repeated_runs_and_seed_semantics() {
 	// A shorter max_tokens gives a prefix of the longer output (one random draw per step).
 	let mut short = sampled.clone();
 	short["max_tokens"] = json!(5);
-	let short_ids = u32s(&fingerprint(&w, &short)["output"]["token_ids"]);
-	assert_eq!(short_ids[..], u32s(&a["output"]["token_ids"])[..5]);
+	let short = fingerprint(&w, &short);
+	assert_eq!(u32s(&short["output"]["token_ids"])[..], u32s(&a["output"]["token_ids"])[..5]);
+	// So are its step digests: a dispute's one-step check at step k decodes k + 1 tokens and
+	// gets exactly the steps the parties ran (docs/protocol.md, bisection).
+	let steps = |f: &Value| f["trace"]["steps"].as_array().unwrap().clone();
+	assert_eq!(steps(&short)[..], steps(&a)[..5]);
 
 	// The OpenAI float parameters map to the same sampler as the protocol's milli units.
 	let openai = w

@@ -1,10 +1,14 @@
 //! End-to-end disputes: four execution nodes, each paired with its own real `atoma-worker` on the
 //! real model, one of which cheats: `--fault tamper-tokens` (the worker replaces the last token
-//! and commits honestly to the tampered output) or `--fault lazy` (it never runs the model and
-//! commits to a made-up output). A Sampling request that draws the cheater with
-//! an honest node disagrees; the chain opens a dispute, draws the two nodes that did not run the
-//! request as arbiters, their off-chain workers re-execute it through their own workers and seal,
-//! then reveal, their verdicts; the cheater loses all its collateral, the honest node and the
+//! and commits honestly to the tampered output), `--fault lazy` (it never runs the model and
+//! commits to a made-up output) or `--fault cheaper-precision` (it runs the quantized kernels
+//! where the echelon's nodes run f32). A Sampling request that draws the cheater with an honest
+//! node disagrees; the chain opens a dispute and the two parties' off-chain workers bisect their
+//! traces, turn by turn, down to the first step where they differ (from the steps they kept when
+//! they committed). The chain draws the two nodes that did not run the request as arbiters; their
+//! off-chain workers decode the request up to that step only through their own workers and seal,
+//! then reveal, their one-step verdicts; the cheater is convicted and the honest node's off-chain
+//! worker publishes the output. The cheater loses all its collateral, the honest node and the
 //! arbiters are paid from it, the user gets the whole escrow back, and every hold is released:
 //! the honest node withdraws.
 //!
@@ -94,10 +98,11 @@ fn current_epoch(rpc: &Rpc) -> u32 {
 }
 
 /// Alice's genesis node with an honest worker, and Bob's, Charlie's and Dave's nodes registered
-/// and subscribed over JSON-RPC, each with its own worker; Dave's worker runs in `fault` mode.
-fn network(fault: &str) -> (Network, Vec<(NodeId, String)>) {
+/// and subscribed over JSON-RPC, each with its own worker; the honest workers run with
+/// `honest_args`, Dave's in `fault` mode.
+fn network(fault: &str, honest_args: &[&str]) -> (Network, Vec<(NodeId, String)>) {
 	let base = TempDir::new(&format!("disputes-e2e-{fault}"));
-	let mut workers = vec![Worker::start(), Worker::start(), Worker::start()];
+	let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start_with(honest_args)).collect();
 	workers.push(Worker::start_with(&["--fault", fault, "--i-know-this-worker-cheats"]));
 	let alice_key = base.path("alice.key");
 	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
@@ -228,18 +233,32 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 #[test]
 fn a_tampering_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-	a_cheater_is_caught("tamper-tokens");
+	// Only the last token differs: the bisection walks down to the last step.
+	a_cheater_is_caught("tamper-tokens", &[], |step, tokens| step + 1 == tokens);
 }
 
 #[test]
 fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-	a_cheater_is_caught("lazy");
+	// It makes up min(max_tokens, 8) tokens: against a longer honest output the check is where
+	// its trace ends; against one as long, its steps differ from the first.
+	a_cheater_is_caught("lazy", &[], |step, tokens| step == tokens.min(8) || step == 0);
 }
 
-/// Dave's worker cheats in `fault` mode; a request that draws it is disputed and arbitrated.
-fn a_cheater_is_caught(fault: &str) {
-	let (net, ids) = network(fault);
+#[test]
+fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_made_whole() {
+	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+	// Its logits differ from the first step on, whether or not its tokens do.
+	a_cheater_is_caught("cheaper-precision", &["--precision", "f32"], |step, tokens| {
+		step == 0 || step == tokens
+	});
+}
+
+/// Dave's worker cheats in `fault` mode; a request that draws it is disputed, its traces are
+/// bisected to a step that `expected_step` accepts, and that step decides.
+/// `expected_step(step, honest output's tokens)`.
+fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32, u32) -> bool) {
+	let (net, ids) = network(fault, honest_args);
 	let rpc = net.rpc();
 	let cheater = ids.iter().find(|(_, name)| name == "Dave").map(|(n, _)| *n).expect("Dave");
 	let user = pair("Ferdie");
@@ -283,17 +302,45 @@ fn a_cheater_is_caught(fault: &str) {
 		[honest].iter().chain(&arbiters).map(|n| (*n, free_balance(&rpc, &operator(*n)))).collect();
 	let user_before = free_balance(&rpc, &user_id);
 
-	// The arbiters' off-chain workers re-execute, seal and reveal; the dispute resolves.
+	// The parties bisect; the arbiters' off-chain workers decode up to the step, seal and
+	// reveal; the honest party publishes the output; the dispute resolves.
 	let started = Instant::now();
-	while rpc.storage(&dispute_key(request), None).is_some() {
+	let mut checked_step = None;
+	let mut turns = std::collections::BTreeSet::new();
+	let mut last_seen = String::new();
+	while let Some(raw) = rpc.storage(&dispute_key(request), None) {
+		let dispute = pallet_disputes::Dispute::<Runtime>::decode(&mut &raw[..]).expect("dispute");
+		let seen = format!("round {} {:?} {:?}", dispute.round, dispute.phase, dispute.game);
+		if seen != last_seen {
+			println!("dispute: {seen}");
+			last_seen = seen;
+		}
+		match dispute.game {
+			pallet_disputes::Game::Bisection(b) => {
+				turns.insert((b.level, b.index));
+			},
+			pallet_disputes::Game::StepCheck(check) => checked_step = Some(check.step),
+			pallet_disputes::Game::Full => {},
+		}
 		assert!(started.elapsed() < SETTLEMENT, "the dispute did not resolve:\n{}", net.logs());
 		std::thread::sleep(Duration::from_millis(500));
 	}
-	println!("dispute over request {} resolved after {:?}", request.0, started.elapsed());
+	println!(
+		"dispute over request {} resolved after {:?}: {} bisection turns seen, step {checked_step:?} checked",
+		request.0,
+		started.elapsed(),
+		turns.len(),
+	);
 	let result = rpc.storage(&result_key(request), None).map(|raw| {
 		pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..]).expect("a result")
 	});
 	let result = result.expect("the winning output is on record");
+	let step = checked_step.expect("the arbiters checked one step, not the whole output");
+	assert!(
+		expected_step(step, result.output_tokens),
+		"{fault}: the traces were bisected to step {step} of {}",
+		result.output_tokens
+	);
 	assert_eq!(result.nodes.to_vec(), vec![honest], "credited to the honest node alone");
 
 	let slashed = node_record(&rpc, cheater).expect("the cheater's record");

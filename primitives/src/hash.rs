@@ -51,6 +51,10 @@ pub const TAG_SEALED: &[u8] = b"atoma/sealed/v1";
 pub const TAG_TOKENIZER: &[u8] = b"atoma/tokenizer/v1";
 /// Tag of an arbiter's verdict in a dispute (see [`crate::commitment::verdict_digest`]).
 pub const TAG_VERDICT: &[u8] = b"atoma/verdict/v1";
+/// Tag of the digest of a bisection's agreed prefix (see [`crate::bisection::prefix_digest`]).
+pub const TAG_TRACE_PREFIX: &[u8] = b"atoma/trace-prefix/v1";
+/// Tag of an arbiter's one-step verdict (see [`crate::bisection::step_verdict_digest`]).
+pub const TAG_STEP_VERDICT: &[u8] = b"atoma/step-verdict/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -66,6 +70,8 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_TOKENIZER,
 	TAG_SEALED,
 	TAG_VERDICT,
+	TAG_TRACE_PREFIX,
+	TAG_STEP_VERDICT,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

@@ -17,6 +17,7 @@
 //! * [`merkle`] — a generic binary Merkle tree with inclusion proofs.
 //! * [`weights`] — the Merkle root of a model-weights file (streaming).
 //! * [`trace`] — per-step trace digests and the trace root used in disputes.
+//! * [`bisection`] — walking two disagreeing trace trees down to one step.
 //! * [`params`] — integer fixed-point sampling parameters.
 //! * [`tokenizer`] — the tokenizer hash a model is registered with.
 //!
@@ -57,6 +58,7 @@
 
 extern crate alloc;
 
+pub mod bisection;
 pub mod commitment;
 pub mod hash;
 pub mod merkle;

@@ -428,7 +428,13 @@ mod inference {
 			let payload = CommitmentPayload {
 				request: RequestId(0),
 				node: NodeId(0),
-				kind: CommitmentKind::Quorum { root: q.root, leaf: q.leaves[0], output_tokens: 3 },
+				kind: CommitmentKind::Quorum {
+					root: q.root,
+					leaf: q.leaves[0],
+					output_tokens: 3,
+					// The test's node records no logits; only agreement matters here.
+					trace_root: [3; 32],
+				},
 			};
 			let signature = alice.sign(&payload.signing_bytes());
 			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
@@ -543,6 +549,7 @@ mod disputes {
 					root: quorum_commitments(&real, 1).root,
 					leaf: output_leaf(&other, 0),
 					output_tokens: 3,
+					trace_root: [3; 32],
 				},
 			};
 			let signature = alice.sign(&payload.signing_bytes());

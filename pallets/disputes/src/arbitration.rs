@@ -7,9 +7,14 @@
 
 use alloc::{collections::btree_map::BTreeMap, vec::Vec};
 
+use atoma_primitives::{
+	bisection::{children, node_range, root_node, settle, Children, TreeNode},
+	commitment::{output_digest, output_leaf},
+	output::{decode_canonical, CANONICAL_OUTPUT_HEADER_LEN},
+};
 use atoma_support::{
 	draw::draw,
-	inference::{DisputeCase, DisputeOutcome, DisputedRequests},
+	inference::{Claim, ClaimedOutput, DisputeCase, DisputeOutcome, DisputedRequests},
 	ModelRegistry, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use codec::Encode;
@@ -23,7 +28,10 @@ use sp_runtime::{traits::Saturating, Perbill};
 use crate::{
 	pallet::*,
 	round_quorum,
-	types::{Dismissal, Dispute, DisputePhase, Vote, VotePayload},
+	types::{
+		Bisection, BisectionPayload, Dismissal, Dispute, DisputePhase, Game, OutputPayload,
+		StepCheck, StepClaim, StepVerdict, Trace, Verdict, Vote, VotePayload,
+	},
 	WeightInfo,
 };
 
@@ -31,7 +39,8 @@ use crate::{
 pub(crate) const MAX_TIMER_SLIP: u32 = 8;
 
 impl<T: Config> Pallet<T> {
-	/// The longest a dispute can last: every round's draw delay and windows, the governance
+	/// The longest a dispute can last: a bisection of the longest publishable trace (one turn
+	/// per tree level), every round's draw delay and windows, the output window, the governance
 	/// window, and the slips of each phase end.
 	pub fn max_duration() -> u32 {
 		let phases_per_round = 3u32;
@@ -39,10 +48,69 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(T::CommitWindow::get())
 			.saturating_add(T::RevealWindow::get())
 			.saturating_add(MAX_TIMER_SLIP.saturating_mul(phases_per_round));
+		let turns = atoma_primitives::bisection::depth(Self::max_publishable_tokens());
+		let per_turn = T::BisectionWindow::get().saturating_add(MAX_TIMER_SLIP);
 		per_round
 			.saturating_mul(T::MaxRounds::get())
+			.saturating_add(per_turn.saturating_mul(turns))
+			.saturating_add(T::OutputWindow::get().saturating_add(MAX_TIMER_SLIP))
 			.saturating_add(T::GovernanceWindow::get())
 			.saturating_add(MAX_TIMER_SLIP)
+	}
+
+	/// The most tokens an output survivors may publish can have (`MaxOutputLen`).
+	pub fn max_publishable_tokens() -> u32 {
+		let body = (T::MaxOutputLen::get() as usize).saturating_sub(CANONICAL_OUTPUT_HEADER_LEN);
+		u32::try_from(body / 4).unwrap_or(u32::MAX)
+	}
+
+	/// How the arbiters of a new dispute decide. Two traces of equal length are bisected down to
+	/// one step; two traces of other lengths are checked at the shorter one's end (one of them
+	/// ends or goes on wrongly); anything else (more than two traces, one trace with
+	/// disagreeing outputs, outputs too long to publish) is re-executed whole.
+	pub(crate) fn choose_game(claims: &[Claim]) -> Game {
+		let mut traces: Vec<Trace> = Vec::new();
+		for claim in claims {
+			let trace = claim.claim.trace();
+			if !traces.contains(&trace) {
+				traces.push(trace);
+			}
+		}
+		let [a, b] = traces.as_slice() else { return Game::Full };
+		let (a, b) = (*a, *b);
+		if a.1.max(b.1) > Self::max_publishable_tokens() {
+			return Game::Full;
+		}
+		let traces = [a, b];
+		if a.1 != b.1 {
+			let claims = if a.1 < b.1 {
+				[StepClaim::Ends, StepClaim::Continues]
+			} else {
+				[StepClaim::Continues, StepClaim::Ends]
+			};
+			let step = a.1.min(b.1);
+			return Game::StepCheck(StepCheck { traces, step, claims, agreed: Default::default() });
+		}
+		let steps = a.1;
+		let node = settle(steps, root_node(steps));
+		match children(steps, node) {
+			Children::Step(step) => Game::StepCheck(StepCheck {
+				traces,
+				step,
+				claims: [StepClaim::Digest(a.0), StepClaim::Digest(b.0)],
+				agreed: Default::default(),
+			}),
+			Children::Pair(..) => Game::Bisection(Bisection {
+				traces,
+				level: node.level,
+				index: node.index,
+				hashes: [a.0, b.0],
+				answers: [None, None],
+				agreed: Default::default(),
+			}),
+			// No steps: two different roots of an empty trace; nothing to bisect.
+			Children::Promoted(_) | Children::Empty => Game::Full,
+		}
 	}
 
 	pub(crate) fn do_open_dispute(
@@ -54,10 +122,32 @@ impl<T: Config> Pallet<T> {
 		let claims: BoundedVec<_, T::MaxParties> =
 			case.claims.try_into().map_err(|_| Error::<T>::TooManyParties)?;
 		let now = frame_system::Pallet::<T>::block_number();
-		let draw_at = Self::schedule(now.saturating_add(T::DrawDelay::get().into()), id)
-			.map_err(|_| Error::<T>::TimersFull)?;
+		let game = Self::choose_game(&claims);
+		let phase = match &game {
+			Game::Bisection(_) => DisputePhase::Bisecting {
+				deadline: Self::schedule(now.saturating_add(T::BisectionWindow::get().into()), id)
+					.map_err(|_| Error::<T>::TimersFull)?,
+			},
+			Game::Full | Game::StepCheck(_) => DisputePhase::AwaitingDraw {
+				at: Self::schedule(now.saturating_add(T::DrawDelay::get().into()), id)
+					.map_err(|_| Error::<T>::TimersFull)?,
+			},
+		};
 		let final_deadline = now.saturating_add(Self::max_duration().into());
 		let parties: Vec<NodeId> = claims.iter().map(|c| c.node).collect();
+		let started = match &game {
+			Game::Bisection(b) => Some(Event::BisectionStarted {
+				request: id,
+				steps: b.traces[0].1,
+				deadline: phase.ends_at(),
+			}),
+			Game::StepCheck(check) => Some(Event::StepCheckStarted {
+				request: id,
+				step: check.step,
+				draw_at: phase.ends_at(),
+			}),
+			Game::Full => None,
+		};
 		Disputes::<T>::insert(
 			id,
 			Dispute {
@@ -68,14 +158,25 @@ impl<T: Config> Pallet<T> {
 				opened_at: now,
 				final_deadline,
 				round: 0,
-				phase: DisputePhase::AwaitingDraw { at: draw_at },
+				phase,
 				arbiters: BoundedVec::new(),
 				round_start: 0,
 				round_drawn: 0,
 				excluded: BoundedVec::new(),
+				game,
+				convicted: BoundedVec::new(),
+				step_verdict: None,
 			},
 		);
-		Self::deposit_event(Event::DisputeOpened { request: id, parties, draw_at, final_deadline });
+		Self::deposit_event(Event::DisputeOpened {
+			request: id,
+			parties,
+			draw_at: phase.ends_at(),
+			final_deadline,
+		});
+		if let Some(event) = started {
+			Self::deposit_event(event);
+		}
 		Ok(())
 	}
 
@@ -96,6 +197,8 @@ impl<T: Config> Pallet<T> {
 				DisputePhase::AwaitingGovernance { .. } => {
 					Self::dismiss(id, dispute, Dismissal::DeadlinePassed)
 				},
+				DisputePhase::Bisecting { .. } => Self::close_turn(id, dispute, now),
+				DisputePhase::AwaitingOutput { .. } => Self::close_output(id, dispute),
 			}
 		}
 		T::WeightInfo::on_initialize(count)
@@ -212,7 +315,7 @@ impl<T: Config> Pallet<T> {
 			.round_arbiters()
 			.iter()
 			.copied()
-			.filter(|n| !matches!(Votes::<T>::get(id, n), Some(Vote::Revealed(_))))
+			.filter(|n| Votes::<T>::get(id, n).is_none_or(|v| v.revealed_digest().is_none()))
 			.collect();
 		Self::punish_late(id, &mut dispute, &late);
 		Self::tally(id, dispute, now)
@@ -236,11 +339,15 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Count the round's revealed verdicts. A verdict revealed by more than half of the arbiters
-	/// drawn decides the dispute if it matches at least one party's claim, or if it comes from a
-	/// later, larger round (one first round's word is not enough to slash every party). Anything
-	/// else (no majority, arbiters that timed out, a first majority matching no
-	/// party) goes to a larger round, and after the last round to governance.
+	/// drawn decides if it clears at least one party (or side of a one-step check), or if it
+	/// comes from a later, larger round (one first round's word is not enough to convict every
+	/// party). Anything else (no majority, arbiters that timed out, a first majority that clears
+	/// nobody) goes to a larger round, and after the last round to governance.
 	fn tally(id: RequestId, dispute: Dispute<T>, now: BlockNumberFor<T>) {
+		if let Game::StepCheck(check) = &dispute.game {
+			let check = check.clone();
+			return Self::tally_step(id, dispute, check, now);
+		}
 		let mut counts = BTreeMap::<[u8; 32], (u32, VerdictOf<T>)>::new();
 		for node in dispute.round_arbiters() {
 			if let Some(Vote::Revealed(verdict)) = Votes::<T>::get(id, node) {
@@ -252,12 +359,239 @@ impl<T: Config> Pallet<T> {
 			counts.into_values().find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn);
 		match majority {
 			Some((_, verdict))
-				if dispute.round > 0 || dispute.claims.iter().any(|c| verdict.matches(c)) =>
+				if dispute.round > 0 || dispute.survivors().any(|c| verdict.matches(c)) =>
 			{
-				Self::resolve(id, dispute, verdict, false)
+				Self::resolve(id, dispute, Some(verdict), false)
 			},
 			_ => Self::escalate(id, dispute, now),
 		}
+	}
+
+	/// [`Self::tally`] of a one-step check: the side whose claim of the step (or whose agreed
+	/// prefix) differs from the majority's verdict is convicted.
+	fn tally_step(
+		id: RequestId,
+		mut dispute: Dispute<T>,
+		check: StepCheck,
+		now: BlockNumberFor<T>,
+	) {
+		let mut counts = BTreeMap::<[u8; 32], (u32, StepVerdict)>::new();
+		for node in dispute.round_arbiters() {
+			if let Some(Vote::RevealedStep(verdict)) = Votes::<T>::get(id, node) {
+				let entry = counts.entry(verdict.digest()).or_insert((0, verdict));
+				entry.0 = entry.0.saturating_add(1);
+			}
+		}
+		let majority =
+			counts.into_values().find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn);
+		let Some((_, verdict)) = majority
+			.filter(|(_, v)| dispute.round > 0 || check.side_holds(0, v) || check.side_holds(1, v))
+		else {
+			return Self::escalate(id, dispute, now);
+		};
+		dispute.step_verdict = Some(verdict.digest());
+		let wrong: Vec<NodeId> = (0..2usize)
+			.filter(|side| !check.side_holds(*side, &verdict))
+			.filter_map(|side| check.traces.get(side).copied())
+			.flat_map(|trace| Self::members(&dispute, trace))
+			.collect();
+		Self::convict(id, &mut dispute, wrong, Conviction::WrongStep);
+		Self::after_conviction(id, dispute, now)
+	}
+
+	/// The unconvicted parties that committed `trace`.
+	fn members(dispute: &Dispute<T>, trace: Trace) -> Vec<NodeId> {
+		dispute.survivors().filter(|c| c.claim.trace() == trace).map(|c| c.node).collect()
+	}
+
+	/// Record `nodes` as proven wrong; they are slashed when the dispute ends.
+	fn convict(id: RequestId, dispute: &mut Dispute<T>, nodes: Vec<NodeId>, reason: Conviction) {
+		if nodes.is_empty() {
+			return;
+		}
+		for node in &nodes {
+			// Convicted nodes are parties: `MaxParties` of them at most.
+			let _ = dispute.convicted.try_push(*node).defensive_proof("convicted are parties");
+		}
+		Self::deposit_event(Event::PartiesConvicted { request: id, nodes, reason });
+	}
+
+	/// Some parties were convicted by a bisection or a one-step check. With nobody left, the
+	/// dispute is resolved without an output. If the survivors all committed to one output,
+	/// one of them publishes it and the dispute is resolved with it; if they committed to
+	/// different outputs, arbiters re-execute the whole request in the next round.
+	fn after_conviction(id: RequestId, mut dispute: Dispute<T>, now: BlockNumberFor<T>) {
+		let mut outputs = Vec::new();
+		for claim in dispute.survivors() {
+			let output = match claim.claim {
+				ClaimedOutput::Quorum { root, .. } => root,
+				ClaimedOutput::Digest { digest, .. } => digest,
+			};
+			if !outputs.contains(&output) {
+				outputs.push(output);
+			}
+		}
+		match outputs.len() {
+			0 => Self::resolve(id, dispute, None, false),
+			1 => match Self::schedule(now.saturating_add(T::OutputWindow::get().into()), id) {
+				Ok(deadline) => {
+					dispute.phase = DisputePhase::AwaitingOutput { deadline };
+					Disputes::<T>::insert(id, dispute);
+					Self::deposit_event(Event::AwaitingOutput { request: id, deadline });
+				},
+				Err(()) => Self::dismiss(id, dispute, Dismissal::DeadlinePassed),
+			},
+			_ => {
+				dispute.game = Game::Full;
+				Self::escalate(id, dispute, now)
+			},
+		}
+	}
+
+	/// A bisection turn closed: sides that did not answer are convicted.
+	fn close_turn(id: RequestId, mut dispute: Dispute<T>, now: BlockNumberFor<T>) {
+		let Game::Bisection(bisection) = &dispute.game else {
+			// Only bisections have turns.
+			return Self::dismiss(id, dispute, Dismissal::DeadlinePassed);
+		};
+		let silent: Vec<NodeId> = (0..2usize)
+			.filter(|side| bisection.answers.get(*side).is_some_and(|a| a.is_none()))
+			.filter_map(|side| bisection.traces.get(side).copied())
+			.flat_map(|trace| Self::members(&dispute, trace))
+			.collect();
+		Self::convict(id, &mut dispute, silent, Conviction::NoAnswer);
+		Self::after_conviction(id, dispute, now)
+	}
+
+	/// The output window closed with nothing published: the survivors are convicted too.
+	fn close_output(id: RequestId, mut dispute: Dispute<T>) {
+		let silent: Vec<NodeId> = dispute.survivors().map(|c| c.node).collect();
+		Self::convict(id, &mut dispute, silent, Conviction::NoOutput);
+		Self::resolve(id, dispute, None, false)
+	}
+
+	pub(crate) fn do_submit_bisection(
+		payload: BisectionPayload,
+		signature: sp_core::sr25519::Signature,
+	) -> DispatchResult {
+		let checked = Self::check_bisection(&payload, &signature)?;
+		let (mut dispute, side) = (checked.dispute, checked.side);
+		let id = payload.request;
+		let Game::Bisection(bisection) = &mut dispute.game else {
+			return Err(Error::<T>::NotBisecting.into());
+		};
+		if let Some(answer) = bisection.answers.get_mut(side) {
+			*answer = Some((payload.left, payload.right));
+		}
+		Self::deposit_event(Event::BisectionAnswered {
+			request: id,
+			node: payload.node,
+			level: payload.level,
+			index: payload.index,
+		});
+		if bisection.answers.iter().all(Option::is_some) {
+			let now = frame_system::Pallet::<T>::block_number();
+			Self::next_turn(id, dispute, now);
+		} else {
+			Disputes::<T>::insert(id, dispute);
+		}
+		Ok(())
+	}
+
+	/// Both sides answered: go down to the leftmost child where they differ (recording the left
+	/// child as agreed when it is the right one), then start the next turn, or the one-step
+	/// check when the walk reached a step.
+	fn next_turn(id: RequestId, mut dispute: Dispute<T>, now: BlockNumberFor<T>) {
+		let Game::Bisection(mut b) = dispute.game.clone() else { return };
+		let steps = b.traces[0].1;
+		let node = TreeNode { level: b.level, index: b.index };
+		let (Children::Pair(left, right), [Some((la, ra)), Some((lb, rb))]) =
+			(children(steps, node), b.answers)
+		else {
+			// The walk only stops at inner nodes with two children, answered by both sides.
+			let _ = Err::<(), ()>(()).defensive_proof("a complete turn at an inner node");
+			dispute.game = Game::Full;
+			return Self::escalate(id, dispute, now);
+		};
+		let (next, hashes) = if la != lb {
+			(left, [la, lb])
+		} else {
+			let (start, end) = node_range(steps, left);
+			// At most one agreed subtree per level: 32 levels at most.
+			let _ = b.agreed.try_push((start, end.saturating_sub(start), la));
+			(right, [ra, rb])
+		};
+		let next = settle(steps, next);
+		match children(steps, next) {
+			Children::Step(step) => {
+				let check = StepCheck {
+					traces: b.traces,
+					step,
+					claims: [StepClaim::Digest(hashes[0]), StepClaim::Digest(hashes[1])],
+					agreed: b.agreed,
+				};
+				dispute.game = Game::StepCheck(check);
+				match Self::schedule(now.saturating_add(T::DrawDelay::get().into()), id) {
+					Ok(at) => {
+						dispute.phase = DisputePhase::AwaitingDraw { at };
+						Disputes::<T>::insert(id, dispute);
+						Self::deposit_event(Event::StepCheckStarted {
+							request: id,
+							step,
+							draw_at: at,
+						});
+					},
+					Err(()) => Self::dismiss(id, dispute, Dismissal::DeadlinePassed),
+				}
+			},
+			_ => {
+				b.level = next.level;
+				b.index = next.index;
+				b.hashes = hashes;
+				b.answers = [None, None];
+				dispute.game = Game::Bisection(b);
+				match Self::schedule(now.saturating_add(T::BisectionWindow::get().into()), id) {
+					Ok(deadline) => {
+						dispute.phase = DisputePhase::Bisecting { deadline };
+						Disputes::<T>::insert(id, dispute);
+						Self::deposit_event(Event::BisectionTurn {
+							request: id,
+							level: next.level,
+							index: next.index,
+							deadline,
+						});
+					},
+					Err(()) => Self::dismiss(id, dispute, Dismissal::DeadlinePassed),
+				}
+			},
+		}
+	}
+
+	pub(crate) fn do_submit_output(
+		payload: OutputPayloadOf<T>,
+		signature: sp_core::sr25519::Signature,
+	) -> DispatchResult {
+		let checked = Self::check_output(&payload, &signature)?;
+		let OutputPayload { request: id, node, .. } = payload;
+		Self::deposit_event(Event::OutputPublished {
+			request: id,
+			node,
+			output_digest: checked.verdict.output_digest,
+		});
+		Self::resolve(id, checked.dispute, Some(checked.verdict), false);
+		Ok(())
+	}
+
+	/// The verdict a published output `O` stands for in `dispute`: `H(O)`, its token count and,
+	/// for a Single or Sampling quorum, its leaves. `None` if `O` is not a canonical output.
+	pub(crate) fn verdict_of_output(dispute: &Dispute<T>, output: &[u8]) -> Option<VerdictOf<T>> {
+		let (tokens, _) = decode_canonical(output).ok()?;
+		let leaves: Vec<[u8; 32]> = (0..dispute.leaves()).map(|i| output_leaf(output, i)).collect();
+		Some(Verdict {
+			output_digest: output_digest(output),
+			output_tokens: u32::try_from(tokens.len()).ok()?,
+			leaves: BoundedVec::try_from(leaves).ok()?,
+		})
 	}
 
 	/// Start the next, larger round, or hand the dispute to governance after the last.
@@ -289,32 +623,47 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// `verdict` won: the request is concluded with it (the user refunded in full), every hold is
-	/// released, and every party and arbiter whose commitment differs loses all its collateral,
+	/// The dispute is decided. With `verdict` (the winning output), the request is concluded
+	/// with it; without (every party convicted), with no output. Either way the user is refunded
+	/// in full and every hold released; convicted parties, unconvicted parties whose commitment
+	/// differs from the verdict and arbiters whose verdict lost lose all their collateral,
 	/// shared among the user, the honest parties, the arbiters that found the verdict and the
 	/// treasury; the rest is burned.
 	pub(crate) fn resolve(
 		id: RequestId,
 		dispute: Dispute<T>,
-		verdict: VerdictOf<T>,
+		verdict: Option<VerdictOf<T>>,
 		by_governance: bool,
 	) {
-		let digest = verdict.digest();
-		let (honest, cheating_parties): (Vec<_>, Vec<_>) =
-			dispute.claims.iter().partition(|c| verdict.matches(c));
-		let honest: Vec<NodeId> = honest.into_iter().map(|c| c.node).collect();
-		let mut cheaters: Vec<NodeId> = cheating_parties.into_iter().map(|c| c.node).collect();
+		let digest = verdict.as_ref().map(|v| v.digest());
+		let mut honest = Vec::new();
+		let mut cheaters: Vec<NodeId> = dispute.convicted.to_vec();
+		if let Some(verdict) = &verdict {
+			for claim in dispute.survivors() {
+				if verdict.matches(claim) {
+					honest.push(claim.node);
+				} else {
+					cheaters.push(claim.node);
+				}
+			}
+		}
 		let mut winning_arbiters = Vec::new();
 		for node in dispute.arbiters.iter() {
-			match Votes::<T>::get(id, node) {
-				Some(Vote::Revealed(v)) if v.digest() == digest => winning_arbiters.push(*node),
-				Some(Vote::Revealed(_)) => cheaters.push(*node),
+			let (found, decided) = match Votes::<T>::get(id, node) {
+				Some(Vote::Revealed(v)) => (Some(v.digest()), digest),
+				Some(Vote::RevealedStep(v)) => (Some(v.digest()), dispute.step_verdict),
+				_ => (None, None),
+			};
+			match (found, decided) {
+				(Some(found), Some(decided)) if found == decided => winning_arbiters.push(*node),
+				(Some(_), Some(_)) => cheaters.push(*node),
+				// Sealed only (the round was cut short), or nothing was decided of its kind.
 				_ => {},
 			}
 		}
 		let outcome = DisputeOutcome {
-			output_commitment: Some(verdict.output_commitment()),
-			output_tokens: verdict.output_tokens,
+			output_commitment: verdict.as_ref().map(|v| v.output_commitment()),
+			output_tokens: verdict.as_ref().map_or(0, |v| v.output_tokens),
 			honest: honest.clone(),
 		};
 		Self::conclude_request(id, outcome);
@@ -346,7 +695,7 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::DisputeResolved {
 			request: id,
 			verdict: digest,
-			output_commitment: verdict.output_commitment(),
+			output_commitment: verdict.as_ref().map(|v| v.output_commitment()),
 			honest,
 			cheaters,
 			arbiters: winning_arbiters,
@@ -399,9 +748,9 @@ impl<T: Config> Pallet<T> {
 					Self::start_reveal(id, dispute, now);
 				}
 			},
-			Vote::Revealed(verdict) => {
-				let digest = verdict.digest();
-				Votes::<T>::insert(id, node, Vote::Revealed(verdict));
+			revealed @ (Vote::Revealed(_) | Vote::RevealedStep(_)) => {
+				let digest = revealed.revealed_digest().unwrap_or_default();
+				Votes::<T>::insert(id, node, revealed);
 				Self::deposit_event(Event::VerdictRevealed {
 					request: id,
 					arbiter: node,
@@ -410,7 +759,7 @@ impl<T: Config> Pallet<T> {
 				let all_revealed = dispute
 					.round_arbiters()
 					.iter()
-					.all(|a| matches!(Votes::<T>::get(id, a), Some(Vote::Revealed(_))));
+					.all(|a| Votes::<T>::get(id, a).is_some_and(|v| v.revealed_digest().is_some()));
 				if all_revealed {
 					Self::tally(id, dispute, now);
 				}
@@ -434,7 +783,7 @@ impl<T: Config> Pallet<T> {
 					verdict.leaves.len() as u32 == dispute.leaves(),
 					Error::<T>::MalformedVerdict
 				);
-				Self::resolve(id, dispute, verdict, true);
+				Self::resolve(id, dispute, Some(verdict), true);
 			},
 			None => Self::dismiss(id, dispute, Dismissal::NoFaultFound),
 		}
@@ -454,6 +803,15 @@ impl<T: Config> Pallet<T> {
 				"a party arbitrates its own dispute"
 			);
 			ensure!(dispute.round_start as usize <= dispute.arbiters.len(), "round start");
+			ensure!(
+				dispute.convicted.iter().all(|n| dispute.is_party(*n)),
+				"only parties are convicted"
+			);
+			ensure!(
+				!matches!(dispute.phase, DisputePhase::Bisecting { .. })
+					|| matches!(dispute.game, Game::Bisection(_)),
+				"bisection turns belong to bisections"
+			);
 		}
 		for (id, node, _) in Votes::<T>::iter() {
 			let dispute = Disputes::<T>::get(id).ok_or("a vote outlived its dispute")?;

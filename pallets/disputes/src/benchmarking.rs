@@ -10,7 +10,8 @@
 use alloc::vec::Vec;
 
 use atoma_primitives::{
-	commitment::{output_digest, output_leaf, sealed_commitment},
+	bisection::inner_node,
+	commitment::{commitment_root, output_digest, output_leaf, sealed_commitment},
 	CanonicalOutput, FinishReason,
 };
 use atoma_support::{
@@ -112,6 +113,85 @@ fn reveal_all_but<T: Config>(
 	}
 }
 
+/// A dispute of two parties in a bisection turn over two-step traces that differ in their second
+/// step, side 0 having answered: side 1's answer completes the turn and reaches the step, which
+/// starts the one-step check. Returns side 1's signed answer.
+fn bisecting<T: Config>() -> (RequestId, BisectionPayload, sp_core::sr25519::Signature) {
+	let user: T::AccountId = whitelisted_caller();
+	let id = T::Requests::benchmark_disputed_request(&user, 2, 2);
+	let mut dispute = Disputes::<T>::get(id).unwrap_or_else(|| panic!("disputed"));
+	let steps = |last: u8| [[1u8; 32], [last; 32]];
+	let (a, b) = (steps(2), steps(3));
+	let traces = [(inner_node(&a[0], &a[1]), 2), (inner_node(&b[0], &b[1]), 2)];
+	for (claim, (root, tokens)) in dispute.claims.iter_mut().zip(traces) {
+		if let ClaimedOutput::Quorum { trace_root, output_tokens, .. } = &mut claim.claim {
+			*trace_root = root;
+			*output_tokens = tokens;
+		}
+	}
+	let parties: Vec<NodeId> = dispute.claims.iter().map(|c| c.node).collect();
+	dispute.game = Game::Bisection(Bisection {
+		traces,
+		level: 1,
+		index: 0,
+		hashes: [traces[0].0, traces[1].0],
+		answers: [Some((a[0], a[1])), None],
+		agreed: Default::default(),
+	});
+	let deadline = frame_system::Pallet::<T>::block_number() + 5u32.into();
+	dispute.phase = DisputePhase::Bisecting { deadline };
+	Disputes::<T>::insert(id, dispute);
+	let payload = BisectionPayload {
+		request: id,
+		node: parties[1],
+		level: 1,
+		index: 0,
+		left: b[0],
+		right: b[1],
+	};
+	let key = T::Nodes::node(parties[1]).map(|n| n.worker_key).unwrap_or_else(|| panic!("node"));
+	let signature = sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes())
+		.unwrap_or_else(|| panic!("the keystore holds the key"));
+	(id, payload, signature)
+}
+
+/// A dispute of `MaxParties` parties awaiting the output after a one-step check that convicted
+/// all but two: the survivors committed to the largest publishable output. Returns party 0's
+/// signed publication; it resolves the dispute, slashing every convicted party.
+fn awaiting_output<T: Config>() -> (RequestId, OutputPayloadOf<T>, sp_core::sr25519::Signature) {
+	let parties = max_parties::<T>();
+	let user: T::AccountId = whitelisted_caller();
+	let id = T::Requests::benchmark_disputed_request(&user, parties, parties);
+	let mut dispute = Disputes::<T>::get(id).unwrap_or_else(|| panic!("disputed"));
+	let ids: Vec<u32> = (0..Pallet::<T>::max_publishable_tokens()).collect();
+	let o = CanonicalOutput::new(&ids, FinishReason::Length).encode_canonical();
+	let n = dispute.leaves();
+	let leaves: Vec<[u8; 32]> = (0..n).map(|i| output_leaf(&o, i)).collect();
+	let root = commitment_root(&leaves);
+	for (i, claim) in dispute.claims.iter_mut().enumerate() {
+		if let ClaimedOutput::Quorum { root: r, leaf, output_tokens, trace_root, .. } =
+			&mut claim.claim
+		{
+			*r = root;
+			*leaf = leaves[i];
+			*output_tokens = ids.len() as u32;
+			*trace_root = [if i < 2 { 0 } else { 1 }; 32];
+		}
+	}
+	let convicted: Vec<NodeId> = dispute.claims.iter().skip(2).map(|c| c.node).collect();
+	dispute.convicted = BoundedVec::truncate_from(convicted);
+	let deadline = frame_system::Pallet::<T>::block_number() + 5u32.into();
+	dispute.phase = DisputePhase::AwaitingOutput { deadline };
+	let publisher = dispute.claims[0].node;
+	Disputes::<T>::insert(id, dispute);
+	let payload: OutputPayloadOf<T> =
+		OutputPayload { request: id, node: publisher, output: BoundedVec::truncate_from(o) };
+	let key = T::Nodes::node(publisher).map(|n| n.worker_key).unwrap_or_else(|| panic!("node"));
+	let signature = sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes())
+		.unwrap_or_else(|| panic!("the keystore holds the key"));
+	(id, payload, signature)
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -127,7 +207,11 @@ mod benchmarks {
 			claims: (0..max_parties::<T>())
 				.map(|i| Claim {
 					node: NodeId(i.into()),
-					claim: ClaimedOutput::Digest { digest: [i as u8; 32], output_tokens: i },
+					claim: ClaimedOutput::Digest {
+						digest: [i as u8; 32],
+						output_tokens: i,
+						trace_root: [i as u8; 32],
+					},
 				})
 				.collect(),
 		};
@@ -237,6 +321,59 @@ mod benchmarks {
 		}
 
 		assert!(ids.iter().all(|id| !Disputes::<T>::contains_key(id)));
+	}
+
+	/// The answer that completes a bisection turn and reaches a step: the one-step check starts.
+	#[benchmark]
+	fn submit_bisection() {
+		let (id, payload, signature) = bisecting::<T>();
+
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, payload, signature);
+
+		let game = Disputes::<T>::get(id).map(|d| d.game);
+		assert!(matches!(game, Some(Game::StepCheck(_))), "the walk reached a step");
+	}
+
+	/// Authorizing a bisection answer: the signature and the children's hash.
+	#[benchmark]
+	fn authorize_submit_bisection() -> Result<(), BenchmarkError> {
+		let (_, payload, signature) = bisecting::<T>();
+		let call = Call::<T>::submit_bisection { payload, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the party is authorized")?;
+		}
+		Ok(())
+	}
+
+	/// Publishing the largest output: decoded, hashed for every leaf, then the resolution.
+	#[benchmark]
+	fn submit_output() {
+		let (id, payload, signature) = awaiting_output::<T>();
+
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, payload, signature);
+
+		assert!(!Disputes::<T>::contains_key(id), "resolved");
+	}
+
+	/// Authorizing the largest publication: the signature over it and the output's checks.
+	#[benchmark]
+	fn authorize_submit_output() -> Result<(), BenchmarkError> {
+		let (_, payload, signature) = awaiting_output::<T>();
+		let call = Call::<T>::submit_output { payload, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the survivor is authorized")?;
+		}
+		Ok(())
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

@@ -27,7 +27,10 @@ pub mod types;
 pub mod weights;
 
 pub use pallet::*;
-pub use types::{Dismissal, Dispute, DisputePhase, Verdict, Vote, VotePayload};
+pub use types::{
+	Bisection, BisectionPayload, Dismissal, Dispute, DisputePhase, Game, OutputPayload, StepCheck,
+	StepClaim, StepVerdict, Verdict, Vote, VotePayload,
+};
 pub use weights::WeightInfo;
 
 /// Log target of this pallet.
@@ -54,7 +57,7 @@ pub mod pallet {
 	use sp_runtime::Perbill;
 
 	use super::{
-		types::{Dismissal, Dispute, Verdict, Vote, VotePayload},
+		types::{BisectionPayload, Dismissal, Dispute, OutputPayload, Verdict, Vote, VotePayload},
 		WeightInfo,
 	};
 
@@ -67,6 +70,9 @@ pub mod pallet {
 
 	/// A vote payload of this runtime.
 	pub type VotePayloadOf<T> = VotePayload<<T as Config>::MaxParties>;
+
+	/// An output publication of this runtime.
+	pub type OutputPayloadOf<T> = OutputPayload<<T as Config>::MaxOutputLen>;
 
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
 
@@ -122,6 +128,19 @@ pub mod pallet {
 		/// Blocks governance has to decide before the dispute is dismissed.
 		#[pallet::constant]
 		type GovernanceWindow: Get<u32>;
+
+		/// Blocks each side of a bisection has to answer a turn.
+		#[pallet::constant]
+		type BisectionWindow: Get<u32>;
+
+		/// Blocks the surviving parties of a one-step check have to publish the output.
+		#[pallet::constant]
+		type OutputWindow: Get<u32>;
+
+		/// The longest canonical output (bytes) survivors may publish. Disputes over longer
+		/// outputs skip bisection: their arbiters re-execute the whole request.
+		#[pallet::constant]
+		type MaxOutputLen: Get<u32>;
 
 		/// Collateral reserved on each arbiter until the dispute ends.
 		#[pallet::constant]
@@ -192,8 +211,9 @@ pub mod pallet {
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
-		/// The parties of `request` disagree. Arbiters are drawn at block `draw_at`; the dispute
-		/// ends by `final_deadline` whatever happens.
+		/// The parties of `request` disagree. Its first phase ends at block `draw_at`: the
+		/// arbiters' draw, or a bisection's first turn (`BisectionStarted`); the dispute ends by
+		/// `final_deadline` whatever happens.
 		DisputeOpened {
 			request: RequestId,
 			parties: Vec<NodeId>,
@@ -223,13 +243,13 @@ pub mod pallet {
 		/// A node whose commitment or verdict differs from the winning output lost all its
 		/// collateral (`slashed`).
 		CheaterSlashed { request: RequestId, node: NodeId, slashed: BalanceOf<T> },
-		/// The dispute was decided: `verdict` (a verdict digest) won; `honest` parties and
-		/// `arbiters` that found it were paid from the `cheaters`' collateral, and the user was
-		/// refunded in full.
+		/// The dispute was decided: `verdict` (a verdict digest; `None` when every party was
+		/// convicted) won; `honest` parties and `arbiters` that found it were paid from the
+		/// `cheaters`' collateral, and the user was refunded in full.
 		DisputeResolved {
 			request: RequestId,
-			verdict: [u8; 32],
-			output_commitment: [u8; 32],
+			verdict: Option<[u8; 32]>,
+			output_commitment: Option<[u8; 32]>,
 			honest: Vec<NodeId>,
 			cheaters: Vec<NodeId>,
 			arbiters: Vec<NodeId>,
@@ -238,6 +258,44 @@ pub mod pallet {
 		/// The dispute ended without a winning output: the user was refunded, nobody slashed and
 		/// every hold released.
 		DisputeDismissed { request: RequestId, reason: Dismissal },
+		/// Two traces of `steps` steps disagree: their parties bisect them, one turn per tree
+		/// level, each turn answered by `deadline`.
+		BisectionStarted { request: RequestId, steps: u32, deadline: BlockNumberFor<T> },
+		/// A side answered the turn at `(level, index)`.
+		BisectionAnswered { request: RequestId, node: NodeId, level: u32, index: u32 },
+		/// The walk went down to `(level, index)`: the next turn is answered by `deadline`.
+		BisectionTurn { request: RequestId, level: u32, index: u32, deadline: BlockNumberFor<T> },
+		/// The traces first differ at `step`: arbiters drawn at `draw_at` compute it.
+		StepCheckStarted { request: RequestId, step: u32, draw_at: BlockNumberFor<T> },
+		/// `nodes` were proven wrong: they lose all their collateral when the dispute ends.
+		PartiesConvicted { request: RequestId, nodes: Vec<NodeId>, reason: Conviction },
+		/// The surviving parties publish the output by `deadline`.
+		AwaitingOutput { request: RequestId, deadline: BlockNumberFor<T> },
+		/// A surviving party published the output whose digest is `output_digest`.
+		OutputPublished { request: RequestId, node: NodeId, output_digest: [u8; 32] },
+	}
+
+	/// Why parties were convicted.
+	#[derive(
+		Clone,
+		Copy,
+		PartialEq,
+		Eq,
+		Encode,
+		Decode,
+		DecodeWithMemTracking,
+		TypeInfo,
+		MaxEncodedLen,
+		Debug,
+	)]
+	pub enum Conviction {
+		/// Their trace's step (or the prefix it agreed on) differs from the arbiters' one-step
+		/// verdict.
+		WrongStep,
+		/// Their side did not answer a bisection turn.
+		NoAnswer,
+		/// No survivor published the output.
+		NoOutput,
 	}
 
 	#[pallet::error]
@@ -274,6 +332,24 @@ pub mod pallet {
 		MalformedVerdict,
 		/// The dispute is not waiting for governance.
 		NotAwaitingGovernance,
+		/// The dispute is not in a bisection turn.
+		NotBisecting,
+		/// The node is not an unconvicted party of a bisected trace.
+		NotASide,
+		/// The answer names another node of the walk than the current one.
+		StaleTurn,
+		/// The node's side answered this turn already.
+		AlreadyAnswered,
+		/// The children do not hash to the side's node.
+		AnswerMismatch,
+		/// The dispute is not waiting for the output.
+		NotAwaitingOutput,
+		/// The node is not a surviving party.
+		NotASurvivor,
+		/// The bytes are not a canonical output of the survivors' token count.
+		MalformedOutput,
+		/// The reveal is of the other kind than the round's game (a whole output or one step).
+		WrongVerdictKind,
 	}
 
 	#[pallet::hooks]
@@ -295,6 +371,8 @@ pub mod pallet {
 			assert!(T::CommitWindow::get() >= 1, "CommitWindow must be at least 1 block");
 			assert!(T::RevealWindow::get() >= 1, "RevealWindow must be at least 1 block");
 			assert!(T::GovernanceWindow::get() >= 1, "GovernanceWindow must be at least 1 block");
+			assert!(T::BisectionWindow::get() >= 1, "BisectionWindow must be at least 1 block");
+			assert!(T::OutputWindow::get() >= 1, "OutputWindow must be at least 1 block");
 			let all_rounds = (0..T::MaxRounds::get())
 				.map(|r| super::round_quorum(T::ArbiterQuorum::get(), r))
 				.fold(0u32, |sum, q| sum.saturating_add(q));
@@ -361,6 +439,50 @@ pub mod pallet {
 		) -> DispatchResult {
 			T::GovernanceOrigin::ensure_origin(origin)?;
 			Self::do_resolve_by_governance(request, verdict)
+		}
+
+		/// A side's answer to a bisection turn: the two children of the current node of its
+		/// trace tree, signed by the worker key of one of the side's parties. An unsigned,
+		/// authorized transaction sent by the party's off-chain worker; it pays no fee.
+		///
+		/// - `payload.level`, `payload.index`: the current node of the walk.
+		/// - `payload.left`, `payload.right`: its children; they must hash to the side's node.
+		///
+		/// Once per side and turn, before the turn's deadline. Emits `BisectionAnswered`, and
+		/// when both sides have answered `BisectionTurn` or, at the first differing step,
+		/// `StepCheckStarted`.
+		#[pallet::call_index(2)]
+		#[pallet::authorize(|_source, payload: &BisectionPayload, signature: &sp_core::sr25519::Signature| {
+			Pallet::<T>::authorize_bisection(payload, signature)
+		})]
+		pub fn submit_bisection(
+			origin: OriginFor<T>,
+			payload: BisectionPayload,
+			signature: sp_core::sr25519::Signature,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_submit_bisection(payload, signature)
+		}
+
+		/// A surviving party's publication of the output `O` after a one-step check, signed by
+		/// its worker key (authorized, fee-less, from its off-chain worker).
+		///
+		/// - `payload.output`: the canonical output, of the survivors' committed token count.
+		///
+		/// Only while the dispute awaits the output. The dispute is resolved with `O`:
+		/// survivors whose commitment is `O`'s are honest, the rest cheaters. Emits
+		/// `OutputPublished` and `DisputeResolved`.
+		#[pallet::call_index(3)]
+		#[pallet::authorize(|_source, payload: &OutputPayloadOf<T>, signature: &sp_core::sr25519::Signature| {
+			Pallet::<T>::authorize_output(payload, signature)
+		})]
+		pub fn submit_output(
+			origin: OriginFor<T>,
+			payload: OutputPayloadOf<T>,
+			signature: sp_core::sr25519::Signature,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_submit_output(payload, signature)
 		}
 	}
 

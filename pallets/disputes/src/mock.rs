@@ -97,7 +97,16 @@ parameter_types! {
 	pub const TimeoutSlash: Perbill = Perbill::from_percent(10);
 	pub const TimeoutUserShare: Perbill = Perbill::from_percent(50);
 	pub const TimeoutTreasuryShare: Perbill = Perbill::from_percent(30);
+	/// The longest output survivors may publish. 0 (the default): none can be, so every dispute
+	/// is arbitrated by full re-execution (the `rounds` and `resolution` tests); the bisection
+	/// tests raise it.
+	pub static PublishableOutputLen: u32 = 0;
 }
+
+/// Blocks per bisection turn.
+pub const BISECTION_WINDOW: u64 = 5;
+/// Blocks survivors have to publish the output.
+pub const OUTPUT_WINDOW: u64 = 5;
 
 impl pallet_node_registry::Config for Test {
 	type Currency = Balances;
@@ -200,6 +209,9 @@ impl pallet_disputes::Config for Test {
 	type CommitWindow = ConstU32<{ COMMIT_WINDOW as u32 }>;
 	type RevealWindow = ConstU32<{ REVEAL_WINDOW as u32 }>;
 	type GovernanceWindow = ConstU32<{ GOVERNANCE_WINDOW as u32 }>;
+	type BisectionWindow = ConstU32<{ BISECTION_WINDOW as u32 }>;
+	type OutputWindow = ConstU32<{ OUTPUT_WINDOW as u32 }>;
+	type MaxOutputLen = PublishableOutputLen;
 	type ArbiterCollateral = ConstU64<ARBITER_COLLATERAL>;
 	type ArbiterTimeoutSlash = ArbiterTimeoutSlash;
 	type ArbiterTimeoutTreasuryShare = ArbiterTimeoutTreasuryShare;
@@ -425,10 +437,11 @@ pub fn check_reservations() {
 	}
 }
 
-/// The benchmarks' externalities: no genesis nodes (benchmarks make their own), and a keystore
-/// for the worker keys they sign with.
+/// The benchmarks' externalities: no genesis nodes (benchmarks make their own), a keystore for
+/// the worker keys they sign with, and outputs publishable as in the runtime.
 #[cfg_attr(not(feature = "runtime-benchmarks"), allow(dead_code))]
 pub fn new_test_ext() -> sp_io::TestExternalities {
+	PublishableOutputLen::set(4_096);
 	let mut ext = ExtBuilder::default().nodes(0).build();
 	ext.register_extension(sp_keystore::KeystoreExt::new(
 		sp_keystore::testing::MemoryKeystore::new(),

@@ -1,6 +1,14 @@
-//! The arbiter's off-chain worker (protocol §9): when one of this node's worker keys is an
-//! arbiter of a dispute's current round, it re-executes the disputed request through the local
-//! inference worker, seals its verdict, and reveals it in the reveal window.
+//! The disputes pallet's off-chain worker (protocol §9), for parties and arbiters.
+//!
+//! **Parties.** When one of this node's worker keys is a party of a bisection, it answers each
+//! turn with the two children of the current node, hashed from the step digests it kept when it
+//! committed (`atoma_support::offchain_jobs::JobTrace`); when its side survives a one-step
+//! check, it publishes the output `O` it kept.
+//!
+//! **Arbiters.** When one of this node's worker keys is an arbiter of a dispute's current
+//! round, it re-executes the disputed request through the local inference worker (up to the
+//! bisected step only, for a one-step check), seals its verdict, and reveals it in the reveal
+//! window.
 //!
 //! One step per block per (dispute, round, arbiter), never waiting on inference, with its state
 //! in persistent offchain storage (the same job client and states as the executing nodes',
@@ -16,10 +24,16 @@
 
 use alloc::vec::Vec;
 
-use atoma_primitives::commitment::{output_leaf, sealed_commitment};
+use atoma_primitives::{
+	bisection::{children, node_hash, prefix_digest, recompute_prefix, Children, TreeNode},
+	commitment::{output_leaf, sealed_commitment},
+};
 use atoma_support::{
 	inference::DisputedRequests,
-	offchain_jobs::{backoff, paired_worker, poll_job, post_job, with_job_lock, JobState, Poll},
+	offchain_jobs::{
+		backoff, fetch_trace, paired_worker, poll_job, post_job, trace_key, with_job_lock,
+		FinishedJob, JobState, JobTrace, Poll,
+	},
 	worker_key::KEY_TYPE,
 	NodeId, RequestId, WorkerPublic,
 };
@@ -30,7 +44,10 @@ use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 
 use crate::{
 	pallet::*,
-	types::{Dispute, DisputePhase, Verdict, Vote, VotePayload},
+	types::{
+		BisectionPayload, Dispute, DisputePhase, Game, OutputPayload, StepCheck, StepVerdict,
+		Verdict, Vote, VotePayload,
+	},
 };
 
 const JOB_PREFIX: &[u8] = b"atoma/arbiter-job/";
@@ -57,6 +74,10 @@ impl<T: Config> Pallet<T> {
 		let now: u32 = now.saturated_into();
 		for (id, dispute) in Disputes::<T>::iter().take(MAX_DISPUTES_PER_RUN) {
 			for (node, key) in &local {
+				if dispute.is_party(*node) {
+					Self::party_step(id, &dispute, *node, key);
+					continue;
+				}
 				if !dispute.round_arbiters().contains(node) {
 					continue;
 				}
@@ -65,6 +86,93 @@ impl<T: Config> Pallet<T> {
 					Self::arbiter_step(&url, now, id, &dispute, *node, key)
 				});
 			}
+		}
+	}
+
+	/// A party's part: answer the bisection turn for its side, or publish the output once its
+	/// side survived. The transaction pool keeps one answer per side and turn, so repeating an
+	/// answer in later blocks (until the chain has it) is harmless.
+	fn party_step(id: RequestId, dispute: &Dispute<T>, node: NodeId, key: &WorkerPublic) {
+		let Some(trace) =
+			StorageValueRef::persistent(&trace_key(id, node)).get::<JobTrace>().ok().flatten()
+		else {
+			return;
+		};
+		match (&dispute.phase, &dispute.game) {
+			(DisputePhase::Bisecting { .. }, Game::Bisection(bisection)) => {
+				let Some(side) = dispute.side_of(node, &bisection.traces) else { return };
+				if bisection.answers.get(side).is_some_and(Option::is_some) {
+					return;
+				}
+				let steps = bisection.traces[0].1;
+				let here = TreeNode { level: bisection.level, index: bisection.index };
+				let Children::Pair(left, right) = children(steps, here) else { return };
+				let digests = &trace.step_digests;
+				let (Some(left), Some(right)) =
+					(node_hash(digests, steps, left), node_hash(digests, steps, right))
+				else {
+					return;
+				};
+				let payload = BisectionPayload {
+					request: id,
+					node,
+					level: here.level,
+					index: here.index,
+					left,
+					right,
+				};
+				let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return };
+				Self::submit(Call::<T>::submit_bisection { payload, signature });
+			},
+			(DisputePhase::AwaitingOutput { .. }, _) => {
+				if !dispute.survivors().any(|c| c.node == node) {
+					return;
+				}
+				let output = BoundedVec::truncate_from(trace.canonical_output);
+				let payload: OutputPayloadOf<T> = OutputPayload { request: id, node, output };
+				let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return };
+				Self::submit(Call::<T>::submit_output { payload, signature });
+			},
+			_ => {},
+		}
+	}
+
+	/// What an arbiter reports of a finished job: the whole output, or for a one-step check
+	/// the bisected step and its own hashes of the agreed prefix.
+	fn verdict_of_job(
+		url: &str,
+		job: &[u8],
+		done: &FinishedJob,
+		dispute: &Dispute<T>,
+	) -> Option<Vote<T::MaxParties>> {
+		match &dispute.game {
+			Game::StepCheck(check) => {
+				let trace = fetch_trace(url, job, done).ok()?;
+				Some(Vote::RevealedStep(Self::step_verdict(check, &trace.step_digests)))
+			},
+			_ => {
+				let leaves =
+					(0..dispute.leaves()).map(|i| output_leaf(&done.canonical_output, i)).collect();
+				Some(Vote::Revealed(Verdict {
+					output_digest: done.output_hash,
+					output_tokens: done.output_tokens,
+					leaves: BoundedVec::truncate_from(leaves),
+				}))
+			},
+		}
+	}
+
+	/// The one-step verdict of honest decoding whose step digests are `digests` (steps
+	/// `0..=check.step`, fewer if decoding ended earlier).
+	pub fn step_verdict(check: &StepCheck, digests: &[[u8; 32]]) -> StepVerdict {
+		let ranges: Vec<(u32, u32)> = check.agreed.iter().map(|(s, l, _)| (*s, *l)).collect();
+		// Too few steps to cover the agreed prefix: decoding ended inside it, so no side's
+		// prefix is honest; the zero digest matches no prefix.
+		let prefix = recompute_prefix(digests, &ranges).map_or([0u8; 32], |p| prefix_digest(&p));
+		StepVerdict {
+			step: check.step,
+			step_digest: digests.get(check.step as usize).copied(),
+			prefix,
 		}
 	}
 
@@ -81,7 +189,13 @@ impl<T: Config> Pallet<T> {
 		let verdict_store_key = verdict_key(id, dispute.round, node);
 		let verdict_store = StorageValueRef::persistent(&verdict_store_key);
 		let on_chain = Votes::<T>::get(id, node);
-		let post = || T::Requests::arbitration_job(id).ok_or(()).and_then(|b| post_job(url, b));
+		// A one-step check decodes steps `0..=k` only.
+		let limit = match &dispute.game {
+			Game::StepCheck(check) => Some(check.step.saturating_add(1)),
+			_ => None,
+		};
+		let post =
+			|| T::Requests::arbitration_job(id, limit).ok_or(()).and_then(|b| post_job(url, b));
 		match (dispute.phase, store.get::<JobState>().ok().flatten()) {
 			(DisputePhase::Committing { .. }, _) if on_chain.is_some() => {},
 			(DisputePhase::Committing { .. }, None) => match post() {
@@ -101,15 +215,10 @@ impl<T: Config> Pallet<T> {
 					Poll::Pending => {},
 					Poll::Failed => store.set(&backoff(now, 0)),
 					Poll::Done(done) => {
-						let leaves = (0..dispute.leaves())
-							.map(|i| output_leaf(&done.canonical_output, i))
-							.collect();
-						let verdict: VerdictOf<T> = Verdict {
-							output_digest: done.output_hash,
-							output_tokens: done.output_tokens,
-							leaves: BoundedVec::truncate_from(leaves),
+						let Some(verdict) = Self::verdict_of_job(url, &job, &done, dispute) else {
+							return store.set(&backoff(now, 0));
 						};
-						let digest = verdict.digest();
+						let digest = verdict.revealed_digest().unwrap_or_default();
 						verdict_store.set(&verdict);
 						let seal = Vote::Sealed(sealed_commitment(&digest, &key.0));
 						if Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key)
@@ -120,14 +229,13 @@ impl<T: Config> Pallet<T> {
 				}
 			},
 			(DisputePhase::Revealing { .. }, Some(JobState::Committed { .. })) => {
-				if matches!(on_chain, Some(Vote::Revealed(_))) {
+				if on_chain.is_some_and(|v| v.revealed_digest().is_some()) {
 					store.set(&JobState::Revealed);
 					return;
 				}
-				let Some(verdict) = verdict_store.get::<VerdictOf<T>>().ok().flatten() else {
+				let Some(reveal) = verdict_store.get::<Vote<T::MaxParties>>().ok().flatten() else {
 					return;
 				};
-				let reveal = Vote::Revealed(verdict);
 				if Self::submit_vote_tx(VotePayload { request: id, node, vote: reveal }, key) {
 					store.set(&JobState::Revealed);
 				}
@@ -138,11 +246,16 @@ impl<T: Config> Pallet<T> {
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.
 	fn submit_vote_tx(payload: VotePayloadOf<T>, key: &WorkerPublic) -> bool {
-		let Some(signature) = sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes())
-		else {
-			return false;
-		};
-		let call = Call::<T>::submit_vote { payload, signature };
+		let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return false };
+		Self::submit(Call::<T>::submit_vote { payload, signature })
+	}
+
+	fn sign(key: &WorkerPublic, bytes: &[u8]) -> Option<sp_core::sr25519::Signature> {
+		sp_io::crypto::sr25519_sign(KEY_TYPE, key, bytes)
+	}
+
+	/// Submit `call` as an authorized transaction.
+	fn submit(call: Call<T>) -> bool {
 		let xt = T::create_authorized_transaction(call.into());
 		SubmitTransaction::<T, Call<T>>::submit_transaction(xt).is_ok()
 	}

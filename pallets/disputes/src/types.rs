@@ -2,14 +2,18 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use atoma_primitives::commitment::{commitment_root, verdict_digest};
+use atoma_primitives::{
+	bisection::{prefix_digest, step_verdict_digest},
+	commitment::{commitment_root, verdict_digest},
+};
 use atoma_support::{
 	inference::{Claim, ClaimedOutput},
 	EchelonId, ModelId, NodeId, RequestId,
 };
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
-	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
+	traits::{ConstU32, Get},
+	BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
@@ -20,7 +24,11 @@ use crate::Config;
 /// `on_initialize`), or earlier when every arbiter of the round has acted.
 ///
 /// ```text
-/// open ─► AwaitingDraw ─(fresh randomness)─► Committing ─all sealed / deadline─► Revealing
+///        two traces of equal length: Bisecting ─(one turn per tree level)─┐
+///        two traces of other lengths ──────────────────────────────────┐ │
+/// open ─► AwaitingDraw ◄───────────────── one-step check at step k ◄──┴─┘
+///            │
+///            ─(fresh randomness)─► Committing ─all sealed / deadline─► Revealing
 ///            ▲                                   │ none drawn                      │
 ///            │ no majority, rounds left          ▼                                 ▼
 ///            └──────────────────────────── tally of revealed verdicts ◄────────────┘
@@ -30,6 +38,10 @@ use crate::Config;
 ///                                              └ no majority, last round ─► AwaitingGovernance
 ///                                                   governance decides, or at its deadline:
 ///                                                   dismissed (refund, nobody slashed)
+///
+/// after a one-step check (or a side that stopped answering): the losing side is convicted;
+/// AwaitingOutput: a survivor publishes O ─► resolved with O (survivors that did not commit to
+/// it are cheaters too); nobody publishes ─► resolved without an output, survivors convicted
 /// ```
 #[derive(
 	Clone,
@@ -66,6 +78,18 @@ pub enum DisputePhase<BlockNumber> {
 		/// The block at which an undecided dispute is dismissed.
 		deadline: BlockNumber,
 	},
+	/// A bisection turn: both sides reveal the children of the current node until `deadline`;
+	/// a side that does not loses.
+	Bisecting {
+		/// The block whose `on_initialize` closes the turn: answers count before it.
+		deadline: BlockNumber,
+	},
+	/// The one-step check convicted the other side: a surviving party publishes the output `O`
+	/// until `deadline`, which decides who of the survivors committed to it.
+	AwaitingOutput {
+		/// The block whose `on_initialize` closes the window.
+		deadline: BlockNumber,
+	},
 }
 
 impl<BlockNumber: Copy> DisputePhase<BlockNumber> {
@@ -75,7 +99,9 @@ impl<BlockNumber: Copy> DisputePhase<BlockNumber> {
 			Self::AwaitingDraw { at } => at,
 			Self::Committing { deadline }
 			| Self::Revealing { deadline }
-			| Self::AwaitingGovernance { deadline } => deadline,
+			| Self::AwaitingGovernance { deadline }
+			| Self::Bisecting { deadline }
+			| Self::AwaitingOutput { deadline } => deadline,
 		}
 	}
 }
@@ -169,6 +195,13 @@ pub struct Dispute<T: Config> {
 	pub round_drawn: u32,
 	/// Nodes never to be drawn again for this dispute: arbiters that timed out.
 	pub excluded: BoundedVec<NodeId, T::MaxArbiters>,
+	/// What the arbiters decide: the whole output, or one step after a bisection.
+	pub game: Game,
+	/// Parties already proven wrong (by the one-step check, or for not answering): they lose all
+	/// their collateral when the dispute ends, whatever else is decided.
+	pub convicted: BoundedVec<NodeId, T::MaxParties>,
+	/// The one-step verdict the arbiters agreed on ([`StepVerdict::digest`]), once they have.
+	pub step_verdict: Option<[u8; 32]>,
 }
 
 impl<T: Config> Dispute<T> {
@@ -189,6 +222,204 @@ impl<T: Config> Dispute<T> {
 	/// Whether `node` is a party of the dispute.
 	pub fn is_party(&self, node: NodeId) -> bool {
 		self.claims.iter().any(|c| c.node == node)
+	}
+
+	/// The parties not convicted yet.
+	pub fn survivors(&self) -> impl Iterator<Item = &Claim> {
+		self.claims.iter().filter(|c| !self.convicted.contains(&c.node))
+	}
+
+	/// The side of a bisection `node` answers for: the index of its trace in `traces`.
+	pub fn side_of(&self, node: NodeId, traces: &[Trace; 2]) -> Option<usize> {
+		let claim = self.claims.iter().find(|c| c.node == node)?;
+		if self.convicted.contains(&node) {
+			return None;
+		}
+		traces.iter().position(|t| *t == claim.claim.trace())
+	}
+}
+
+/// A committed trace: its root and its number of steps.
+pub type Trace = ([u8; 32], u32);
+
+/// Subtrees left of the bisected step that both sides agreed on: `(first step, steps, hash)`,
+/// in the order the walk agreed them; at most one per tree level.
+pub type AgreedRanges = BoundedVec<(u32, u32, [u8; 32]), ConstU32<32>>;
+
+/// What the arbiters of a dispute decide.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub enum Game {
+	/// They re-execute the whole request and report its output ([`Verdict`]): more than two
+	/// traces disagree, or the output is too long to publish on chain.
+	Full,
+	/// The two sides walk their trace trees down to the first step where they differ.
+	Bisection(Bisection),
+	/// They compute the request up to one step and report it ([`StepVerdict`]).
+	StepCheck(StepCheck),
+}
+
+/// A bisection in progress between the parties of two traces of the same length (sides 0 and
+/// 1; any party of a side may answer for it).
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct Bisection {
+	/// The two traces.
+	pub traces: [Trace; 2],
+	/// The node of the walk (`atoma_primitives::bisection`): an inner node with two children.
+	pub level: u32,
+	/// Its index in its level.
+	pub index: u32,
+	/// Each side's hash of that node: they differ.
+	pub hashes: [[u8; 32]; 2],
+	/// Each side's children of that node, once revealed in this turn.
+	pub answers: [Option<([u8; 32], [u8; 32])>; 2],
+	/// What both sides agreed on so far.
+	pub agreed: AgreedRanges,
+}
+
+/// What a side claims of the bisected step.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub enum StepClaim {
+	/// This digest, proven against its trace root by the walk.
+	Digest([u8; 32]),
+	/// Its trace ends before this step (it has exactly `step` steps).
+	Ends,
+	/// Its trace goes on past this step (its digest is not checked).
+	Continues,
+}
+
+impl StepClaim {
+	/// Whether an honest decode whose step is `honest` (`None`: decoding ended before it) agrees.
+	pub fn holds(&self, honest: Option<&[u8; 32]>) -> bool {
+		match (self, honest) {
+			(Self::Digest(d), Some(h)) => d == h,
+			(Self::Ends, None) | (Self::Continues, Some(_)) => true,
+			_ => false,
+		}
+	}
+}
+
+/// The one-step check after a bisection: the step, both sides' claims of it, and the prefix
+/// they agreed on.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct StepCheck {
+	/// The two traces, as in the bisection.
+	pub traces: [Trace; 2],
+	/// The step `k`: arbiters compute steps `0..=k`.
+	pub step: u32,
+	/// What each side claims of step `k`.
+	pub claims: [StepClaim; 2],
+	/// The agreed subtrees left of `k` (empty when the traces differ in length).
+	pub agreed: AgreedRanges,
+}
+
+impl StepCheck {
+	/// `atoma_primitives::bisection::prefix_digest` of the agreed subtrees.
+	pub fn prefix(&self) -> [u8; 32] {
+		let agreed: alloc::vec::Vec<_> = self.agreed.iter().copied().collect();
+		prefix_digest(&agreed)
+	}
+
+	/// Whether `side`'s trace agrees with an arbiters' step verdict: the agreed prefix is honest
+	/// and so is its claim of the step.
+	pub fn side_holds(&self, side: usize, verdict: &StepVerdict) -> bool {
+		verdict.step == self.step
+			&& verdict.prefix == self.prefix()
+			&& self.claims.get(side).is_some_and(|c| c.holds(verdict.step_digest.as_ref()))
+	}
+}
+
+/// What an arbiter found at the bisected step by decoding the request up to it.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct StepVerdict {
+	/// The step.
+	pub step: u32,
+	/// Its digest, or `None` when decoding ended before it.
+	pub step_digest: Option<[u8; 32]>,
+	/// `prefix_digest` of the arbiter's own hashes of the agreed subtrees.
+	pub prefix: [u8; 32],
+}
+
+impl StepVerdict {
+	/// `atoma_primitives::bisection::step_verdict_digest`: what the arbiter seals.
+	pub fn digest(&self) -> [u8; 32] {
+		step_verdict_digest(self.step, self.step_digest.as_ref(), &self.prefix)
+	}
+}
+
+/// A side's answer to a bisection turn: the two children of the current node.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct BisectionPayload {
+	/// The disputed request.
+	pub request: RequestId,
+	/// The answering party.
+	pub node: NodeId,
+	/// The node of the walk it answers for (a stale answer names another).
+	pub level: u32,
+	/// Its index.
+	pub index: u32,
+	/// Its left child's hash.
+	pub left: [u8; 32],
+	/// Its right child's hash.
+	pub right: [u8; 32],
+}
+
+/// The domain tag of signed bisection answers.
+pub const BISECTION_SIGNING_TAG: &[u8] = b"atoma/bisection-answer/v1";
+
+impl BisectionPayload {
+	/// The bytes the worker key signs.
+	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
+		(BISECTION_SIGNING_TAG, self).encode()
+	}
+}
+
+/// A surviving party's publication of the output `O`.
+#[derive(
+	CloneNoBound,
+	PartialEqNoBound,
+	EqNoBound,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	DebugNoBound,
+)]
+#[scale_info(skip_type_params(MaxLen))]
+pub struct OutputPayload<MaxLen: Get<u32>> {
+	/// The disputed request.
+	pub request: RequestId,
+	/// The publishing party.
+	pub node: NodeId,
+	/// The canonical output `O` (`atoma_primitives::output`).
+	pub output: BoundedVec<u8, MaxLen>,
+}
+
+/// The domain tag of signed output publications.
+pub const OUTPUT_SIGNING_TAG: &[u8] = b"atoma/dispute-output/v1";
+
+impl<MaxLen: Get<u32>> OutputPayload<MaxLen> {
+	/// The bytes the worker key signs.
+	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
+		(OUTPUT_SIGNING_TAG, self).encode()
 	}
 }
 
@@ -211,6 +442,19 @@ pub enum Vote<MaxLeaves: Get<u32>> {
 	Sealed([u8; 32]),
 	/// The verdict, once revealed (it opens the seal).
 	Revealed(Verdict<MaxLeaves>),
+	/// A one-step verdict, once revealed (it opens the seal).
+	RevealedStep(StepVerdict),
+}
+
+impl<MaxLeaves: Get<u32>> Vote<MaxLeaves> {
+	/// The digest a revealed vote opens its seal with; `None` for a seal.
+	pub fn revealed_digest(&self) -> Option<[u8; 32]> {
+		match self {
+			Self::Sealed(_) => None,
+			Self::Revealed(verdict) => Some(verdict.digest()),
+			Self::RevealedStep(verdict) => Some(verdict.digest()),
+		}
+	}
 }
 
 /// What an arbiter's worker key signs, and the authorized call carries.

@@ -10,6 +10,7 @@
 //! - a vote's signature check and lookups: `authorize_submit_commitment` without its VRF
 //!   verification, taken as 400 µs;
 //! - releasing an arbiter's reservation: 30 µs.
+//!
 //! Each function is sized for this runtime's worst case: `MaxParties` = 9 parties and
 //! `MaxArbiters` = 21 arbiters slashed in one resolution. The benchmarks in `benchmarking.rs`
 //! exercise exactly these cases (and run as tests); `scripts/benchmark-pallets.sh disputes`
@@ -30,7 +31,15 @@ pub trait WeightInfo {
 	fn authorize_submit_vote() -> Weight;
 	fn resolve_dispute() -> Weight;
 	fn on_initialize(t: u32, ) -> Weight;
+	fn submit_bisection() -> Weight;
+	fn authorize_submit_bisection() -> Weight;
+	fn submit_output() -> Weight;
+	fn authorize_submit_output() -> Weight;
 }
+
+/// Checking a published output of `MaxOutputLen` = 32 KiB: decoding it and hashing it once for
+/// its digest and once per quorum leaf (9), about 1 ms of blake2 in wasm.
+const OUTPUT_CHECK: u64 = 1_500_000_000;
 
 /// One resolution at the worst case: the request's conclusion, 30 slashes, 21 releases.
 const RESOLUTION: u64 = 1_310_000_000 + 30 * 200_000_000 + 21 * 30_000_000;
@@ -71,6 +80,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 			.saturating_add(T::DbWeight::get().writes((RESOLUTION_WRITES + 60).saturating_mul(t.into())))
 	}
+	/// An answer that completes the turn: two node hashes, the next turn's timer.
+	fn submit_bisection() -> Weight {
+		Weight::from_parts(450_000_000, 12_000)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(3_u64))
+	}
+	fn authorize_submit_bisection() -> Weight {
+		Weight::from_parts(400_000_000, 12_000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+	}
+	/// The largest output, checked against every survivor's commitment, then the resolution.
+	fn submit_output() -> Weight {
+		Weight::from_parts(400_000_000 + OUTPUT_CHECK + RESOLUTION, 160_000)
+			.saturating_add(T::DbWeight::get().reads(3_u64 + 21 + RESOLUTION_READS))
+			.saturating_add(T::DbWeight::get().writes(1_u64 + RESOLUTION_WRITES))
+	}
+	/// The signature over the largest payload.
+	fn authorize_submit_output() -> Weight {
+		Weight::from_parts(500_000_000, 45_000)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+	}
 }
 
 /// The same weights with RocksDB's database weights, for tests and mocks.
@@ -101,5 +131,26 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().reads((RESOLUTION_READS + 60).saturating_mul(t.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 			.saturating_add(RocksDbWeight::get().writes((RESOLUTION_WRITES + 60).saturating_mul(t.into())))
+	}
+	/// An answer that completes the turn: two node hashes, the next turn's timer.
+	fn submit_bisection() -> Weight {
+		Weight::from_parts(450_000_000, 12_000)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(3_u64))
+	}
+	fn authorize_submit_bisection() -> Weight {
+		Weight::from_parts(400_000_000, 12_000)
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
+	}
+	/// The largest output, checked against every survivor's commitment, then the resolution.
+	fn submit_output() -> Weight {
+		Weight::from_parts(400_000_000 + OUTPUT_CHECK + RESOLUTION, 160_000)
+			.saturating_add(RocksDbWeight::get().reads(3_u64 + 21 + RESOLUTION_READS))
+			.saturating_add(RocksDbWeight::get().writes(1_u64 + RESOLUTION_WRITES))
+	}
+	/// The signature over the largest payload.
+	fn authorize_submit_output() -> Weight {
+		Weight::from_parts(500_000_000, 45_000)
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
 	}
 }

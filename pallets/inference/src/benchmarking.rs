@@ -123,6 +123,17 @@ fn output(tokens: u32) -> Vec<u8> {
 	CanonicalOutput::new(&ids, FinishReason::Length).encode_canonical()
 }
 
+/// The trace root of `output` as a worker recording no logits would commit it.
+fn token_trace_root(output: &[u8]) -> [u8; 32] {
+	let ids =
+		atoma_primitives::output::decode_canonical(output).map(|(ids, _)| ids).unwrap_or_default();
+	let steps: Vec<[u8; 32]> = (0u32..)
+		.zip(ids)
+		.map(|(step, id)| atoma_primitives::trace::step_digest(step, id, &[]))
+		.collect();
+	atoma_primitives::trace::trace_root(&steps)
+}
+
 /// `subscribers` nodes serving a fresh model, and a request of `owner` run by `parties` of them
 /// (at most `MaxQuorum`; Single for one, Sampling otherwise) whose commitments all differ: it goes
 /// to the dispute manager. For the disputes pallet's benchmarks.
@@ -143,10 +154,15 @@ pub fn disputed_request<T: Config>(
 	let request = Requests::<T>::get(id).unwrap_or_else(|| panic!("selected"));
 	let n = request.nodes.len() as u32;
 	for (i, node) in request.nodes.iter().enumerate() {
-		// Each node its own output: every pair disagrees.
-		let q = quorum_commitments(&output(i as u32 + 1), n);
-		let commitment =
-			Commitment::Quorum { root: q.root, leaf: q.leaves[i], output_tokens: i as u32 + 1 };
+		// Each node its own output and trace: every pair disagrees.
+		let o = output(i as u32 + 1);
+		let q = quorum_commitments(&o, n);
+		let commitment = Commitment::Quorum {
+			root: q.root,
+			leaf: q.leaves[i],
+			output_tokens: i as u32 + 1,
+			trace_root: token_trace_root(&o),
+		};
 		Commitments::<T>::insert(id, node, commitment);
 	}
 	Inference::<T>::conclude_quorum(id, request);
@@ -182,18 +198,29 @@ mod benchmarks {
 		let nodes = Requests::<T>::get(id).map(|r| r.nodes.to_vec()).unwrap_or_default();
 		let o = output(256);
 		let q = quorum_commitments(&o, n);
+		let trace_root = token_trace_root(&o);
 		for (i, node) in nodes.iter().enumerate().skip(1) {
 			Commitments::<T>::insert(
 				id,
 				node,
-				Commitment::Quorum { root: q.root, leaf: q.leaves[i], output_tokens: 256 },
+				Commitment::Quorum {
+					root: q.root,
+					leaf: q.leaves[i],
+					output_tokens: 256,
+					trace_root,
+				},
 			);
 		}
 		let last = nodes[0];
 		let payload = CommitmentPayload {
 			request: id,
 			node: last,
-			kind: CommitmentKind::Quorum { root: q.root, leaf: q.leaves[0], output_tokens: 256 },
+			kind: CommitmentKind::Quorum {
+				root: q.root,
+				leaf: q.leaves[0],
+				output_tokens: 256,
+				trace_root,
+			},
 		};
 		let signature = signed(&payload, &key_of(&setup, last));
 
@@ -235,6 +262,7 @@ mod benchmarks {
 			kind: CommitmentKind::Sealed {
 				sealed: atoma_primitives::commitment::sealed_commitment(&digest, &key.0),
 				output_tokens: 16,
+				trace_root: token_trace_root(&output(16)),
 				vrf: Some(VrfProof(BENCH_VRF_PROOF)),
 			},
 		};

@@ -122,11 +122,11 @@ impl<T: Config> Pallet<T> {
 		let CommitmentPayload { request: id, node, kind } = payload;
 		let mut request = checked.request;
 		match kind {
-			CommitmentKind::Quorum { root, leaf, output_tokens } => {
+			CommitmentKind::Quorum { root, leaf, output_tokens, trace_root } => {
 				Commitments::<T>::insert(
 					id,
 					node,
-					Commitment::Quorum { root, leaf, output_tokens },
+					Commitment::Quorum { root, leaf, output_tokens, trace_root },
 				);
 				Self::deposit_event(Event::CommitmentSubmitted { request: id, node });
 				let committed = request
@@ -138,7 +138,7 @@ impl<T: Config> Pallet<T> {
 					Self::conclude_quorum(id, request);
 				}
 			},
-			CommitmentKind::Sealed { sealed, output_tokens, .. } => {
+			CommitmentKind::Sealed { sealed, output_tokens, trace_root, .. } => {
 				let is_primary = request.nodes.contains(&node);
 				if !is_primary {
 					// A verifier: it works from now on, so its collateral is reserved too.
@@ -149,7 +149,7 @@ impl<T: Config> Pallet<T> {
 				Commitments::<T>::insert(
 					id,
 					node,
-					Commitment::Sealed { sealed, output_tokens, revealed: None },
+					Commitment::Sealed { sealed, output_tokens, trace_root, revealed: None },
 				);
 				Self::deposit_event(if is_primary {
 					Event::CommitmentSubmitted { request: id, node }

@@ -12,6 +12,10 @@
 //!    └── Backoff { retry_at } ◄┘                                  reveal window ─► Revealed
 //! ```
 //!
+//! Before committing, the node fetches the job's steps (`GET /v1/outputs/{job}`), checks them
+//! against the trace root it commits, and keeps them with the output in offchain storage
+//! (`atoma_support::offchain_jobs::JobTrace`): a dispute's bisection asks for them.
+//!
 //! Commitments are signed with the worker key and sent as authorized, fee-less transactions.
 //! Every HTTP call has a deadline; a per-(request, node) storage lock stops two overlapping runs
 //! from submitting twice; failures back off exponentially.
@@ -23,7 +27,10 @@ use alloc::vec::Vec;
 use atoma_primitives::commitment::sealed_commitment;
 use atoma_support::{
 	inference::VerificationMode,
-	offchain_jobs::{backoff, encode_hash, paired_worker, poll_job, post_job, with_job_lock, Poll},
+	offchain_jobs::{
+		backoff, encode_hash, fetch_trace, paired_worker, poll_job, post_job, trace_key,
+		with_job_lock, Poll,
+	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
 	NodeId, RequestId, WorkerPublic,
@@ -126,12 +133,19 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 					Poll::Pending => {},
 					Poll::Failed => store.set(&backoff(now, 0)),
 					Poll::Done(done) => {
+						// Keep the steps before committing to their root: in a dispute this node
+						// answers bisection turns from them, even if its worker restarted since.
+						let Ok(trace) = fetch_trace(url, &job, &done) else {
+							return store.set(&backoff(now, 0));
+						};
+						StorageValueRef::persistent(&trace_key(id, node)).set(&trace);
 						let digest = done.output_hash;
 						let kind = match (&role, request.mode) {
 							(_, VerificationMode::CrossValidation { .. }) => {
 								CommitmentKind::Sealed {
 									sealed: sealed_commitment(&digest, &key.0),
 									output_tokens: done.output_tokens,
+									trace_root: done.trace_root,
 									vrf: match role {
 										Role::Verifier { proof } => Some(proof),
 										Role::Public { .. } => None,
@@ -142,6 +156,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 								root: done.root,
 								leaf: done.leaf,
 								output_tokens: done.output_tokens,
+								trace_root: done.trace_root,
 							},
 						};
 						if Self::submit(CommitmentPayload { request: id, node, kind }, key) {

@@ -31,29 +31,31 @@ use crate::{
 
 impl<T: Config> Pallet<T> {
 	/// Every public node of a Single or Sampling request has committed: settle if all roots are
-	/// equal, the leaves (in quorum order) hash to that root and the token counts agree.
+	/// equal, the leaves (in quorum order) hash to that root, and the token counts and trace
+	/// roots agree (a node that ran another model or precision to the same tokens differs in its
+	/// logits, hence its trace).
 	pub(crate) fn conclude_quorum(id: RequestId, request: Request<T>) {
 		let mut roots = Vec::new();
 		let mut leaves = Vec::new();
-		let mut tokens = Vec::new();
+		let mut traces = Vec::new();
 		for node in request.nodes.iter() {
-			if let Some(Commitment::Quorum { root, leaf, output_tokens }) =
+			if let Some(Commitment::Quorum { root, leaf, output_tokens, trace_root }) =
 				Commitments::<T>::get(id, node)
 			{
 				roots.push(root);
 				leaves.push(leaf);
-				tokens.push(output_tokens);
+				traces.push((trace_root, output_tokens));
 			}
 		}
-		let agreed = match (roots.first(), tokens.first()) {
-			(Some(root), Some(count)) if leaves.len() == request.nodes.len() => {
+		let agreed = match (roots.first(), traces.first()) {
+			(Some(root), Some(trace)) if leaves.len() == request.nodes.len() => {
 				roots.iter().all(|r| r == root)
-					&& tokens.iter().all(|t| t == count)
+					&& traces.iter().all(|t| t == trace)
 					&& root_matches_leaves(root, &leaves)
 			},
 			_ => false,
 		};
-		match (agreed, roots.first().copied(), tokens.first().copied()) {
+		match (agreed, roots.first().copied(), traces.first().map(|(_, count)| *count)) {
 			(true, Some(root), Some(count)) => {
 				let executors = request.nodes.to_vec();
 				Self::settle(id, request, root, count, executors)
@@ -63,25 +65,26 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Every committed Cross-Validation node has revealed (or the window closed): settle if the
-	/// digests and token counts agree.
+	/// digests, token counts and trace roots agree.
 	pub(crate) fn conclude_cross_validation(id: RequestId, request: Request<T>) {
 		let mut digests = Vec::new();
-		let mut tokens = Vec::new();
+		let mut traces = Vec::new();
 		let executors: Vec<NodeId> =
 			request.nodes.iter().chain(request.verifiers.iter()).copied().collect();
 		for node in &executors {
-			if let Some(Commitment::Sealed { revealed: Some(d), output_tokens, .. }) =
-				Commitments::<T>::get(id, node)
+			if let Some(Commitment::Sealed {
+				revealed: Some(d), output_tokens, trace_root, ..
+			}) = Commitments::<T>::get(id, node)
 			{
 				digests.push(d);
-				tokens.push(output_tokens);
+				traces.push((trace_root, output_tokens));
 			}
 		}
-		match (digests.first().copied(), tokens.first().copied()) {
-			(Some(digest), Some(count))
+		match (digests.first().copied(), traces.first().copied()) {
+			(Some(digest), Some((trace_root, count)))
 				if digests.len() == executors.len()
 					&& digests.iter().all(|d| *d == digest)
-					&& tokens.iter().all(|t| *t == count) =>
+					&& traces.iter().all(|t| *t == (trace_root, count)) =>
 			{
 				Self::settle(id, request, digest, count, executors)
 			},
@@ -197,21 +200,33 @@ impl<T: Config> Pallet<T> {
 		match request.mode {
 			VerificationMode::Single | VerificationMode::Sampling { .. } => quorum
 				.filter_map(|(position, node)| match Commitments::<T>::get(id, node) {
-					Some(Commitment::Quorum { root, leaf, output_tokens }) => Some(Claim {
-						node: *node,
-						claim: ClaimedOutput::Quorum { position, n, root, leaf, output_tokens },
-					}),
+					Some(Commitment::Quorum { root, leaf, output_tokens, trace_root }) => {
+						Some(Claim {
+							node: *node,
+							claim: ClaimedOutput::Quorum {
+								position,
+								n,
+								root,
+								leaf,
+								output_tokens,
+								trace_root,
+							},
+						})
+					},
 					_ => None,
 				})
 				.collect(),
 			VerificationMode::CrossValidation { .. } => revealed
 				.filter_map(|node| match Commitments::<T>::get(id, node) {
-					Some(Commitment::Sealed { revealed: Some(digest), output_tokens, .. }) => {
-						Some(Claim {
-							node: *node,
-							claim: ClaimedOutput::Digest { digest, output_tokens },
-						})
-					},
+					Some(Commitment::Sealed {
+						revealed: Some(digest),
+						output_tokens,
+						trace_root,
+						..
+					}) => Some(Claim {
+						node: *node,
+						claim: ClaimedOutput::Digest { digest, output_tokens, trace_root },
+					}),
 					_ => None,
 				})
 				.collect(),
@@ -323,8 +338,13 @@ impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
 		Self::do_conclude_dispute(request, outcome)
 	}
 
-	fn arbitration_job(request: RequestId) -> Option<Vec<u8>> {
-		let request = Requests::<T>::get(request).filter(|r| r.phase == Phase::Disputed)?;
+	fn arbitration_job(request: RequestId, max_output_tokens: Option<u32>) -> Option<Vec<u8>> {
+		let mut request = Requests::<T>::get(request).filter(|r| r.phase == Phase::Disputed)?;
+		// Decoding is deterministic step by step, so stopping early changes none of the steps
+		// before the limit: a one-step check computes exactly the steps the parties ran.
+		if let Some(limit) = max_output_tokens {
+			request.params.max_output_tokens = request.params.max_output_tokens.min(limit.max(1));
+		}
 		// The arbiter computes every quorum leaf from the output itself; position 0 of 1 only
 		// shapes the worker's own commitment fields.
 		Self::job_body(&request, &crate::offchain::Role::Public { index: 0, quorum: 1 })

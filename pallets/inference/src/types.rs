@@ -149,6 +149,8 @@ pub enum Commitment {
 		leaf: [u8; 32],
 		/// Tokens generated.
 		output_tokens: u32,
+		/// The Merkle root of its step digests (`atoma_primitives::trace`), one per token.
+		trace_root: [u8; 32],
 	},
 	/// Cross-Validation: a sealed digest, and the digest once revealed.
 	Sealed {
@@ -156,6 +158,8 @@ pub enum Commitment {
 		sealed: [u8; 32],
 		/// Tokens generated.
 		output_tokens: u32,
+		/// The Merkle root of its step digests.
+		trace_root: [u8; 32],
 		/// `H(O)`, once revealed.
 		revealed: Option<[u8; 32]>,
 	},
@@ -193,6 +197,8 @@ pub enum CommitmentKind {
 		leaf: [u8; 32],
 		/// Tokens generated.
 		output_tokens: u32,
+		/// The Merkle root of its step digests: a dispute bisects disagreeing traces.
+		trace_root: [u8; 32],
 	},
 	/// Cross-Validation, primary or verifier: the sealed digest. A verifier proves its private
 	/// selection with its VRF signature over the request's selection seed.
@@ -201,6 +207,8 @@ pub enum CommitmentKind {
 		sealed: [u8; 32],
 		/// Tokens generated.
 		output_tokens: u32,
+		/// The Merkle root of its step digests. It tells a copier nothing of `H(O)`.
+		trace_root: [u8; 32],
 		/// The sortition proof; required of verifiers, ignored for the primary.
 		vrf: Option<VrfProof>,
 	},

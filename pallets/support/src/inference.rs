@@ -177,6 +177,8 @@ pub enum ClaimedOutput {
 		leaf: [u8; 32],
 		/// Tokens it says it generated.
 		output_tokens: u32,
+		/// The root of its trace (`atoma_primitives::trace`): one step digest per token.
+		trace_root: [u8; 32],
 	},
 	/// Cross-Validation: the output digest `H(O)` it revealed.
 	Digest {
@@ -184,6 +186,8 @@ pub enum ClaimedOutput {
 		digest: [u8; 32],
 		/// Tokens it says it generated.
 		output_tokens: u32,
+		/// The root of its trace.
+		trace_root: [u8; 32],
 	},
 }
 
@@ -193,15 +197,23 @@ impl ClaimedOutput {
 	/// `H(O ‖ i)` of `O` (one per quorum position; empty for Cross-Validation).
 	pub fn matches(&self, digest: &[u8; 32], tokens: u32, leaves: &[[u8; 32]]) -> bool {
 		match self {
-			Self::Quorum { position, n, root, leaf, output_tokens } => {
+			Self::Quorum { position, n, root, leaf, output_tokens, .. } => {
 				*output_tokens == tokens
 					&& leaves.len() == *n as usize
 					&& leaves.get(*position as usize) == Some(leaf)
 					&& atoma_primitives::commitment::root_matches_leaves(root, leaves)
 			},
-			Self::Digest { digest: claimed, output_tokens } => {
+			Self::Digest { digest: claimed, output_tokens, .. } => {
 				*output_tokens == tokens && claimed == digest
 			},
+		}
+	}
+
+	/// The trace it committed: its root and its number of steps (the claimed token count).
+	pub fn trace(&self) -> ([u8; 32], u32) {
+		match self {
+			Self::Quorum { trace_root, output_tokens, .. }
+			| Self::Digest { trace_root, output_tokens, .. } => (*trace_root, *output_tokens),
 		}
 	}
 }
@@ -279,8 +291,10 @@ pub trait DisputedRequests<AccountId> {
 
 	/// The job an arbiter's off-chain worker posts to its inference worker to re-execute the
 	/// disputed `request` (the JSON body of `POST /v1/jobs`: the request's prompt, parameters
-	/// and sampler seed); `None` if `request` is not disputed. Off-chain only.
-	fn arbitration_job(request: RequestId) -> Option<Vec<u8>>;
+	/// and sampler seed), generating at most `max_output_tokens` (the request's own limit when
+	/// `None` or larger: a one-step check after bisection stops at the bisected step); `None` if
+	/// `request` is not disputed. Off-chain only.
+	fn arbitration_job(request: RequestId, max_output_tokens: Option<u32>) -> Option<Vec<u8>>;
 
 	/// For the disputes pallet's benchmarks: `subscribers` fresh eligible nodes serving a fresh
 	/// model, and a request of `user` run by `parties` of them whose commitments all disagree, so

@@ -15,7 +15,8 @@ use sp_runtime::offchain::{
 };
 
 use crate::{
-	offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId, NodeRegistry, WorkerPublic,
+	offchain_keys::WORKER_URL_KEY, worker_key::KEY_TYPE, NodeId, NodeRegistry, RequestId,
+	WorkerPublic,
 };
 
 /// Every HTTP call to the local worker must answer within this.
@@ -138,6 +139,8 @@ pub struct FinishedJob {
 	/// The canonical output `O`, rebuilt from the token ids and finish reason and checked
 	/// against `output_hash`.
 	pub canonical_output: Vec<u8>,
+	/// The Merkle root of the job's step digests.
+	pub trace_root: [u8; 32],
 }
 
 /// Where a polled job stands.
@@ -173,8 +176,13 @@ pub fn parse_job(body: &[u8]) -> Poll {
 		Some("length") => Some(FinishReason::Length),
 		_ => None,
 	};
-	match (hash("output_hash"), hash("root"), hash("leaf"), token_ids, finish_reason) {
-		(Some(output_hash), Some(root), Some(leaf), Some(ids), Some(reason)) => {
+	let fields = (hash("output_hash"), hash("root"), hash("leaf"), hash("trace_root"));
+	match (fields, token_ids, finish_reason) {
+		(
+			(Some(output_hash), Some(root), Some(leaf), Some(trace_root)),
+			Some(ids),
+			Some(reason),
+		) => {
 			let output = CanonicalOutput::new(&ids, reason);
 			// A worker whose output does not hash to its own commitment is broken.
 			if output.output_hash() != output_hash {
@@ -186,10 +194,61 @@ pub fn parse_job(body: &[u8]) -> Poll {
 				leaf,
 				output_tokens: ids.len() as u32,
 				canonical_output: output.encode_canonical(),
+				trace_root,
 			})
 		},
 		_ => Poll::Failed,
 	}
+}
+
+/// What a node keeps of each job it committed, for a dispute over it: the step digests (it
+/// answers bisection turns with their subtree hashes) and the canonical output `O` (it publishes
+/// `O` if its side survives the bisection). Written by the inference pallet's off-chain worker
+/// before it commits, read by the disputes pallet's.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, Debug)]
+pub struct JobTrace {
+	/// Step digests, one per generated token.
+	pub step_digests: Vec<[u8; 32]>,
+	/// The canonical output `O`.
+	pub canonical_output: Vec<u8>,
+}
+
+const TRACE_PREFIX: &[u8] = b"atoma/job-trace/";
+
+/// The offchain-storage key of `node`'s [`JobTrace`] for `request`.
+pub fn trace_key(request: RequestId, node: NodeId) -> Vec<u8> {
+	[TRACE_PREFIX, &(request, node).encode()].concat()
+}
+
+/// `GET /v1/outputs/{job}`: the step digests of a completed job, checked against its trace
+/// root, with its canonical output `O`.
+pub fn fetch_trace(url: &str, job: &[u8], finished: &FinishedJob) -> Result<JobTrace, ()> {
+	let job = core::str::from_utf8(job).map_err(|_| ())?;
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+	let pending = http::Request::get(&format!("{url}/v1/outputs/{job}"))
+		.deadline(deadline)
+		.send()
+		.map_err(|_| ())?;
+	let response = pending.try_wait(deadline).map_err(|_| ())?.map_err(|_| ())?;
+	if response.code != 200 {
+		return Err(());
+	}
+	let body: Vec<u8> = response.body().collect();
+	let step_digests = parse_trace(&body).ok_or(())?;
+	// A worker whose steps do not hash to its own trace root, or not one per token, is broken.
+	if atoma_primitives::trace::trace_root(&step_digests) != finished.trace_root
+		|| step_digests.len() != finished.output_tokens as usize
+	{
+		return Err(());
+	}
+	Ok(JobTrace { step_digests, canonical_output: finished.canonical_output.clone() })
+}
+
+/// The step digests of a `GET /v1/outputs/{id}` body, in step order.
+pub fn parse_trace(body: &[u8]) -> Option<Vec<[u8; 32]>> {
+	let json = serde_json::from_slice::<serde_json::Value>(body).ok()?;
+	let steps = json.get("trace")?.get("steps")?.as_array()?;
+	steps.iter().map(|s| s.get("digest")?.as_str().and_then(decode_hash)).collect()
 }
 
 /// 64 hex digits as 32 bytes.

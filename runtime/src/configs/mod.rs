@@ -321,6 +321,12 @@ impl pallet_disputes::Config for Runtime {
 	type RevealWindow = ConstU32<20>;
 	// A day of 3 s blocks for governance; then the dispute is dismissed and every hold released.
 	type GovernanceWindow = ConstU32<28_800>;
+	// 30 s per bisection turn: the parties' off-chain workers answer from the step digests they
+	// kept, without inference. 13 turns bisect the longest publishable trace.
+	type BisectionWindow = ConstU32<10>;
+	type OutputWindow = ConstU32<20>;
+	// SmolLM2's context, 8,192 tokens, as a canonical output (20-byte header, 4 bytes a token).
+	type MaxOutputLen = ConstU32<{ 20 + 4 * 8_192 }>;
 	type ArbiterCollateral = JobCollateral;
 	type ArbiterTimeoutSlash = TimeoutSlash;
 	type ArbiterTimeoutTreasuryShare = TimeoutTreasuryShare;

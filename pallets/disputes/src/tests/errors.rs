@@ -20,7 +20,11 @@ fn case(parties: u64) -> DisputeCase<AccountId> {
 		claims: (0..parties)
 			.map(|i| Claim {
 				node: NodeId(i),
-				claim: ClaimedOutput::Digest { digest: [i as u8; 32], output_tokens: 1 },
+				claim: ClaimedOutput::Digest {
+					digest: [i as u8; 32],
+					output_tokens: 1,
+					trace_root: [i as u8; 32],
+				},
 			})
 			.collect(),
 	}

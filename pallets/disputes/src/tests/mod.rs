@@ -1,6 +1,7 @@
 //! Unit tests, one file per flow. Each runs under `ExtBuilder::build_and_execute`, which checks
 //! the funds invariants and that every reservation matches the work in flight.
 
+mod bisection;
 mod errors;
 mod offchain;
 mod resolution;
@@ -33,6 +34,20 @@ fn tokens_of(output: &[u8]) -> u32 {
 	atoma_primitives::output::decode_canonical(output).unwrap().0.len() as u32
 }
 
+/// The step digests of `output` as a worker recording no logits would report them: step `i`
+/// depends on token `i` only.
+pub fn trace_of(output: &[u8]) -> Vec<[u8; 32]> {
+	let ids = atoma_primitives::output::decode_canonical(output).unwrap().0;
+	(0u32..)
+		.zip(ids)
+		.map(|(step, id)| atoma_primitives::trace::step_digest(step, id, &[]))
+		.collect()
+}
+
+pub fn trace_root_of(output: &[u8]) -> [u8; 32] {
+	atoma_primitives::trace::trace_root(&trace_of(output))
+}
+
 /// Submit a request of `mode` as `USER` and move to the block where its nodes are drawn.
 pub fn submit_and_select(mode: VerificationMode) -> RequestId {
 	let id = RequestId(pallet_inference::NextRequestId::<Test>::get());
@@ -59,6 +74,7 @@ pub fn quorum_kind(output: &[u8], position: usize, n: usize) -> CommitmentKind {
 		root: q.root,
 		leaf: q.leaves[position],
 		output_tokens: tokens_of(output),
+		trace_root: trace_root_of(output),
 	}
 }
 
@@ -101,6 +117,7 @@ pub fn disputed_cross_validation(
 	let sealed = |node: NodeId, o: &[u8], vrf: bool| CommitmentKind::Sealed {
 		sealed: sealed_commitment(&output_digest(o), &pair_of(node).public().0),
 		output_tokens: tokens_of(o),
+		trace_root: trace_root_of(o),
 		vrf: vrf.then(|| proof(node)),
 	};
 	assert_ok!(commit(id, primary, sealed(primary, primary_output, false)));

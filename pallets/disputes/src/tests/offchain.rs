@@ -58,17 +58,40 @@ fn completed_job(o: &[u8]) -> String {
 			"output_hash": hex::encode(output_digest(o)),
 			"root": hex::encode(q.root),
 			"leaf": hex::encode(q.leaves[0]),
+			"trace_root": hex::encode(trace_root_of(o)),
 		},
 	})
 	.to_string()
 }
 
+/// `GET /v1/outputs/{job}` of a job that produced `o`, with its steps.
+fn job_output(job: &str, o: &[u8]) -> PendingRequest {
+	let steps: Vec<serde_json::Value> = trace_of(o)
+		.iter()
+		.enumerate()
+		.map(|(i, d)| serde_json::json!({ "step": i, "digest": hex::encode(d) }))
+		.collect();
+	let body = serde_json::json!({ "job_id": job, "trace": { "steps": steps } });
+	PendingRequest {
+		method: "GET".into(),
+		uri: format!("{URL}/v1/outputs/{job}"),
+		response: Some(body.to_string().into_bytes()),
+		sent: true,
+		..Default::default()
+	}
+}
+
 /// The `POST /v1/jobs` the arbiter sends for request `id`, answered with `response`.
 fn job_post(id: RequestId, response: &str) -> PendingRequest {
+	job_post_limited(id, 10, response)
+}
+
+/// The same, generating at most `max_tokens`.
+fn job_post_limited(id: RequestId, max_tokens: u32, response: &str) -> PendingRequest {
 	let r = request(id);
 	let body = serde_json::json!({
 		"model": MODEL,
-		"max_tokens": 10,
+		"max_tokens": max_tokens,
 		"temperature_milli": 0,
 		"top_k": 0,
 		"top_p_milli": 1000,
@@ -181,5 +204,129 @@ fn an_unreachable_worker_backs_off_and_a_party_never_arbitrates() {
 		Disputes::offchain_worker(now + 1);
 		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Running { job: b"job-8".to_vec() }));
 		assert!(pool.read().transactions.is_empty());
+	});
+}
+
+/// The transaction the off-chain worker put in the pool.
+fn pooled_call(pool: &Pool) -> RuntimeCall {
+	let tx = pool.write().transactions.pop().expect("a transaction was submitted");
+	frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap().function
+}
+
+/// Two parties of 8-token outputs that differ at step 5; each has its job's trace in its
+/// offchain storage, as the inference pallet's worker left it.
+fn bisecting_parties(keystore: &MemoryKeystore) -> (RequestId, Vec<NodeId>, [Vec<u8>; 2]) {
+	PublishableOutputLen::set(4_096);
+	let honest = output(20, 8);
+	let mut ids: Vec<u32> = (20..28).collect();
+	ids[5] = 1;
+	let tampered = CanonicalOutput::new(&ids, FinishReason::Stop).encode_canonical();
+	let (id, nodes) = disputed_sampling(&[honest.clone(), tampered.clone()]);
+	for (node, o) in nodes.iter().zip([&honest, &tampered]) {
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", node.0))).unwrap();
+		let trace = atoma_support::offchain_jobs::JobTrace {
+			step_digests: trace_of(o),
+			canonical_output: o.clone(),
+		};
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			&atoma_support::offchain_jobs::trace_key(id, *node),
+			&trace.encode(),
+		);
+	}
+	(id, nodes, [honest, tampered])
+}
+
+#[test]
+fn parties_answer_every_turn_from_their_kept_steps_and_a_survivor_publishes() {
+	let (mut ext, offchain, pool, keystore) = ext();
+	ext.execute_with(|| {
+		let (id, nodes, [honest, _]) = bisecting_parties(&keystore);
+		// Each run answers the current turn for both local parties; the chain takes them.
+		while matches!(dispute(id).game, crate::Game::Bisection(_)) {
+			Disputes::offchain_worker(System::block_number());
+			assert_eq!(pool.read().transactions.len(), 2, "one answer per side");
+			for _ in 0..2 {
+				let RuntimeCall::Disputes(Call::submit_bisection { payload, signature }) =
+					pooled_call(&pool)
+				else {
+					panic!("not an answer")
+				};
+				let call = Call::<Test>::submit_bisection { payload: payload.clone(), signature };
+				assert!(call.authorize(TransactionSource::External).unwrap().is_ok());
+				assert_ok!(Disputes::submit_bisection(
+					frame_system::RawOrigin::Authorized.into(),
+					payload,
+					signature
+				));
+			}
+			next_block();
+		}
+		let crate::Game::StepCheck(check) = dispute(id).game else { panic!("a step check") };
+		assert_eq!(check.step, 5);
+
+		// An arbiter of the step check decodes steps 0..=5 only.
+		let arbiters = run_to_draw(id);
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", arbiters[0].0))).unwrap();
+		let now = System::block_number();
+		offchain.write().expect_request(job_post_limited(id, 6, r#"{"id":"job-9"}"#));
+		Disputes::offchain_worker(now);
+		let prefix = output(20, 6);
+		offchain.write().expect_request(PendingRequest {
+			method: "GET".into(),
+			uri: format!("{URL}/v1/jobs/job-9"),
+			response: Some(completed_job(&prefix).replace("job-7", "job-9").into_bytes()),
+			sent: true,
+			..Default::default()
+		});
+		offchain.write().expect_request(job_output("job-9", &prefix));
+		Disputes::offchain_worker(now + 1);
+		let expected = Disputes::step_verdict(&check, &trace_of(&prefix));
+		let RuntimeCall::Disputes(Call::submit_vote { payload, signature }) = pooled_call(&pool)
+		else {
+			panic!("not a vote")
+		};
+		let seal = sealed_commitment(&expected.digest(), &pair_of(arbiters[0]).public().0);
+		assert_eq!(payload.vote, Vote::Sealed(seal));
+		assert_ok!(Disputes::submit_vote(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		for node in &arbiters[1..] {
+			let seal = sealed_commitment(&expected.digest(), &pair_of(*node).public().0);
+			assert_ok!(vote(id, *node, Vote::Sealed(seal)));
+		}
+		Disputes::offchain_worker(System::block_number());
+		let RuntimeCall::Disputes(Call::submit_vote { payload, signature }) = pooled_call(&pool)
+		else {
+			panic!("not a vote")
+		};
+		assert_eq!(payload.vote, Vote::RevealedStep(expected.clone()));
+		assert_ok!(Disputes::submit_vote(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		for node in &arbiters[1..] {
+			assert_ok!(vote(id, *node, Vote::RevealedStep(expected.clone())));
+		}
+
+		// The tampering side is convicted; the honest party's worker publishes its output.
+		assert!(matches!(dispute(id).phase, DisputePhase::AwaitingOutput { .. }));
+		Disputes::offchain_worker(System::block_number());
+		let RuntimeCall::Disputes(Call::submit_output { payload, signature }) = pooled_call(&pool)
+		else {
+			panic!("not a publication")
+		};
+		assert_eq!((payload.node, payload.output.to_vec()), (nodes[0], honest));
+		assert!(pool.read().transactions.is_empty(), "the convicted party publishes nothing");
+		assert_ok!(Disputes::submit_output(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert!(crate::Disputes::<Test>::get(id).is_none(), "resolved");
+		assert_eq!(collateral(nodes[1]), 0);
 	});
 }

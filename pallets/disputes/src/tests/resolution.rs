@@ -40,8 +40,8 @@ fn sampling_cheater_loses_all_collateral_and_the_user_is_refunded() {
 		System::assert_has_event(
 			Event::DisputeResolved {
 				request: id,
-				verdict: v.digest(),
-				output_commitment: root,
+				verdict: Some(v.digest()),
+				output_commitment: Some(root),
 				honest: vec![honest],
 				cheaters: vec![cheater],
 				arbiters: arbiters.clone(),
@@ -90,8 +90,12 @@ fn a_lazy_leaf_in_single_mode_is_disputed_and_slashed() {
 		// The root of the real output, with a leaf that is not its own: a node that copied a
 		// root without running the model cannot make the leaf.
 		let root = quorum_commitments(&real, 1).root;
-		let kind =
-			CommitmentKind::Quorum { root, leaf: output_leaf(&output(9, 5), 0), output_tokens: 5 };
+		let kind = CommitmentKind::Quorum {
+			root,
+			leaf: output_leaf(&output(9, 5), 0),
+			output_tokens: 5,
+			trace_root: trace_root_of(&real),
+		};
 		assert_ok!(commit(id, node, kind));
 		assert_eq!(request(id).phase, pallet_inference::Phase::Disputed);
 

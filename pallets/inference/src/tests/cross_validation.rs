@@ -93,16 +93,23 @@ fn a_vrf_proof_must_be_the_nodes_own_and_present() {
 		// No proof.
 		assert_noop!(commit(a, sealed_kind(id, a, &o, false)), Error::<Test>::NotSelected);
 		// Another node's proof.
-		let CommitmentKind::Sealed { sealed, output_tokens, .. } = sealed_kind(id, a, &o, false)
+		let CommitmentKind::Sealed { sealed, output_tokens, trace_root, .. } =
+			sealed_kind(id, a, &o, false)
 		else {
 			unreachable!()
 		};
-		let stolen = CommitmentKind::Sealed { sealed, output_tokens, vrf: Some(vrf_proof(id, b)) };
+		let stolen = CommitmentKind::Sealed {
+			sealed,
+			output_tokens,
+			trace_root,
+			vrf: Some(vrf_proof(id, b)),
+		};
 		assert_noop!(commit(a, stolen), Error::<Test>::NotSelected);
 		// Garbage bytes.
 		let garbage = CommitmentKind::Sealed {
 			sealed,
 			output_tokens,
+			trace_root,
 			vrf: Some(atoma_support::sortition::VrfProof([7; 96])),
 		};
 		assert_noop!(commit(a, garbage), Error::<Test>::NotSelected);

@@ -28,6 +28,20 @@ use crate::{
 	Call,
 };
 
+/// The step digests of `output` as a worker recording no logits would report them.
+pub fn trace_of(output: &[u8]) -> Vec<[u8; 32]> {
+	let ids = atoma_primitives::output::decode_canonical(output).unwrap().0;
+	(0u32..)
+		.zip(ids)
+		.map(|(step, id)| atoma_primitives::trace::step_digest(step, id, &[]))
+		.collect()
+}
+
+/// The trace root of `output` (see [`trace_of`]).
+pub fn trace_root_of(output: &[u8]) -> [u8; 32] {
+	atoma_primitives::trace::trace_root(&trace_of(output))
+}
+
 /// A canonical output with `tokens` token ids starting at `first`.
 pub fn output(first: u32, tokens: u32) -> Vec<u8> {
 	let ids: Vec<u32> = (first..first + tokens).collect();
@@ -86,6 +100,7 @@ pub fn quorum_kind(output: &[u8], position: usize, n: usize) -> CommitmentKind {
 		root: q.root,
 		leaf: q.leaves[position],
 		output_tokens: atoma_primitives::output::decode_canonical(output).unwrap().0.len() as u32,
+		trace_root: trace_root_of(output),
 	}
 }
 
@@ -104,6 +119,7 @@ pub fn sealed_kind(id: RequestId, node: NodeId, output: &[u8], vrf: bool) -> Com
 	CommitmentKind::Sealed {
 		sealed: sealed_commitment(&digest, &key),
 		output_tokens: atoma_primitives::output::decode_canonical(output).unwrap().0.len() as u32,
+		trace_root: trace_root_of(output),
 		vrf: vrf.then(|| vrf_proof(id, node)),
 	}
 }

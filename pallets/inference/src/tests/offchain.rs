@@ -52,6 +52,11 @@ fn job_state(id: atoma_support::RequestId) -> Option<JobState> {
 		.and_then(|v| JobState::decode(&mut &v[..]).ok())
 }
 
+fn set_job_state(id: atoma_support::RequestId, state: JobState) {
+	let key = [b"atoma/job/".as_slice(), &(id, NodeId(0)).encode()].concat();
+	sp_io::offchain::local_storage_set(StorageKind::PERSISTENT, &key, &state.encode());
+}
+
 fn expected_post(id: atoma_support::RequestId, response: &str) -> PendingRequest {
 	let r = request(id);
 	let body = serde_json::json!({
@@ -87,9 +92,27 @@ fn completed_job(o: &[u8]) -> String {
 			"output_hash": hex::encode(output_digest(o)),
 			"root": hex::encode(q.root),
 			"leaf": hex::encode(q.leaves[0]),
+			"trace_root": hex::encode(trace_root_of(o)),
 		},
 	})
 	.to_string()
+}
+
+/// `GET /v1/outputs/{job}` of a job that produced `o`, listing `steps` of its trace.
+fn job_output(job: &str, steps: &[[u8; 32]]) -> PendingRequest {
+	let steps: Vec<serde_json::Value> = steps
+		.iter()
+		.enumerate()
+		.map(|(i, d)| serde_json::json!({ "step": i, "digest": hex::encode(d) }))
+		.collect();
+	let body = serde_json::json!({ "job_id": job, "trace": { "steps": steps } });
+	PendingRequest {
+		method: "GET".into(),
+		uri: format!("{URL}/v1/outputs/{job}"),
+		response: Some(body.to_string().into_bytes()),
+		sent: true,
+		..Default::default()
+	}
 }
 
 #[test]
@@ -114,15 +137,33 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		assert!(pool.read().transactions.is_empty());
 
 		let o = output(11, 3);
-		offchain.write().expect_request(PendingRequest {
+		let completed = || PendingRequest {
 			method: "GET".into(),
 			uri: format!("{URL}/v1/jobs/job-1"),
 			response: Some(completed_job(&o).into_bytes()),
 			sent: true,
 			..Default::default()
-		});
+		};
+		// Steps that do not hash to the committed trace root: a broken worker, tried again.
+		offchain.write().expect_request(completed());
+		offchain.write().expect_request(job_output("job-1", &trace_of(&o)[..2]));
+		Inference::offchain_worker(4);
+		assert!(matches!(job_state(id), Some(JobState::Backoff { .. })));
+		assert!(pool.read().transactions.is_empty());
+		set_job_state(id, JobState::Running { job: b"job-1".to_vec() });
+
+		offchain.write().expect_request(completed());
+		offchain.write().expect_request(job_output("job-1", &trace_of(&o)));
 		Inference::offchain_worker(4);
 		assert!(matches!(job_state(id), Some(JobState::Committed { .. })));
+		// The steps are kept for a dispute's bisection.
+		let kept = sp_io::offchain::local_storage_get(
+			StorageKind::PERSISTENT,
+			&atoma_support::offchain_jobs::trace_key(id, NodeId(0)),
+		)
+		.and_then(|v| atoma_support::offchain_jobs::JobTrace::decode(&mut &v[..]).ok())
+		.expect("the trace is kept");
+		assert_eq!((kept.step_digests, kept.canonical_output), (trace_of(&o), o.clone()));
 		let tx = pool.write().transactions.pop().expect("a commitment was submitted");
 		let xt =
 			frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();

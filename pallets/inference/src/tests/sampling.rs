@@ -90,10 +90,11 @@ fn a_leaf_that_does_not_match_the_root_is_a_disagreement() {
 		let o = output(1, 3);
 		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
 		// The lazy node copies the root but cannot make its own leaf without O.
-		let CommitmentKind::Quorum { root, output_tokens, .. } = quorum_kind(&o, 1, 2) else {
+		let CommitmentKind::Quorum { root, output_tokens, trace_root, .. } = quorum_kind(&o, 1, 2)
+		else {
 			unreachable!()
 		};
-		let lazy = CommitmentKind::Quorum { root, leaf: [0xEE; 32], output_tokens };
+		let lazy = CommitmentKind::Quorum { root, leaf: [0xEE; 32], output_tokens, trace_root };
 		assert_ok!(submit_signed(payload(id, nodes[1], lazy)));
 		assert_eq!(request(id).phase, Phase::Disputed);
 	});
@@ -106,14 +107,32 @@ fn differing_token_counts_are_a_disagreement() {
 		let nodes = selected(id);
 		let o = output(1, 3);
 		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
-		let CommitmentKind::Quorum { root, leaf, .. } = quorum_kind(&o, 1, 2) else {
+		let CommitmentKind::Quorum { root, leaf, trace_root, .. } = quorum_kind(&o, 1, 2) else {
 			unreachable!()
 		};
 		assert_ok!(submit_signed(payload(
 			id,
 			nodes[1],
-			CommitmentKind::Quorum { root, leaf, output_tokens: 10 }
+			CommitmentKind::Quorum { root, leaf, output_tokens: 10, trace_root }
 		)));
+		assert_eq!(request(id).phase, Phase::Disputed);
+	});
+}
+
+#[test]
+fn the_same_tokens_from_another_trace_are_a_disagreement() {
+	// A node that ran a cheaper model (fewer layers, lower precision) may still pick the same
+	// tokens; its logits, hence its trace, differ: Sampling does not settle on it.
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(1, 3);
+		assert_ok!(submit_signed(payload(id, nodes[0], quorum_kind(&o, 0, 2))));
+		let CommitmentKind::Quorum { root, leaf, output_tokens, .. } = quorum_kind(&o, 1, 2) else {
+			unreachable!()
+		};
+		let cheaper = CommitmentKind::Quorum { root, leaf, output_tokens, trace_root: [0xCC; 32] };
+		assert_ok!(submit_signed(payload(id, nodes[1], cheaper)));
 		assert_eq!(request(id).phase, Phase::Disputed);
 	});
 }
