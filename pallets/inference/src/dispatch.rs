@@ -36,6 +36,9 @@ impl<T: Config> Pallet<T> {
 		let input = match spec.input {
 			RequestInput::Inline(bytes) => {
 				ensure!(!bytes.is_empty(), Error::<T>::EmptyInput);
+				// A prompt nobody can decode would time out every node drawn for it, and pay the
+				// user their timeout slashes: refused here, where it costs nobody anything.
+				ensure!(core::str::from_utf8(&bytes).is_ok(), Error::<T>::InputNotUtf8);
 				StoredInput::Inline(
 					BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InputTooLarge)?,
 				)

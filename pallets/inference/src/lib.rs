@@ -353,6 +353,8 @@ pub mod pallet {
 		OutputMismatch,
 		/// The request is not disputed.
 		NotDisputed,
+		/// The inline input is not UTF-8 text: no node could serve it as a prompt.
+		InputNotUtf8,
 	}
 
 	#[pallet::hooks]
@@ -386,7 +388,7 @@ pub mod pallet {
 		///
 		/// - `origin`: signed by the payer.
 		/// - `spec.model`: an approved model with eligible nodes in `spec.echelon`.
-		/// - `spec.input`: inline (1 to `MaxInputLen` bytes) or a blake2-256 hash.
+		/// - `spec.input`: inline (1 to `MaxInputLen` bytes of UTF-8) or a blake2-256 hash.
 		/// - `spec.params`: valid sampling parameters; `max_output_tokens` bounds the fee.
 		/// - `spec.mode`: `Single`, `Sampling { n }` with `2 <= n <= MaxQuorum`, or
 		///   `CrossValidation { n, p }` with `1 <= n <= MaxQuorum`.

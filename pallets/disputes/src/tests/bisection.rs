@@ -494,3 +494,26 @@ fn a_published_output_must_match_the_publishers_commitment() {
 		assert!(!crate::Disputes::<Test>::contains_key(id));
 	});
 }
+
+#[test]
+fn cross_validation_sides_bisect_and_the_surviving_verifier_publishes() {
+	ExtBuilder::default().build_and_execute(|| {
+		PublishableOutputLen::set(4_096);
+		let honest_output = output(4, 3);
+		let cheat = output(5, 3);
+		let (id, primary, verifier) = disputed_cross_validation(&cheat, &honest_output);
+		let (cheat_trace, honest_trace) = (trace_of(&cheat), trace_of(&honest_output));
+		bisect(id, [(primary, &cheat_trace), (verifier, &honest_trace)]);
+		assert_eq!(step_check(id).step, 0, "every token differs");
+		let arbiters = run_to_draw(id);
+		let mine = &honest_trace[..1];
+		check_step(id, &arbiters, &[mine, mine, mine]);
+		assert_noop!(publish(id, primary, &cheat), Error::<Test>::NotASurvivor);
+		assert_ok!(publish(id, verifier, &honest_output));
+		assert_eq!(collateral(primary), 0, "the primary's trace was wrong at step 0");
+		assert_eq!(collateral(verifier), NODE_COLLATERAL);
+		let result = pallet_inference::Results::<Test>::get(id).expect("result recorded");
+		assert_eq!(result.output_commitment, output_digest(&honest_output));
+		assert_eq!(result.nodes.to_vec(), vec![verifier]);
+	});
+}

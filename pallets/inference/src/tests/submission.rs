@@ -64,6 +64,11 @@ fn submission_errors() {
 		let mut s = spec(VerificationMode::Single);
 		s.input = RequestInput::Inline(vec![]);
 		assert_noop!(submit_err(s), Error::<Test>::EmptyInput);
+		// The attack of issue 12: four bytes that are not UTF-8 made an honest node time out and
+		// paid the requester its slash. Refused at submission: nothing held, nobody drawn.
+		let mut s = spec(VerificationMode::Single);
+		s.input = RequestInput::Inline(vec![0xff, 0xfe, 0xc3, 0x28]);
+		assert_noop!(submit_err(s), Error::<Test>::InputNotUtf8);
 
 		let mut s = spec(VerificationMode::Single);
 		s.params.top_p_milli = 0;
