@@ -30,7 +30,7 @@ use crate::{
 	round_quorum,
 	types::{
 		Bisection, BisectionPayload, Dismissal, Dispute, DisputePhase, Game, OutputPayload,
-		StepCheck, StepClaim, StepVerdict, Trace, Verdict, Vote, VotePayload,
+		StepCheck, StepClaim, Trace, Verdict, Vote, VotePayload,
 	},
 	WeightInfo,
 };
@@ -348,23 +348,38 @@ impl<T: Config> Pallet<T> {
 			let check = check.clone();
 			return Self::tally_step(id, dispute, check, now);
 		}
-		let mut counts = BTreeMap::<[u8; 32], (u32, VerdictOf<T>)>::new();
-		for node in dispute.round_arbiters() {
-			if let Some(Vote::Revealed(verdict)) = Votes::<T>::get(id, node) {
-				let entry = counts.entry(verdict.digest()).or_insert((0, verdict));
-				entry.0 = entry.0.saturating_add(1);
-			}
-		}
-		let majority =
-			counts.into_values().find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn);
+		let majority = Self::majority(id, &dispute, |vote| match vote {
+			Vote::Revealed(verdict) => Some((verdict.digest(), verdict)),
+			_ => None,
+		});
 		match majority {
-			Some((_, verdict))
+			Some(verdict)
 				if dispute.round > 0 || dispute.survivors().any(|c| verdict.matches(c)) =>
 			{
 				Self::resolve(id, dispute, Some(verdict), false)
 			},
 			_ => Self::escalate(id, dispute, now),
 		}
+	}
+
+	/// The verdict (of the kind `revealed` picks out of a vote, with its digest) revealed by
+	/// more than half of the arbiters the current round drew.
+	fn majority<V>(
+		id: RequestId,
+		dispute: &Dispute<T>,
+		revealed: impl Fn(Vote<T::MaxParties>) -> Option<([u8; 32], V)>,
+	) -> Option<V> {
+		let mut counts = BTreeMap::<[u8; 32], (u32, V)>::new();
+		for node in dispute.round_arbiters() {
+			if let Some((digest, verdict)) = Votes::<T>::get(id, node).and_then(&revealed) {
+				let entry = counts.entry(digest).or_insert((0, verdict));
+				entry.0 = entry.0.saturating_add(1);
+			}
+		}
+		counts
+			.into_values()
+			.find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn)
+			.map(|(_, verdict)| verdict)
 	}
 
 	/// [`Self::tally`] of a one-step check: the side whose claim of the step (or whose agreed
@@ -375,17 +390,12 @@ impl<T: Config> Pallet<T> {
 		check: StepCheck,
 		now: BlockNumberFor<T>,
 	) {
-		let mut counts = BTreeMap::<[u8; 32], (u32, StepVerdict)>::new();
-		for node in dispute.round_arbiters() {
-			if let Some(Vote::RevealedStep(verdict)) = Votes::<T>::get(id, node) {
-				let entry = counts.entry(verdict.digest()).or_insert((0, verdict));
-				entry.0 = entry.0.saturating_add(1);
-			}
-		}
-		let majority =
-			counts.into_values().find(|(count, _)| count.saturating_mul(2) > dispute.round_drawn);
-		let Some((_, verdict)) = majority
-			.filter(|(_, v)| dispute.round > 0 || check.side_holds(0, v) || check.side_holds(1, v))
+		let majority = Self::majority(id, &dispute, |vote| match vote {
+			Vote::RevealedStep(verdict) => Some((verdict.digest(), verdict)),
+			_ => None,
+		});
+		let Some(verdict) = majority
+			.filter(|v| dispute.round > 0 || check.side_holds(0, v) || check.side_holds(1, v))
 		else {
 			return Self::escalate(id, dispute, now);
 		};

@@ -6,7 +6,7 @@
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 use atoma_primitives::commitment::sealed_commitment;
-use atoma_support::NodeRegistry;
+use atoma_support::{NodeId, NodeRegistry, RequestId};
 use frame_support::{ensure, pallet_prelude::*};
 use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::{
@@ -29,6 +29,20 @@ pub(crate) struct CheckedVote<T: Config> {
 }
 
 impl<T: Config> Pallet<T> {
+	/// The dispute over `request`, and the worker key of `node`, which signed `bytes`: what every
+	/// signed call of a dispute checks first.
+	fn signed_by_node(
+		request: RequestId,
+		node: NodeId,
+		bytes: &[u8],
+		signature: &sp_core::sr25519::Signature,
+	) -> Result<(Dispute<T>, sp_core::sr25519::Public), Error<T>> {
+		let dispute = Disputes::<T>::get(request).ok_or(Error::<T>::UnknownDispute)?;
+		let worker_key = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?.worker_key;
+		ensure!(signature.verify(bytes, &worker_key), Error::<T>::BadSignature);
+		Ok((dispute, worker_key))
+	}
+
 	/// Check a vote against the chain state; the named error says what is wrong.
 	pub(crate) fn check_vote(
 		payload: &VotePayloadOf<T>,
@@ -36,12 +50,8 @@ impl<T: Config> Pallet<T> {
 	) -> Result<CheckedVote<T>, Error<T>> {
 		let id = payload.request;
 		let node = payload.node;
-		let dispute = Disputes::<T>::get(id).ok_or(Error::<T>::UnknownDispute)?;
-		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
-		ensure!(
-			signature.verify(payload.signing_bytes().as_slice(), &summary.worker_key),
-			Error::<T>::BadSignature
-		);
+		let (dispute, worker_key) =
+			Self::signed_by_node(id, node, &payload.signing_bytes(), signature)?;
 		ensure!(dispute.round_arbiters().contains(&node), Error::<T>::NotArbiter);
 		let existing = Votes::<T>::get(id, node);
 		let window_end = match (&payload.vote, dispute.phase) {
@@ -68,7 +78,7 @@ impl<T: Config> Pallet<T> {
 				}
 				let digest = revealed.revealed_digest().unwrap_or_default();
 				ensure!(
-					sealed_commitment(&digest, &summary.worker_key.0) == sealed,
+					sealed_commitment(&digest, &worker_key.0) == sealed,
 					Error::<T>::RevealMismatch
 				);
 				deadline
@@ -131,12 +141,12 @@ impl<T: Config> Pallet<T> {
 		payload: &BisectionPayload,
 		signature: &sp_core::sr25519::Signature,
 	) -> Result<CheckedAnswer<T>, Error<T>> {
-		let dispute = Disputes::<T>::get(payload.request).ok_or(Error::<T>::UnknownDispute)?;
-		let summary = T::Nodes::node(payload.node).ok_or(Error::<T>::UnknownNode)?;
-		ensure!(
-			signature.verify(payload.signing_bytes().as_slice(), &summary.worker_key),
-			Error::<T>::BadSignature
-		);
+		let (dispute, _) = Self::signed_by_node(
+			payload.request,
+			payload.node,
+			&payload.signing_bytes(),
+			signature,
+		)?;
 		let DisputePhase::Bisecting { deadline } = dispute.phase else {
 			return Err(Error::<T>::NotBisecting);
 		};
@@ -183,12 +193,12 @@ impl<T: Config> Pallet<T> {
 		payload: &OutputPayloadOf<T>,
 		signature: &sp_core::sr25519::Signature,
 	) -> Result<CheckedOutput<T>, Error<T>> {
-		let dispute = Disputes::<T>::get(payload.request).ok_or(Error::<T>::UnknownDispute)?;
-		let summary = T::Nodes::node(payload.node).ok_or(Error::<T>::UnknownNode)?;
-		ensure!(
-			signature.verify(payload.signing_bytes().as_slice(), &summary.worker_key),
-			Error::<T>::BadSignature
-		);
+		let (dispute, _) = Self::signed_by_node(
+			payload.request,
+			payload.node,
+			&payload.signing_bytes(),
+			signature,
+		)?;
 		let DisputePhase::AwaitingOutput { deadline } = dispute.phase else {
 			return Err(Error::<T>::NotAwaitingOutput);
 		};

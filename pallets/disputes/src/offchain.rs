@@ -26,7 +26,7 @@ use alloc::vec::Vec;
 
 use atoma_primitives::{
 	bisection::{children, node_hash, prefix_digest, recompute_prefix, Children, TreeNode},
-	commitment::{output_leaf, sealed_commitment},
+	commitment::sealed_commitment,
 };
 use atoma_support::{
 	inference::DisputedRequests,
@@ -45,8 +45,8 @@ use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 use crate::{
 	pallet::*,
 	types::{
-		BisectionPayload, Dispute, DisputePhase, Game, OutputPayload, StepCheck, StepVerdict,
-		Verdict, Vote, VotePayload,
+		BisectionPayload, Dispute, DisputePhase, Game, OutputPayload, StepCheck, StepVerdict, Vote,
+		VotePayload,
 	},
 };
 
@@ -150,15 +150,7 @@ impl<T: Config> Pallet<T> {
 				let trace = fetch_trace(url, job, done).ok()?;
 				Some(Vote::RevealedStep(Self::step_verdict(check, &trace.step_digests)))
 			},
-			_ => {
-				let leaves =
-					(0..dispute.leaves()).map(|i| output_leaf(&done.canonical_output, i)).collect();
-				Some(Vote::Revealed(Verdict {
-					output_digest: done.output_hash,
-					output_tokens: done.output_tokens,
-					leaves: BoundedVec::truncate_from(leaves),
-				}))
-			},
+			_ => Self::verdict_of_output(dispute, &done.canonical_output).map(Vote::Revealed),
 		}
 	}
 
