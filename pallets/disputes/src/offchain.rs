@@ -17,7 +17,7 @@
 //! ```text
 //! (none) ─POST /v1/jobs─► Running { job } ─completed─► verdict stored, seal submitted
 //!    ▲                        │ failed                  ─► Committed { verdict digest }
-//!    └── Backoff { retry_at } ◄┘                     reveal window ─► Revealed
+//!    └── Backoff { retry_at } ◄┘       reveal window: reveal sent until on chain ─► Revealed
 //! ```
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
@@ -220,6 +220,12 @@ impl<T: Config> Pallet<T> {
 					},
 				}
 			},
+			// Sealed here but not on chain: the transaction was dropped before inclusion; send it
+			// again (the pool refuses a copy of one it still holds).
+			(DisputePhase::Committing { .. }, Some(JobState::Committed { output_digest })) => {
+				let seal = Vote::Sealed(sealed_commitment(&output_digest, &key.0));
+				Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key);
+			},
 			(DisputePhase::Revealing { .. }, Some(JobState::Committed { .. })) => {
 				if on_chain.is_some_and(|v| v.revealed_digest().is_some()) {
 					store.set(&JobState::Revealed);
@@ -228,9 +234,9 @@ impl<T: Config> Pallet<T> {
 				let Some(reveal) = verdict_store.get::<Vote<T::MaxParties>>().ok().flatten() else {
 					return;
 				};
-				if Self::submit_vote_tx(VotePayload { request: id, node, vote: reveal }, key) {
-					store.set(&JobState::Revealed);
-				}
+				// Sent every block until the chain has it: a reveal dropped from the pool would
+				// cost this arbiter its timeout slash.
+				Self::submit_vote_tx(VotePayload { request: id, node, vote: reveal }, key);
 			},
 			_ => {},
 		}

@@ -167,11 +167,17 @@ fn an_arbiter_re_executes_seals_and_reveals() {
 		Disputes::offchain_worker(System::block_number());
 		let (payload, signature) = pooled_vote(&pool);
 		assert_eq!(payload.vote, Vote::Revealed(expected.clone()));
+		// Until the chain has the reveal, the worker sends it again every block.
+		Disputes::offchain_worker(System::block_number());
+		let (again, _) = pooled_vote(&pool);
+		assert_eq!(again, payload);
 		assert_ok!(Disputes::submit_vote(
 			frame_system::RawOrigin::Authorized.into(),
 			payload,
 			signature
 		));
+		Disputes::offchain_worker(System::block_number());
+		assert!(pool.read().transactions.is_empty(), "on chain: nothing more is sent");
 		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Revealed));
 		for node in &others {
 			assert_ok!(vote(id, *node, Vote::Revealed(expected.clone())));
