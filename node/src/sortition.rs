@@ -27,7 +27,7 @@ use sp_keystore::Keystore;
 
 /// Where the off-chain worker finds a proof (`atoma/sortition-proof/ ‖ request ‖ worker key`, in
 /// the persistent offchain storage).
-use atoma_support::offchain_keys::proof_key;
+use atoma_support::offchain_keys::{proof_key, VERIFIER_SEATS_KEY};
 
 /// The proofs of the keystore's worker keys that `tasks` select.
 pub fn selected_proofs(
@@ -108,7 +108,12 @@ where
 				continue;
 			},
 		};
-		for (request, key, proof) in selected_proofs(&*keystore, &tasks) {
+		let proofs = selected_proofs(&*keystore, &tasks);
+		// The off-chain worker finds its verifier seats here (public jobs are on chain).
+		let seats: Vec<(RequestId, WorkerPublic)> =
+			proofs.iter().map(|(request, key, _)| (*request, *key)).collect();
+		storage.set(STORAGE_PREFIX, VERIFIER_SEATS_KEY, &seats.encode());
+		for (request, key, proof) in proofs {
 			let storage_key = proof_key(request, &key);
 			if storage.get(STORAGE_PREFIX, &storage_key).is_none() {
 				storage.set(STORAGE_PREFIX, &storage_key, &proof.encode());

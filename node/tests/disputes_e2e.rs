@@ -12,6 +12,9 @@
 //! arbiters are paid from it, the user gets the whole escrow back, and every hold is released:
 //! the honest node withdraws.
 //!
+//! A fourth test stops the cheater's node once the dispute opens: a party that committed and
+//! then withholds its bisection answers loses all its collateral just the same.
+//!
 //! Needs the worker built with `--features atoma-inference-worker/fault-injection` (the test
 //! command builds it so).
 
@@ -234,7 +237,16 @@ static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 fn a_tampering_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 	// Only the last token differs: the bisection walks down to the last step.
-	a_cheater_is_caught("tamper-tokens", &[], |step, tokens| step + 1 == tokens);
+	a_cheater_is_caught("tamper-tokens", &[], Some(|step, tokens| step + 1 == tokens));
+}
+
+#[test]
+fn a_party_that_commits_then_never_answers_loses_its_collateral() {
+	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+	// Dave commits (a tampered output) and its node goes away once the dispute opens: it never
+	// answers a bisection turn, loses by the turn's deadline, and the honest party's output
+	// wins without any arbiter.
+	a_cheater_is_caught("tamper-tokens", &[], None);
 }
 
 #[test]
@@ -242,23 +254,30 @@ fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 	// It makes up min(max_tokens, 8) tokens: against a longer honest output the check is where
 	// its trace ends; against one as long, its steps differ from the first.
-	a_cheater_is_caught("lazy", &[], |step, tokens| step == tokens.min(8) || step == 0);
+	a_cheater_is_caught("lazy", &[], Some(|step, tokens| step == tokens.min(8) || step == 0));
 }
 
 #[test]
 fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 	// Its logits differ from the first step on, whether or not its tokens do.
-	a_cheater_is_caught("cheaper-precision", &["--precision", "f32"], |step, tokens| {
-		step == 0 || step == tokens
-	});
+	a_cheater_is_caught(
+		"cheaper-precision",
+		&["--precision", "f32"],
+		Some(|step, tokens| step == 0 || step == tokens),
+	);
 }
 
 /// Dave's worker cheats in `fault` mode; a request that draws it is disputed, its traces are
 /// bisected to a step that `expected_step` accepts, and that step decides.
-/// `expected_step(step, honest output's tokens)`.
-fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32, u32) -> bool) {
-	let (net, ids) = network(fault, honest_args);
+/// `expected_step(step, honest output's tokens)`; `None`: Dave's node stops once the dispute
+/// opens, so it answers no (further) bisection turn and loses by the deadline.
+fn a_cheater_is_caught(
+	fault: &str,
+	honest_args: &[&str],
+	expected_step: Option<fn(u32, u32) -> bool>,
+) {
+	let (mut net, ids) = network(fault, honest_args);
 	let rpc = net.rpc();
 	let cheater = ids.iter().find(|(_, name)| name == "Dave").map(|(n, _)| *n).expect("Dave");
 	let user = pair("Ferdie");
@@ -294,6 +313,12 @@ fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32,
 		}
 	};
 	assert!(parties.contains(&cheater), "only the cheater disagrees: {parties:?}");
+	if expected_step.is_none() {
+		// Dave's node is the last started.
+		let dave = net.nodes.pop().expect("Dave's node");
+		let status = dave.stop(Duration::from_secs(60));
+		println!("Dave's node stopped ({status}) with request {} in dispute", request.0);
+	}
 	let honest = *parties.iter().find(|n| **n != cheater).expect("an honest party");
 	let arbiters: Vec<NodeId> = (0..=3u64).map(NodeId).filter(|n| !parties.contains(n)).collect();
 	println!("request {} disputed between {parties:?}; arbiters will be {arbiters:?}", request.0);
@@ -306,6 +331,7 @@ fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32,
 	// reveal; the honest party publishes the output; the dispute resolves.
 	let started = Instant::now();
 	let mut checked_step = None;
+	let mut convicted_silent = false;
 	let mut turns = std::collections::BTreeSet::new();
 	let mut last_seen = String::new();
 	while let Some(raw) = rpc.storage(&dispute_key(request), None) {
@@ -315,6 +341,7 @@ fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32,
 			println!("dispute: {seen}");
 			last_seen = seen;
 		}
+		convicted_silent |= dispute.convicted.contains(&cheater);
 		match dispute.game {
 			pallet_disputes::Game::Bisection(b) => {
 				turns.insert((b.level, b.index));
@@ -335,12 +362,20 @@ fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32,
 		pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..]).expect("a result")
 	});
 	let result = result.expect("the winning output is on record");
-	let step = checked_step.expect("the arbiters checked one step, not the whole output");
-	assert!(
-		expected_step(step, result.output_tokens),
-		"{fault}: the traces were bisected to step {step} of {}",
-		result.output_tokens
-	);
+	match expected_step {
+		Some(expected_step) => {
+			let step = checked_step.expect("the arbiters checked one step, not the whole output");
+			assert!(
+				expected_step(step, result.output_tokens),
+				"{fault}: the traces were bisected to step {step} of {}",
+				result.output_tokens
+			);
+		},
+		None => {
+			assert!(convicted_silent, "the silent party was convicted during the bisection");
+			assert_eq!(checked_step, None, "no arbiter was needed");
+		},
+	}
 	assert_eq!(result.nodes.to_vec(), vec![honest], "credited to the honest node alone");
 
 	let slashed = node_record(&rpc, cheater).expect("the cheater's record");
@@ -348,7 +383,12 @@ fn a_cheater_is_caught(fault: &str, honest_args: &[&str], expected_step: fn(u32,
 	// 20% to the honest node, 20% to the arbiters (two), 40% to the user.
 	for (node, was) in &before {
 		let now = free_balance(&rpc, &operator(*node));
-		let share = if *node == honest { COLLATERAL / 5 } else { COLLATERAL / 10 };
+		let share = match (*node == honest, expected_step.is_some()) {
+			(true, _) => COLLATERAL / 5,
+			(false, true) => COLLATERAL / 10,
+			// No arbiter was drawn: none is paid.
+			(false, false) => 0,
+		};
 		assert!(now >= was + share - UNITS, "{node:?} was paid its share: {was} -> {now}");
 	}
 	assert!(

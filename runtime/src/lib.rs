@@ -201,9 +201,12 @@ pub type UncheckedExtrinsic =
 /// The payload being signed in transactions.
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
-/// Storage migrations run on runtime upgrade. None yet.
-#[allow(unused_parens)]
-type Migrations = ();
+/// Storage migrations run on runtime upgrade, each once (versioned): the indexes of each node's
+/// jobs and dispute duties, which the off-chain workers read.
+type Migrations = (
+	pallet_inference::migrations::v2::MigrateV1ToV2<Runtime>,
+	pallet_disputes::migrations::v1::MigrateV0ToV1<Runtime>,
+);
 
 /// Executive: handles dispatch to the various modules.
 pub type Executive = frame_executive::Executive<

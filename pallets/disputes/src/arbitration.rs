@@ -135,6 +135,9 @@ impl<T: Config> Pallet<T> {
 		};
 		let final_deadline = now.saturating_add(Self::max_duration().into());
 		let parties: Vec<NodeId> = claims.iter().map(|c| c.node).collect();
+		for party in &parties {
+			Duties::<T>::insert(party, id, ());
+		}
 		let started = match &game {
 			Game::Bisection(b) => Some(Event::BisectionStarted {
 				request: id,
@@ -259,6 +262,7 @@ impl<T: Config> Pallet<T> {
 				T::Nodes::release_collateral(node, collateral);
 				break;
 			}
+			Duties::<T>::insert(node, id, ());
 			drawn.push(node);
 		}
 		dispute.round_start = round_start;
@@ -331,6 +335,7 @@ impl<T: Config> Pallet<T> {
 				.unwrap_or_default();
 			T::Nodes::release_collateral(*node, T::ArbiterCollateral::get());
 			Votes::<T>::remove(id, node);
+			Duties::<T>::remove(node, id);
 			dispute.arbiters.retain(|a| a != node);
 			// `excluded` holds at most every arbiter ever drawn, like `arbiters`.
 			let _ = dispute.excluded.try_push(*node);
@@ -691,17 +696,21 @@ impl<T: Config> Pallet<T> {
 		};
 		for node in &cheaters {
 			match T::Nodes::slash(*node, Perbill::one(), &split) {
-				Ok(outcome) => Self::deposit_event(Event::CheaterSlashed {
-					request: id,
-					node: *node,
-					slashed: outcome.slashed,
-				}),
+				Ok(outcome) => {
+					// Nothing backs the cheater's other commitments any more.
+					T::Requests::redraw_jobs_of_convicted(*node);
+					Self::deposit_event(Event::CheaterSlashed {
+						request: id,
+						node: *node,
+						slashed: outcome.slashed,
+					})
+				},
 				Err(e) => {
 					log::warn!(target: crate::LOG_TARGET, "slash of {node:?} failed: {e:?}")
 				},
 			}
 		}
-		Self::forget(id);
+		Self::forget(id, &dispute);
 		Self::deposit_event(Event::DisputeResolved {
 			request: id,
 			verdict: digest,
@@ -719,7 +728,7 @@ impl<T: Config> Pallet<T> {
 			DisputeOutcome { output_commitment: None, output_tokens: 0, honest: Vec::new() };
 		Self::conclude_request(id, outcome);
 		Self::release_arbiters(&dispute);
-		Self::forget(id);
+		Self::forget(id, &dispute);
 		Self::deposit_event(Event::DisputeDismissed { request: id, reason });
 	}
 
@@ -735,7 +744,10 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	fn forget(id: RequestId) {
+	fn forget(id: RequestId, dispute: &Dispute<T>) {
+		for node in dispute.claims.iter().map(|c| &c.node).chain(dispute.arbiters.iter()) {
+			Duties::<T>::remove(node, id);
+		}
 		Disputes::<T>::remove(id);
 		let _ = Votes::<T>::clear_prefix(id, T::MaxArbiters::get(), None);
 	}
@@ -827,6 +839,15 @@ impl<T: Config> Pallet<T> {
 			let dispute = Disputes::<T>::get(id).ok_or("a vote outlived its dispute")?;
 			ensure!(dispute.arbiters.contains(&node), "a vote of a non-arbiter");
 		}
+		// Duties index exactly the parties and drawn arbiters of open disputes.
+		let mut duties = alloc::collections::BTreeSet::new();
+		for (id, dispute) in Disputes::<T>::iter() {
+			for node in dispute.claims.iter().map(|c| &c.node).chain(dispute.arbiters.iter()) {
+				ensure!(Duties::<T>::contains_key(node, id), "a duty is not indexed");
+				duties.insert((*node, id));
+			}
+		}
+		ensure!(Duties::<T>::iter().count() == duties.len(), "a duty outlived its dispute");
 		Ok(())
 	}
 }

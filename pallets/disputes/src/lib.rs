@@ -18,6 +18,7 @@ mod arbitration;
 mod authorize;
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmarking;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
@@ -74,7 +75,7 @@ pub mod pallet {
 	/// An output publication of this runtime.
 	pub type OutputPayloadOf<T> = OutputPayload<<T as Config>::MaxOutputLen>;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -192,6 +193,13 @@ pub mod pallet {
 	/// Disputes in progress, by the disputed request.
 	#[pallet::storage]
 	pub type Disputes<T: Config> = StorageMap<_, Twox64Concat, RequestId, Dispute<T>>;
+
+	/// What each node has to do in open disputes: `(node, request)` for every party and every
+	/// arbiter still drawn. Each off-chain worker reads its own nodes' entries here, so it finds
+	/// every dispute it is part of however many are open.
+	#[pallet::storage]
+	pub type Duties<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NodeId, Twox64Concat, RequestId, ()>;
 
 	/// Arbiters' votes, by dispute and arbiter (every round's; cleared when the dispute ends).
 	#[pallet::storage]

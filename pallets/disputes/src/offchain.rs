@@ -10,6 +10,9 @@
 //! bisected step only, for a one-step check), seals its verdict, and reveals it in the reveal
 //! window.
 //!
+//! It finds its disputes through the chain's index of duties (`Duties`: parties and drawn
+//! arbiters), never a scan of the open disputes.
+//!
 //! One step per block per (dispute, round, arbiter), never waiting on inference, with its state
 //! in persistent offchain storage (the same job client and states as the executing nodes',
 //! `atoma_support::offchain_jobs`):
@@ -53,8 +56,6 @@ use crate::{
 const JOB_PREFIX: &[u8] = b"atoma/arbiter-job/";
 const VERDICT_PREFIX: &[u8] = b"atoma/arbiter-verdict/";
 const LOCK_PREFIX: &[u8] = b"atoma/arbiter-lock/";
-/// Disputes examined per run at most.
-const MAX_DISPUTES_PER_RUN: usize = 32;
 
 /// The offchain-storage key of `node`'s job state for `round` of the dispute over `request`.
 pub fn job_key(request: RequestId, round: u32, node: NodeId) -> Vec<u8> {
@@ -72,8 +73,9 @@ impl<T: Config> Pallet<T> {
 			return;
 		};
 		let now: u32 = now.saturated_into();
-		for (id, dispute) in Disputes::<T>::iter().take(MAX_DISPUTES_PER_RUN) {
-			for (node, key) in &local {
+		for (node, key) in &local {
+			for id in Duties::<T>::iter_key_prefix(node) {
+				let Some(dispute) = Disputes::<T>::get(id) else { continue };
 				if dispute.is_party(*node) {
 					Self::party_step(id, &dispute, *node, key);
 					continue;

@@ -9,7 +9,8 @@
 //!   1.31 ms;
 //! - a vote's signature check and lookups: `authorize_submit_commitment` without its VRF
 //!   verification, taken as 400 µs;
-//! - releasing an arbiter's reservation: 30 µs.
+//! - releasing an arbiter's reservation: 30 µs;
+//! - queueing a cheater for its other jobs to be redrawn: one read and one write.
 //!
 //! Each function is sized for this runtime's worst case: `MaxParties` = 9 parties and
 //! `MaxArbiters` = 21 arbiters slashed in one resolution. The benchmarks in `benchmarking.rs`
@@ -43,8 +44,9 @@ const OUTPUT_CHECK: u64 = 1_500_000_000;
 
 /// One resolution at the worst case: the request's conclusion, 30 slashes, 21 releases.
 const RESOLUTION: u64 = 1_310_000_000 + 30 * 200_000_000 + 21 * 30_000_000;
-const RESOLUTION_READS: u64 = 4 + 30 * 6 + 21;
-const RESOLUTION_WRITES: u64 = 4 + 30 * 6 + 21 + 23;
+/// Each slash also queues the cheater for its other jobs to be redrawn (1 read, 1 write).
+const RESOLUTION_READS: u64 = 4 + 30 * 7 + 21;
+const RESOLUTION_WRITES: u64 = 4 + 30 * 7 + 21 + 23;
 
 /// Weights for `pallet_disputes` using the Substrate node and recommended hardware.
 pub struct SubstrateWeight<T>(PhantomData<T>);

@@ -148,6 +148,7 @@ impl<T: Config> Pallet<T> {
 					T::Nodes::reserve_collateral(node, T::JobCollateral::get())?;
 					request.verifiers.try_push(node).map_err(|_| Error::<T>::TooManyVerifiers)?;
 					Requests::<T>::insert(id, &request);
+					Assignments::<T>::insert(node, id, ());
 				}
 				Commitments::<T>::insert(
 					id,

@@ -32,11 +32,107 @@ impl<T: Config> Pallet<T> {
 		for id in deadlines {
 			Self::close_window(id, now);
 		}
+		let (visited, redrawn) = Self::replace_convicted(now);
 		// A closing reveal window may open a dispute.
 		let disputes = T::Disputes::open_dispute_weight().saturating_mul(closed.into());
+		// Taking a job from a convicted node is the work of replacing a late node, without the
+		// slash: weighed as a closing window each.
+		let convicted = T::DbWeight::get()
+			.reads_writes(1, 1)
+			.saturating_add(T::DbWeight::get().reads(visited.into()))
+			.saturating_add(T::WeightInfo::on_initialize_deadlines(redrawn));
 		T::WeightInfo::on_initialize_selection(selected)
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 			.saturating_add(disputes)
+			.saturating_add(convicted)
+	}
+
+	/// Queue `node`, which lost all its collateral in a dispute, so that its jobs in flight are
+	/// taken from it in the next blocks.
+	pub(crate) fn queue_convicted(node: NodeId) {
+		let queued = ConvictedNodes::<T>::mutate(|queue| {
+			queue.iter().any(|(n, _)| *n == node) || queue.try_push((node, None)).is_ok()
+		});
+		if !queued {
+			log::warn!(
+				target: crate::LOG_TARGET,
+				"conviction queue full: the jobs of {node:?} run to their deadlines"
+			);
+		}
+	}
+
+	/// Take up to `MaxSelectionsPerBlock` jobs from convicted nodes, oldest conviction first:
+	/// a commit window still open gets a fresh node (a verifier is dropped), and the node's
+	/// commitment, if any, goes with it, as its collateral no longer backs it. Jobs past their
+	/// commit window stay: a reveal or a dispute decides them. Returns the assignments looked
+	/// at and the jobs taken.
+	fn replace_convicted(now: BlockNumberFor<T>) -> (u32, u32) {
+		let mut queue = ConvictedNodes::<T>::get();
+		if queue.is_empty() {
+			return (0, 0);
+		}
+		let budget = T::MaxSelectionsPerBlock::get() as usize;
+		let (mut visited, mut taken) = (0usize, 0u32);
+		while let Some((node, cursor)) = queue.first().copied() {
+			let left = budget.saturating_sub(visited);
+			if left == 0 {
+				break;
+			}
+			let jobs: Vec<RequestId> = match cursor {
+				Some(last) => Assignments::<T>::iter_key_prefix_from(
+					node,
+					Assignments::<T>::hashed_key_for(node, last),
+				)
+				.take(left)
+				.collect(),
+				None => Assignments::<T>::iter_key_prefix(node).take(left).collect(),
+			};
+			visited = visited.saturating_add(jobs.len());
+			for id in &jobs {
+				if Self::take_from_convicted(*id, node, now) {
+					taken = taken.saturating_add(1);
+				}
+			}
+			match (jobs.len() < left, jobs.last()) {
+				// All of this node's jobs were looked at.
+				(true, _) | (_, None) => {
+					queue.remove(0);
+				},
+				(false, Some(last)) => {
+					if let Some(head) = queue.get_mut(0) {
+						head.1 = Some(*last);
+					}
+				},
+			}
+		}
+		ConvictedNodes::<T>::put(queue);
+		(visited.saturated_into(), taken)
+	}
+
+	/// Take request `id` from the convicted `node` if its commit window is still open.
+	fn take_from_convicted(id: RequestId, node: NodeId, now: BlockNumberFor<T>) -> bool {
+		let Some(mut request) = Requests::<T>::get(id) else {
+			Assignments::<T>::remove(node, id);
+			return false;
+		};
+		if !matches!(request.phase, Phase::Executing { .. }) {
+			return false;
+		}
+		let is_verifier = request.verifiers.contains(&node);
+		if !is_verifier && !request.nodes.contains(&node) {
+			return false;
+		}
+		T::Nodes::release_collateral(node, T::JobCollateral::get());
+		Commitments::<T>::remove(id, node);
+		Assignments::<T>::remove(node, id);
+		if is_verifier {
+			request.verifiers.retain(|n| *n != node);
+			Requests::<T>::insert(id, request);
+			Self::deposit_event(Event::VerifierDropped { request: id, node });
+		} else {
+			Self::redraw(id, request, Vec::from([node]), now);
+		}
+		true
 	}
 
 	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`. The queue is
@@ -100,6 +196,7 @@ impl<T: Config> Pallet<T> {
 		for node in &drawn {
 			// Eligibility was checked with the job's collateral just above.
 			let _ = T::Nodes::reserve_collateral(*node, T::JobCollateral::get());
+			Assignments::<T>::insert(node, id, ());
 		}
 		if let VerificationMode::CrossValidation { n, p } = request.mode {
 			let others = (candidates.len() as u32).saturating_sub(1);
@@ -171,7 +268,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Slash the nodes of `request` that did not commit, and draw fresh ones in their places; if
 	/// that is not possible, refund the request.
-	fn replace_late_nodes(id: RequestId, mut request: crate::Request<T>, now: BlockNumberFor<T>) {
+	fn replace_late_nodes(id: RequestId, request: crate::Request<T>, now: BlockNumberFor<T>) {
 		let late: Vec<NodeId> = request
 			.nodes
 			.iter()
@@ -181,6 +278,18 @@ impl<T: Config> Pallet<T> {
 		for node in &late {
 			Self::punish_late(id, &request.owner, *node);
 		}
+		Self::redraw(id, request, late, now);
+	}
+
+	/// Draw fresh nodes in the places of `late` (released already, and never drawn again for
+	/// this request) with a fresh commit window; if that is not possible (`MaxRedraws` rounds
+	/// done, or too few eligible nodes), refund the request.
+	fn redraw(
+		id: RequestId,
+		mut request: crate::Request<T>,
+		late: Vec<NodeId>,
+		now: BlockNumberFor<T>,
+	) {
 		let out_of_rounds = request.redraws >= T::MaxRedraws::get();
 		let mut excluded: Vec<NodeId> = request.excluded.to_vec();
 		excluded.extend(late.iter().copied());
@@ -192,7 +301,7 @@ impl<T: Config> Pallet<T> {
 			selection::selection_seed(&request.selection_seed, RequestId(now.saturated_into()));
 		let fresh = selection::draw(candidates, late.len(), seed);
 		if out_of_rounds || fresh.len() < late.len() {
-			// The late nodes were released by `punish_late`; drop them before failing.
+			// The late nodes were released already; drop them before failing.
 			request.nodes.retain(|n| !late.contains(n));
 			let reason = if out_of_rounds {
 				FailureReason::TimedOut
@@ -210,6 +319,7 @@ impl<T: Config> Pallet<T> {
 		};
 		for (old, new) in late.iter().zip(fresh.iter()) {
 			let _ = T::Nodes::reserve_collateral(*new, T::JobCollateral::get());
+			Assignments::<T>::insert(new, id, ());
 			for slot in request.nodes.iter_mut() {
 				if slot == old {
 					*slot = *new;
@@ -268,6 +378,7 @@ impl<T: Config> Pallet<T> {
 			.unwrap_or_default();
 		T::Nodes::release_collateral(node, T::JobCollateral::get());
 		Commitments::<T>::remove(id, node);
+		Assignments::<T>::remove(node, id);
 		Self::deposit_event(Event::NodeTimedOut { request: id, node, slashed });
 	}
 }

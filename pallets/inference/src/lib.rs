@@ -19,6 +19,7 @@ mod authorize;
 pub mod benchmarking;
 mod dispatch;
 mod hooks;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
@@ -43,6 +44,11 @@ impl<T: Config> frame_support::traits::Get<u32> for MaxExecutionsOf<T> {
 		<T::MaxQuorum as frame_support::traits::Get<u32>>::get().saturating_add(1)
 	}
 }
+
+/// Convicted nodes whose jobs wait to be redrawn at most. A resolution convicts at most the
+/// disputes pallet's parties and arbiters (30 in this runtime); a node that does not fit keeps
+/// its jobs until their deadlines, where it is late like any node that does not commit.
+pub type MaxConvictedQueue = frame_support::traits::ConstU32<128>;
 
 /// The most nodes one request may exclude after timeouts: `MaxRedraws` rounds of `MaxQuorum`.
 pub struct MaxExcludedOf<T>(core::marker::PhantomData<T>);
@@ -82,7 +88,7 @@ pub mod pallet {
 	pub type BalanceOf<T> =
 		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -215,6 +221,23 @@ pub mod pallet {
 	pub type Commitments<T: Config> =
 		StorageDoubleMap<_, Twox64Concat, RequestId, Twox64Concat, NodeId, Commitment>;
 
+	/// The jobs of each node: `(node, request)` for every node drawn for a request in flight and
+	/// every verifier that joined one, until the request ends or the node leaves it. The off-chain
+	/// worker finds its own jobs here, and a convicted node's jobs are found here to be redrawn.
+	#[pallet::storage]
+	pub type Assignments<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NodeId, Twox64Concat, RequestId, ()>;
+
+	/// Nodes that lost all their collateral in a dispute and whose jobs in flight are still to be
+	/// taken from them, each with the last request looked at; worked off in `on_initialize`, at
+	/// most `MaxSelectionsPerBlock` jobs a block.
+	#[pallet::storage]
+	pub type ConvictedNodes<T: Config> = StorageValue<
+		_,
+		BoundedVec<(NodeId, Option<RequestId>), crate::MaxConvictedQueue>,
+		ValueQuery,
+	>;
+
 	/// Settled requests: what a user needs to check an output.
 	#[pallet::storage]
 	pub type Results<T: Config> = StorageMap<_, Twox64Concat, RequestId, RequestResult<T>>;
@@ -267,7 +290,10 @@ pub mod pallet {
 		RequestDisputed { request: RequestId, nodes: Vec<NodeId> },
 		/// A node missed its deadline and lost `slashed` of its collateral.
 		NodeTimedOut { request: RequestId, node: NodeId, slashed: BalanceOf<T> },
-		/// A fresh node replaces a late one; the window now ends at `deadline`.
+		/// A Cross-Validation verifier that lost its collateral in a dispute was dropped from
+		/// the request before the commit window closed; its reservation was released.
+		VerifierDropped { request: RequestId, node: NodeId },
+		/// A fresh node replaces a late or convicted one; the window now ends at `deadline`.
 		NodeRedrawn {
 			request: RequestId,
 			replaced: NodeId,

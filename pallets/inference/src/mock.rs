@@ -86,6 +86,10 @@ pub const INITIAL_BALANCE: Balance = 1_000_000;
 pub const MODEL: &str = "m";
 
 parameter_types! {
+	/// Tests of many requests in flight raise these.
+	pub static MaxPendingSelections: u32 = 4;
+	pub static MaxSelectionsPerBlock: u32 = 3;
+	pub static MaxDeadlinesPerBlock: u32 = 4;
 	pub const Treasury: AccountId = TREASURY;
 	pub const MaxOwnerShare: Perbill = Perbill::from_percent(20);
 	pub const TimeoutSlash: Perbill = Perbill::from_percent(10);
@@ -168,9 +172,9 @@ impl pallet_inference::Config for Test {
 	type TimeoutSlash = TimeoutSlash;
 	type TimeoutUserShare = TimeoutUserShare;
 	type TimeoutTreasuryShare = TimeoutTreasuryShare;
-	type MaxPendingSelections = ConstU32<4>;
-	type MaxSelectionsPerBlock = ConstU32<3>;
-	type MaxDeadlinesPerBlock = ConstU32<4>;
+	type MaxPendingSelections = MaxPendingSelections;
+	type MaxSelectionsPerBlock = MaxSelectionsPerBlock;
+	type MaxDeadlinesPerBlock = MaxDeadlinesPerBlock;
 	type WeightInfo = ();
 }
 

@@ -1,9 +1,11 @@
 //! The off-chain worker (protocol §10): it pairs this node's worker keys with the local inference
 //! worker.
 //!
-//! Each block it looks for requests whose nodes include a node of a worker key in this node's
-//! keystore (or, for Cross-Validation, whose VRF sortition selected one: the node's sortition task
-//! leaves the proof in offchain storage). For each it drives a small state machine kept in
+//! Each block it reads the jobs of the nodes whose worker keys are in this node's keystore: the
+//! chain's index of assignments (`Assignments`: drawn nodes and joined verifiers), and the
+//! Cross-Validation seats its VRF sortition won (the node's sortition task leaves the proofs and
+//! a list of the seats in offchain storage). It never scans the requests in flight, so it finds
+//! every job however many are in flight. For each job it drives a small state machine kept in
 //! persistent offchain storage, one step per block, never waiting on inference:
 //!
 //! ```text
@@ -18,7 +20,10 @@
 //!
 //! Commitments are signed with the worker key and sent as authorized, fee-less transactions.
 //! Every HTTP call has a deadline; a per-(request, node) storage lock stops two overlapping runs
-//! from submitting twice; failures back off exponentially.
+//! from submitting twice; failures back off exponentially. What a job left in offchain storage
+//! (its state, trace, lock and sortition proof) is removed once the request has ended or the node
+//! has left it: a dispute over it is over by then, as the request stays in flight until the
+//! dispute concludes.
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
@@ -48,16 +53,25 @@ use crate::{
 };
 
 pub use atoma_support::offchain_jobs::JobState;
-pub use atoma_support::offchain_keys::{proof_key, PROOF_PREFIX, WORKER_URL_KEY};
+pub use atoma_support::offchain_keys::{
+	proof_key, PROOF_PREFIX, VERIFIER_SEATS_KEY, WORKER_URL_KEY,
+};
 const JOB_PREFIX: &[u8] = b"atoma/job/";
 const LOCK_PREFIX: &[u8] = b"atoma/job-lock/";
-/// Requests examined per run at most.
-const MAX_REQUESTS_PER_RUN: usize = 64;
+/// The jobs that left something in offchain storage (SCALE `Vec<(RequestId, NodeId)>`), so that
+/// it can be removed when they end.
+pub const KEPT_JOBS_KEY: &[u8] = b"atoma/kept-jobs";
+/// Attempts at a compare-and-set of [`KEPT_JOBS_KEY`] against an overlapping run.
+const KEPT_JOBS_RETRIES: usize = 4;
 
 fn job_key(request: RequestId, node: NodeId) -> Vec<u8> {
 	let mut out = JOB_PREFIX.to_vec();
 	out.extend((request, node).encode());
 	out
+}
+
+fn lock_key(request: RequestId, node: NodeId) -> Vec<u8> {
+	[LOCK_PREFIX, &(request, node).encode()].concat()
 }
 
 /// How this node takes part in a request.
@@ -75,11 +89,88 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			return;
 		};
 		let now: u32 = now.saturated_into();
-		for (id, request) in Requests::<T>::iter().take(MAX_REQUESTS_PER_RUN) {
-			for (node, key) in &local {
-				let Some(role) = Self::role_of(id, &request, *node, key) else { continue };
-				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
-				with_job_lock(&lock_key, || Self::step(&url, now, id, &request, *node, key, role));
+		for (id, node, key) in Self::local_jobs(&local) {
+			let Some(request) = Requests::<T>::get(id) else { continue };
+			let Some(role) = Self::role_of(id, &request, node, &key) else { continue };
+			with_job_lock(&lock_key(id, node), || {
+				Self::step(&url, now, id, &request, node, &key, role)
+			});
+		}
+		Self::forget_ended_jobs(&local);
+	}
+
+	/// The jobs of this node's worker keys: their assignments on chain, then the verifier seats
+	/// the sortition task found that are not assignments yet.
+	fn local_jobs(local: &[(NodeId, WorkerPublic)]) -> Vec<(RequestId, NodeId, WorkerPublic)> {
+		let mut jobs = alloc::collections::BTreeMap::new();
+		for (node, key) in local {
+			for id in Assignments::<T>::iter_key_prefix(node) {
+				jobs.insert((id, *node), *key);
+			}
+		}
+		let seats = StorageValueRef::persistent(VERIFIER_SEATS_KEY)
+			.get::<Vec<(RequestId, WorkerPublic)>>()
+			.ok()
+			.flatten()
+			.unwrap_or_default();
+		for (id, seat_key) in seats {
+			if let Some((node, key)) = local.iter().find(|(_, key)| *key == seat_key) {
+				jobs.entry((id, *node)).or_insert(*key);
+			}
+		}
+		jobs.into_iter().map(|((id, node), key)| (id, node, key)).collect()
+	}
+
+	/// Note that job `(id, node)` keeps state in offchain storage.
+	fn keep_job(id: RequestId, node: NodeId) {
+		let kept = StorageValueRef::persistent(KEPT_JOBS_KEY);
+		for _ in 0..KEPT_JOBS_RETRIES {
+			let added = kept.mutate::<Vec<(RequestId, NodeId)>, (), _>(|jobs| {
+				let mut jobs = jobs.ok().flatten().unwrap_or_default();
+				if !jobs.contains(&(id, node)) {
+					jobs.push((id, node));
+				}
+				Ok(jobs)
+			});
+			if added.is_ok() {
+				return;
+			}
+		}
+	}
+
+	/// Remove what ended jobs left in offchain storage: those whose request is no longer in
+	/// flight, or whose node no longer works on it (replaced after a timeout or a conviction, or
+	/// a verifier seat that was not taken in the commit window).
+	fn forget_ended_jobs(local: &[(NodeId, WorkerPublic)]) {
+		let kept = StorageValueRef::persistent(KEPT_JOBS_KEY);
+		let Ok(Some(jobs)) = kept.get::<Vec<(RequestId, NodeId)>>() else { return };
+		let ended: Vec<(RequestId, NodeId)> = jobs
+			.into_iter()
+			.filter(|(id, node)| {
+				Requests::<T>::get(id).is_none_or(|r| {
+					!Assignments::<T>::contains_key(node, id)
+						&& !matches!(r.phase, Phase::Executing { .. })
+				})
+			})
+			.collect();
+		if ended.is_empty() {
+			return;
+		}
+		let removed = kept.mutate::<Vec<(RequestId, NodeId)>, (), _>(|jobs| {
+			let mut jobs = jobs.ok().flatten().unwrap_or_default();
+			jobs.retain(|job| !ended.contains(job));
+			Ok(jobs)
+		});
+		// An overlapping run changed the list: the next run tries again.
+		if removed.is_err() {
+			return;
+		}
+		for (id, node) in ended {
+			StorageValueRef::persistent(&job_key(id, node)).clear();
+			StorageValueRef::persistent(&trace_key(id, node)).clear();
+			StorageValueRef::persistent(&lock_key(id, node)).clear();
+			if let Some((_, key)) = local.iter().find(|(n, _)| *n == node) {
+				StorageValueRef::persistent(&proof_key(id, key)).clear();
 			}
 		}
 	}
@@ -117,7 +208,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		match (request.phase, state) {
 			(Phase::Executing { .. }, _) if on_chain.is_some() => {},
 			(Phase::Executing { .. }, None) => {
-				Self::start_job(url, now, id, request, &role, &store)
+				Self::start_job(url, now, id, node, request, &role, &store)
 			},
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
@@ -187,11 +278,13 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 	fn start_job(
 		url: &str,
 		now: u32,
-		_id: RequestId,
+		id: RequestId,
+		node: NodeId,
 		request: &Request<T>,
 		role: &Role,
 		store: &StorageValueRef,
 	) {
+		Self::keep_job(id, node);
 		match Self::job_body(request, role).ok_or(()).and_then(|body| post_job(url, body)) {
 			Ok(job) => store.set(&JobState::Running { job }),
 			Err(()) => store.set(&backoff(now, 0)),

@@ -302,6 +302,7 @@ impl<T: Config> Pallet<T> {
 	fn release_all(id: RequestId, request: &Request<T>) {
 		for node in request.nodes.iter().chain(request.verifiers.iter()) {
 			T::Nodes::release_collateral(*node, T::JobCollateral::get());
+			Assignments::<T>::remove(node, id);
 		}
 		let _ = Commitments::<T>::clear_prefix(id, Self::max_executions(), None);
 	}
@@ -329,6 +330,15 @@ impl<T: Config> Pallet<T> {
 		for (id, _, _) in Commitments::<T>::iter() {
 			ensure!(Requests::<T>::contains_key(id), "a commitment outlived its request");
 		}
+		// Assignments index exactly the nodes and verifiers of the requests in flight.
+		let mut assigned = 0usize;
+		for (id, request) in Requests::<T>::iter() {
+			for node in request.nodes.iter().chain(request.verifiers.iter()) {
+				ensure!(Assignments::<T>::contains_key(node, id), "a job is not indexed");
+				assigned = assigned.saturating_add(1);
+			}
+		}
+		ensure!(Assignments::<T>::iter().count() == assigned, "an assignment outlived its job");
 		Ok(())
 	}
 }
@@ -348,6 +358,10 @@ impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
 		// The arbiter computes every quorum leaf from the output itself; position 0 of 1 only
 		// shapes the worker's own commitment fields.
 		Self::job_body(&request, &crate::offchain::Role::Public { index: 0, quorum: 1 })
+	}
+
+	fn redraw_jobs_of_convicted(node: NodeId) {
+		Self::queue_convicted(node)
 	}
 
 	fn conclude_dispute_weight() -> Weight {

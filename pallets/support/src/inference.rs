@@ -289,6 +289,12 @@ pub trait DisputedRequests<AccountId> {
 	/// The most [`Self::conclude_dispute`] can weigh.
 	fn conclude_dispute_weight() -> Weight;
 
+	/// `node` lost all its collateral in a dispute: take its other jobs from it. Jobs still in
+	/// their commit window get fresh nodes in later blocks, so the users whose requests it held
+	/// wait for no deadline and no output rests on a node with nothing at stake. Queues the node
+	/// (one storage read and write).
+	fn redraw_jobs_of_convicted(node: NodeId);
+
 	/// The job an arbiter's off-chain worker posts to its inference worker to re-execute the
 	/// disputed `request` (the JSON body of `POST /v1/jobs`: the request's prompt, parameters
 	/// and sampler seed), generating at most `max_output_tokens` (the request's own limit when

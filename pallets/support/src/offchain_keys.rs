@@ -20,3 +20,9 @@ pub fn proof_key(request: RequestId, key: &WorkerPublic) -> Vec<u8> {
 	out.extend_from_slice(&key.0);
 	out
 }
+
+/// The Cross-Validation requests in their commit window whose sortition selects one of this
+/// node's worker keys, as of the best block (SCALE `Vec<(RequestId, WorkerPublic)>`): rewritten
+/// by the node's sortition task on every new best block, read by the off-chain worker, which
+/// finds its public jobs on chain (`Assignments`) and its secret verifier seats only here.
+pub const VERIFIER_SEATS_KEY: &[u8] = b"atoma/verifier-seats";

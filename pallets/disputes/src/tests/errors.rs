@@ -65,6 +65,11 @@ fn open_dispute_errors() {
 		assert_ok!(Disputes::open_dispute(RequestId(77), case(1)));
 		// Not a real request: end it so the invariants hold (the inference pallet has none).
 		crate::Disputes::<Test>::remove(RequestId(77));
+		let stale: Vec<_> =
+			crate::Duties::<Test>::iter_keys().filter(|(_, r)| *r == RequestId(77)).collect();
+		for (node, request) in stale {
+			crate::Duties::<Test>::remove(node, request);
+		}
 		unfill_timers(at, RequestId(77));
 	});
 }
@@ -244,5 +249,28 @@ fn resolve_dispute_errors() {
 			Error::<Test>::MalformedVerdict
 		);
 		assert_ok!(Disputes::resolve_dispute(RuntimeOrigin::root(), id, Some(v)));
+	});
+}
+
+#[test]
+fn the_upgrade_indexes_the_duties_of_open_disputes() {
+	use frame_support::traits::{
+		GetStorageVersion, OnRuntimeUpgrade, StorageVersion, UncheckedOnRuntimeUpgrade,
+	};
+	ExtBuilder::default().build_and_execute(|| {
+		let (id, nodes) = disputed_sampling(&[output(1, 2), output(2, 2)]);
+		let arbiters = run_to_draw(id);
+		let _ = crate::Duties::<Test>::clear(u32::MAX, None);
+		StorageVersion::new(0).put::<Disputes>();
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(Disputes::on_chain_storage_version(), 1);
+		for node in nodes.iter().chain(&arbiters) {
+			assert!(crate::Duties::<Test>::contains_key(node, id));
+		}
+		// Once only.
+		let _ = crate::Duties::<Test>::clear(u32::MAX, None);
+		crate::migrations::v1::MigrateV0ToV1::<Test>::on_runtime_upgrade();
+		assert_eq!(crate::Duties::<Test>::iter().count(), 0);
+		crate::migrations::v1::IndexDuties::<Test>::on_runtime_upgrade();
 	});
 }

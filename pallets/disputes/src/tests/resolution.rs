@@ -204,3 +204,48 @@ fn a_copied_seal_cannot_be_revealed_and_its_copier_is_slashed() {
 		assert_eq!(reserved(arbiters[1]), 0);
 	});
 }
+
+#[test]
+fn a_cheaters_other_jobs_are_redrawn_once_it_loses() {
+	ExtBuilder::default().build_and_execute(|| {
+		let honest_output = output(1, 4);
+		let (id, nodes) = disputed_sampling(&[honest_output.clone(), output(2, 4)]);
+		let cheater = nodes[1];
+		let arbiters = run_to_draw(id);
+
+		// Meanwhile the cheater is drawn for another request (every other node is busy then).
+		let others: Vec<(NodeId, Balance)> = (0..12)
+			.map(NodeId)
+			.filter(|n| *n != cheater)
+			.map(|n| (n, collateral(n) - reserved(n)))
+			.collect();
+		for (node, free) in &others {
+			assert_ok!(NodeRegistry::reserve_collateral(*node, *free));
+		}
+		let other = submit_and_select(VerificationMode::Single);
+		assert_eq!(request(other).nodes.to_vec(), vec![cheater]);
+		for (node, free) in &others {
+			NodeRegistry::release_collateral(*node, *free);
+		}
+
+		arbitrate(id, &arbiters, &vec![verdict(&honest_output, 2); 3]);
+		assert_eq!(collateral(cheater), 0);
+		// The next block takes the other job from it, long before that job's deadline.
+		next_block();
+		let fresh = request(other).nodes[0];
+		assert_ne!(fresh, cheater);
+		System::assert_has_event(
+			pallet_inference::Event::NodeRedrawn {
+				request: other,
+				replaced: cheater,
+				node: fresh,
+				deadline: System::block_number() + 5,
+			}
+			.into(),
+		);
+		assert_eq!(pallet_inference::Assignments::<Test>::iter_prefix(cheater).count(), 0);
+		assert_eq!(pallet_node_registry::Nodes::<Test>::get(cheater).unwrap().pending_jobs, 0);
+		assert_ok!(commit(other, fresh, quorum_kind(&output(3, 2), 0, 1)));
+		assert!(pallet_inference::Results::<Test>::get(other).is_some());
+	});
+}

@@ -1,5 +1,6 @@
 //! Unit tests, one file per flow. Each runs under `ExtBuilder::build_and_execute`.
 
+mod assignments;
 mod callers;
 mod cross_validation;
 mod offchain;

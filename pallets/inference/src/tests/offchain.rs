@@ -27,7 +27,12 @@ type Offchain = Arc<parking_lot::RwLock<sp_core::offchain::testing::OffchainStat
 
 /// One node (node 0, key `//node0` in the keystore) and the off-chain extensions.
 fn ext() -> (sp_io::TestExternalities, Offchain, Pool) {
-	let mut ext = ExtBuilder::default().nodes(1).build();
+	ext_with_nodes(1)
+}
+
+/// `nodes` nodes, of which only node 0's key is in this node's keystore.
+fn ext_with_nodes(nodes: u64) -> (sp_io::TestExternalities, Offchain, Pool) {
+	let mut ext = ExtBuilder::default().nodes(nodes).build();
 	let (offchain, offchain_state) = TestOffchainExt::new();
 	let (pool, pool_state) = TestTransactionPoolExt::new();
 	let keystore = MemoryKeystore::new();
@@ -268,4 +273,120 @@ fn finished_jobs_parse_and_bad_ones_fail() {
 	assert_eq!(parse_job(br#"{"status":"failed"}"#), Poll::Failed);
 	assert_eq!(parse_job(br#"{"status":"completed","commitments":{"root":"zz"}}"#), Poll::Failed);
 	assert_eq!(parse_job(b"not json"), Poll::Pending);
+}
+
+#[test]
+fn the_worker_finds_every_job_with_500_in_flight() {
+	const JOBS: u32 = 500;
+	let (mut ext, offchain, _pool) = ext();
+	ext.execute_with(|| {
+		MaxPendingSelections::set(JOBS);
+		MaxSelectionsPerBlock::set(JOBS);
+		MaxDeadlinesPerBlock::set(JOBS);
+		// Collateral for 500 jobs at once.
+		assert_ok!(NodeRegistry::add_collateral(
+			RuntimeOrigin::signed(OPERATOR_BASE),
+			NodeId(0),
+			JOBS as u64 * JOB_COLLATERAL,
+		));
+		let ids: Vec<_> = (0..JOBS).map(|_| submit(spec(VerificationMode::Single))).collect();
+		next_block();
+		assert_eq!(crate::Assignments::<Test>::iter_prefix(NodeId(0)).count(), JOBS as usize);
+
+		// One run posts every job, in the index's order.
+		let mut in_order: Vec<_> = crate::Assignments::<Test>::iter_key_prefix(NodeId(0)).collect();
+		in_order.sort();
+		for id in &in_order {
+			offchain.write().expect_request(expected_post(*id, r#"{"id":"j","status":"queued"}"#));
+		}
+		Inference::offchain_worker(2);
+		for id in &ids {
+			assert_eq!(job_state(*id), Some(JobState::Running { job: b"j".to_vec() }), "{id:?}");
+		}
+	});
+}
+
+#[test]
+fn a_verifier_seat_found_by_the_sortition_task_is_served() {
+	use atoma_support::NodeRegistry as _;
+	let (mut ext, offchain, _pool) = ext_with_nodes(2);
+	ext.execute_with(|| {
+		let mode =
+			VerificationMode::CrossValidation { n: 1, p: sp_runtime::Perbill::from_percent(100) };
+		// Node 0 has no free collateral at selection, so node 1 is the primary.
+		assert_ok!(NodeRegistry::reserve_collateral(NodeId(0), NODE_COLLATERAL));
+		let id = submit_and_select(mode);
+		assert_eq!(selected(id), vec![NodeId(1)]);
+		NodeRegistry::release_collateral(NodeId(0), NODE_COLLATERAL);
+		assert_eq!(crate::Assignments::<Test>::iter_prefix(NodeId(0)).count(), 0);
+
+		// Nothing on chain names node 0: without the seat its worker has nothing to do.
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), None);
+
+		// The sortition task found the seat and left the proof.
+		let key = node_pair(0).public();
+		let seats = vec![(id, key)];
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			crate::offchain::VERIFIER_SEATS_KEY,
+			&seats.encode(),
+		);
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			&crate::offchain::proof_key(id, &key),
+			&vrf_proof(id, NodeId(0)).encode(),
+		);
+		offchain.write().expect_request(expected_post(id, r#"{"id":"v","status":"queued"}"#));
+		Inference::offchain_worker(3);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"v".to_vec() }));
+	});
+}
+
+#[test]
+fn ended_jobs_leave_nothing_in_offchain_storage() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
+		Inference::offchain_worker(2);
+		let o = output(11, 3);
+		offchain.write().expect_request(PendingRequest {
+			method: "GET".into(),
+			uri: format!("{URL}/v1/jobs/job-1"),
+			response: Some(completed_job(&o).into_bytes()),
+			sent: true,
+			..Default::default()
+		});
+		offchain.write().expect_request(job_output("job-1", &trace_of(&o)));
+		Inference::offchain_worker(3);
+		let trace = atoma_support::offchain_jobs::trace_key(id, NodeId(0));
+		assert!(sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, &trace).is_some());
+		assert!(job_state(id).is_some());
+
+		// The commitment lands; the request settles and leaves the chain's requests in flight.
+		let tx = pool.write().transactions.pop().expect("a commitment");
+		let xt =
+			frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
+		let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function
+		else {
+			panic!("not a commitment")
+		};
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert!(crate::Requests::<Test>::get(id).is_none());
+
+		Inference::offchain_worker(4);
+		assert_eq!(job_state(id), None);
+		assert!(sp_io::offchain::local_storage_get(StorageKind::PERSISTENT, &trace).is_none());
+		let kept = sp_io::offchain::local_storage_get(
+			StorageKind::PERSISTENT,
+			crate::offchain::KEPT_JOBS_KEY,
+		)
+		.map(|v| Vec::<(atoma_support::RequestId, NodeId)>::decode(&mut &v[..]).unwrap());
+		assert_eq!(kept, Some(vec![]));
+	});
 }
