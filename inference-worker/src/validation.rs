@@ -432,7 +432,8 @@ fn tokenize(input: &PromptInput, model: &ModelHandle) -> Result<Vec<u32>, Valida
 			}
 			let mut chat = Vec::with_capacity(messages.len());
 			for (index, m) in messages.iter().enumerate() {
-				if !matches!(m.role.as_str(), "system" | "user" | "assistant") {
+				// The chain refuses other roles at submission: the same list.
+				if !atoma_primitives::prompt::CHAT_ROLES.contains(&m.role.as_str()) {
 					return Err(ValidationError::UnsupportedRole { index, role: m.role.clone() });
 				}
 				chat.push(ChatMessage { role: m.role.clone(), content: m.content.clone() });

@@ -19,6 +19,7 @@
 //! * [`trace`] — per-step trace digests and the trace root used in disputes.
 //! * [`bisection`] — walking two disagreeing trace trees down to one step.
 //! * [`params`] — integer fixed-point sampling parameters.
+//! * [`prompt`] — which inline inputs a worker can serve (checked by the chain at submission).
 //! * [`tokenizer`] — the tokenizer hash a model is registered with.
 //!
 //! ## Layout rules shared by every module
@@ -64,6 +65,7 @@ pub mod hash;
 pub mod merkle;
 pub mod output;
 pub mod params;
+pub mod prompt;
 pub mod tokenizer;
 pub mod trace;
 pub mod weights;

@@ -486,3 +486,46 @@ pub fn commitments_view(c: &crate::commitments::JobCommitments) -> Value {
 		"trace_root": to_hex(&c.trace_root),
 	})
 }
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	/// What a worker does with `messages`: decode, join text parts, check every role.
+	fn worker_serves(messages: &str) -> bool {
+		let Ok(messages) = serde_json::from_str::<Vec<ChatMessageIn>>(messages) else {
+			return false;
+		};
+		match to_raw_messages(messages) {
+			Ok(raw) => {
+				!raw.is_empty()
+					&& raw
+						.iter()
+						.all(|m| atoma_primitives::prompt::CHAT_ROLES.contains(&m.role.as_str()))
+			},
+			Err(_) => false,
+		}
+	}
+
+	/// The chain refuses at submission exactly the conversations a worker would refuse.
+	#[test]
+	fn the_chain_and_the_worker_agree_on_which_conversations_are_served() {
+		for messages in [
+			r#"[{"role":"user","content":"hi"}]"#,
+			r#"[{"role":"system","content":null},{"role":"user","content":[{"type":"text","text":"a"}]}]"#,
+			r#"[{"role":"assistant"}]"#,
+			r#"[{"role":"user","content":"x","name":"extra fields are ignored"}]"#,
+			r#"[]"#,
+			r#"[1]"#,
+			r#"[{"content":"no role"}]"#,
+			r#"[{"role":"tool","content":"x"}]"#,
+			r#"[{"role":"user","content":5}]"#,
+			r#"[{"role":"user","content":[{"type":"image_url","image_url":"x"}]}]"#,
+			r#"[{"role":"user","content":[{"type":"text"}]}]"#,
+			r#"[{"role":7,"content":"x"}]"#,
+		] {
+			let chain = atoma_primitives::prompt::check_inline_input(messages.as_bytes()).is_ok();
+			assert_eq!(chain, worker_serves(messages), "{messages}");
+		}
+	}
+}

@@ -5,6 +5,7 @@
 use alloc::vec::Vec;
 
 use atoma_primitives::commitment::{output_digest, output_leaf};
+use atoma_primitives::prompt::InlineInputError;
 use atoma_support::{
 	fees::request_fee,
 	inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
@@ -36,12 +37,15 @@ impl<T: Config> Pallet<T> {
 		let input = match spec.input {
 			RequestInput::Inline(bytes) => {
 				ensure!(!bytes.is_empty(), Error::<T>::EmptyInput);
-				// A prompt nobody can decode would time out every node drawn for it, and pay the
-				// user their timeout slashes: refused here, where it costs nobody anything.
-				ensure!(core::str::from_utf8(&bytes).is_ok(), Error::<T>::InputNotUtf8);
-				StoredInput::Inline(
-					BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InputTooLarge)?,
-				)
+				let bytes: BoundedVec<u8, T::MaxInputLen> =
+					BoundedVec::try_from(bytes).map_err(|_| Error::<T>::InputTooLarge)?;
+				// A prompt no worker can serve would time out every node drawn for it, and pay
+				// the user their timeout slashes: refused here, where it costs nobody anything.
+				atoma_primitives::prompt::check_inline_input(&bytes).map_err(|e| match e {
+					InlineInputError::NotUtf8 => Error::<T>::InputNotUtf8,
+					InlineInputError::InvalidChat => Error::<T>::InvalidChatMessages,
+				})?;
+				StoredInput::Inline(bytes)
 			},
 			RequestInput::Hash(hash) => StoredInput::Hash(hash),
 		};

@@ -381,6 +381,10 @@ pub mod pallet {
 		NotDisputed,
 		/// The inline input is not UTF-8 text: no node could serve it as a prompt.
 		InputNotUtf8,
+		/// The inline input is a JSON array (a conversation) that no worker serves: empty, a
+		/// message that is not an object, a role other than system, user or assistant, or
+		/// content other than text (`atoma_primitives::prompt`).
+		InvalidChatMessages,
 	}
 
 	#[pallet::hooks]
@@ -414,7 +418,8 @@ pub mod pallet {
 		///
 		/// - `origin`: signed by the payer.
 		/// - `spec.model`: an approved model with eligible nodes in `spec.echelon`.
-		/// - `spec.input`: inline (1 to `MaxInputLen` bytes of UTF-8) or a blake2-256 hash.
+		/// - `spec.input`: inline (1 to `MaxInputLen` bytes of UTF-8: plain text, or a JSON chat
+		///   conversation a worker serves) or a blake2-256 hash.
 		/// - `spec.params`: valid sampling parameters; `max_output_tokens` bounds the fee.
 		/// - `spec.mode`: `Single`, `Sampling { n }` with `2 <= n <= MaxQuorum`, or
 		///   `CrossValidation { n, p }` with `1 <= n <= MaxQuorum`.

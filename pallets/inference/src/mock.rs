@@ -109,6 +109,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxNodesPerEchelon = ConstU32<64>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
+	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
 	type WeightInfo = ();
 }
 

@@ -27,6 +27,7 @@ pub mod types;
 pub mod weights;
 
 pub use pallet::*;
+pub use registry_impl::ServingNodes;
 pub use types::ModelRecord;
 pub use weights::WeightInfo;
 

@@ -47,3 +47,13 @@ impl<T: Config> OnNodeDeregistered for Pallet<T> {
 		T::WeightInfo::unsubscribe_all(T::MaxSubscriptionsPerNode::get())
 	}
 }
+
+/// The nodes subscribed to at least one model: the node registry counts only their bids toward
+/// an echelon's price.
+pub struct ServingNodes<T>(core::marker::PhantomData<T>);
+
+impl<T: Config> frame_support::traits::Contains<NodeId> for ServingNodes<T> {
+	fn contains(node: &NodeId) -> bool {
+		!NodeSubscriptions::<T>::get(node).is_empty()
+	}
+}

@@ -7,10 +7,7 @@ use alloc::vec::Vec;
 
 use atoma_support::{EchelonId, NodeId, NodeRegistry};
 use frame_benchmarking::v2::*;
-use frame_support::{
-	traits::{fungible::Mutate, EnsureOrigin, Get},
-	BoundedVec,
-};
+use frame_support::traits::{fungible::Mutate, EnsureOrigin, Get};
 use frame_system::RawOrigin;
 use sp_runtime::traits::Saturating;
 
@@ -271,8 +268,8 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// An epoch boundary with `e` echelons of `b` standing bids each. Bids are written directly:
-	/// the boundary reads only the bid lists, not the nodes.
+	/// An epoch boundary with `e` echelons of `b` standing bids each, every one of a registered
+	/// node: the boundary reads each bidder's record and subscriptions.
 	#[benchmark]
 	fn on_epoch_boundary(
 		e: Linear<1, { T::MaxEchelons::get() }>,
@@ -283,15 +280,18 @@ mod benchmarks {
 			new_echelon::<T>();
 		}
 		let echelons: Vec<EchelonId> = Echelons::<T>::iter_keys().collect();
-		for echelon in echelons {
-			let bids: Vec<_> = (0..b)
-				.map(|i| {
-					let price = BalanceOf::<T>::from(i.wrapping_mul(7_919) % 1_000);
-					(NodeId(u64::from(i)), price)
-				})
-				.collect();
-			let bids = BoundedVec::try_from(bids).unwrap_or_else(|_| panic!("b is bounded"));
-			EchelonBids::<T>::insert(echelon, bids);
+		for echelon in &echelons {
+			let have = EchelonBids::<T>::get(echelon).len() as u32;
+			for i in have..b {
+				let operator: T::AccountId = account("bidder", i, echelon.0);
+				let node = node::<T>(&operator, *echelon, i);
+				let price = BalanceOf::<T>::from(i.wrapping_mul(7_919) % 1_000);
+				EchelonBids::<T>::mutate(echelon, |bids| {
+					if let Some(bid) = bids.iter_mut().find(|(n, _)| *n == node) {
+						bid.1 = price;
+					}
+				});
+			}
 		}
 		let now = NextEpochStart::<T>::get();
 
@@ -301,7 +301,13 @@ mod benchmarks {
 		}
 
 		assert_eq!(CurrentEpoch::<T>::get(), 1);
-		assert_eq!(EchelonPrices::<T>::iter().count() as u32, Echelons::<T>::count());
+		// Where a bidder serves a model (always in the mock), the echelon got a price.
+		for echelon in &echelons {
+			let serving = EchelonBids::<T>::get(echelon).iter().any(|(node, _)| {
+				<T::ServingNodes as frame_support::traits::Contains<_>>::contains(node)
+			});
+			assert!(!serving || EchelonPrices::<T>::contains_key(echelon));
+		}
 	}
 
 	impl_benchmark_test_suite!(Registry, crate::mock::new_test_ext(), crate::mock::Test);

@@ -283,7 +283,9 @@ impl<T: Config> Pallet<T> {
 				}
 			});
 		}
-		Self::fix_prices(0);
+		// The genesis nodes are the chain spec's own, and the model registry's subscriptions may
+		// be built after this pallet's genesis: all their bids count.
+		Self::fix_prices_counting(0, |_, _| true);
 	}
 
 	/// Invariants: each operator's collateral and fee holds equal the sums recorded for its

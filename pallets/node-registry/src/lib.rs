@@ -41,7 +41,10 @@ pub mod pallet {
 	use atoma_support::{EchelonId, EpochIndex, NodeId, OnNodeDeregistered, WorkerPublic};
 	use frame_support::{
 		pallet_prelude::*,
-		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
+		traits::{
+			fungible::{Inspect, InspectHold, Mutate, MutateHold},
+			Contains,
+		},
 	};
 	use frame_system::pallet_prelude::*;
 
@@ -112,6 +115,11 @@ pub mod pallet {
 
 		/// Told when a node is deregistered (the model registry ends its subscriptions).
 		type OnNodeDeregistered: OnNodeDeregistered;
+
+		/// Nodes that serve at least one model (the model registry's subscriptions). Only the
+		/// bids of active nodes among them count toward an echelon's price, so nodes that serve
+		/// nothing cannot move it.
+		type ServingNodes: Contains<NodeId>;
 
 		/// Weights of this pallet's calls and hooks, from its benchmarks.
 		type WeightInfo: WeightInfo;
@@ -226,7 +234,8 @@ pub mod pallet {
 		EpochLengthSet { blocks: BlockNumberFor<T> },
 		/// Epoch `epoch` began at block `first_block`.
 		EpochStarted { epoch: EpochIndex, first_block: BlockNumberFor<T> },
-		/// The echelon's price for `epoch` was fixed as the median of `bids` standing bids.
+		/// The echelon's price for `epoch` was fixed as the median of `bids` standing bids (those
+		/// of nodes active in `epoch`, with at least `MinCollateral`, serving a model).
 		PriceFixed {
 			echelon: EchelonId,
 			epoch: EpochIndex,

@@ -72,6 +72,17 @@ pub const INITIAL_BALANCE: Balance = 100_000;
 
 parameter_types! {
 	pub const Treasury: AccountId = TREASURY;
+	/// Nodes that serve no model (the model registry has no subscription of theirs).
+	pub static ServingNothing: Vec<NodeId> = Vec::new();
+}
+
+/// Stands in for the model registry's subscriptions: every node serves a model unless listed in
+/// [`ServingNothing`].
+pub struct ServingUnlessListed;
+impl frame_support::traits::Contains<NodeId> for ServingUnlessListed {
+	fn contains(node: &NodeId) -> bool {
+		!ServingNothing::get().contains(node)
+	}
 }
 
 thread_local! {
@@ -103,6 +114,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxNodesPerEchelon = ConstU32<4>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = RecordDeregistrations;
+	type ServingNodes = ServingUnlessListed;
 	type WeightInfo = ();
 }
 

@@ -248,6 +248,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 			.saturating_add(T::DbWeight::get().writes((1_u64).saturating_mul(e.into())))
 			.saturating_add(Weight::from_parts(0, 8633).saturating_mul(e.into()))
+			// Added by hand until the next measurement: each bid's node record and the model
+			// registry's subscriptions of its node (`bid_counts`: 2 reads per bid).
+			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(e.into()).saturating_mul(b.into())))
+			.saturating_add(Weight::from_parts(0, 2866 + 3548).saturating_mul(e.into()).saturating_mul(b.into()))
 	}
 }
 
@@ -316,5 +320,7 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(e.into())))
 			.saturating_add(Weight::from_parts(0, 8633).saturating_mul(e.into()))
+			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(e.into()).saturating_mul(b.into())))
+			.saturating_add(Weight::from_parts(0, 2866 + 3548).saturating_mul(e.into()).saturating_mul(b.into()))
 	}
 }

@@ -234,6 +234,7 @@ impl pallet_node_registry::Config for Runtime {
 	type MaxNodesPerEchelon = ConstU32<256>;
 	type TreasuryAccount = TreasuryAccount;
 	type OnNodeDeregistered = ModelRegistry;
+	type ServingNodes = pallet_model_registry::ServingNodes<Runtime>;
 	type WeightInfo = pallet_node_registry::weights::SubstrateWeight<Runtime>;
 }
 

@@ -120,6 +120,27 @@ fn job_output(job: &str, steps: &[[u8; 32]]) -> PendingRequest {
 	}
 }
 
+/// `GET /v1/jobs/{job}` answered with `body`.
+fn job_status(job: &str, body: String) -> PendingRequest {
+	PendingRequest {
+		method: "GET".into(),
+		uri: format!("{URL}/v1/jobs/{job}"),
+		response: Some(body.into_bytes()),
+		sent: true,
+		..Default::default()
+	}
+}
+
+/// The commitment the off-chain worker last put in the pool.
+fn pooled_commitment(pool: &Pool) -> (crate::CommitmentPayload, sp_core::sr25519::Signature) {
+	let tx = pool.write().transactions.pop().expect("a commitment was submitted");
+	let xt = frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
+	let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function else {
+		panic!("not a commitment")
+	};
+	(payload, signature)
+}
+
 #[test]
 fn the_worker_runs_the_job_and_the_node_commits() {
 	let (mut ext, offchain, pool) = ext();
@@ -131,24 +152,14 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		assert!(pool.read().transactions.is_empty(), "inference never blocks the worker");
 
 		// Still running: nothing submitted.
-		offchain.write().expect_request(PendingRequest {
-			method: "GET".into(),
-			uri: format!("{URL}/v1/jobs/job-1"),
-			response: Some(br#"{"id":"job-1","status":"running"}"#.to_vec()),
-			sent: true,
-			..Default::default()
-		});
+		offchain
+			.write()
+			.expect_request(job_status("job-1", r#"{"id":"job-1","status":"running"}"#.into()));
 		Inference::offchain_worker(3);
 		assert!(pool.read().transactions.is_empty());
 
 		let o = output(11, 3);
-		let completed = || PendingRequest {
-			method: "GET".into(),
-			uri: format!("{URL}/v1/jobs/job-1"),
-			response: Some(completed_job(&o).into_bytes()),
-			sent: true,
-			..Default::default()
-		};
+		let completed = || job_status("job-1", completed_job(&o));
 		// Steps that do not hash to the committed trace root: a broken worker, tried again.
 		offchain.write().expect_request(completed());
 		offchain.write().expect_request(job_output("job-1", &trace_of(&o)[..2]));
@@ -169,13 +180,7 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		.and_then(|v| atoma_support::offchain_jobs::JobTrace::decode(&mut &v[..]).ok())
 		.expect("the trace is kept");
 		assert_eq!((kept.step_digests, kept.canonical_output), (trace_of(&o), o.clone()));
-		let tx = pool.write().transactions.pop().expect("a commitment was submitted");
-		let xt =
-			frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
-		let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function
-		else {
-			panic!("not a commitment")
-		};
+		let (payload, signature) = pooled_commitment(&pool);
 		assert_eq!(payload.kind, quorum_kind(&o, 0, 1));
 		// The signature is the worker key's: the pool accepts it and the request settles.
 		assert!(authorize(&payload, &signature).is_ok());
@@ -351,13 +356,7 @@ fn ended_jobs_leave_nothing_in_offchain_storage() {
 		offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
 		Inference::offchain_worker(2);
 		let o = output(11, 3);
-		offchain.write().expect_request(PendingRequest {
-			method: "GET".into(),
-			uri: format!("{URL}/v1/jobs/job-1"),
-			response: Some(completed_job(&o).into_bytes()),
-			sent: true,
-			..Default::default()
-		});
+		offchain.write().expect_request(job_status("job-1", completed_job(&o)));
 		offchain.write().expect_request(job_output("job-1", &trace_of(&o)));
 		Inference::offchain_worker(3);
 		let trace = atoma_support::offchain_jobs::trace_key(id, NodeId(0));
@@ -365,13 +364,7 @@ fn ended_jobs_leave_nothing_in_offchain_storage() {
 		assert!(job_state(id).is_some());
 
 		// The commitment lands; the request settles and leaves the chain's requests in flight.
-		let tx = pool.write().transactions.pop().expect("a commitment");
-		let xt =
-			frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
-		let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function
-		else {
-			panic!("not a commitment")
-		};
+		let (payload, signature) = pooled_commitment(&pool);
 		assert_ok!(Inference::submit_commitment(
 			frame_system::RawOrigin::Authorized.into(),
 			payload,

@@ -69,6 +69,17 @@ fn submission_errors() {
 		let mut s = spec(VerificationMode::Single);
 		s.input = RequestInput::Inline(vec![0xff, 0xfe, 0xc3, 0x28]);
 		assert_noop!(submit_err(s), Error::<Test>::InputNotUtf8);
+		// The same attack with a conversation no worker serves (a role it refuses, an image part,
+		// no message at all): refused too.
+		for chat in [
+			&br#"[{"role":"tool","content":"x"}]"#[..],
+			br#"[{"role":"user","content":[{"type":"image_url"}]}]"#,
+			b"[]",
+		] {
+			let mut s = spec(VerificationMode::Single);
+			s.input = RequestInput::Inline(chat.to_vec());
+			assert_noop!(submit_err(s), Error::<Test>::InvalidChatMessages);
+		}
 
 		let mut s = spec(VerificationMode::Single);
 		s.params.top_p_milli = 0;

@@ -205,3 +205,18 @@ fn report_errors() {
 		assert_noop!(report(ALICE, 0, &model), Error::<Test>::NotSubscribed);
 	});
 }
+
+#[test]
+fn a_node_serves_while_it_holds_a_subscription() {
+	use frame_support::traits::Contains;
+	type Serving = crate::ServingNodes<Test>;
+	setup().build_and_execute(|| {
+		let model = approved("m");
+		assert!(!Serving::contains(&NodeId(0)), "registered, subscribed to nothing");
+		assert_ok!(subscribe(ALICE, 0, &model));
+		assert!(Serving::contains(&NodeId(0)));
+		assert!(!Serving::contains(&NodeId(1)));
+		assert_ok!(ModelRegistry::unsubscribe(RuntimeOrigin::signed(ALICE), NodeId(0), model));
+		assert!(!Serving::contains(&NodeId(0)));
+	});
+}

@@ -182,3 +182,38 @@ fn an_echelon_without_bids_keeps_its_last_price() {
 		assert_eq!(NodeRegistry::price_per_token(EchelonId(0)), Some(12));
 	});
 }
+
+#[test]
+fn bids_of_nodes_that_serve_nothing_or_hold_nothing_leave_the_price_alone() {
+	use atoma_support::{NodeRegistry as _, SlashSplit};
+	ExtBuilder::default().build_and_execute(|| {
+		let echelon = EchelonId(0);
+		register_with(ALICE, 1, MIN_COLLATERAL, 10);
+		run_to_next_epoch();
+		assert_eq!(NodeRegistry::price_per_token(echelon), Some(10));
+
+		// A flood of high bids: two nodes that subscribe to no model, one slashed to nothing.
+		let idle = register_with(BOB, 2, MIN_COLLATERAL, 1_000);
+		let also_idle = register_with(CHARLIE, 3, MIN_COLLATERAL, 1_000);
+		let slashed = register_with(DAVE, 4, MIN_COLLATERAL, 1_000);
+		ServingNothing::set(vec![idle, also_idle]);
+		assert_ok!(NodeRegistry::slash(
+			slashed,
+			sp_runtime::Perbill::one(),
+			&SlashSplit::treasury_only(sp_runtime::Perbill::one())
+		));
+		run_to_next_epoch();
+		assert_eq!(NodeRegistry::price_per_token(echelon), Some(10), "the flood moved nothing");
+		System::assert_has_event(
+			Event::PriceFixed { echelon, epoch: 2, price_per_token: 10, bids: 1 }.into(),
+		);
+
+		// Once they serve a model, their bids count.
+		ServingNothing::set(vec![]);
+		run_to_next_epoch();
+		assert_eq!(NodeRegistry::price_per_token(echelon), Some(1_000));
+		System::assert_has_event(
+			Event::PriceFixed { echelon, epoch: 3, price_per_token: 1_000, bids: 3 }.into(),
+		);
+	});
+}
