@@ -193,24 +193,24 @@ impl<T: Config> Pallet<T> {
 		match (dispute.phase, store.get::<JobState>().ok().flatten()) {
 			(DisputePhase::Committing { .. }, _) if on_chain.is_some() => {},
 			(DisputePhase::Committing { .. }, None) => match post() {
-				Ok(job) => store.set(&JobState::Running { job }),
+				Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
 				Err(()) => store.set(&backoff(now, 0)),
 			},
 			(DisputePhase::Committing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
 				match post() {
-					Ok(job) => store.set(&JobState::Running { job }),
+					Ok(job) => store.set(&JobState::Running { job, attempts }),
 					Err(()) => store.set(&backoff(now, attempts)),
 				}
 			},
-			(DisputePhase::Committing { .. }, Some(JobState::Running { job })) => {
+			(DisputePhase::Committing { .. }, Some(JobState::Running { job, attempts })) => {
 				match poll_job(url, &job) {
 					Poll::Pending => {},
-					Poll::Failed => store.set(&backoff(now, 0)),
+					Poll::Failed => store.set(&backoff(now, attempts)),
 					Poll::Done(done) => {
 						let Some(verdict) = Self::verdict_of_job(url, &job, &done, dispute) else {
-							return store.set(&backoff(now, 0));
+							return store.set(&backoff(now, attempts));
 						};
 						let digest = verdict.revealed_digest().unwrap_or_default();
 						verdict_store.set(&verdict);

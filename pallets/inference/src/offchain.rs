@@ -9,10 +9,14 @@
 //! persistent offchain storage, one step per block, never waiting on inference:
 //!
 //! ```text
-//! (none) ─POST /v1/jobs─► Running { job } ─GET /v1/jobs/{job}: completed─► commitment submitted
-//!    ▲                        │ failed / unreachable                          ─► Committed { digest }
-//!    └── Backoff { retry_at } ◄┘                                  reveal window ─► Revealed
+//! (none) ─POST /v1/jobs─► Running { job } ─GET /v1/jobs/{job}: completed─► Committed { digest }
+//!    ▲                        │ failed / lost / unreachable        commitment sent until on chain
+//!    └── Backoff { retry_at } ◄┘ (1, 2, 4 … 64 blocks)    reveal window: reveal sent until on
+//!                                                                     chain ─► Revealed
 //! ```
+//!
+//! The commitment is derived from the kept output and steps (quorum root and leaf, or the sealed
+//! digest), so a transaction the pool dropped is sent again unchanged.
 //!
 //! Before committing, the node fetches the job's steps (`GET /v1/outputs/{job}`), checks them
 //! against the trace root it commits, and keeps them with the output in offchain storage
@@ -29,12 +33,12 @@
 
 use alloc::vec::Vec;
 
-use atoma_primitives::commitment::sealed_commitment;
+use atoma_primitives::commitment::{output_digest, quorum_commitments, sealed_commitment};
 use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
 		backoff, encode_hash, fetch_trace, paired_worker, poll_job, post_job, trace_key,
-		with_job_lock, Poll,
+		with_job_lock, JobTrace, Poll,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
@@ -215,64 +219,90 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			{
 				match Self::job_body(request, &role).ok_or(()).and_then(|body| post_job(url, body))
 				{
-					Ok(job) => store.set(&JobState::Running { job }),
+					Ok(job) => store.set(&JobState::Running { job, attempts }),
 					Err(()) => store.set(&backoff(now, attempts)),
 				}
 			},
-			(Phase::Executing { .. }, Some(JobState::Running { job })) => {
+			(Phase::Executing { .. }, Some(JobState::Running { job, attempts })) => {
 				match poll_job(url, &job) {
 					Poll::Pending => {},
-					Poll::Failed => store.set(&backoff(now, 0)),
+					// A lost job (404 after a worker restart) or a failed one is posted again,
+					// waiting longer after each failure.
+					Poll::Failed => store.set(&backoff(now, attempts)),
 					Poll::Done(done) => {
 						// Keep the steps before committing to their root: in a dispute this node
 						// answers bisection turns from them, even if its worker restarted since.
 						let Ok(trace) = fetch_trace(url, &job, &done) else {
-							return store.set(&backoff(now, 0));
+							return store.set(&backoff(now, attempts));
 						};
 						StorageValueRef::persistent(&trace_key(id, node)).set(&trace);
-						let digest = done.output_hash;
-						let kind = match (&role, request.mode) {
-							(_, VerificationMode::CrossValidation { .. }) => {
-								CommitmentKind::Sealed {
-									sealed: sealed_commitment(&digest, &key.0),
-									output_tokens: done.output_tokens,
-									trace_root: done.trace_root,
-									vrf: match role {
-										Role::Verifier { proof } => Some(proof),
-										Role::Public { .. } => None,
-									},
-								}
-							},
-							_ => CommitmentKind::Quorum {
-								root: done.root,
-								leaf: done.leaf,
-								output_tokens: done.output_tokens,
-								trace_root: done.trace_root,
-							},
-						};
-						if Self::submit(CommitmentPayload { request: id, node, kind }, key) {
-							store.set(&JobState::Committed { output_digest: digest });
-						}
+						let digest = output_digest(&trace.canonical_output);
+						// Marked committed once sent: if the pool drops the transaction, the arm
+						// below sends it again.
+						store.set(&JobState::Committed { output_digest: digest });
+						Self::commit_kept_output(id, request, node, key, &role, &trace);
 					},
 				}
 			},
+			// Committed here but not on chain: the transaction was dropped before inclusion (a
+			// full pool, a reorg). Sent again every block until the chain has it; the pool
+			// refuses a copy of one it still holds.
+			(Phase::Executing { .. }, Some(JobState::Committed { .. })) => {
+				let kept_key = trace_key(id, node);
+				if let Ok(Some(trace)) = StorageValueRef::persistent(&kept_key).get::<JobTrace>() {
+					Self::commit_kept_output(id, request, node, key, &role, &trace);
+				}
+			},
+			// Sent every block until the chain has the reveal: a dropped reveal would cost this
+			// node its timeout slash.
 			(Phase::Revealing { .. }, Some(JobState::Committed { output_digest })) => {
-				let revealed =
-					matches!(on_chain, Some(Commitment::Sealed { revealed: Some(_), .. }));
-				if revealed
-					|| Self::submit(
-						CommitmentPayload {
-							request: id,
-							node,
-							kind: CommitmentKind::Reveal { output_digest },
-						},
-						key,
-					) {
+				if matches!(on_chain, Some(Commitment::Sealed { revealed: Some(_), .. })) {
 					store.set(&JobState::Revealed);
+				} else {
+					let kind = CommitmentKind::Reveal { output_digest };
+					Self::submit(CommitmentPayload { request: id, node, kind }, key);
 				}
 			},
 			_ => {},
 		}
+	}
+
+	/// Submit this node's commitment to the output it kept: the quorum root and this node's leaf
+	/// (Single, Sampling), or the digest sealed with its worker key (Cross-Validation), each with
+	/// the token count and trace root of the kept steps. Derived from the output itself, so a
+	/// resubmission is the same transaction.
+	fn commit_kept_output(
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		key: &WorkerPublic,
+		role: &Role,
+		trace: &JobTrace,
+	) -> bool {
+		let output = &trace.canonical_output;
+		let output_tokens = trace.step_digests.len() as u32;
+		let trace_root = atoma_primitives::trace::trace_root(&trace.step_digests);
+		let kind = match (role, request.mode) {
+			(_, VerificationMode::CrossValidation { .. }) => CommitmentKind::Sealed {
+				sealed: sealed_commitment(&output_digest(output), &key.0),
+				output_tokens,
+				trace_root,
+				vrf: match role {
+					Role::Verifier { proof } => Some(*proof),
+					Role::Public { .. } => None,
+				},
+			},
+			(Role::Public { index, quorum }, _) => {
+				let commitments = quorum_commitments(output, *quorum);
+				let Some(leaf) = commitments.leaves.get(*index as usize).copied() else {
+					return false;
+				};
+				CommitmentKind::Quorum { root: commitments.root, leaf, output_tokens, trace_root }
+			},
+			// Verifiers exist in Cross-Validation only.
+			(Role::Verifier { .. }, _) => return false,
+		};
+		Self::submit(CommitmentPayload { request: id, node, kind }, key)
 	}
 
 	fn start_job(
@@ -286,7 +316,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 	) {
 		Self::keep_job(id, node);
 		match Self::job_body(request, role).ok_or(()).and_then(|body| post_job(url, body)) {
-			Ok(job) => store.set(&JobState::Running { job }),
+			Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
 			Err(()) => store.set(&backoff(now, 0)),
 		}
 	}

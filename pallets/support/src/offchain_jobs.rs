@@ -31,14 +31,16 @@ pub enum JobState {
 	Running {
 		/// The worker's job id.
 		job: Vec<u8>,
+		/// Failures before this attempt: a failure now backs off longer than the last.
+		attempts: u32,
 	},
-	/// The commitment was submitted; the digest waits for a reveal (Cross-Validation, and
-	/// arbiters' verdicts).
+	/// The commitment was submitted (and is sent again until the chain has it); the digest
+	/// waits for a reveal (Cross-Validation, and arbiters' verdicts).
 	Committed {
 		/// `H(O)`.
 		output_digest: [u8; 32],
 	},
-	/// The reveal was submitted: nothing more to do.
+	/// The chain has the reveal: nothing more to do.
 	Revealed,
 	/// The worker failed or was unreachable: try again from block `retry_at`.
 	Backoff {

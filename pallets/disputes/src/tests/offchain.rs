@@ -134,7 +134,10 @@ fn an_arbiter_re_executes_seals_and_reveals() {
 		// The job: the request's prompt and parameters with the chain's sampler seed.
 		offchain.write().expect_request(job_post(id, r#"{"id":"job-7","status":"queued"}"#));
 		Disputes::offchain_worker(now);
-		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Running { job: b"job-7".to_vec() }));
+		assert_eq!(
+			job_state(id, 0, arbiter),
+			Some(JobState::Running { job: b"job-7".to_vec(), attempts: 0 })
+		);
 		assert!(pool.read().transactions.is_empty());
 
 		offchain.write().expect_request(PendingRequest {
@@ -208,7 +211,11 @@ fn an_unreachable_worker_backs_off_and_a_party_never_arbitrates() {
 		Disputes::offchain_worker(now);
 		offchain.write().expect_request(job_post(id, r#"{"id":"job-8"}"#));
 		Disputes::offchain_worker(now + 1);
-		assert_eq!(job_state(id, 0, arbiter), Some(JobState::Running { job: b"job-8".to_vec() }));
+		assert_eq!(
+			job_state(id, 0, arbiter),
+			// One failure so far: a failure of this attempt would wait two blocks.
+			Some(JobState::Running { job: b"job-8".to_vec(), attempts: 1 })
+		);
 		assert!(pool.read().transactions.is_empty());
 	});
 }

@@ -148,7 +148,7 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		let id = submit_and_select(VerificationMode::Single);
 		offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
 		Inference::offchain_worker(2);
-		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-1".to_vec() }));
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-1".to_vec(), attempts: 0 }));
 		assert!(pool.read().transactions.is_empty(), "inference never blocks the worker");
 
 		// Still running: nothing submitted.
@@ -166,7 +166,7 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		Inference::offchain_worker(4);
 		assert!(matches!(job_state(id), Some(JobState::Backoff { .. })));
 		assert!(pool.read().transactions.is_empty());
-		set_job_state(id, JobState::Running { job: b"job-1".to_vec() });
+		set_job_state(id, JobState::Running { job: b"job-1".to_vec(), attempts: 0 });
 
 		offchain.write().expect_request(completed());
 		offchain.write().expect_request(job_output("job-1", &trace_of(&o)));
@@ -210,7 +210,7 @@ fn a_failing_worker_is_retried_with_backoff() {
 		// Block 3: retried, and accepted.
 		offchain.write().expect_request(expected_post(id, r#"{"id":7}"#));
 		Inference::offchain_worker(3);
-		assert_eq!(job_state(id), Some(JobState::Running { job: b"7".to_vec() }));
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"7".to_vec(), attempts: 1 }));
 	});
 }
 
@@ -306,7 +306,11 @@ fn the_worker_finds_every_job_with_500_in_flight() {
 		}
 		Inference::offchain_worker(2);
 		for id in &ids {
-			assert_eq!(job_state(*id), Some(JobState::Running { job: b"j".to_vec() }), "{id:?}");
+			assert_eq!(
+				job_state(*id),
+				Some(JobState::Running { job: b"j".to_vec(), attempts: 0 }),
+				"{id:?}"
+			);
 		}
 	});
 }
@@ -344,7 +348,7 @@ fn a_verifier_seat_found_by_the_sortition_task_is_served() {
 		);
 		offchain.write().expect_request(expected_post(id, r#"{"id":"v","status":"queued"}"#));
 		Inference::offchain_worker(3);
-		assert_eq!(job_state(id), Some(JobState::Running { job: b"v".to_vec() }));
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"v".to_vec(), attempts: 0 }));
 	});
 }
 
@@ -381,5 +385,96 @@ fn ended_jobs_leave_nothing_in_offchain_storage() {
 		)
 		.map(|v| Vec::<(atoma_support::RequestId, NodeId)>::decode(&mut &v[..]).unwrap());
 		assert_eq!(kept, Some(vec![]));
+	});
+}
+
+/// Run node 0's job for `id` to its commitment: post, complete with output `o`, keep the trace.
+fn run_job_to_commitment(offchain: &Offchain, id: atoma_support::RequestId, o: &[u8], at: u64) {
+	offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
+	Inference::offchain_worker(at);
+	offchain.write().expect_request(job_status("job-1", completed_job(o)));
+	offchain.write().expect_request(job_output("job-1", &trace_of(o)));
+	Inference::offchain_worker(at + 1);
+}
+
+#[test]
+fn a_commitment_the_pool_dropped_is_sent_again() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let o = output(11, 3);
+		run_job_to_commitment(&offchain, id, &o, 2);
+		let sent = pooled_commitment(&pool);
+		assert!(pool.read().transactions.is_empty(), "dropped before inclusion");
+
+		// The next run sees no commitment on chain and sends the same one again.
+		Inference::offchain_worker(4);
+		let again = pooled_commitment(&pool);
+		assert_eq!(again.0, sent.0);
+		assert_eq!(again.0.kind, quorum_kind(&o, 0, 1));
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			again.0,
+			again.1
+		));
+		assert!(crate::Results::<Test>::get(id).is_some());
+	});
+}
+
+#[test]
+fn a_reveal_the_pool_dropped_is_sent_again() {
+	use atoma_support::NodeRegistry as _;
+	let (mut ext, offchain, pool) = ext_with_nodes(2);
+	ext.execute_with(|| {
+		let mode =
+			VerificationMode::CrossValidation { n: 1, p: sp_runtime::Perbill::from_percent(100) };
+		// Node 1 has no free collateral at selection, so node 0 (this node) is the primary.
+		assert_ok!(NodeRegistry::reserve_collateral(NodeId(1), NODE_COLLATERAL));
+		let id = submit_and_select(mode);
+		assert_eq!(selected(id), vec![NodeId(0)]);
+		let o = output(11, 3);
+		run_job_to_commitment(&offchain, id, &o, 2);
+		let (payload, signature) = pooled_commitment(&pool);
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+
+		// The commit window closes; the reveal goes out, and is dropped.
+		run_to_block(7);
+		assert!(matches!(request(id).phase, crate::Phase::Revealing { .. }));
+		Inference::offchain_worker(7);
+		let first = pooled_commitment(&pool);
+		assert_eq!(first.0.kind, reveal_kind(&o));
+		assert!(matches!(job_state(id), Some(JobState::Committed { .. })), "not revealed yet");
+
+		Inference::offchain_worker(8);
+		let again = pooled_commitment(&pool);
+		assert_eq!(again.0, first.0);
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			again.0,
+			again.1
+		));
+		assert!(crate::Results::<Test>::get(id).is_some());
+		NodeRegistry::release_collateral(NodeId(1), NODE_COLLATERAL);
+	});
+}
+
+#[test]
+fn each_failure_of_a_running_job_backs_off_longer() {
+	let (mut ext, offchain, _pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		// Two failures so far; the third attempt is running.
+		set_job_state(id, JobState::Running { job: b"job-1".to_vec(), attempts: 2 });
+		offchain.write().expect_request(job_status("job-1", r#"{"status":"failed"}"#.into()));
+		Inference::offchain_worker(2);
+		// 2^2 blocks, not 1: the count survives the attempt.
+		assert_eq!(job_state(id), Some(JobState::Backoff { retry_at: 6, attempts: 3 }));
+		offchain.write().expect_request(expected_post(id, r#"{"id":"job-2"}"#));
+		Inference::offchain_worker(6);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-2".to_vec(), attempts: 3 }));
 	});
 }
