@@ -35,7 +35,7 @@ use atoma_support::{
 	inference::DisputedRequests,
 	offchain_jobs::{
 		backoff, fetch_trace, paired_worker, poll_job, post_job, trace_key, with_job_lock,
-		FinishedJob, JobState, JobTrace, Poll,
+		FinishedJob, JobState, JobTrace, KeptJobs, Poll,
 	},
 	worker_key::KEY_TYPE,
 	NodeId, RequestId, WorkerPublic,
@@ -66,6 +66,15 @@ fn verdict_key(request: RequestId, round: u32, node: NodeId) -> Vec<u8> {
 	[VERDICT_PREFIX, &(request, round, node).encode()].concat()
 }
 
+fn lock_key(request: RequestId, node: NodeId) -> Vec<u8> {
+	[LOCK_PREFIX, &(request, node).encode()].concat()
+}
+
+/// The arbiter jobs that left state in offchain storage (SCALE `Vec<(RequestId, round,
+/// NodeId)>`), so that it can be removed once the node's duty in the dispute has ended.
+pub const KEPT_ARBITER_JOBS_KEY: &[u8] = b"atoma/kept-arbiter-jobs";
+const KEPT_ARBITER_JOBS: KeptJobs<(RequestId, u32, NodeId)> = KeptJobs::new(KEPT_ARBITER_JOBS_KEY);
+
 impl<T: Config> Pallet<T> {
 	/// One run of the arbiter's off-chain worker at block `now`.
 	pub fn run_offchain_worker(now: BlockNumberFor<T>) {
@@ -83,12 +92,20 @@ impl<T: Config> Pallet<T> {
 				if !dispute.round_arbiters().contains(node) {
 					continue;
 				}
-				let lock_key = [LOCK_PREFIX, &(id, node).encode()].concat();
-				with_job_lock(&lock_key, || {
+				with_job_lock(&lock_key(id, *node), || {
 					Self::arbiter_step(&url, now, id, &dispute, *node, key)
 				});
 			}
 		}
+		// An arbiter's state outlives its duty only until the next run.
+		KEPT_ARBITER_JOBS.forget_ended(
+			|(id, _, node)| !Duties::<T>::contains_key(node, id),
+			|(id, round, node)| {
+				StorageValueRef::persistent(&job_key(*id, *round, *node)).clear();
+				StorageValueRef::persistent(&verdict_key(*id, *round, *node)).clear();
+				StorageValueRef::persistent(&lock_key(*id, *node)).clear();
+			},
+		);
 	}
 
 	/// A party's part: answer the bisection turn for its side, or publish the output once its
@@ -192,9 +209,12 @@ impl<T: Config> Pallet<T> {
 			|| T::Requests::arbitration_job(id, limit).ok_or(()).and_then(|b| post_job(url, b));
 		match (dispute.phase, store.get::<JobState>().ok().flatten()) {
 			(DisputePhase::Committing { .. }, _) if on_chain.is_some() => {},
-			(DisputePhase::Committing { .. }, None) => match post() {
-				Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
-				Err(()) => store.set(&backoff(now, 0)),
+			(DisputePhase::Committing { .. }, None) => {
+				KEPT_ARBITER_JOBS.keep((id, dispute.round, node));
+				match post() {
+					Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
+					Err(()) => store.set(&backoff(now, 0)),
+				}
 			},
 			(DisputePhase::Committing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>

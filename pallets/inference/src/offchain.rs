@@ -38,7 +38,7 @@ use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
 		backoff, encode_hash, fetch_trace, paired_worker, poll_job, post_job, trace_key,
-		with_job_lock, JobTrace, Poll,
+		with_job_lock, JobTrace, KeptJobs, Poll,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
@@ -65,8 +65,7 @@ const LOCK_PREFIX: &[u8] = b"atoma/job-lock/";
 /// The jobs that left something in offchain storage (SCALE `Vec<(RequestId, NodeId)>`), so that
 /// it can be removed when they end.
 pub const KEPT_JOBS_KEY: &[u8] = b"atoma/kept-jobs";
-/// Attempts at a compare-and-set of [`KEPT_JOBS_KEY`] against an overlapping run.
-const KEPT_JOBS_RETRIES: usize = 4;
+const KEPT_JOBS: KeptJobs<(RequestId, NodeId)> = KeptJobs::new(KEPT_JOBS_KEY);
 
 fn job_key(request: RequestId, node: NodeId) -> Vec<u8> {
 	let mut out = JOB_PREFIX.to_vec();
@@ -125,58 +124,26 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		jobs.into_iter().map(|((id, node), key)| (id, node, key)).collect()
 	}
 
-	/// Note that job `(id, node)` keeps state in offchain storage.
-	fn keep_job(id: RequestId, node: NodeId) {
-		let kept = StorageValueRef::persistent(KEPT_JOBS_KEY);
-		for _ in 0..KEPT_JOBS_RETRIES {
-			let added = kept.mutate::<Vec<(RequestId, NodeId)>, (), _>(|jobs| {
-				let mut jobs = jobs.ok().flatten().unwrap_or_default();
-				if !jobs.contains(&(id, node)) {
-					jobs.push((id, node));
-				}
-				Ok(jobs)
-			});
-			if added.is_ok() {
-				return;
-			}
-		}
-	}
-
 	/// Remove what ended jobs left in offchain storage: those whose request is no longer in
 	/// flight, or whose node no longer works on it (replaced after a timeout or a conviction, or
 	/// a verifier seat that was not taken in the commit window).
 	fn forget_ended_jobs(local: &[(NodeId, WorkerPublic)]) {
-		let kept = StorageValueRef::persistent(KEPT_JOBS_KEY);
-		let Ok(Some(jobs)) = kept.get::<Vec<(RequestId, NodeId)>>() else { return };
-		let ended: Vec<(RequestId, NodeId)> = jobs
-			.into_iter()
-			.filter(|(id, node)| {
+		KEPT_JOBS.forget_ended(
+			|(id, node)| {
 				Requests::<T>::get(id).is_none_or(|r| {
 					!Assignments::<T>::contains_key(node, id)
 						&& !matches!(r.phase, Phase::Executing { .. })
 				})
-			})
-			.collect();
-		if ended.is_empty() {
-			return;
-		}
-		let removed = kept.mutate::<Vec<(RequestId, NodeId)>, (), _>(|jobs| {
-			let mut jobs = jobs.ok().flatten().unwrap_or_default();
-			jobs.retain(|job| !ended.contains(job));
-			Ok(jobs)
-		});
-		// An overlapping run changed the list: the next run tries again.
-		if removed.is_err() {
-			return;
-		}
-		for (id, node) in ended {
-			StorageValueRef::persistent(&job_key(id, node)).clear();
-			StorageValueRef::persistent(&trace_key(id, node)).clear();
-			StorageValueRef::persistent(&lock_key(id, node)).clear();
-			if let Some((_, key)) = local.iter().find(|(n, _)| *n == node) {
-				StorageValueRef::persistent(&proof_key(id, key)).clear();
-			}
-		}
+			},
+			|(id, node)| {
+				StorageValueRef::persistent(&job_key(*id, *node)).clear();
+				StorageValueRef::persistent(&trace_key(*id, *node)).clear();
+				StorageValueRef::persistent(&lock_key(*id, *node)).clear();
+				if let Some((_, key)) = local.iter().find(|(n, _)| n == node) {
+					StorageValueRef::persistent(&proof_key(*id, key)).clear();
+				}
+			},
+		);
 	}
 
 	fn role_of(
@@ -314,7 +281,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		role: &Role,
 		store: &StorageValueRef,
 	) {
-		Self::keep_job(id, node);
+		KEPT_JOBS.keep((id, node));
 		match Self::job_body(request, role).ok_or(()).and_then(|body| post_job(url, body)) {
 			Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
 			Err(()) => store.set(&backoff(now, 0)),

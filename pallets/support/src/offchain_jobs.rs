@@ -51,6 +51,64 @@ pub enum JobState {
 	},
 }
 
+/// A list in offchain storage of the jobs that left entries there, so that the entries can be
+/// removed once the jobs end (offchain storage otherwise only grows). Updated by compare-and-set:
+/// off-chain worker runs may overlap.
+pub struct KeptJobs<Job> {
+	key: &'static [u8],
+	_job: core::marker::PhantomData<Job>,
+}
+
+/// Attempts at a compare-and-set against an overlapping run.
+const KEPT_JOBS_RETRIES: usize = 4;
+
+impl<Job: Encode + Decode + PartialEq + Clone> KeptJobs<Job> {
+	/// The list kept under `key`.
+	pub const fn new(key: &'static [u8]) -> Self {
+		Self { key, _job: core::marker::PhantomData }
+	}
+
+	/// The jobs in the list.
+	pub fn jobs(&self) -> Vec<Job> {
+		StorageValueRef::persistent(self.key).get::<Vec<Job>>().ok().flatten().unwrap_or_default()
+	}
+
+	/// Note that `job` keeps entries in offchain storage.
+	pub fn keep(&self, job: Job) {
+		let list = StorageValueRef::persistent(self.key);
+		for _ in 0..KEPT_JOBS_RETRIES {
+			let added = list.mutate::<Vec<Job>, (), _>(|jobs| {
+				let mut jobs = jobs.ok().flatten().unwrap_or_default();
+				if !jobs.contains(&job) {
+					jobs.push(job.clone());
+				}
+				Ok(jobs)
+			});
+			if added.is_ok() {
+				return;
+			}
+		}
+	}
+
+	/// Drop the jobs `ended` accepts from the list and `clear` their entries. If an overlapping
+	/// run changed the list meanwhile, nothing is cleared: the next run tries again.
+	pub fn forget_ended(&self, ended: impl Fn(&Job) -> bool, clear: impl Fn(&Job)) {
+		let gone: Vec<Job> = self.jobs().into_iter().filter(|job| ended(job)).collect();
+		if gone.is_empty() {
+			return;
+		}
+		let list = StorageValueRef::persistent(self.key);
+		let removed = list.mutate::<Vec<Job>, (), _>(|jobs| {
+			let mut jobs = jobs.ok().flatten().unwrap_or_default();
+			jobs.retain(|job| !gone.contains(job));
+			Ok(jobs)
+		});
+		if removed.is_ok() {
+			gone.iter().for_each(clear);
+		}
+	}
+}
+
 /// The local inference worker's URL (written by the node from `--inference-worker-url`) and the
 /// worker keys in this node's keystore that belong to registered nodes; `None` when the node is
 /// not paired or holds no such key: the off-chain worker has nothing to do.

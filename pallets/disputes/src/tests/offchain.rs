@@ -186,6 +186,15 @@ fn an_arbiter_re_executes_seals_and_reveals() {
 			assert_ok!(vote(id, *node, Vote::Revealed(expected.clone())));
 		}
 		assert!(crate::Disputes::<Test>::get(id).is_none(), "resolved");
+		// The duty ended: the next run removes what the job left in offchain storage.
+		Disputes::offchain_worker(System::block_number());
+		assert_eq!(job_state(id, 0, arbiter), None);
+		let kept = sp_io::offchain::local_storage_get(
+			StorageKind::PERSISTENT,
+			crate::offchain::KEPT_ARBITER_JOBS_KEY,
+		)
+		.map(|v| Vec::<(RequestId, u32, NodeId)>::decode(&mut &v[..]).unwrap());
+		assert_eq!(kept, Some(vec![]));
 	});
 }
 
