@@ -12,6 +12,7 @@ use sp_runtime::{
 	transaction_validity::{
 		InvalidTransaction, TransactionPriority, TransactionValidityWithRefund, ValidTransaction,
 	},
+	SaturatedConversion,
 };
 
 use crate::{
@@ -73,6 +74,18 @@ impl<T: Config> Pallet<T> {
 						T::Nodes::is_eligible(node, T::JobCollateral::get()),
 						Error::<T>::NotSelected
 					);
+					// A key registered or rotated after the request could have been ground
+					// against its seed until one won the sortition.
+					ensure!(
+						T::Nodes::worker_key_since(node) < request.submitted_at.saturated_into(),
+						Error::<T>::WorkerKeyTooNew
+					);
+					// The escrow pays `n` verifiers: later ones could be paid nothing.
+					let seats = match request.mode {
+						VerificationMode::CrossValidation { n, .. } => n as usize,
+						_ => 0,
+					};
+					ensure!(request.verifiers.len() < seats, Error::<T>::TooManyVerifiers);
 					let score = sortition::verified_score(
 						&summary.worker_key,
 						&request.selection_seed,
@@ -84,7 +97,6 @@ impl<T: Config> Pallet<T> {
 						sortition::is_selected(score, request.sortition_threshold),
 						Error::<T>::NotSelected
 					);
-					ensure!(!request.verifiers.is_full(), Error::<T>::TooManyVerifiers);
 				}
 				deadline
 			},

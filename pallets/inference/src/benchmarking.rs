@@ -69,6 +69,9 @@ fn serving<T: Config>(count: u32) -> Setup<T> {
 	}
 	let ids: Vec<NodeId> = nodes.iter().map(|(n, _)| *n).collect();
 	let model = T::Models::benchmark_model(&ids);
+	// Requests come a block later: sortition accepts only worker keys older than the request.
+	let next = frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
+	frame_system::Pallet::<T>::set_block_number(next);
 	Setup { model, echelon: echelon.unwrap_or_default(), nodes, _t: Default::default() }
 }
 
@@ -253,6 +256,10 @@ mod benchmarks {
 			if let Some(r) = r {
 				r.selection_seed = BENCH_VRF_SEED;
 				r.sortition_threshold = u128::MAX;
+				// The key was set just now for the fixed VRF vector: date the request after it,
+				// as sortition accepts only keys older than the request.
+				r.submitted_at =
+					frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
 			}
 		});
 		let digest = atoma_primitives::commitment::output_digest(&output(16));

@@ -357,7 +357,7 @@ pub mod pallet {
 		NotExecuting,
 		/// The commitment's kind does not fit the request's mode or phase.
 		WrongCommitmentKind,
-		/// `MaxQuorum` verifiers committed already.
+		/// The request's `n` verifiers (what its escrow pays) committed already.
 		TooManyVerifiers,
 		/// The request is not in its reveal window.
 		NotRevealing,
@@ -385,6 +385,9 @@ pub mod pallet {
 		/// message that is not an object, a role other than system, user or assistant, or
 		/// content other than text (`atoma_primitives::prompt`).
 		InvalidChatMessages,
+		/// The verifier's worker key was registered or rotated after the request was submitted:
+		/// it could have been chosen to win the request's sortition.
+		WorkerKeyTooNew,
 	}
 
 	#[pallet::hooks]

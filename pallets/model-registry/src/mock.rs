@@ -109,6 +109,9 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId> {
 		NODES.with(|n| n.borrow().iter().find(|(_, s)| s.worker_key == *key).map(|(id, _)| *id))
 	}
+	fn worker_key_since(_node: NodeId) -> u64 {
+		0
+	}
 	fn echelon_exists(_echelon: EchelonId) -> bool {
 		true
 	}

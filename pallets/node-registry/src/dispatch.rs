@@ -63,6 +63,7 @@ impl<T: Config> Pallet<T> {
 		);
 		NextNodeId::<T>::put(next);
 		NodeByWorkerKey::<T>::insert(worker_key, node);
+		WorkerKeySince::<T>::insert(node, frame_system::Pallet::<T>::block_number());
 		EchelonBids::<T>::insert(echelon, bids);
 		Self::deposit_event(Event::NodeRegistered {
 			node,
@@ -105,6 +106,7 @@ impl<T: Config> Pallet<T> {
 		NodeByWorkerKey::<T>::remove(old);
 		NodeByWorkerKey::<T>::insert(new, node);
 		Nodes::<T>::insert(node, record);
+		WorkerKeySince::<T>::insert(node, frame_system::Pallet::<T>::block_number());
 		Self::deposit_event(Event::WorkerKeyRotated { node, old, new });
 		Ok(())
 	}
@@ -179,6 +181,7 @@ impl<T: Config> Pallet<T> {
 			)?
 		};
 		Nodes::<T>::remove(node);
+		WorkerKeySince::<T>::remove(node);
 		Fees::<T>::remove(node);
 		NodeByWorkerKey::<T>::remove(record.worker_key);
 		Self::deposit_event(Event::NodeWithdrawn { node, operator, collateral, fees });

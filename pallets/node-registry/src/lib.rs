@@ -154,6 +154,12 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextEchelonId<T: Config> = StorageValue<_, u32, ValueQuery>;
 
+	/// The block from which each node's current worker key holds (its registration or its last
+	/// rotation; absent for genesis nodes). Verifier sortition accepts only keys older than the
+	/// request, so a key cannot be ground against a seed already drawn.
+	#[pallet::storage]
+	pub type WorkerKeySince<T: Config> = StorageMap<_, Twox64Concat, NodeId, BlockNumberFor<T>>;
+
 	/// Each echelon's price per token in the current epoch, fixed at the last boundary as the
 	/// median of the standing bids. Absent while the echelon has never had a bid.
 	#[pallet::storage]

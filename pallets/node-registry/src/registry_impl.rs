@@ -14,6 +14,7 @@ use frame_support::{
 		Get,
 	},
 };
+use sp_runtime::SaturatedConversion;
 use sp_runtime::{
 	traits::{CheckedDiv, Saturating, Zero},
 	DispatchError, DispatchResult, Perbill,
@@ -32,6 +33,10 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 
 	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId> {
 		NodeByWorkerKey::<T>::get(key)
+	}
+
+	fn worker_key_since(node: NodeId) -> u64 {
+		WorkerKeySince::<T>::get(node).map_or(0, |block| block.saturated_into())
 	}
 
 	fn echelon_exists(echelon: EchelonId) -> bool {

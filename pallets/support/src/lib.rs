@@ -86,6 +86,12 @@ pub trait NodeRegistry<AccountId, Balance> {
 	/// The node whose current worker key is `key`.
 	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId>;
 
+	/// The block from which `node`'s current worker key holds: its registration or its last key
+	/// rotation (0 for nodes of the genesis). A VRF proof made with a key chosen after a seed was
+	/// drawn could have been ground against it, so sortition accepts only keys older than the
+	/// request.
+	fn worker_key_since(node: NodeId) -> u64;
+
 	/// Whether governance has registered `echelon`.
 	fn echelon_exists(echelon: EchelonId) -> bool;
 

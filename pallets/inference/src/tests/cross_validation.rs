@@ -263,3 +263,65 @@ fn a_node_reveals_once() {
 		);
 	});
 }
+
+#[test]
+fn verifier_seats_stop_at_what_the_escrow_pays() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		// n = 1: the escrow pays the primary and one verifier.
+		let id = submit_and_select(cv(1, 100));
+		crate::Requests::<Test>::mutate(id, |r| {
+			if let Some(r) = r {
+				r.sortition_threshold = u128::MAX;
+			}
+		});
+		let o = output(1, 2);
+		let verifiers = others(id, 3);
+		assert_ok!(submit_signed(payload(
+			id,
+			verifiers[0],
+			sealed_kind(id, verifiers[0], &o, true)
+		)));
+		let p = payload(id, verifiers[1], sealed_kind(id, verifiers[1], &o, true));
+		let sig = sign(&p, verifiers[1]);
+		assert_noop!(
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+			Error::<Test>::TooManyVerifiers
+		);
+	});
+}
+
+#[test]
+fn a_worker_key_newer_than_the_request_cannot_verify() {
+	use sp_core::{crypto::VrfSecret, Pair};
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let verifier = others(id, 2)[0];
+		// The seed is public now: the operator tries keys until one wins, and rotates to it.
+		let ground = sp_core::sr25519::Pair::from_string("//ground", None).unwrap();
+		assert_ok!(NodeRegistry::rotate_worker_key(
+			RuntimeOrigin::signed(OPERATOR_BASE + verifier.0),
+			verifier,
+			ground.public(),
+		));
+		let o = output(1, 2);
+		let seed = request(id).selection_seed;
+		let proof = atoma_support::sortition::VrfProof::from_signature(
+			&ground.vrf_sign(&atoma_support::sortition::vrf_sign_data(&seed, id)),
+		);
+		let kind = CommitmentKind::Sealed {
+			sealed: atoma_primitives::commitment::sealed_commitment(
+				&atoma_primitives::commitment::output_digest(&o),
+				&ground.public().0,
+			),
+			output_tokens: 2,
+			trace_root: trace_root_of(&o),
+			vrf: Some(proof),
+		};
+		let p = payload(id, verifier, kind);
+		let sig = ground.sign(&p.signing_bytes());
+		assert_noop!(
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+			Error::<Test>::WorkerKeyTooNew
+		);
+	});
+}
