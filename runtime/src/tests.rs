@@ -436,7 +436,7 @@ mod inference {
 					trace_root: [3; 32],
 				},
 			};
-			let signature = alice.sign(&payload.signing_bytes());
+			let signature = alice.sign(&payload.signing_bytes(&pallet_inference::Pallet::<Runtime>::chain_id()));
 			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
 				payload,
 				signature,
@@ -552,7 +552,7 @@ mod disputes {
 					trace_root: [3; 32],
 				},
 			};
-			let signature = alice.sign(&payload.signing_bytes());
+			let signature = alice.sign(&payload.signing_bytes(&pallet_inference::Pallet::<Runtime>::chain_id()));
 			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
 				payload,
 				signature,

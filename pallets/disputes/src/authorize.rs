@@ -51,7 +51,7 @@ impl<T: Config> Pallet<T> {
 		let id = payload.request;
 		let node = payload.node;
 		let (dispute, worker_key) =
-			Self::signed_by_node(id, node, &payload.signing_bytes(), signature)?;
+			Self::signed_by_node(id, node, &payload.signing_bytes(&Self::chain_id()), signature)?;
 		ensure!(dispute.round_arbiters().contains(&node), Error::<T>::NotArbiter);
 		let existing = Votes::<T>::get(id, node);
 		let window_end = match (&payload.vote, dispute.phase) {
@@ -144,7 +144,7 @@ impl<T: Config> Pallet<T> {
 		let (dispute, _) = Self::signed_by_node(
 			payload.request,
 			payload.node,
-			&payload.signing_bytes(),
+			&payload.signing_bytes(&Self::chain_id()),
 			signature,
 		)?;
 		let DisputePhase::Bisecting { deadline } = dispute.phase else {
@@ -196,7 +196,7 @@ impl<T: Config> Pallet<T> {
 		let (dispute, _) = Self::signed_by_node(
 			payload.request,
 			payload.node,
-			&payload.signing_bytes(),
+			&payload.signing_bytes(&Self::chain_id()),
 			signature,
 		)?;
 		let DisputePhase::AwaitingOutput { deadline } = dispute.phase else {

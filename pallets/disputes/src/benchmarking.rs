@@ -48,7 +48,7 @@ fn verdict_for<T: Config>(position: u32, n: u32) -> VerdictOf<T> {
 
 fn sign<T: Config>(payload: &VotePayloadOf<T>) -> sp_core::sr25519::Signature {
 	let key = T::Nodes::node(payload.node).map(|n| n.worker_key).unwrap_or_else(|| panic!("node"));
-	sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes())
+	sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes(&Pallet::<T>::chain_id()))
 		.unwrap_or_else(|| panic!("the keystore holds the key"))
 }
 
@@ -150,8 +150,12 @@ fn bisecting<T: Config>() -> (RequestId, BisectionPayload, sp_core::sr25519::Sig
 		right: b[1],
 	};
 	let key = T::Nodes::node(parties[1]).map(|n| n.worker_key).unwrap_or_else(|| panic!("node"));
-	let signature = sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes())
-		.unwrap_or_else(|| panic!("the keystore holds the key"));
+	let signature = sp_io::crypto::sr25519_sign(
+		KEY_TYPE,
+		&key,
+		&payload.signing_bytes(&Pallet::<T>::chain_id()),
+	)
+	.unwrap_or_else(|| panic!("the keystore holds the key"));
 	(id, payload, signature)
 }
 
@@ -187,8 +191,12 @@ fn awaiting_output<T: Config>() -> (RequestId, OutputPayloadOf<T>, sp_core::sr25
 	let payload: OutputPayloadOf<T> =
 		OutputPayload { request: id, node: publisher, output: BoundedVec::truncate_from(o) };
 	let key = T::Nodes::node(publisher).map(|n| n.worker_key).unwrap_or_else(|| panic!("node"));
-	let signature = sp_io::crypto::sr25519_sign(KEY_TYPE, &key, &payload.signing_bytes())
-		.unwrap_or_else(|| panic!("the keystore holds the key"));
+	let signature = sp_io::crypto::sr25519_sign(
+		KEY_TYPE,
+		&key,
+		&payload.signing_bytes(&Pallet::<T>::chain_id()),
+	)
+	.unwrap_or_else(|| panic!("the keystore holds the key"));
 	(id, payload, signature)
 }
 

@@ -411,7 +411,7 @@ pub mod pallet {
 		///
 		/// - `payload.vote`: `Sealed(sealed_commitment(verdict digest, worker key))` in the commit
 		///   window; `Revealed(verdict)` in the reveal window, opening the seal.
-		/// - `signature`: the arbiter's worker key over `payload.signing_bytes()`.
+		/// - `signature`: the arbiter's worker key over `payload.signing_bytes(chain_id)`.
 		///
 		/// Valid once per arbiter and kind, inside the window. Emits `VerdictSealed` (and
 		/// `RevealStarted` once every arbiter of the round has sealed) or `VerdictRevealed`
@@ -502,5 +502,15 @@ pub mod pallet {
 		fn open_dispute_weight() -> Weight {
 			T::WeightInfo::open_dispute()
 		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// The chain every worker-key signature of this pallet binds: its genesis hash.
+	pub fn chain_id() -> atoma_support::worker_key::ChainId {
+		use sp_runtime::traits::Zero;
+		atoma_support::worker_key::chain_id(frame_system::Pallet::<T>::block_hash(
+			frame_system::pallet_prelude::BlockNumberFor::<T>::zero(),
+		))
 	}
 }

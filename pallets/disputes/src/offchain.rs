@@ -140,7 +140,10 @@ impl<T: Config> Pallet<T> {
 					left,
 					right,
 				};
-				let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return };
+				let Some(signature) = Self::sign(key, &payload.signing_bytes(&Self::chain_id()))
+				else {
+					return;
+				};
 				Self::submit(Call::<T>::submit_bisection { payload, signature });
 			},
 			(DisputePhase::AwaitingOutput { .. }, _) => {
@@ -149,7 +152,10 @@ impl<T: Config> Pallet<T> {
 				}
 				let output = BoundedVec::truncate_from(trace.canonical_output);
 				let payload: OutputPayloadOf<T> = OutputPayload { request: id, node, output };
-				let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return };
+				let Some(signature) = Self::sign(key, &payload.signing_bytes(&Self::chain_id()))
+				else {
+					return;
+				};
 				Self::submit(Call::<T>::submit_output { payload, signature });
 			},
 			_ => {},
@@ -266,7 +272,9 @@ impl<T: Config> Pallet<T> {
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.
 	fn submit_vote_tx(payload: VotePayloadOf<T>, key: &WorkerPublic) -> bool {
-		let Some(signature) = Self::sign(key, &payload.signing_bytes()) else { return false };
+		let Some(signature) = Self::sign(key, &payload.signing_bytes(&Self::chain_id())) else {
+			return false;
+		};
 		Self::submit(Call::<T>::submit_vote { payload, signature })
 	}
 

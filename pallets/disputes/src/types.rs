@@ -383,12 +383,12 @@ pub struct BisectionPayload {
 }
 
 /// The domain tag of signed bisection answers.
-pub const BISECTION_SIGNING_TAG: &[u8] = b"atoma/bisection-answer/v1";
+pub const BISECTION_SIGNING_TAG: &[u8] = b"atoma/bisection-answer/v2";
 
 impl BisectionPayload {
-	/// The bytes the worker key signs.
-	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
-		(BISECTION_SIGNING_TAG, self).encode()
+	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
+	pub fn signing_bytes(&self, chain: &atoma_support::worker_key::ChainId) -> alloc::vec::Vec<u8> {
+		(BISECTION_SIGNING_TAG, chain, self).encode()
 	}
 }
 
@@ -414,12 +414,12 @@ pub struct OutputPayload<MaxLen: Get<u32>> {
 }
 
 /// The domain tag of signed output publications.
-pub const OUTPUT_SIGNING_TAG: &[u8] = b"atoma/dispute-output/v1";
+pub const OUTPUT_SIGNING_TAG: &[u8] = b"atoma/dispute-output/v2";
 
 impl<MaxLen: Get<u32>> OutputPayload<MaxLen> {
-	/// The bytes the worker key signs.
-	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
-		(OUTPUT_SIGNING_TAG, self).encode()
+	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
+	pub fn signing_bytes(&self, chain: &atoma_support::worker_key::ChainId) -> alloc::vec::Vec<u8> {
+		(OUTPUT_SIGNING_TAG, chain, self).encode()
 	}
 }
 
@@ -478,13 +478,13 @@ pub struct VotePayload<MaxLeaves: Get<u32>> {
 	pub vote: Vote<MaxLeaves>,
 }
 
-/// The domain tag of signed arbiter votes: the signature covers `(tag, payload)`.
-pub const VOTE_SIGNING_TAG: &[u8] = b"atoma/arbiter-vote/v1";
+/// The domain tag of signed arbiter votes: the signature covers `(tag, chain, payload)`.
+pub const VOTE_SIGNING_TAG: &[u8] = b"atoma/arbiter-vote/v2";
 
 impl<MaxLeaves: Get<u32>> VotePayload<MaxLeaves> {
-	/// The bytes the worker key signs.
-	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
-		(VOTE_SIGNING_TAG, self).encode()
+	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
+	pub fn signing_bytes(&self, chain: &atoma_support::worker_key::ChainId) -> alloc::vec::Vec<u8> {
+		(VOTE_SIGNING_TAG, chain, self).encode()
 	}
 }
 

@@ -38,7 +38,8 @@ impl<T: Config> Pallet<T> {
 		let request = Requests::<T>::get(id).ok_or(Error::<T>::UnknownRequest)?;
 		let summary = T::Nodes::node(node).ok_or(Error::<T>::UnknownNode)?;
 		ensure!(
-			signature.verify(payload.signing_bytes().as_slice(), &summary.worker_key),
+			signature
+				.verify(payload.signing_bytes(&Self::chain_id()).as_slice(), &summary.worker_key),
 			Error::<T>::BadSignature
 		);
 		let existing = Commitments::<T>::get(id, node);

@@ -115,8 +115,11 @@ fn key_of<T: Config>(setup: &Setup<T>, node: NodeId) -> WorkerPublic {
 	setup.nodes.iter().find(|(n, _)| *n == node).map(|(_, k)| *k).unwrap_or_else(|| panic!("key"))
 }
 
-fn signed(payload: &CommitmentPayload, key: &WorkerPublic) -> sp_core::sr25519::Signature {
-	sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes())
+fn signed<T: Config>(
+	payload: &CommitmentPayload,
+	key: &WorkerPublic,
+) -> sp_core::sr25519::Signature {
+	sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes(&Inference::<T>::chain_id()))
 		.unwrap_or_else(|| panic!("the keystore holds the key"))
 }
 
@@ -225,7 +228,7 @@ mod benchmarks {
 				trace_root,
 			},
 		};
-		let signature = signed(&payload, &key_of(&setup, last));
+		let signature = signed::<T>(&payload, &key_of(&setup, last));
 
 		#[extrinsic_call]
 		_(RawOrigin::Authorized, payload, signature);
@@ -273,7 +276,7 @@ mod benchmarks {
 				vrf: Some(VrfProof(BENCH_VRF_PROOF)),
 			},
 		};
-		let signature = signed(&payload, &key);
+		let signature = signed::<T>(&payload, &key);
 		let call = Call::<T>::submit_commitment { payload, signature };
 
 		#[block]

@@ -442,7 +442,7 @@ pub mod pallet {
 		/// - `payload.kind`: `Quorum` for Single and Sampling nodes; `Sealed` for the
 		///   Cross-Validation primary and verifiers (verifiers attach their VRF proof); `Reveal`
 		///   in the Cross-Validation reveal window.
-		/// - `signature`: the node's worker key over `payload.signing_bytes()`.
+		/// - `signature`: the node's worker key over `payload.signing_bytes(chain_id)`.
 		///
 		/// Valid once per node and kind, before the window ends. Emits `CommitmentSubmitted`,
 		/// `VerifierJoined` or `DigestRevealed`, and `RequestSettled` or `RequestDisputed` when
@@ -549,5 +549,15 @@ pub mod pallet {
 				})
 				.collect()
 		}
+	}
+}
+
+impl<T: Config> Pallet<T> {
+	/// The chain every worker-key signature of this pallet binds: its genesis hash.
+	pub fn chain_id() -> atoma_support::worker_key::ChainId {
+		use sp_runtime::traits::Zero;
+		atoma_support::worker_key::chain_id(frame_system::Pallet::<T>::block_hash(
+			frame_system::pallet_prelude::BlockNumberFor::<T>::zero(),
+		))
 	}
 }

@@ -290,7 +290,8 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.
 	fn submit(payload: CommitmentPayload, key: &WorkerPublic) -> bool {
-		let Some(signature) = sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes())
+		let Some(signature) =
+			sp_io::crypto::sr25519_sign(KEY_TYPE, key, &payload.signing_bytes(&Self::chain_id()))
 		else {
 			return false;
 		};

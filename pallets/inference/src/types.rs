@@ -176,13 +176,13 @@ pub struct CommitmentPayload {
 	pub kind: CommitmentKind,
 }
 
-/// The domain tag of signed commitment payloads: the signature covers `(tag, payload)`.
-pub const COMMITMENT_SIGNING_TAG: &[u8] = b"atoma/commitment-payload/v1";
+/// The domain tag of signed commitment payloads: the signature covers `(tag, chain, payload)`.
+pub const COMMITMENT_SIGNING_TAG: &[u8] = b"atoma/commitment-payload/v2";
 
 impl CommitmentPayload {
-	/// The bytes the worker key signs.
-	pub fn signing_bytes(&self) -> alloc::vec::Vec<u8> {
-		(COMMITMENT_SIGNING_TAG, self).encode()
+	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
+	pub fn signing_bytes(&self, chain: &atoma_support::worker_key::ChainId) -> alloc::vec::Vec<u8> {
+		(COMMITMENT_SIGNING_TAG, chain, self).encode()
 	}
 }
 

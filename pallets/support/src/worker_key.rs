@@ -17,3 +17,18 @@ mod app {
 
 /// The worker key as an application key (typed by [`KEY_TYPE`]).
 pub use app::{Pair as WorkerPair, Public as WorkerAppPublic, Signature as WorkerSignature};
+
+/// What a worker-key signature binds besides its payload: the chain's genesis hash, so that a
+/// commitment, vote or answer signed for one chain (a testnet, a fork with its own genesis) is
+/// never valid on another where the same key serves. Each signed payload's bytes are
+/// `SCALE(tag, chain, payload)`.
+pub type ChainId = [u8; 32];
+
+/// The [`ChainId`] of a genesis hash (`frame_system`'s block hash of block 0).
+pub fn chain_id(genesis_hash: impl AsRef<[u8]>) -> ChainId {
+	let mut id = [0u8; 32];
+	for (slot, byte) in id.iter_mut().zip(genesis_hash.as_ref()) {
+		*slot = *byte;
+	}
+	id
+}

@@ -96,7 +96,7 @@ fn answer_payload(id: RequestId, node: NodeId, digests: &[[u8; 32]]) -> Bisectio
 
 /// Submit `payload` signed by `signer`, authorized first like the real transaction.
 fn submit_answer(payload: BisectionPayload, signer: NodeId) -> DispatchResult {
-	let signature = pair_of(signer).sign(&payload.signing_bytes());
+	let signature = pair_of(signer).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	let call = Call::<Test>::submit_bisection { payload: payload.clone(), signature };
 	call.authorize(TransactionSource::External)
 		.expect("authorizable")
@@ -145,7 +145,7 @@ fn check_step(id: RequestId, arbiters: &[NodeId], digests: &[&[[u8; 32]]]) {
 fn publish(id: RequestId, node: NodeId, output: &[u8]) -> DispatchResult {
 	let payload =
 		OutputPayload { request: id, node, output: BoundedVec::truncate_from(output.to_vec()) };
-	let signature = pair_of(node).sign(&payload.signing_bytes());
+	let signature = pair_of(node).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	if Disputes::check_output(&payload, &signature).is_ok() {
 		let call = Call::<Test>::submit_output { payload: payload.clone(), signature };
 		assert!(call.authorize(TransactionSource::External).expect("authorizable").is_ok());
@@ -420,7 +420,7 @@ fn bisection_answer_errors() {
 		let Sides { id, nodes, honest_output, honest_trace, tampered_trace, .. } =
 			honest_against_tampered(10, (6, 7));
 		let check = |payload: &BisectionPayload, signer: NodeId| {
-			let signature = pair_of(signer).sign(&payload.signing_bytes());
+			let signature = pair_of(signer).sign(&payload.signing_bytes(&Disputes::chain_id()));
 			Disputes::check_bisection(payload, &signature)
 				.map(|_| ())
 				.map_err(sp_runtime::DispatchError::from)
@@ -458,7 +458,7 @@ fn bisection_answer_errors() {
 			node: nodes[0],
 			output: BoundedVec::truncate_from(honest_output),
 		};
-		let signature = pair_of(nodes[0]).sign(&payload.signing_bytes());
+		let signature = pair_of(nodes[0]).sign(&payload.signing_bytes(&Disputes::chain_id()));
 		assert_eq!(
 			Disputes::check_output(&payload, &signature)
 				.map(|_| ())

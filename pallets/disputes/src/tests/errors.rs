@@ -99,7 +99,7 @@ fn submit_vote_errors() {
 		let v = verdict(&honest_output, 2);
 		let stranger = NodeId(0);
 		let check = |payload: &crate::pallet::VotePayloadOf<Test>, signer: NodeId| {
-			let signature = pair_of(signer).sign(&payload.signing_bytes());
+			let signature = pair_of(signer).sign(&payload.signing_bytes(&Disputes::chain_id()));
 			Disputes::check_vote(payload, &signature)
 				.map(|_| ())
 				.map_err(sp_runtime::DispatchError::from)
@@ -173,7 +173,7 @@ fn a_vote_without_its_seal_is_refused() {
 			d.as_mut().unwrap().phase = DisputePhase::Revealing { deadline }
 		});
 		let payload = vote_payload(id, arbiters[2], Vote::Revealed(v.clone()));
-		let signature = pair_of(arbiters[2]).sign(&payload.signing_bytes());
+		let signature = pair_of(arbiters[2]).sign(&payload.signing_bytes(&Disputes::chain_id()));
 		assert_eq!(
 			Disputes::check_vote(&payload, &signature)
 				.map(|_| ())

@@ -63,7 +63,7 @@ pub fn request(id: RequestId) -> pallet_inference::Request<Test> {
 /// A signed, authorized commitment of `node` to the inference pallet.
 pub fn commit(id: RequestId, node: NodeId, kind: CommitmentKind) -> DispatchResult {
 	let payload = CommitmentPayload { request: id, node, kind };
-	let sig = pair_of(node).sign(&payload.signing_bytes());
+	let sig = pair_of(node).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), payload, sig)
 }
 
@@ -174,7 +174,7 @@ pub fn authorize_vote(
 	payload: &crate::pallet::VotePayloadOf<Test>,
 	signer: NodeId,
 ) -> sp_runtime::transaction_validity::TransactionValidityWithRefund {
-	let signature = pair_of(signer).sign(&payload.signing_bytes());
+	let signature = pair_of(signer).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	let call = Call::<Test>::submit_vote { payload: payload.clone(), signature };
 	call.authorize(TransactionSource::External).expect("the call is authorizable")
 }
@@ -187,7 +187,7 @@ pub fn vote(
 ) -> DispatchResult {
 	let payload = vote_payload(id, node, vote);
 	authorize_vote(&payload, node).map_err(|_| sp_runtime::DispatchError::Other("unauthorized"))?;
-	let signature = pair_of(node).sign(&payload.signing_bytes());
+	let signature = pair_of(node).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	Disputes::submit_vote(frame_system::RawOrigin::Authorized.into(), payload, signature)
 }
 

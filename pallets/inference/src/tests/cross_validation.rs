@@ -318,7 +318,7 @@ fn a_worker_key_newer_than_the_request_cannot_verify() {
 			vrf: Some(proof),
 		};
 		let p = payload(id, verifier, kind);
-		let sig = ground.sign(&p.signing_bytes());
+		let sig = ground.sign(&p.signing_bytes(&Inference::chain_id()));
 		assert_noop!(
 			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
 			Error::<Test>::WorkerKeyTooNew

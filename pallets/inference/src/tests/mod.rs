@@ -76,7 +76,7 @@ pub fn payload(id: RequestId, node: NodeId, kind: CommitmentKind) -> CommitmentP
 }
 
 pub fn sign(payload: &CommitmentPayload, node: NodeId) -> sp_core::sr25519::Signature {
-	pair_of(node).sign(&payload.signing_bytes())
+	pair_of(node).sign(&payload.signing_bytes(&Inference::chain_id()))
 }
 
 pub fn authorize(

@@ -236,3 +236,26 @@ fn commitments_after_the_deadline_are_rejected() {
 		assert!(authorize(&p, &sign(&p, node)).is_err());
 	});
 }
+
+#[test]
+fn a_commitment_signed_for_another_chain_is_refused() {
+	use sp_core::Pair;
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let node = selected(id)[0];
+		let p = payload(id, node, quorum_kind(&output(1, 2), 0, 1));
+		// The same key serves a testnet with another genesis: its signature there is no good here.
+		let mut elsewhere = Inference::chain_id();
+		elsewhere[0] ^= 1;
+		let sig = pair_of(node).sign(&p.signing_bytes(&elsewhere));
+		assert_noop!(
+			Inference::submit_commitment(
+				frame_system::RawOrigin::Authorized.into(),
+				p.clone(),
+				sig
+			),
+			crate::Error::<Test>::BadSignature
+		);
+		assert_ok!(submit_signed(p));
+	});
+}
