@@ -32,6 +32,8 @@ extern crate alloc;
 
 pub mod draw;
 pub mod fees;
+#[cfg(feature = "test-utils")]
+pub mod fuzz;
 pub mod ids;
 pub mod inference;
 pub mod nash;

@@ -3,6 +3,7 @@
 mod assignments;
 mod callers;
 mod cross_validation;
+mod fuzz;
 mod offchain;
 mod publish;
 mod sampling;

@@ -1,5 +1,6 @@
 //! Unit tests, one file per concern, each under `ExtBuilder::build_and_execute`.
 
+mod fuzz;
 mod registration;
 mod subscriptions;
 

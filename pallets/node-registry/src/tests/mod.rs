@@ -2,6 +2,7 @@
 //! the invariants and the issuance rule afterwards.
 
 mod echelons_and_epochs;
+mod fuzz;
 mod lifecycle;
 mod node_management;
 mod registration;
