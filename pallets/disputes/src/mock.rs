@@ -187,6 +187,9 @@ impl pallet_inference::Config for Test {
 	type MaxPendingSelections = ConstU32<4>;
 	type MaxSelectionsPerBlock = ConstU32<3>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
+	type ResultRetention = ConstU32<50>;
+	type OutputRetention = ConstU32<20>;
+	type MaxPrunedPerBlock = ConstU32<2>;
 	type WeightInfo = ();
 }
 

@@ -213,6 +213,7 @@ impl<T: Config> Pallet<T> {
 		ensure!(matches, Error::<T>::OutputMismatch);
 		let bytes = output.len() as u32;
 		Outputs::<T>::insert(request, output);
+		Self::expire_later(crate::types::Expiring::Output, request);
 		Self::deposit_event(Event::OutputPublished { request, bytes });
 		Ok(())
 	}

@@ -33,6 +33,7 @@ impl<T: Config> Pallet<T> {
 			Self::close_window(id, now);
 		}
 		let (visited, redrawn) = Self::replace_convicted(now);
+		let (results, outputs) = Self::prune_expired(now);
 		// A closing reveal window may open a dispute.
 		let disputes = T::Disputes::open_dispute_weight().saturating_mul(closed.into());
 		// Taking a job from a convicted node is the work of replacing a late node, without the
@@ -41,7 +42,14 @@ impl<T: Config> Pallet<T> {
 			.reads_writes(1, 1)
 			.saturating_add(T::DbWeight::get().reads(visited.into()))
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(redrawn));
+		// Pruning reads both queues; each pruned entry is read, and it and the result or output
+		// (a result's output too) removed.
+		let pruned = u64::from(results.saturating_add(outputs));
+		let pruning = T::DbWeight::get()
+			.reads_writes(2, 2)
+			.saturating_add(T::DbWeight::get().reads_writes(pruned, pruned.saturating_mul(3)));
 		T::WeightInfo::on_initialize_selection(selected)
+			.saturating_add(pruning)
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 			.saturating_add(disputes)
 			.saturating_add(convicted)

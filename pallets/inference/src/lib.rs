@@ -23,6 +23,7 @@ pub mod migrations;
 #[cfg(test)]
 mod mock;
 pub mod offchain;
+mod retention;
 pub mod selection;
 mod settlement;
 #[cfg(test)]
@@ -182,6 +183,20 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxDeadlinesPerBlock: Get<u32>;
 
+		/// Blocks a settled request's result (`Results`: what a receipt is checked against) stays
+		/// on chain after settlement.
+		#[pallet::constant]
+		type ResultRetention: Get<u32>;
+
+		/// Blocks an output published on chain (`Outputs`, up to `MaxOutputLen` bytes) stays
+		/// after its publication; at most `ResultRetention`.
+		#[pallet::constant]
+		type OutputRetention: Get<u32>;
+
+		/// Results and outputs pruned per block at most, each; bounds `on_initialize`.
+		#[pallet::constant]
+		type MaxPrunedPerBlock: Get<u32>;
+
 		/// Weights of this pallet's calls and hooks, from its benchmarks.
 		type WeightInfo: WeightInfo;
 	}
@@ -242,6 +257,23 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Results<T: Config> = StorageMap<_, Twox64Concat, RequestId, RequestResult<T>>;
 
+	/// When results and outputs expire, oldest first: `(kind, position)` → `(request, block)`.
+	/// Both kinds are kept for a fixed period from insertion, so each queue is in expiry order.
+	#[pallet::storage]
+	pub type Expiries<T: Config> = StorageDoubleMap<
+		_,
+		Twox64Concat,
+		crate::types::Expiring,
+		Twox64Concat,
+		u64,
+		(RequestId, BlockNumberFor<T>),
+	>;
+
+	/// The `(first, next)` positions of each expiry queue.
+	#[pallet::storage]
+	pub type ExpiryQueue<T: Config> =
+		StorageMap<_, Twox64Concat, crate::types::Expiring, (u64, u64), ValueQuery>;
+
 	/// Outputs published on chain (`OutputDestination::OnChain`), checked against the result.
 	#[pallet::storage]
 	pub type Outputs<T: Config> =
@@ -290,6 +322,8 @@ pub mod pallet {
 		RequestDisputed { request: RequestId, nodes: Vec<NodeId> },
 		/// A node missed its deadline and lost `slashed` of its collateral.
 		NodeTimedOut { request: RequestId, node: NodeId, slashed: BalanceOf<T> },
+		/// Results and outputs older than their retention were removed in this block.
+		Pruned { results: u32, outputs: u32 },
 		/// A Cross-Validation verifier that lost its collateral in a dispute was dropped from
 		/// the request before the commit window closed; its reservation was released.
 		VerifierDropped { request: RequestId, node: NodeId },
@@ -407,6 +441,11 @@ pub mod pallet {
 			assert!(T::MinTimeout::get() <= T::MaxTimeout::get(), "MinTimeout <= MaxTimeout");
 			assert!(T::RevealWindow::get() >= 1, "RevealWindow must be at least 1 block");
 			assert!(T::MaxSelectionsPerBlock::get() >= 1, "MaxSelectionsPerBlock >= 1");
+			assert!(
+				T::OutputRetention::get() <= T::ResultRetention::get(),
+				"an output outliving its result could no longer be checked"
+			);
+			assert!(T::MaxPrunedPerBlock::get() >= 1, "MaxPrunedPerBlock >= 1");
 		}
 
 		#[cfg(feature = "try-runtime")]

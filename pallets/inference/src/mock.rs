@@ -176,6 +176,9 @@ impl pallet_inference::Config for Test {
 	type MaxPendingSelections = MaxPendingSelections;
 	type MaxSelectionsPerBlock = MaxSelectionsPerBlock;
 	type MaxDeadlinesPerBlock = MaxDeadlinesPerBlock;
+	type ResultRetention = ConstU32<50>;
+	type OutputRetention = ConstU32<20>;
+	type MaxPrunedPerBlock = ConstU32<2>;
 	type WeightInfo = ();
 }
 

@@ -26,7 +26,7 @@ use sp_runtime::traits::{Saturating, Zero};
 
 use crate::{
 	pallet::*,
-	types::{Commitment, FailureReason, Phase, Request, RequestResult},
+	types::{Commitment, Expiring, FailureReason, Phase, Request, RequestResult},
 };
 
 impl<T: Config> Pallet<T> {
@@ -152,6 +152,7 @@ impl<T: Config> Pallet<T> {
 				settled_at: frame_system::Pallet::<T>::block_number(),
 			},
 		);
+		Self::expire_later(Expiring::Result, id);
 		Requests::<T>::remove(id);
 		Self::deposit_event(Event::RequestSettled {
 			request: id,
@@ -263,6 +264,7 @@ impl<T: Config> Pallet<T> {
 						settled_at: frame_system::Pallet::<T>::block_number(),
 					},
 				);
+				Self::expire_later(Expiring::Result, id);
 				InferenceOutcome::Settled {
 					output_commitment,
 					output_tokens: outcome.output_tokens,
@@ -339,6 +341,14 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(Assignments::<T>::iter().count() == assigned, "an assignment outlived its job");
+		// Every result and output is queued to expire.
+		for (kind, count) in [
+			(crate::types::Expiring::Result, Results::<T>::iter_keys().count()),
+			(crate::types::Expiring::Output, Outputs::<T>::iter_keys().count()),
+		] {
+			let (first, next) = ExpiryQueue::<T>::get(kind);
+			ensure!(next.saturating_sub(first) >= count as u64, "a result or output never expires");
+		}
 		Ok(())
 	}
 }

@@ -279,3 +279,23 @@ pub enum FailureReason {
 	/// everyone is released and the user refunded rather than funds held with nothing to end it.
 	DisputeUnavailable,
 }
+
+/// What expires after a retention period.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub enum Expiring {
+	/// A settled request's `RequestResult` (and its output, if still published).
+	Result,
+	/// An output published on chain.
+	Output,
+}

@@ -290,6 +290,10 @@ impl pallet_inference::Config for Runtime {
 	type MaxPendingSelections = ConstU32<512>;
 	type MaxSelectionsPerBlock = ConstU32<32>;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
+	// A receipt can be checked against the chain for a month; a published output stays a day.
+	type ResultRetention = ConstU32<{ 30 * DAYS }>;
+	type OutputRetention = ConstU32<{ DAYS }>;
+	type MaxPrunedPerBlock = ConstU32<64>;
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 }
 

@@ -71,3 +71,50 @@ fn publish_errors() {
 		);
 	});
 }
+
+#[test]
+fn results_and_outputs_expire_after_their_retention() {
+	ExtBuilder::default().build_and_execute(|| {
+		let o = output(4, 3);
+		let id = settle_on_chain(VerificationMode::Single, &o);
+		let settled = System::block_number();
+		run_to_block(settled + 5);
+		assert_ok!(Inference::publish_output(RuntimeOrigin::signed(USER), id, o.clone()));
+
+		// OutputRetention = 20 blocks from publication.
+		run_to_block(settled + 5 + 19);
+		assert!(crate::Outputs::<Test>::get(id).is_some());
+		run_to_block(settled + 5 + 20);
+		assert!(crate::Outputs::<Test>::get(id).is_none(), "the output is gone");
+		System::assert_has_event(Event::Pruned { results: 0, outputs: 1 }.into());
+		assert!(crate::Results::<Test>::get(id).is_some(), "the receipt can still be checked");
+
+		// ResultRetention = 50 blocks from settlement.
+		run_to_block(settled + 50);
+		assert!(crate::Results::<Test>::get(id).is_none());
+		System::assert_has_event(Event::Pruned { results: 1, outputs: 0 }.into());
+		assert_noop!(
+			Inference::publish_output(RuntimeOrigin::signed(USER), id, o),
+			Error::<Test>::NotSettled
+		);
+		assert_eq!(crate::Expiries::<Test>::iter().count(), 0);
+	});
+}
+
+#[test]
+fn pruning_takes_at_most_max_pruned_per_block() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		MaxPendingSelections::set(8);
+		let ids: Vec<_> = (0..3).map(|_| submit(spec(VerificationMode::Single))).collect();
+		next_block();
+		let settled = System::block_number();
+		for id in &ids {
+			all_commit(*id, &output(1, 2));
+		}
+		run_to_block(settled + 50);
+		// MaxPrunedPerBlock = 2: two now, the third in the next block.
+		assert_eq!(ids.iter().filter(|id| crate::Results::<Test>::get(**id).is_some()).count(), 1);
+		next_block();
+		assert!(ids.iter().all(|id| crate::Results::<Test>::get(*id).is_none()));
+	});
+}
