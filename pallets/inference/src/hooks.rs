@@ -7,7 +7,7 @@
 use alloc::vec::Vec;
 
 use atoma_support::{
-	inference::{DisputeManager, VerificationMode},
+	inference::{DisputeManager, OnInferenceOutcome, VerificationMode},
 	sortition, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use frame_support::{pallet_prelude::*, traits::Randomness};
@@ -34,8 +34,11 @@ impl<T: Config> Pallet<T> {
 		}
 		let (visited, redrawn) = Self::replace_convicted(now);
 		let (results, outputs) = Self::prune_expired(now);
-		// A closing reveal window may open a dispute.
+		// A closing reveal window may open a dispute; a selection, a closing window or a taken
+		// job may end a request, which tells its caller pallet.
 		let disputes = T::Disputes::open_dispute_weight().saturating_mul(closed.into());
+		let ended = selected.saturating_add(closed).saturating_add(redrawn);
+		let callers = T::OnOutcome::max_weight().saturating_mul(ended.into());
 		// Taking a job from a convicted node is the work of replacing a late node, without the
 		// slash: weighed as a closing window each.
 		let convicted = T::DbWeight::get()
@@ -52,6 +55,7 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(pruning)
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 			.saturating_add(disputes)
+			.saturating_add(callers)
 			.saturating_add(convicted)
 	}
 

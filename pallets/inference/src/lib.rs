@@ -488,7 +488,9 @@ pub mod pallet {
 		/// the last commitment arrives.
 		#[pallet::call_index(1)]
 		#[pallet::weight(
-			T::WeightInfo::submit_commitment().saturating_add(T::Disputes::open_dispute_weight())
+			T::WeightInfo::submit_commitment()
+				.saturating_add(T::Disputes::open_dispute_weight())
+				.saturating_add(T::OnOutcome::max_weight())
 		)]
 		#[pallet::authorize(|_source, payload: &CommitmentPayload, signature: &sp_core::sr25519::Signature| {
 			Pallet::<T>::authorize_commitment(payload, signature)

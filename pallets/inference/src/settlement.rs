@@ -10,7 +10,7 @@ use atoma_primitives::commitment::root_matches_leaves;
 use atoma_support::{
 	inference::{
 		Claim, ClaimedOutput, DisputeCase, DisputeManager, DisputeOutcome, DisputedRequests,
-		InferenceOutcome, VerificationMode,
+		InferenceOutcome, OnInferenceOutcome, VerificationMode,
 	},
 	ModelRegistry, NodeId, NodeRegistry, RequestId,
 };
@@ -376,8 +376,9 @@ impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
 
 	fn conclude_dispute_weight() -> Weight {
 		// The same work as a settlement: release the escrow and every reservation, record a
-		// result, drop the request and its commitments.
+		// result, drop the request and its commitments, and tell the caller pallet.
 		<T::WeightInfo as crate::WeightInfo>::submit_commitment()
+			.saturating_add(T::OnOutcome::max_weight())
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]

@@ -149,12 +149,21 @@ pub trait InferenceRequester<AccountId> {
 
 /// Told when a request submitted by a pallet ends (configured in the inference pallet).
 pub trait OnInferenceOutcome {
-	/// `request` of `caller` ended with `outcome`; returns the weight used.
+	/// `request` of `caller` ended with `outcome`; returns the weight used, at most
+	/// [`Self::max_weight`].
 	fn on_outcome(caller: CallerTag, request: RequestId, outcome: &InferenceOutcome) -> Weight;
+
+	/// The most one [`Self::on_outcome`] can weigh: the inference pallet charges it wherever a
+	/// request may end (a settling commitment, a closing window, a concluded dispute).
+	fn max_weight() -> Weight;
 }
 
 impl OnInferenceOutcome for () {
 	fn on_outcome(_: CallerTag, _: RequestId, _: &InferenceOutcome) -> Weight {
+		Weight::zero()
+	}
+
+	fn max_weight() -> Weight {
 		Weight::zero()
 	}
 }

@@ -44,3 +44,25 @@ fn user_requests_do_not_call_back() {
 		assert_eq!(test_caller::Outcomes::<Test>::iter().count(), 0);
 	});
 }
+
+#[test]
+fn the_callers_work_is_charged_where_a_request_may_end() {
+	use atoma_support::inference::OnInferenceOutcome;
+	use frame_support::dispatch::GetDispatchInfo;
+	ExtBuilder::default().build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let node = selected(id)[0];
+		let p = payload(id, node, quorum_kind(&output(1, 2), 0, 1));
+		let signature = sign(&p, node);
+		let declared =
+			crate::Call::<Test>::submit_commitment { payload: p, signature }.get_dispatch_info();
+		let caller = <TestCaller as OnInferenceOutcome>::max_weight();
+		assert!(caller.ref_time() > 0, "the test caller's work has a weight");
+		assert!(
+			declared
+				.call_weight
+				.all_gte(<() as crate::WeightInfo>::submit_commitment().saturating_add(caller)),
+			"a settling commitment pays for the caller's callback: {declared:?}"
+		);
+	});
+}
