@@ -126,6 +126,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<4>;
 	type MismatchThreshold = ConstU32<2>;
+	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
 }
 

@@ -10,7 +10,7 @@ use atoma_support::{EchelonId, ModelId, NodeId, NodeRegistry, OnNodeDeregistered
 use frame_benchmarking::v2::*;
 use frame_support::traits::{fungible::Mutate, EnsureOrigin, Get};
 use frame_system::RawOrigin;
-use sp_runtime::traits::Saturating;
+use sp_runtime::traits::{Saturating, Zero};
 
 use crate::{pallet::*, Pallet as Registry};
 
@@ -179,10 +179,16 @@ mod benchmarks {
 		subscribe_many::<T>(&model, echelon, T::MaxSubscribersPerModel::get() - 1, 0);
 		Registry::<T>::do_subscribe(operator.clone(), node, model.clone())
 			.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
-		// This report reaches the threshold and suspends the model.
+		fund::<T>(&operator);
+		// This report reaches the threshold and suspends the model; the other reports' bonds,
+		// of other operators, are scanned.
 		let threshold = T::MismatchThreshold::get();
 		let reporters: Vec<NodeId> =
 			(1..threshold).map(|i| NodeId(u64::MAX - u64::from(i))).collect();
+		for (i, reporter) in reporters.iter().enumerate() {
+			let other: T::AccountId = account("reporter", i as u32, 0);
+			ReportBonds::<T>::insert(&model, reporter, (other, BalanceOf::<T>::zero()));
+		}
 		MismatchReports::<T>::insert(&model, frame_support::BoundedVec::truncate_from(reporters));
 
 		#[extrinsic_call]
@@ -190,6 +196,24 @@ mod benchmarks {
 
 		assert!(Models::<T>::get(&model)
 			.is_some_and(|m| m.status == atoma_support::ModelStatus::Suspended));
+	}
+
+	/// Retracting a standing report: the bond is released.
+	#[benchmark]
+	fn retract_mismatch_report() {
+		let model = approved_model::<T>(0);
+		let operator: T::AccountId = whitelisted_caller();
+		let (node, _) = node::<T>(&operator, None);
+		Registry::<T>::do_subscribe(operator.clone(), node, model.clone())
+			.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
+		fund::<T>(&operator);
+		Registry::<T>::do_report_weights_mismatch(operator.clone(), node, model.clone())
+			.unwrap_or_else(|e| panic!("report: {e:?}"));
+
+		#[extrinsic_call]
+		_(RawOrigin::Signed(operator), node, model.clone());
+
+		assert!(ReportBonds::<T>::get(&model, node).is_none());
 	}
 
 	/// The deregistration hook ending `s` subscriptions of one node.

@@ -10,11 +10,11 @@ use frame_support::{
 	pallet_prelude::*,
 	traits::{
 		fungible::{Inspect, MutateHold},
-		tokens::{Fortitude, Precision, Preservation},
+		tokens::{Fortitude, Precision, Preservation, Restriction},
 	},
 	BoundedVec,
 };
-use sp_runtime::Perbill;
+use sp_runtime::{traits::Zero, Perbill};
 
 use crate::{pallet::*, types::ModelRecord};
 
@@ -64,12 +64,15 @@ impl<T: Config> Pallet<T> {
 	}
 
 	pub(crate) fn do_approve_model(model: ModelId) -> DispatchResult {
-		Models::<T>::try_mutate(&model, |record| -> DispatchResult {
-			let record = record.as_mut().ok_or(Error::<T>::UnknownModel)?;
-			ensure!(record.status != ModelStatus::Approved, Error::<T>::AlreadyApproved);
-			record.status = ModelStatus::Approved;
-			Ok(())
-		})?;
+		let owner =
+			Models::<T>::try_mutate(&model, |record| -> Result<T::AccountId, DispatchError> {
+				let record = record.as_mut().ok_or(Error::<T>::UnknownModel)?;
+				ensure!(record.status != ModelStatus::Approved, Error::<T>::AlreadyApproved);
+				record.status = ModelStatus::Approved;
+				Ok(record.owner.clone())
+			})?;
+		// Governance found the weights right: the reports that suspended the model were false.
+		Self::settle_report_bonds(&model, &owner, true);
 		MismatchReports::<T>::remove(&model);
 		Self::deposit_event(Event::ModelApproved { model });
 		Ok(())
@@ -96,6 +99,8 @@ impl<T: Config> Pallet<T> {
 			record.deposit,
 			Precision::BestEffort,
 		)?;
+		// Removed: whatever the reports said, the reporters get their bonds back.
+		Self::settle_report_bonds(&model, &record.owner, false);
 		Models::<T>::remove(&model);
 		MismatchReports::<T>::remove(&model);
 		Self::deposit_event(Event::ModelRemoved { model, unsubscribed: ended });
@@ -147,11 +152,22 @@ impl<T: Config> Pallet<T> {
 		let mut record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
 		ensure!(NodeSubscriptions::<T>::get(node).contains(&model), Error::<T>::NotSubscribed);
+		// Only a node that serves now may report, and each operator counts once: a sybil of
+		// fresh nodes cannot suspend a model that honest nodes serve.
+		ensure!(T::Nodes::is_eligible(node, Zero::zero()), Error::<T>::ReporterNotActive);
 		let mut reports = MismatchReports::<T>::get(&model);
 		ensure!(!reports.contains(&node), Error::<T>::AlreadyReported);
+		ensure!(
+			!ReportBonds::<T>::iter_prefix_values(&model).any(|(who, _)| who == operator),
+			Error::<T>::OperatorAlreadyReported
+		);
 		// The list is bounded by the threshold, so it can always take the report that reaches it.
 		reports.try_push(node).map_err(|_| Error::<T>::AlreadyReported)?;
 		let count = reports.len() as u32;
+		let bond = T::MismatchBond::get();
+		T::Currency::hold(&HoldReason::MismatchBond.into(), &operator, bond)
+			.map_err(|_| Error::<T>::InsufficientBond)?;
+		ReportBonds::<T>::insert(&model, node, (operator, bond));
 
 		MismatchReports::<T>::insert(&model, reports);
 		Self::deposit_event(Event::WeightsMismatchReported {
@@ -171,6 +187,71 @@ impl<T: Config> Pallet<T> {
 			Self::deposit_event(Event::ModelSuspended { model, reports: count });
 		}
 		Ok(())
+	}
+
+	pub(crate) fn do_retract_mismatch_report(
+		operator: T::AccountId,
+		node: NodeId,
+		model: ModelId,
+	) -> DispatchResult {
+		let record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
+		let (reporter, bond) =
+			ReportBonds::<T>::get(&model, node).ok_or(Error::<T>::NotReported)?;
+		ensure!(reporter == operator, Error::<T>::NotNodeOperator);
+		T::Currency::release(
+			&HoldReason::MismatchBond.into(),
+			&operator,
+			bond,
+			Precision::BestEffort,
+		)?;
+		ReportBonds::<T>::remove(&model, node);
+		MismatchReports::<T>::mutate(&model, |reports| reports.retain(|n| *n != node));
+		Self::deposit_event(Event::MismatchReportRetracted { node, model });
+		Ok(())
+	}
+
+	/// Settle the bonds of `model`'s reports: to the model's owner when it is re-approved (the
+	/// reports were false), back to the reporters when it is removed. Bounded by
+	/// `MismatchThreshold` reports.
+	pub(crate) fn settle_report_bonds(
+		model: &ModelId,
+		owner: &T::AccountId,
+		reports_were_false: bool,
+	) {
+		let bonds: Vec<(NodeId, (T::AccountId, BalanceOf<T>))> =
+			ReportBonds::<T>::drain_prefix(model).collect();
+		for (node, (operator, bond)) in bonds {
+			let reason = HoldReason::MismatchBond.into();
+			if reports_were_false {
+				let paid = T::Currency::transfer_on_hold(
+					&reason,
+					&operator,
+					owner,
+					bond,
+					Precision::BestEffort,
+					Restriction::Free,
+					Fortitude::Polite,
+				)
+				.unwrap_or_default();
+				Self::deposit_event(Event::ReportBondForfeited {
+					node,
+					model: model.clone(),
+					owner: owner.clone(),
+					bond: paid,
+				});
+			} else {
+				let returned =
+					T::Currency::release(&reason, &operator, bond, Precision::BestEffort)
+						.unwrap_or_default();
+				Self::deposit_event(Event::ReportBondReturned {
+					node,
+					model: model.clone(),
+					operator,
+					bond: returned,
+				});
+			}
+		}
 	}
 
 	/// End `node`'s subscription to `model` in `echelon`, updating both indexes.
@@ -251,6 +332,17 @@ impl<T: Config> Pallet<T> {
 		for (owner, sum) in deposits {
 			let held = T::Currency::balance_on_hold(&HoldReason::ModelDeposit.into(), &owner);
 			ensure!(held == sum, "held model deposits differ from the recorded sum");
+		}
+		// Report bonds: held exactly as recorded, one per standing report.
+		let mut bonds = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
+		for (model, node, (operator, bond)) in ReportBonds::<T>::iter() {
+			ensure!(MismatchReports::<T>::get(&model).contains(&node), "a bond without a report");
+			let sum = bonds.entry(operator).or_default();
+			*sum = sp_runtime::Saturating::saturating_add(*sum, bond);
+		}
+		for (operator, sum) in bonds {
+			let held = T::Currency::balance_on_hold(&HoldReason::MismatchBond.into(), &operator);
+			ensure!(held == sum, "held report bonds differ from the recorded sum");
 		}
 		let mut pairs = 0usize;
 		for (model, echelon, nodes) in Subscribers::<T>::iter() {

@@ -117,6 +117,12 @@ pub mod pallet {
 		#[pallet::constant]
 		type MismatchThreshold: Get<u32>;
 
+		/// The bond a weights-mismatch report holds from the reporting operator. Returned when
+		/// the model is removed (or the report retracted before a suspension); paid to the model's
+		/// owner when governance re-approves the model (the report was false).
+		#[pallet::constant]
+		type MismatchBond: Get<BalanceOf<Self>>;
+
 		/// Weights of this pallet's calls, from its benchmarks.
 		type WeightInfo: WeightInfo;
 	}
@@ -126,6 +132,8 @@ pub mod pallet {
 	pub enum HoldReason {
 		/// The deposit of a registered model.
 		ModelDeposit,
+		/// The bond of a weights-mismatch report.
+		MismatchBond,
 	}
 
 	/// Registered models.
@@ -164,6 +172,17 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The bond behind each weights-mismatch report: (model, reporting node) → (operator, bond).
+	#[pallet::storage]
+	pub type ReportBonds<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		ModelId,
+		Twox64Concat,
+		NodeId,
+		(T::AccountId, BalanceOf<T>),
+	>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -189,6 +208,24 @@ pub mod pallet {
 		/// The node reported that the model's weights do not match the registered root; the
 		/// model has `reports` reports since its last approval.
 		WeightsMismatchReported { node: NodeId, model: ModelId, reports: u32 },
+		/// The operator withdrew its node's report before the model was suspended; its bond
+		/// was released.
+		MismatchReportRetracted { node: NodeId, model: ModelId },
+		/// Governance re-approved the model: the report was false and its bond went to the
+		/// model's owner.
+		ReportBondForfeited {
+			node: NodeId,
+			model: ModelId,
+			owner: T::AccountId,
+			bond: BalanceOf<T>,
+		},
+		/// The model was removed: the report's bond went back to its operator.
+		ReportBondReturned {
+			node: NodeId,
+			model: ModelId,
+			operator: T::AccountId,
+			bond: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -228,6 +265,16 @@ pub mod pallet {
 		TooManyEchelons,
 		/// The node reported this model already.
 		AlreadyReported,
+		/// Another node of the same operator reported this model already: reports count per
+		/// operator.
+		OperatorAlreadyReported,
+		/// The node is not active in the current epoch (new, leaving, or short of collateral):
+		/// only nodes that serve may report.
+		ReporterNotActive,
+		/// The operator's free balance cannot cover `MismatchBond`.
+		InsufficientBond,
+		/// The node has no standing report on this model.
+		NotReported,
 	}
 
 	#[pallet::genesis_config]
@@ -334,9 +381,12 @@ pub mod pallet {
 		}
 
 		/// Report that the published weights of a model do not match its registered root. The
-		/// node is unsubscribed; at `MismatchThreshold` distinct reports the model is suspended.
+		/// node is unsubscribed; at `MismatchThreshold` reports of distinct operators the model
+		/// is suspended. The report holds `MismatchBond` from the operator: returned when the
+		/// model is removed, paid to the model's owner when governance re-approves it.
 		///
-		/// - `origin`: signed by the operator of a node subscribed to the approved model.
+		/// - `origin`: signed by the operator of a node active in the current epoch and
+		///   subscribed to the approved model; no other node of the operator reported it.
 		///
 		/// Emits `WeightsMismatchReported`, `NodeUnsubscribed`, and `ModelSuspended` at the
 		/// threshold.
@@ -348,6 +398,23 @@ pub mod pallet {
 		) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
 			Self::do_report_weights_mismatch(operator, node, model)
+		}
+
+		/// Withdraw a node's weights-mismatch report while the model is still approved; the
+		/// bond is released. (Once the model is suspended, the report stands until governance
+		/// decides.) The node's subscription is not restored.
+		///
+		/// - `origin`: signed by the operator who made the report.
+		///
+		/// Emits `MismatchReportRetracted`.
+		#[pallet::call_index(6)]
+		pub fn retract_mismatch_report(
+			origin: OriginFor<T>,
+			node: NodeId,
+			model: ModelId,
+		) -> DispatchResult {
+			let operator = ensure_signed(origin)?;
+			Self::do_retract_mismatch_report(operator, node, model)
 		}
 	}
 

@@ -97,6 +97,16 @@ pub fn deregister(node: NodeId) {
 	<ModelRegistry as OnNodeDeregistered>::on_node_deregistered(node);
 }
 
+/// Mark a node active or not in the stand-in without telling the model registry: a node whose
+/// collateral fell below the minimum stays subscribed but does not serve.
+pub fn set_active(node: NodeId, active: bool) {
+	NODES.with(|n| {
+		if let Some(s) = n.borrow_mut().get_mut(&node) {
+			s.active = active;
+		}
+	});
+}
+
 /// An in-memory node registry: only what the model registry reads.
 pub struct FakeNodes;
 impl NodeRegistry<AccountId, Balance> for FakeNodes {
@@ -167,6 +177,7 @@ impl pallet_model_registry::Config for Test {
 	type MaxEchelonsPerModel = ConstU32<2>;
 	type MaxSubscriptionsPerNode = ConstU32<2>;
 	type MismatchThreshold = ConstU32<2>;
+	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
 }
 

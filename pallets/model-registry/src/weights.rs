@@ -47,7 +47,18 @@ pub trait WeightInfo {
 	fn unsubscribe() -> Weight;
 	fn report_weights_mismatch() -> Weight;
 	fn unsubscribe_all(s: u32, ) -> Weight;
+	fn retract_mismatch_report() -> Weight;
 }
+
+/// Added by hand until the next measurement: settling the bonds of `MismatchThreshold` (3)
+/// reports on approval or removal, each a hold moved or released (3 reads, 3 writes, ~50 µs).
+const BOND_SETTLEMENT: u64 = 3 * 50_000_000;
+const BOND_SETTLEMENT_RW: u64 = 3 * 3;
+/// Added by hand until the next measurement: a report's eligibility check, the scan of the
+/// standing bonds (3), the bond's hold and record.
+const REPORT_BOND: u64 = 60_000_000;
+const REPORT_BOND_READS: u64 = 1 + 3 + 2;
+const REPORT_BOND_WRITES: u64 = 3;
 
 /// Weights for `pallet_model_registry`, measured with the chain's runtime and database weights.
 pub struct SubstrateWeight<T>(PhantomData<T>);
@@ -64,6 +75,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(115_978_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(Weight::from_parts(BOND_SETTLEMENT, 0))
+			.saturating_add(T::DbWeight::get().reads_writes(BOND_SETTLEMENT_RW, BOND_SETTLEMENT_RW))
 	}
 	/// Storage: `ModelRegistry::Models` (r:1 w:1)
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
@@ -77,6 +90,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(31_828_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
+			.saturating_add(Weight::from_parts(BOND_SETTLEMENT, 0))
+			.saturating_add(T::DbWeight::get().reads_writes(BOND_SETTLEMENT_RW, BOND_SETTLEMENT_RW))
 	}
 	/// Storage: `ModelRegistry::Models` (r:1 w:1)
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
@@ -155,6 +170,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(115_301_000, 4585)
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
+			.saturating_add(Weight::from_parts(REPORT_BOND, 0))
+			.saturating_add(T::DbWeight::get().reads_writes(REPORT_BOND_READS, REPORT_BOND_WRITES))
 	}
 	/// Storage: `ModelRegistry::NodeSubscriptions` (r:1 w:1)
 	/// Proof: `ModelRegistry::NodeSubscriptions` (`max_values`: None, `max_size`: Some(1073), added: 3548, mode: `MaxEncodedLen`)
@@ -179,6 +196,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((2_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 3595).saturating_mul(s.into()))
 	}
+	/// Estimated by hand until the next measurement: the model, the bond and the report (read
+	/// and written) and the hold released.
+	fn retract_mismatch_report() -> Weight {
+		Weight::from_parts(60_000_000, 4000)
+			.saturating_add(T::DbWeight::get().reads(5_u64))
+			.saturating_add(T::DbWeight::get().writes(4_u64))
+	}
 }
 
 /// The same weights with RocksDB's database weights, for tests and mocks.
@@ -187,6 +211,8 @@ impl WeightInfo for () {
 		Weight::from_parts(115_978_000, 3939)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
+			.saturating_add(Weight::from_parts(BOND_SETTLEMENT, 0))
+			.saturating_add(RocksDbWeight::get().reads_writes(BOND_SETTLEMENT_RW, BOND_SETTLEMENT_RW))
 	}
 	fn approve_model() -> Weight {
 		Weight::from_parts(31_828_000, 3939)
@@ -201,6 +227,8 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 			.saturating_add(RocksDbWeight::get().writes((1_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 3548).saturating_mul(s.into()))
+			.saturating_add(Weight::from_parts(BOND_SETTLEMENT, 0))
+			.saturating_add(RocksDbWeight::get().reads_writes(BOND_SETTLEMENT_RW, BOND_SETTLEMENT_RW))
 	}
 	fn subscribe() -> Weight {
 		Weight::from_parts(103_119_000, 4585)
@@ -216,6 +244,8 @@ impl WeightInfo for () {
 		Weight::from_parts(115_301_000, 4585)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
+			.saturating_add(Weight::from_parts(REPORT_BOND, 0))
+			.saturating_add(RocksDbWeight::get().reads_writes(REPORT_BOND_READS, REPORT_BOND_WRITES))
 	}
 	fn unsubscribe_all(s: u32, ) -> Weight {
 		Weight::from_parts(17_755_185, 4538)
@@ -225,5 +255,12 @@ impl WeightInfo for () {
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 			.saturating_add(RocksDbWeight::get().writes((2_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 3595).saturating_mul(s.into()))
+	}
+	/// Estimated by hand until the next measurement: the model, the bond and the report (read
+	/// and written) and the hold released.
+	fn retract_mismatch_report() -> Weight {
+		Weight::from_parts(60_000_000, 4000)
+			.saturating_add(RocksDbWeight::get().reads(5_u64))
+			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 }

@@ -216,6 +216,7 @@ parameter_types! {
 	pub const MinNodeCollateral: Balance = 1_000 * UNITS;
 	/// A model owner's deposit: 100 TOMA, returned when governance removes the model.
 	pub const ModelDeposit: Balance = 100 * UNITS;
+	pub const MismatchBond: Balance = 50 * UNITS;
 	/// A model owner earns at most 10% of each fee paid for its model.
 	pub const MaxModelOwnerShare: Perbill = Perbill::from_percent(10);
 }
@@ -251,6 +252,8 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<16>;
 	type MismatchThreshold = ConstU32<3>;
+	// A false report (the model re-approved) pays its owner this much.
+	type MismatchBond = MismatchBond;
 	type WeightInfo = pallet_model_registry::weights::SubstrateWeight<Runtime>;
 }
 

@@ -25,7 +25,7 @@ fn random_model(rng: &mut Rng) -> ModelId {
 fn random_call(rng: &mut Rng) -> Call<Test> {
 	let node = NodeId(rng.below(4));
 	let model = random_model(rng);
-	match rng.below(6) {
+	match rng.below(7) {
 		0 => Call::register_model {
 			model: match rng.one_in(4) {
 				true => rng.bytes(40),
@@ -40,7 +40,8 @@ fn random_call(rng: &mut Rng) -> Call<Test> {
 		2 => Call::remove_model { model },
 		3 => Call::subscribe { node, model },
 		4 => Call::unsubscribe { node, model },
-		_ => Call::report_weights_mismatch { node, model },
+		5 => Call::report_weights_mismatch { node, model },
+		_ => Call::retract_mismatch_report { node, model },
 	}
 }
 

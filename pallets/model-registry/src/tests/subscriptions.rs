@@ -182,9 +182,91 @@ fn enough_mismatch_reports_suspend_the_model() {
 			Error::<Test>::ModelNotApproved
 		);
 
-		// Governance re-approves; the reports start over.
+		// Governance re-approves: the reports were false, and their bonds pay the owner.
+		let owner_before = free(OWNER);
+		assert_eq!((held_bond(ALICE), held_bond(BOB)), (BOND, BOND));
 		assert_ok!(ModelRegistry::approve_model(RuntimeOrigin::root(), model.clone()));
 		assert!(crate::MismatchReports::<Test>::get(&model).is_empty());
+		assert_eq!((held_bond(ALICE), held_bond(BOB)), (0, 0));
+		assert_eq!(free(OWNER), owner_before + 2 * BOND);
+		System::assert_has_event(
+			Event::ReportBondForfeited { node: NodeId(2), model, owner: OWNER, bond: BOND }.into(),
+		);
+	});
+}
+
+const BOND: Balance = 50;
+
+fn held_bond(who: AccountId) -> Balance {
+	use frame_support::traits::fungible::InspectHold;
+	Balances::balance_on_hold(&crate::HoldReason::MismatchBond.into(), &who)
+}
+
+fn free(who: AccountId) -> Balance {
+	pallet_balances::Pallet::<Test>::free_balance(who)
+}
+
+fn report(who: AccountId, node: u64, model: &atoma_support::ModelId) -> sp_runtime::DispatchResult {
+	ModelRegistry::report_weights_mismatch(RuntimeOrigin::signed(who), NodeId(node), model.clone())
+}
+
+#[test]
+fn a_sybil_cannot_suspend_a_model_alone() {
+	setup().build_and_execute(|| {
+		let model = approved("m");
+		for node in [0, 1] {
+			assert_ok!(subscribe(ALICE, node, &model));
+		}
+		assert_ok!(report(ALICE, 0, &model));
+		// Threshold 2, but both nodes are ALICE's: reports count per operator.
+		assert_noop!(report(ALICE, 1, &model), Error::<Test>::OperatorAlreadyReported);
+		// A node that no longer serves cannot report either.
+		assert_ok!(subscribe(BOB, 2, &model));
+		set_active(NodeId(2), false);
+		assert_noop!(report(BOB, 2, &model), Error::<Test>::ReporterNotActive);
+		// Nor one whose operator cannot post the bond.
+		add_node(3, PAUPER, 0);
+		assert_ok!(subscribe(PAUPER, 3, &model));
+		assert_noop!(report(PAUPER, 3, &model), Error::<Test>::InsufficientBond);
+		assert_eq!(ModelRegistry::model(&model).map(|m| m.status), Some(ModelStatus::Approved));
+		assert_eq!(held_bond(ALICE), BOND);
+	});
+}
+
+#[test]
+fn a_removed_model_returns_the_bonds_and_a_report_can_be_retracted_before_a_suspension() {
+	setup().build_and_execute(|| {
+		let model = approved("m");
+		assert_ok!(subscribe(ALICE, 0, &model));
+		assert_ok!(subscribe(BOB, 2, &model));
+		assert_ok!(report(ALICE, 0, &model));
+		let retract = |who, node| {
+			ModelRegistry::retract_mismatch_report(
+				RuntimeOrigin::signed(who),
+				NodeId(node),
+				model.clone(),
+			)
+		};
+		assert_noop!(retract(BOB, 0), Error::<Test>::NotNodeOperator);
+		assert_noop!(retract(BOB, 2), Error::<Test>::NotReported);
+		assert_ok!(retract(ALICE, 0));
+		System::assert_last_event(
+			Event::MismatchReportRetracted { node: NodeId(0), model: model.clone() }.into(),
+		);
+		assert_eq!(held_bond(ALICE), 0);
+		assert!(crate::MismatchReports::<Test>::get(&model).is_empty());
+
+		// Reported again (by another operator too): suspended; no retracting now.
+		assert_ok!(subscribe(ALICE, 1, &model));
+		assert_ok!(report(ALICE, 1, &model));
+		assert_ok!(report(BOB, 2, &model));
+		assert_noop!(retract(ALICE, 1), Error::<Test>::ModelNotApproved);
+		// Governance removes the model: the reporters were right, their bonds come back.
+		let (alice, bob) = (free(ALICE), free(BOB));
+		assert_ok!(ModelRegistry::remove_model(RuntimeOrigin::root(), model.clone()));
+		assert_eq!((held_bond(ALICE), held_bond(BOB)), (0, 0));
+		assert_eq!((free(ALICE), free(BOB)), (alice + BOND, bob + BOND));
+		assert_eq!(crate::ReportBonds::<Test>::iter().count(), 0);
 	});
 }
 
