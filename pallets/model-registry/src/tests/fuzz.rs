@@ -25,7 +25,7 @@ fn random_model(rng: &mut Rng) -> ModelId {
 fn random_call(rng: &mut Rng) -> Call<Test> {
 	let node = NodeId(rng.below(4));
 	let model = random_model(rng);
-	match rng.below(7) {
+	match rng.below(8) {
 		0 => Call::register_model {
 			model: match rng.one_in(4) {
 				true => rng.bytes(40),
@@ -41,6 +41,7 @@ fn random_call(rng: &mut Rng) -> Call<Test> {
 		3 => Call::subscribe { node, model },
 		4 => Call::unsubscribe { node, model },
 		5 => Call::report_weights_mismatch { node, model },
+		6 => Call::set_context_length { model, tokens: rng.edgy(8_192) as u32 },
 		_ => Call::retract_mismatch_report { node, model },
 	}
 }

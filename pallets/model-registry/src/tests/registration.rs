@@ -135,3 +135,32 @@ fn genesis_models_are_approved_and_subscribed() {
 fn node(n: u64) -> atoma_support::NodeId {
 	atoma_support::NodeId(n)
 }
+
+#[test]
+fn governance_sets_a_models_context_length() {
+	use atoma_support::ModelRegistry as _;
+	setup().build_and_execute(|| {
+		let model = approved("m");
+		assert_eq!(ModelRegistry::model(&model).and_then(|m| m.context_length), None);
+		assert_noop!(
+			ModelRegistry::set_context_length(RuntimeOrigin::signed(OWNER), model.clone(), 4_096),
+			sp_runtime::DispatchError::BadOrigin
+		);
+		assert_noop!(
+			ModelRegistry::set_context_length(RuntimeOrigin::root(), id("nope"), 4_096),
+			Error::<Test>::UnknownModel
+		);
+		assert_noop!(
+			ModelRegistry::set_context_length(RuntimeOrigin::root(), model.clone(), 1),
+			Error::<Test>::ContextTooShort
+		);
+		assert_ok!(ModelRegistry::set_context_length(RuntimeOrigin::root(), model.clone(), 4_096));
+		System::assert_last_event(
+			Event::ContextLengthSet { model: model.clone(), tokens: 4_096 }.into(),
+		);
+		assert_eq!(ModelRegistry::model(&model).and_then(|m| m.context_length), Some(4_096));
+		// It goes with the model.
+		assert_ok!(ModelRegistry::remove_model(RuntimeOrigin::root(), model.clone()));
+		assert_eq!(crate::ContextLengths::<Test>::get(&model), None);
+	});
+}
