@@ -309,8 +309,11 @@ impl<T: Config> Pallet<T> {
 		busy.extend(request.nodes.iter().copied());
 		busy.extend(request.verifiers.iter().copied());
 		let candidates = Self::eligible_nodes(&request.model, request.echelon, &busy);
-		let seed =
-			selection::selection_seed(&request.selection_seed, RequestId(now.saturated_into()));
+		let seed = selection::redraw_seed(
+			&Self::selection_randomness(),
+			&request.selection_seed,
+			now.saturated_into(),
+		);
 		let fresh = selection::draw(candidates, late.len(), seed);
 		if out_of_rounds || fresh.len() < late.len() {
 			// The late nodes were released already; drop them before failing.

@@ -13,6 +13,15 @@ pub fn selection_seed(randomness: &[u8], request: RequestId) -> [u8; 32] {
 	sp_io::hashing::blake2_256(&(b"atoma/selection-seed/v1", randomness, request.0).encode())
 }
 
+/// The seed of a redraw of `request` at block `at`: `H("atoma/redraw-seed/v1" ‖ randomness ‖
+/// selection seed ‖ at)`, with the randomness of the redraw's block (BABE's VRF output of its
+/// parent). A node deciding to miss its deadline cannot know which node would replace it: with
+/// a seed fixed at selection it could go late only when its replacement would be a node of its
+/// own, and take a second seat in the quorum.
+pub fn redraw_seed(randomness: &[u8], selection_seed: &[u8; 32], at: u64) -> [u8; 32] {
+	sp_io::hashing::blake2_256(&(b"atoma/redraw-seed/v1", randomness, selection_seed, at).encode())
+}
+
 /// The sampler seed workers use for temperature > 0: the first 8 bytes of
 /// `H("atoma/sampler-seed/v1" ‖ selection seed)`, little-endian.
 pub fn sampler_seed(selection_seed: &[u8; 32]) -> u64 {

@@ -82,3 +82,23 @@ fn without_a_replacement_the_user_is_refunded() {
 		assert_eq!(crate::Commitments::<Test>::iter_prefix(id).count(), 0);
 	});
 }
+
+#[test]
+fn a_replacement_is_drawn_with_randomness_unknown_when_the_node_went_late() {
+	// The same request and the same late node, with different randomness at the redraw block:
+	// a node cannot tell in advance which node would replace it.
+	let mut replacements = std::collections::BTreeSet::new();
+	for salt in 0..8 {
+		ExtBuilder::default().nodes(6).build_and_execute(|| {
+			let id = submit_and_select(VerificationMode::Single);
+			let late = selected(id)[0];
+			RANDOM_SALT.with(|s| *s.borrow_mut() = salt);
+			run_to_block(7);
+			let fresh = request(id).nodes[0];
+			assert_ne!(fresh, late);
+			replacements.insert(fresh);
+			all_commit(id, &output(1, 2));
+		});
+	}
+	assert!(replacements.len() > 1, "the replacement depends on the redraw block's randomness");
+}
