@@ -20,6 +20,7 @@ use frame_support::{
 	},
 	BoundedVec,
 };
+use sp_runtime::SaturatedConversion;
 
 use crate::{
 	pallet::*,
@@ -27,6 +28,34 @@ use crate::{
 };
 
 impl<T: Config> Pallet<T> {
+	/// Cross-Validation's `p` must reach the Nash bound of the echelon (whitepaper Appendix A,
+	/// `atoma_support::nash`): `p >= C / ((1 - r)(R + S))`, with `C` the native cost of the job
+	/// (governance's cost per token of the echelon, times the job's tokens), `R` the fee of one
+	/// execution, `S` the collateral each executing node has reserved (`JobCollateral`), and `r`
+	/// the share of the echelon governance assumes one party controls. Below it, cheating pays.
+	/// No floor while governance has not set the echelon's economics.
+	fn ensure_replication_floor(
+		echelon: atoma_support::EchelonId,
+		tokens: u32,
+		p: sp_runtime::Perbill,
+		fee: BalanceOf<T>,
+	) -> DispatchResult {
+		let Some((cost_per_token, control)) = T::Nodes::echelon_security(echelon) else {
+			return Ok(());
+		};
+		let cost = cost_per_token.saturated_into::<u128>().saturating_mul(tokens.into());
+		let floor = atoma_support::nash::min_replication_rate(
+			cost,
+			fee.saturated_into(),
+			T::JobCollateral::get().saturated_into(),
+			control,
+		);
+		// `p` in parts per billion, the floor in parts per quintillion.
+		let p = u128::from(p.deconstruct()).saturating_mul(1_000_000_000);
+		ensure!(p >= u128::from(floor.deconstruct()), Error::<T>::ReplicationBelowFloor);
+		Ok(())
+	}
+
 	pub(crate) fn do_submit_request(
 		owner: T::AccountId,
 		spec: RequestSpec,
@@ -75,6 +104,10 @@ impl<T: Config> Pallet<T> {
 		ensure!(eligible >= spec.mode.public_nodes(), Error::<T>::TooFewEligibleNodes);
 		let per_node = request_fee(spec.input_tokens, spec.params.max_output_tokens, price)
 			.ok_or(Error::<T>::FeeOverflow)?;
+		if let VerificationMode::CrossValidation { p, .. } = spec.mode {
+			let tokens = spec.input_tokens.saturating_add(spec.params.max_output_tokens);
+			Self::ensure_replication_floor(spec.echelon, tokens, p, per_node)?;
+		}
 		let escrow = per_node
 			.checked_mul(&spec.mode.max_executions().into())
 			.ok_or(Error::<T>::FeeOverflow)?;

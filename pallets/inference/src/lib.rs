@@ -419,6 +419,8 @@ pub mod pallet {
 		/// message that is not an object, a role other than system, user or assistant, or
 		/// content other than text (`atoma_primitives::prompt`).
 		InvalidChatMessages,
+		/// Cross-Validation's `p` is below the echelon's Nash bound: cheating would pay.
+		ReplicationBelowFloor,
 		/// The declared input tokens plus `max_output_tokens` exceed the model's context length.
 		ExceedsContextLength,
 		/// The verifier's worker key was registered or rotated after the request was submitted:

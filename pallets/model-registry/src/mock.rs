@@ -125,6 +125,9 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 	fn echelon_exists(_echelon: EchelonId) -> bool {
 		true
 	}
+	fn echelon_security(_echelon: EchelonId) -> Option<(Balance, Perbill)> {
+		None
+	}
 	fn price_per_token(_echelon: EchelonId) -> Option<Balance> {
 		Some(1)
 	}

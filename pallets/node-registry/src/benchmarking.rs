@@ -268,6 +268,25 @@ mod benchmarks {
 		Ok(())
 	}
 
+	/// Setting an echelon's Cross-Validation economics.
+	#[benchmark]
+	fn set_echelon_security() -> Result<(), BenchmarkError> {
+		let origin =
+			T::GovernanceOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
+		let echelon = new_echelon::<T>();
+
+		#[extrinsic_call]
+		_(
+			origin as T::RuntimeOrigin,
+			echelon,
+			1_000u32.into(),
+			sp_runtime::Perbill::from_percent(50),
+		);
+
+		assert!(EchelonSecurity::<T>::contains_key(echelon));
+		Ok(())
+	}
+
 	/// An epoch boundary with `e` echelons of `b` standing bids each, every one of a registered
 	/// node: the boundary reads each bidder's record and subscriptions.
 	#[benchmark]

@@ -47,6 +47,7 @@ pub mod pallet {
 		},
 	};
 	use frame_system::pallet_prelude::*;
+	use sp_runtime::Perbill;
 
 	use super::{Echelon, FeeLedger, NodeRecord, WeightInfo};
 
@@ -154,6 +155,13 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextEchelonId<T: Config> = StorageValue<_, u32, ValueQuery>;
 
+	/// Each echelon's Cross-Validation economics, set by governance: the native cost of one
+	/// token on its hardware and the largest share `r` of its nodes one party is assumed to
+	/// control. Requests whose `p` is below the Nash bound they give are refused.
+	#[pallet::storage]
+	pub type EchelonSecurity<T: Config> =
+		StorageMap<_, Twox64Concat, EchelonId, (BalanceOf<T>, Perbill)>;
+
 	/// The block from which each node's current worker key holds (its registration or its last
 	/// rotation; absent for genesis nodes). Verifier sortition accepts only keys older than the
 	/// request, so a key cannot be ground against a seed already drawn.
@@ -236,6 +244,8 @@ pub mod pallet {
 		EchelonRegistered { echelon: EchelonId, spec: EchelonOf<T> },
 		/// Governance updated an echelon.
 		EchelonUpdated { echelon: EchelonId, spec: EchelonOf<T> },
+		/// Governance set the echelon's Cross-Validation economics.
+		EchelonSecuritySet { echelon: EchelonId, cost_per_token: BalanceOf<T>, control: Perbill },
 		/// Governance set the epoch length; it applies from the next boundary.
 		EpochLengthSet { blocks: BlockNumberFor<T> },
 		/// Epoch `epoch` began at block `first_block`.
@@ -288,6 +298,9 @@ pub mod pallet {
 		NoFeesToClaim,
 		/// The epoch length is below `MinEpochLength`.
 		EpochLengthTooShort,
+		/// An adversary controlling the whole echelon leaves no `p` that works: `control` must
+		/// be below 100%.
+		ControlTooHigh,
 		/// The node's free collateral cannot cover the reservation.
 		InsufficientFreeCollateral,
 		/// The shares of a slash add up to more than 100%.
@@ -520,6 +533,30 @@ pub mod pallet {
 			ensure!(blocks >= T::MinEpochLength::get(), Error::<T>::EpochLengthTooShort);
 			EpochLength::<T>::put(blocks);
 			Self::deposit_event(Event::EpochLengthSet { blocks });
+			Ok(())
+		}
+
+		/// Set an echelon's Cross-Validation economics: the native cost of one token on its
+		/// hardware (`C` per token) and the largest share of its nodes one party is assumed to
+		/// control (`r`). Cross-Validation requests in the echelon must then ask for a `p` above
+		/// the Nash bound `C / ((1 - r)(R + S))` (`atoma_support::nash`).
+		///
+		/// - `origin`: `GovernanceOrigin`.
+		/// - `control`: below 100%.
+		///
+		/// Emits `EchelonSecuritySet`.
+		#[pallet::call_index(11)]
+		pub fn set_echelon_security(
+			origin: OriginFor<T>,
+			echelon: EchelonId,
+			cost_per_token: BalanceOf<T>,
+			control: Perbill,
+		) -> DispatchResult {
+			T::GovernanceOrigin::ensure_origin(origin)?;
+			ensure!(Echelons::<T>::contains_key(echelon), Error::<T>::UnknownEchelon);
+			ensure!(control < Perbill::one(), Error::<T>::ControlTooHigh);
+			EchelonSecurity::<T>::insert(echelon, (cost_per_token, control));
+			Self::deposit_event(Event::EchelonSecuritySet { echelon, cost_per_token, control });
 			Ok(())
 		}
 	}

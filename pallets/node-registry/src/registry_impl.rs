@@ -43,6 +43,10 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		Echelons::<T>::contains_key(echelon)
 	}
 
+	fn echelon_security(echelon: EchelonId) -> Option<(BalanceOf<T>, sp_runtime::Perbill)> {
+		EchelonSecurity::<T>::get(echelon)
+	}
+
 	fn price_per_token(echelon: EchelonId) -> Option<BalanceOf<T>> {
 		EchelonPrices::<T>::get(echelon)
 	}

@@ -97,6 +97,11 @@ pub trait NodeRegistry<AccountId, Balance> {
 	/// Whether governance has registered `echelon`.
 	fn echelon_exists(echelon: EchelonId) -> bool;
 
+	/// The economics governance set for `echelon`'s Cross-Validation floor: the native cost of
+	/// one token on its hardware, and the largest share of its nodes one party is assumed to
+	/// control (`r`). `None` while unset: no floor.
+	fn echelon_security(echelon: EchelonId) -> Option<(Balance, sp_runtime::Perbill)>;
+
 	/// The price per token of `echelon` in the current epoch, fixed at the last epoch boundary;
 	/// `None` while no node of the echelon has ever bid.
 	fn price_per_token(echelon: EchelonId) -> Option<Balance>;

@@ -325,3 +325,35 @@ fn a_worker_key_newer_than_the_request_cannot_verify() {
 		);
 	});
 }
+
+#[test]
+fn a_p_below_the_echelons_nash_bound_is_refused() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		// No economics set: no floor.
+		assert_ok!(Inference::submit_request(RuntimeOrigin::signed(USER), spec(cv(1, 1))));
+		// Governance: one token costs 4 to compute here, and one party may hold half the nodes.
+		assert_ok!(NodeRegistry::set_echelon_security(
+			RuntimeOrigin::root(),
+			atoma_support::EchelonId(0),
+			4,
+			Perbill::from_percent(50),
+		));
+		// 15 tokens: C = 60, R = 30 (price 2), S = JOB_COLLATERAL = 1,000:
+		// p >= 60 / (0.5 x 1,030) = 11.65%.
+		let mut below = spec(cv(1, 11));
+		below.params.seed = 1;
+		assert_noop!(
+			Inference::submit_request(RuntimeOrigin::signed(USER), below),
+			Error::<Test>::ReplicationBelowFloor
+		);
+		assert_ok!(Inference::submit_request(RuntimeOrigin::signed(USER), spec(cv(1, 12))));
+		// The runtime API gives the same floor.
+		let floor = atoma_support::nash::min_replication_rate(
+			60,
+			30,
+			JOB_COLLATERAL as u128,
+			Perbill::from_percent(50),
+		);
+		assert_eq!(floor.deconstruct() / 1_000_000_000_000_000 / 10, 11, "{floor:?}");
+	});
+}

@@ -217,3 +217,37 @@ fn bids_of_nodes_that_serve_nothing_or_hold_nothing_leave_the_price_alone() {
 		);
 	});
 }
+
+#[test]
+fn governance_sets_an_echelons_cross_validation_economics() {
+	use sp_runtime::Perbill;
+	ExtBuilder::default().build_and_execute(|| {
+		let echelon = EchelonId(0);
+		assert_eq!(NodeRegistry::echelon_security(echelon), None);
+		let set = |origin, echelon, control| {
+			NodeRegistry::set_echelon_security(origin, echelon, 4, control)
+		};
+		assert_noop!(
+			set(RuntimeOrigin::signed(ALICE), echelon, Perbill::from_percent(50)),
+			DispatchError::BadOrigin
+		);
+		assert_noop!(
+			set(RuntimeOrigin::root(), EchelonId(9), Perbill::from_percent(50)),
+			Error::<Test>::UnknownEchelon
+		);
+		assert_noop!(
+			set(RuntimeOrigin::root(), echelon, Perbill::one()),
+			Error::<Test>::ControlTooHigh
+		);
+		assert_ok!(set(RuntimeOrigin::root(), echelon, Perbill::from_percent(50)));
+		System::assert_last_event(
+			Event::EchelonSecuritySet {
+				echelon,
+				cost_per_token: 4,
+				control: Perbill::from_percent(50),
+			}
+			.into(),
+		);
+		assert_eq!(NodeRegistry::echelon_security(echelon), Some((4, Perbill::from_percent(50))));
+	});
+}

@@ -28,7 +28,7 @@ fn random_call(rng: &mut Rng, signer: AccountId) -> Call<Test> {
 		_ => rng.bytes(80),
 	};
 	let device = rng.bytes(20);
-	match rng.below(11) {
+	match rng.below(12) {
 		0 => Call::register_node {
 			echelon: EchelonId(rng.below(4) as u32),
 			worker_key: worker_key(rng.below(9) as u8),
@@ -56,7 +56,12 @@ fn random_call(rng: &mut Rng, signer: AccountId) -> Call<Test> {
 			memory_mib: rng.edgy(1 << 20),
 			execution_profile: [rng.below(3) as u8; 32],
 		},
-		_ => Call::set_epoch_length { blocks: rng.edgy(40) },
+		10 => Call::set_epoch_length { blocks: rng.edgy(40) },
+		_ => Call::set_echelon_security {
+			echelon: EchelonId(rng.below(4) as u32),
+			cost_per_token: rng.edgy(100) as Balance,
+			control: sp_runtime::Perbill::from_percent(rng.edgy(100) as u32),
+		},
 	}
 }
 
