@@ -99,7 +99,8 @@ impl<T: Config> Pallet<T> {
 				.collect(),
 				None => Assignments::<T>::iter_key_prefix(node).take(left).collect(),
 			};
-			visited = visited.saturating_add(jobs.len());
+			// The prefix read itself counts, even when it finds no job.
+			visited = visited.saturating_add(jobs.len().max(1));
 			for id in &jobs {
 				if Self::take_from_convicted(*id, node, now) {
 					taken = taken.saturating_add(1);

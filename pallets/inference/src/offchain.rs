@@ -93,7 +93,11 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		};
 		let now: u32 = now.saturated_into();
 		for (id, node, key) in Self::local_jobs(&local) {
-			let Some(request) = Requests::<T>::get(id) else { continue };
+			let Some(request) = Requests::<T>::get(id) else {
+				// A seat of a request that ended before its job started: only the proof is left.
+				StorageValueRef::persistent(&proof_key(id, &key)).clear();
+				continue;
+			};
 			let Some(role) = Self::role_of(id, &request, node, &key) else { continue };
 			with_job_lock(&lock_key(id, node), || {
 				Self::step(&url, now, id, &request, node, &key, role)

@@ -14,7 +14,10 @@ use frame_support::{
 	},
 	BoundedVec,
 };
-use sp_runtime::{traits::Zero, Perbill};
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	Perbill,
+};
 
 use crate::{pallet::*, types::ModelRecord};
 
@@ -225,6 +228,8 @@ impl<T: Config> Pallet<T> {
 		for (node, (operator, bond)) in bonds {
 			let reason = HoldReason::MismatchBond.into();
 			if reports_were_false {
+				// Forced, as a slash is: a freeze on the operator's account must not keep the
+				// bond held with nothing left to release it.
 				let paid = T::Currency::transfer_on_hold(
 					&reason,
 					&operator,
@@ -232,9 +237,16 @@ impl<T: Config> Pallet<T> {
 					bond,
 					Precision::BestEffort,
 					Restriction::Free,
-					Fortitude::Polite,
+					Fortitude::Force,
 				)
 				.unwrap_or_default();
+				// Whatever could not be paid (a transfer refused outright) goes back.
+				let _ = T::Currency::release(
+					&reason,
+					&operator,
+					bond.saturating_sub(paid),
+					Precision::BestEffort,
+				);
 				Self::deposit_event(Event::ReportBondForfeited {
 					node,
 					model: model.clone(),
