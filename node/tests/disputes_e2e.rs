@@ -15,6 +15,11 @@
 //! A fourth test stops the cheater's node once the dispute opens: a party that committed and
 //! then withholds its bisection answers loses all its collateral just the same.
 //!
+//! A fifth has no cheater but a malicious user: it names its input by hash and uploads it to one
+//! of the two selected workers only, hoping the other node is slashed for not serving it. That
+//! node attests "input unavailable", the arbiters cannot get the input either, and the dispute
+//! is dismissed: the user gets its escrow back and nobody loses anything.
+//!
 //! Needs the worker built with `--features atoma-inference-worker/fault-injection` (the test
 //! command builds it so).
 
@@ -52,7 +57,8 @@ const OPERATORS: [&str; 3] = ["Bob", "Charlie", "Dave"];
 struct Network {
 	/// Alice's node first (it authors the dev chain), then the operators' nodes.
 	nodes: Vec<NodeProcess>,
-	_workers: Vec<Worker>,
+	/// Alice's worker first, then Bob's, Charlie's and Dave's.
+	workers: Vec<Worker>,
 	_base: TempDir,
 }
 
@@ -102,11 +108,14 @@ fn current_epoch(rpc: &Rpc) -> u32 {
 
 /// Alice's genesis node with an honest worker, and Bob's, Charlie's and Dave's nodes registered
 /// and subscribed over JSON-RPC, each with its own worker; the honest workers run with
-/// `honest_args`, Dave's in `fault` mode.
-fn network(fault: &str, honest_args: &[&str]) -> (Network, Vec<(NodeId, String)>) {
-	let base = TempDir::new(&format!("disputes-e2e-{fault}"));
+/// `honest_args`, Dave's in `fault` mode (honest too when `None`).
+fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, String)>) {
+	let base = TempDir::new(&format!("disputes-e2e-{}", fault.unwrap_or("honest")));
 	let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start_with(honest_args)).collect();
-	workers.push(Worker::start_with(&["--fault", fault, "--i-know-this-worker-cheats"]));
+	workers.push(match fault {
+		Some(fault) => Worker::start_with(&["--fault", fault, "--i-know-this-worker-cheats"]),
+		None => Worker::start_with(honest_args),
+	});
 	let alice_key = base.path("alice.key");
 	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
 	let alice_peer =
@@ -139,7 +148,7 @@ fn network(fault: &str, honest_args: &[&str]) -> (Network, Vec<(NodeId, String)>
 		node.wait_for_rpc(STARTUP);
 		nodes.push(node);
 	}
-	let net = Network { nodes, _workers: workers, _base: base };
+	let net = Network { nodes, workers, _base: base };
 	let rpc = net.rpc();
 	rpc.wait_for_finalized(1, STARTUP);
 
@@ -277,7 +286,7 @@ fn a_cheater_is_caught(
 	honest_args: &[&str],
 	expected_step: Option<fn(u32, u32) -> bool>,
 ) {
-	let (mut net, ids) = network(fault, honest_args);
+	let (mut net, ids) = network(Some(fault), honest_args);
 	let rpc = net.rpc();
 	let cheater = ids.iter().find(|(_, name)| name == "Dave").map(|(n, _)| *n).expect("Dave");
 	let user = pair("Ferdie");
@@ -429,6 +438,106 @@ fn a_cheater_is_caught(
 		assert!(started.elapsed() < STARTUP, "withdrawal failed:\n{}", net.logs());
 		std::thread::sleep(Duration::from_millis(500));
 	}
+	for node in net.nodes.into_iter().rev() {
+		let status = node.stop(Duration::from_secs(60));
+		assert!(status.success(), "node exited with {status}");
+	}
+}
+
+/// The selective-upload attack, on real nodes and workers: the user uploads its by-hash input to
+/// one selected worker only. That node serves it; the other's worker refuses the job
+/// (`input_not_uploaded`), so from the middle of the window its node attests "input unavailable"
+/// instead of timing out. The disagreement goes to a dispute whose arbiters cannot get the input
+/// either: dismissed, the whole escrow refunded, nobody slashed, every hold released.
+#[test]
+fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
+	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+	let (net, ids) = network(None, &[]);
+	let rpc = net.rpc();
+	let user = pair("Ferdie");
+	let user_id = AccountId::from(user.public());
+	let prompt = br#"[{"role":"user","content":"Name three colors."}]"#;
+	let hash = sp_crypto_hashing::blake2_256(prompt);
+	let worker_of = |node: NodeId| -> &Worker {
+		let index = match ids.iter().position(|(n, _)| *n == node) {
+			Some(i) => i + 1,
+			None => 0,
+		};
+		&net.workers[index]
+	};
+	let collateral_before: Vec<Balance> =
+		(0..=3u64).map(|i| node_record(&rpc, NodeId(i)).expect("node").collateral).collect();
+	let user_before = free_balance(&rpc, &user_id);
+
+	let request = {
+		let raw = rpc.storage(&hex_encode(&value_key(b"Inference", b"NextRequestId")), None);
+		RequestId(raw.map(|r| u64::decode(&mut &r[..]).expect("an id")).unwrap_or(0))
+	};
+	let mut by_hash = spec();
+	by_hash.input = RequestInput::Hash(hash);
+	// A short window: "unavailable" counts from its middle on.
+	by_hash.timeout = 20;
+	let nonce = common::next_nonce(&rpc, &user_id);
+	submit(
+		&rpc,
+		&user,
+		RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: by_hash }),
+		nonce,
+	);
+	// Once the nodes are drawn, upload to the first only.
+	let started = Instant::now();
+	let parties = loop {
+		if let Some(raw) = rpc.storage(&request_key(request), None) {
+			let r = pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("request");
+			if !r.nodes.is_empty() {
+				break r.nodes.to_vec();
+			}
+		}
+		assert!(started.elapsed() < SETTLEMENT, "no selection:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(200));
+	};
+	let (served, starved) = (parties[0], parties[1]);
+	let uploaded = worker_of(served).put_raw(&format!("/v1/inputs/{}", hex::encode(hash)), prompt);
+	assert_eq!(uploaded["bytes"], prompt.len(), "{uploaded}");
+	println!("request {} drawn {parties:?}; input uploaded to {served:?} only", request.0);
+
+	// The starved node attests; the dispute opens, and is dismissed.
+	let started = Instant::now();
+	let mut games = std::collections::BTreeSet::new();
+	loop {
+		if let Some(raw) = rpc.storage(&dispute_key(request), None) {
+			let d = pallet_disputes::Dispute::<Runtime>::decode(&mut &raw[..]).expect("dispute");
+			let claim = d.claims.iter().find(|c| c.node == starved).map(|c| c.claim.clone());
+			assert_eq!(
+				claim,
+				Some(atoma_support::inference::ClaimedOutput::Unservable {
+					reason: atoma_primitives::unservable::UnservableReason::InputUnavailable
+				}),
+				"the starved node attested"
+			);
+			games.insert(format!("{:?}", d.game));
+		} else if !games.is_empty() && rpc.storage(&request_key(request), None).is_none() {
+			break;
+		}
+		assert!(
+			rpc.storage(&result_key(request), None).is_none(),
+			"the request must not settle: no two nodes could run it"
+		);
+		assert!(started.elapsed() < SETTLEMENT, "the dispute did not end:\n{}", net.logs());
+		std::thread::sleep(Duration::from_millis(500));
+	}
+	println!("dispute over request {} dismissed after {:?}", request.0, started.elapsed());
+	assert_eq!(games.into_iter().collect::<Vec<_>>(), vec!["Full".to_string()]);
+	for i in 0..=3u64 {
+		let record = node_record(&rpc, NodeId(i)).expect("node");
+		assert_eq!(record.collateral, collateral_before[i as usize], "node {i} lost nothing");
+		assert_eq!(record.reserved, 0, "node {i} holds no reservation");
+	}
+	let user_after = free_balance(&rpc, &user_id);
+	assert!(
+		user_after <= user_before && user_after + UNITS > user_before,
+		"the user paid its transaction fee and no more, and gained nothing: {user_before} -> {user_after}"
+	);
 	for node in net.nodes.into_iter().rev() {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");

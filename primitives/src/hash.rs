@@ -55,6 +55,9 @@ pub const TAG_VERDICT: &[u8] = b"atoma/verdict/v1";
 pub const TAG_TRACE_PREFIX: &[u8] = b"atoma/trace-prefix/v1";
 /// Tag of an arbiter's one-step verdict (see [`crate::bisection::step_verdict_digest`]).
 pub const TAG_STEP_VERDICT: &[u8] = b"atoma/step-verdict/v1";
+/// Tag of the digest that stands for "unservable, because ..." (see
+/// [`crate::unservable::unservable_digest`]).
+pub const TAG_UNSERVABLE: &[u8] = b"atoma/unservable/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -72,6 +75,7 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_VERDICT,
 	TAG_TRACE_PREFIX,
 	TAG_STEP_VERDICT,
+	TAG_UNSERVABLE,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

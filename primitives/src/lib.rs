@@ -21,6 +21,7 @@
 //! * [`params`] — integer fixed-point sampling parameters.
 //! * [`prompt`] — which inline inputs a worker can serve (checked by the chain at submission).
 //! * [`tokenizer`] — the tokenizer hash a model is registered with.
+//! * [`unservable`] — why a request cannot be served, as nodes attest it.
 //!
 //! ## Layout rules shared by every module
 //!
@@ -68,6 +69,7 @@ pub mod params;
 pub mod prompt;
 pub mod tokenizer;
 pub mod trace;
+pub mod unservable;
 pub mod weights;
 
 pub use commitment::{NodeCommitment, QuorumCommitments};

@@ -30,6 +30,13 @@ struct Vectors {
 	tokenizer: Vec<TokenizerCase>,
 	sealed: Vec<SealedCase>,
 	verdicts: Vec<VerdictCase>,
+	unservable: Vec<UnservableCase>,
+}
+
+#[derive(Deserialize)]
+struct UnservableCase {
+	code: u8,
+	digest: String,
 }
 
 #[derive(Deserialize)]
@@ -334,5 +341,16 @@ fn verdict_digests_match_python() {
 			.collect();
 		let got = verdict_digest(&output_digest(&o), case.output_tokens, &leaves);
 		assert_eq!(hex::encode(got), case.verdict);
+	}
+}
+
+#[test]
+fn unservable_digests_match_python() {
+	use atoma_primitives::unservable::{unservable_digest, UnservableReason};
+	let v = vectors();
+	assert_eq!(v.unservable.len(), UnservableReason::ALL.len());
+	for (case, reason) in v.unservable.iter().zip(UnservableReason::ALL) {
+		assert_eq!(case.code, reason.code());
+		assert_eq!(hex::encode(unservable_digest(reason)), case.digest);
 	}
 }

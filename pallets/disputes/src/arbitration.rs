@@ -14,7 +14,7 @@ use atoma_primitives::{
 };
 use atoma_support::{
 	draw::draw,
-	inference::{Claim, ClaimedOutput, DisputeCase, DisputeOutcome, DisputedRequests},
+	inference::{Claim, DisputeCase, DisputeOutcome, DisputedRequests},
 	ModelRegistry, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use codec::Encode;
@@ -69,6 +69,11 @@ impl<T: Config> Pallet<T> {
 	/// ends or goes on wrongly); anything else (more than two traces, one trace with
 	/// disagreeing outputs, outputs too long to publish) is re-executed whole.
 	pub(crate) fn choose_game(claims: &[Claim]) -> Game {
+		// An "unservable" attestation has no trace: whether the request can be served at all is
+		// for arbiters to find by trying.
+		if claims.iter().any(|c| c.claim.is_unservable()) {
+			return Game::Full;
+		}
 		let mut traces: Vec<Trace> = Vec::new();
 		for claim in claims {
 			let trace = claim.claim.trace();
@@ -349,6 +354,14 @@ impl<T: Config> Pallet<T> {
 	/// party). Anything else (no majority, arbiters that timed out, a first majority that clears
 	/// nobody) goes to a larger round, and after the last round to governance.
 	fn tally(id: RequestId, dispute: Dispute<T>, now: BlockNumberFor<T>) {
+		let unservable = Self::majority(id, &dispute, |vote| match vote {
+			Vote::Revealed(verdict) => verdict.unservable_reason().map(|r| (verdict.digest(), r)),
+			_ => None,
+		});
+		if let Some(reason) = unservable {
+			// Nobody can be shown wrong about a request the arbiters cannot run either.
+			return Self::dismiss(id, dispute, Dismissal::Unservable(reason));
+		}
 		if let Game::StepCheck(check) = &dispute.game {
 			let check = check.clone();
 			return Self::tally_step(id, dispute, check, now);
@@ -438,10 +451,7 @@ impl<T: Config> Pallet<T> {
 	fn after_conviction(id: RequestId, mut dispute: Dispute<T>, now: BlockNumberFor<T>) {
 		let mut outputs = Vec::new();
 		for claim in dispute.survivors() {
-			let output = match claim.claim {
-				ClaimedOutput::Quorum { root, .. } => root,
-				ClaimedOutput::Digest { digest, .. } => digest,
-			};
+			let output = claim.claim.output();
 			if !outputs.contains(&output) {
 				outputs.push(output);
 			}

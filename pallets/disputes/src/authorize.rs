@@ -67,6 +67,8 @@ impl<T: Config> Pallet<T> {
 					None => return Err(Error::<T>::NotSealed),
 				};
 				match (revealed, &dispute.game) {
+					// An arbiter that cannot serve the request says so, whatever the game.
+					(Vote::Revealed(verdict), _) if verdict.unservable_reason().is_some() => {},
 					(Vote::Revealed(verdict), Game::Full) => ensure!(
 						verdict.leaves.len() as u32 == dispute.leaves(),
 						Error::<T>::MalformedVerdict

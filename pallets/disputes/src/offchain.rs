@@ -35,7 +35,7 @@ use atoma_support::{
 	inference::DisputedRequests,
 	offchain_jobs::{
 		backoff, fetch_trace, paired_worker, poll_job, post_job, trace_key, with_job_lock,
-		FinishedJob, JobState, JobTrace, KeptJobs, Poll,
+		FinishedJob, JobState, JobTrace, KeptJobs, Poll, Refusal,
 	},
 	worker_key::KEY_TYPE,
 	NodeId, RequestId, WorkerPublic,
@@ -48,8 +48,8 @@ use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 use crate::{
 	pallet::*,
 	types::{
-		BisectionPayload, Dispute, DisputePhase, Game, OutputPayload, StepCheck, StepVerdict, Vote,
-		VotePayload,
+		BisectionPayload, Dispute, DisputePhase, Game, OutputPayload, StepCheck, StepVerdict,
+		Verdict, Vote, VotePayload,
 	},
 };
 
@@ -211,40 +211,42 @@ impl<T: Config> Pallet<T> {
 			Game::StepCheck(check) => Some(check.step.saturating_add(1)),
 			_ => None,
 		};
-		let post =
-			|| T::Requests::arbitration_job(id, limit).ok_or(()).and_then(|b| post_job(url, b));
+		// Keep the verdict for the reveal, and seal it.
+		let seal_verdict = |verdict: Vote<T::MaxParties>| {
+			let digest = verdict.revealed_digest().unwrap_or_default();
+			verdict_store.set(&verdict);
+			let seal = Vote::Sealed(sealed_commitment(&digest, &key.0));
+			if Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key) {
+				store.set(&JobState::Committed { output_digest: digest });
+			}
+		};
+		// Post the job. A worker that refuses the request itself (a by-hash input it does not
+		// have, a prompt past the context) gives the arbiter its verdict: "unservable".
+		let post = |attempts: u32| match post_job(url, T::Requests::arbitration_job(id, limit)) {
+			Ok(job) => store.set(&JobState::Running { job, attempts }),
+			Err(Refusal::Unservable(reason)) => {
+				seal_verdict(Vote::Revealed(Verdict::unservable(reason)))
+			},
+			Err(Refusal::Transient) => store.set(&backoff(now, attempts)),
+		};
 		match (dispute.phase, store.get::<JobState>().ok().flatten()) {
 			(DisputePhase::Committing { .. }, _) if on_chain.is_some() => {},
 			(DisputePhase::Committing { .. }, None) => {
 				KEPT_ARBITER_JOBS.keep((id, dispute.round, node));
-				match post() {
-					Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
-					Err(()) => store.set(&backoff(now, 0)),
-				}
+				post(0)
 			},
 			(DisputePhase::Committing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
-				match post() {
-					Ok(job) => store.set(&JobState::Running { job, attempts }),
-					Err(()) => store.set(&backoff(now, attempts)),
-				}
+				post(attempts)
 			},
 			(DisputePhase::Committing { .. }, Some(JobState::Running { job, attempts })) => {
 				match poll_job(url, &job) {
 					Poll::Pending => {},
 					Poll::Failed => store.set(&backoff(now, attempts)),
-					Poll::Done(done) => {
-						let Some(verdict) = Self::verdict_of_job(url, &job, &done, dispute) else {
-							return store.set(&backoff(now, attempts));
-						};
-						let digest = verdict.revealed_digest().unwrap_or_default();
-						verdict_store.set(&verdict);
-						let seal = Vote::Sealed(sealed_commitment(&digest, &key.0));
-						if Self::submit_vote_tx(VotePayload { request: id, node, vote: seal }, key)
-						{
-							store.set(&JobState::Committed { output_digest: digest });
-						}
+					Poll::Done(done) => match Self::verdict_of_job(url, &job, &done, dispute) {
+						Some(verdict) => seal_verdict(verdict),
+						None => store.set(&backoff(now, attempts)),
 					},
 				}
 			},

@@ -5,6 +5,7 @@
 use atoma_primitives::{
 	bisection::{prefix_digest, step_verdict_digest},
 	commitment::{commitment_root, verdict_digest},
+	unservable::{unservable_digest, UnservableReason},
 };
 use atoma_support::{
 	inference::{Claim, ClaimedOutput},
@@ -142,6 +143,22 @@ impl<MaxLeaves: Get<u32>> Verdict<MaxLeaves> {
 	/// the true one.
 	pub fn matches(&self, claim: &Claim) -> bool {
 		claim.claim.matches(&self.output_digest, self.output_tokens, &self.leaves)
+	}
+
+	/// The verdict of an arbiter that could not serve the request either (its worker has no
+	/// copy of a by-hash input, or refuses the prompt): `unservable_digest(reason)`, no tokens,
+	/// no leaves. A majority of these dismisses the dispute (refund, nobody slashed).
+	pub fn unservable(reason: UnservableReason) -> Self {
+		Self {
+			output_digest: unservable_digest(reason),
+			output_tokens: 0,
+			leaves: BoundedVec::new(),
+		}
+	}
+
+	/// The reason, if this is the verdict [`Self::unservable`] of one.
+	pub fn unservable_reason(&self) -> Option<UnservableReason> {
+		UnservableReason::ALL.into_iter().find(|reason| *self == Self::unservable(*reason))
 	}
 
 	/// The output commitment a settled request records for this output: the quorum root of the
@@ -506,4 +523,7 @@ pub enum Dismissal {
 	NoFaultFound,
 	/// Governance did not decide before the final deadline.
 	DeadlinePassed,
+	/// A majority of the arbiters could not serve the request either (e.g. a by-hash input the
+	/// user uploaded to some nodes only): nobody can be shown wrong.
+	Unservable(UnservableReason),
 }

@@ -17,14 +17,15 @@ use sp_runtime::{
 
 use crate::{
 	pallet::*,
-	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request},
+	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, UnservableReason},
 };
+use frame_system::pallet_prelude::BlockNumberFor;
 
 /// What a valid commitment was checked against.
 pub(crate) struct CheckedCommitment<T: Config> {
 	pub request: Request<T>,
 	/// The block after which the transaction can no longer be valid.
-	pub window_end: frame_system::pallet_prelude::BlockNumberFor<T>,
+	pub window_end: BlockNumberFor<T>,
 }
 
 impl<T: Config> Pallet<T> {
@@ -112,6 +113,21 @@ impl<T: Config> Pallet<T> {
 				);
 				deadline
 			},
+			(CommitmentKind::Unservable { reason }, Phase::Executing { deadline }, _) => {
+				// Verifiers do not attest: a verifier that cannot serve simply does not join.
+				ensure!(request.nodes.contains(&node), Error::<T>::NotSelected);
+				ensure!(existing.is_none(), Error::<T>::AlreadyCommitted);
+				// The user uploads a by-hash input once it sees the selected nodes: "never
+				// uploaded" counts only from the middle of the window on.
+				if *reason == UnservableReason::InputUnavailable {
+					let from = request.attest_unavailable_from().unwrap_or(deadline);
+					ensure!(
+						frame_system::Pallet::<T>::block_number() >= from,
+						Error::<T>::TooEarlyToAttest
+					);
+				}
+				deadline
+			},
 			(CommitmentKind::Reveal { .. }, _, _) => return Err(Error::<T>::NotRevealing),
 			(_, Phase::Executing { .. }, _) => return Err(Error::<T>::WrongCommitmentKind),
 			_ => return Err(Error::<T>::NotExecuting),
@@ -144,8 +160,10 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		let longevity: u64 =
 			checked.window_end.saturating_sub(now).try_into().unwrap_or(u64::MAX).max(1);
+		// A node's first commitment (an output or an attestation) shares one tag: the pool keeps
+		// one of them, and the chain accepts one.
 		let kind: u8 = match payload.kind {
-			CommitmentKind::Quorum { .. } => 0,
+			CommitmentKind::Quorum { .. } | CommitmentKind::Unservable { .. } => 0,
 			CommitmentKind::Sealed { .. } => 1,
 			CommitmentKind::Reveal { .. } => 2,
 		};

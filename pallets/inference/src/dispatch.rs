@@ -174,13 +174,14 @@ impl<T: Config> Pallet<T> {
 					Commitment::Quorum { root, leaf, output_tokens, trace_root },
 				);
 				Self::deposit_event(Event::CommitmentSubmitted { request: id, node });
-				let committed = request
-					.nodes
-					.iter()
-					.filter(|n| Commitments::<T>::contains_key(id, **n))
-					.count();
-				if committed == request.nodes.len() {
-					Self::conclude_quorum(id, request);
+				Self::conclude_quorum_if_complete(id, request);
+			},
+			CommitmentKind::Unservable { reason } => {
+				Commitments::<T>::insert(id, node, Commitment::Unservable { reason });
+				Self::deposit_event(Event::UnservableAttested { request: id, node, reason });
+				// Cross-Validation waits for the window's end: verifiers may still join.
+				if !matches!(request.mode, VerificationMode::CrossValidation { .. }) {
+					Self::conclude_quorum_if_complete(id, request);
 				}
 			},
 			CommitmentKind::Sealed { sealed, output_tokens, trace_root, .. } => {
@@ -210,18 +211,26 @@ impl<T: Config> Pallet<T> {
 					}
 				});
 				Self::deposit_event(Event::DigestRevealed { request: id, node });
-				let all_revealed = request.nodes.iter().chain(request.verifiers.iter()).all(|n| {
-					matches!(
-						Commitments::<T>::get(id, n),
-						Some(Commitment::Sealed { revealed: Some(_), .. })
-					)
-				});
+				let all_revealed = request
+					.nodes
+					.iter()
+					.chain(request.verifiers.iter())
+					.all(|n| Commitments::<T>::get(id, n).is_some_and(|c| !c.awaits_reveal()));
 				if all_revealed {
 					Self::conclude_cross_validation(id, request);
 				}
 			},
 		}
 		Ok(())
+	}
+
+	/// Conclude a Single or Sampling request once every selected node has committed.
+	fn conclude_quorum_if_complete(id: RequestId, request: Request<T>) {
+		let committed =
+			request.nodes.iter().filter(|n| Commitments::<T>::contains_key(id, **n)).count();
+		if committed == request.nodes.len() {
+			Self::conclude_quorum(id, request);
+		}
 	}
 
 	pub(crate) fn do_publish_output(request: RequestId, output: Vec<u8>) -> DispatchResult {

@@ -17,7 +17,7 @@ use sp_runtime::{traits::Saturating, SaturatedConversion};
 use crate::{
 	pallet::*,
 	selection,
-	types::{Commitment, FailureReason, Phase},
+	types::{FailureReason, Phase},
 	WeightInfo,
 };
 
@@ -251,7 +251,14 @@ impl<T: Config> Pallet<T> {
 				VerificationMode::CrossValidation { .. } => {
 					let primary_committed =
 						request.nodes.iter().all(|n| Commitments::<T>::contains_key(id, n));
-					if primary_committed {
+					let awaiting_reveal =
+						request.nodes.iter().chain(request.verifiers.iter()).any(|n| {
+							Commitments::<T>::get(id, n).is_some_and(|c| c.awaits_reveal())
+						});
+					if primary_committed && !awaiting_reveal {
+						// The primary attested "unservable" and no verifier joined.
+						Self::conclude_cross_validation(id, request);
+					} else if primary_committed {
 						Self::start_reveal(id, request, now);
 					} else {
 						Self::replace_late_nodes(id, request, now);
@@ -356,12 +363,9 @@ impl<T: Config> Pallet<T> {
 
 	/// The reveal window closed: nodes that did not reveal are late; the rest settle.
 	fn close_reveal(id: RequestId, mut request: crate::Request<T>) {
-		let revealed = |n: &NodeId| {
-			matches!(
-				Commitments::<T>::get(id, n),
-				Some(Commitment::Sealed { revealed: Some(_), .. })
-			)
-		};
+		// An "unservable" attestation needs no reveal.
+		let revealed =
+			|n: &NodeId| Commitments::<T>::get(id, n).is_some_and(|c| !c.awaits_reveal());
 		let late: Vec<NodeId> = request
 			.nodes
 			.iter()

@@ -32,7 +32,9 @@ pub mod types;
 pub mod weights;
 
 pub use pallet::*;
-pub use types::{Commitment, CommitmentKind, CommitmentPayload, FailureReason, Phase, Request};
+pub use types::{
+	Commitment, CommitmentKind, CommitmentPayload, FailureReason, Phase, Request, UnservableReason,
+};
 pub use weights::WeightInfo;
 
 /// Log target of this pallet.
@@ -81,7 +83,9 @@ pub mod pallet {
 	use sp_runtime::{traits::CheckedMul, Perbill};
 
 	use super::{
-		types::{Commitment, CommitmentPayload, FailureReason, Request, RequestResult},
+		types::{
+			Commitment, CommitmentPayload, FailureReason, Request, RequestResult, UnservableReason,
+		},
 		MaxExecutionsOf, WeightInfo,
 	};
 
@@ -347,6 +351,18 @@ pub mod pallet {
 			honest: Vec<NodeId>,
 			refunded: BalanceOf<T>,
 		},
+		/// A selected node attested that the request cannot be served.
+		UnservableAttested { request: RequestId, node: NodeId, reason: UnservableReason },
+		/// Every selected node attested the same reason: the request ended without a result and
+		/// nobody was slashed. Each node was paid the fee of the declared input tokens
+		/// (`paid_to_nodes` in all); the rest of the escrow (`refunded`) went back to the owner.
+		RequestUnservable {
+			request: RequestId,
+			reason: UnservableReason,
+			nodes: Vec<NodeId>,
+			paid_to_nodes: BalanceOf<T>,
+			refunded: BalanceOf<T>,
+		},
 	}
 
 	#[pallet::error]
@@ -426,6 +442,9 @@ pub mod pallet {
 		/// The verifier's worker key was registered or rotated after the request was submitted:
 		/// it could have been chosen to win the request's sortition.
 		WorkerKeyTooNew,
+		/// "Input unavailable" is attested before the middle of the commit window: the user may
+		/// still be uploading the input to the selected workers.
+		TooEarlyToAttest,
 	}
 
 	#[pallet::hooks]
@@ -484,11 +503,14 @@ pub mod pallet {
 		///
 		/// - `payload.kind`: `Quorum` for Single and Sampling nodes; `Sealed` for the
 		///   Cross-Validation primary and verifiers (verifiers attach their VRF proof); `Reveal`
-		///   in the Cross-Validation reveal window.
+		///   in the Cross-Validation reveal window; `Unservable` instead of an output, from a
+		///   selected node that found the request cannot be served (`InputUnavailable` from the
+		///   middle of the window on, else `TooEarlyToAttest`).
 		/// - `signature`: the node's worker key over `payload.signing_bytes(chain_id)`.
 		///
 		/// Valid once per node and kind, before the window ends. Emits `CommitmentSubmitted`,
-		/// `VerifierJoined` or `DigestRevealed`, and `RequestSettled` or `RequestDisputed` when
+		/// `VerifierJoined`, `DigestRevealed` or `UnservableAttested`, and `RequestSettled`,
+		/// `RequestUnservable` (every node attested the same reason) or `RequestDisputed` when
 		/// the last commitment arrives.
 		#[pallet::call_index(1)]
 		#[pallet::weight(

@@ -413,6 +413,14 @@ pub fn check_fee_accounting() {
 			RuntimeEvent::Inference(crate::Event::RequestFailed { refunded: r, .. }) => {
 				refunded += r
 			},
+			RuntimeEvent::Inference(crate::Event::RequestUnservable {
+				paid_to_nodes,
+				refunded: r,
+				..
+			}) => {
+				paid_out += paid_to_nodes;
+				refunded += r;
+			},
 			RuntimeEvent::Inference(crate::Event::DisputeConcluded { refunded: r, .. }) => {
 				refunded += r
 			},

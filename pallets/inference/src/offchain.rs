@@ -10,9 +10,12 @@
 //!
 //! ```text
 //! (none) ─POST /v1/jobs─► Running { job } ─GET /v1/jobs/{job}: completed─► Committed { digest }
-//!    ▲                        │ failed / lost / unreachable        commitment sent until on chain
-//!    └── Backoff { retry_at } ◄┘ (1, 2, 4 … 64 blocks)    reveal window: reveal sent until on
-//!                                                                     chain ─► Revealed
+//!    ▲  │                     │ failed / lost / unreachable        commitment sent until on chain
+//!    └──┼ Backoff { retry_at } ◄┘ (1, 2, 4 … 64 blocks)    reveal window: reveal sent until on
+//!       │                                                             chain ─► Revealed
+//!       └─refused: the request cannot be served─► Unservable { reason } (attestation sent until
+//!         on chain; "input not uploaded" only from the middle of the window, asked every block
+//!         until then)
 //! ```
 //!
 //! The commitment is derived from the kept output and steps (quorum root and leaf, or the sealed
@@ -38,7 +41,7 @@ use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
 		backoff, encode_hash, fetch_trace, paired_worker, poll_job, post_job, trace_key,
-		with_job_lock, JobTrace, KeptJobs, Poll,
+		with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
@@ -53,7 +56,10 @@ use sp_runtime::{offchain::storage::StorageValueRef, SaturatedConversion};
 
 use crate::{
 	pallet::*,
-	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput},
+	types::{
+		Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput,
+		UnservableReason,
+	},
 };
 
 pub use atoma_support::offchain_jobs::JobState;
@@ -183,16 +189,18 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		match (request.phase, state) {
 			(Phase::Executing { .. }, _) if on_chain.is_some() => {},
 			(Phase::Executing { .. }, None) => {
-				Self::start_job(url, now, id, node, request, &role, &store)
+				Self::start_job(url, now, id, node, key, request, &role, &store)
 			},
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
-				match Self::job_body(request, &role).ok_or(()).and_then(|body| post_job(url, body))
-				{
-					Ok(job) => store.set(&JobState::Running { job, attempts }),
-					Err(()) => store.set(&backoff(now, attempts)),
-				}
+				let posted = post_job(url, Self::job_body(request, &role));
+				Self::after_post(posted, now, attempts, id, request, node, key, &role, &store)
+			},
+			// Attested "unservable" but not on chain yet: sent again every block.
+			(Phase::Executing { .. }, Some(JobState::Unservable { reason })) => {
+				let kind = CommitmentKind::Unservable { reason };
+				Self::submit(CommitmentPayload { request: id, node, kind }, key);
 			},
 			(Phase::Executing { .. }, Some(JobState::Running { job, attempts })) => {
 				match poll_job(url, &job) {
@@ -281,14 +289,49 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		now: u32,
 		id: RequestId,
 		node: NodeId,
+		key: &WorkerPublic,
 		request: &Request<T>,
 		role: &Role,
 		store: &StorageValueRef,
 	) {
 		KEPT_JOBS.keep((id, node));
-		match Self::job_body(request, role).ok_or(()).and_then(|body| post_job(url, body)) {
-			Ok(job) => store.set(&JobState::Running { job, attempts: 0 }),
-			Err(()) => store.set(&backoff(now, 0)),
+		let posted = post_job(url, Self::job_body(request, role));
+		Self::after_post(posted, now, 0, id, request, node, key, role, store)
+	}
+
+	/// The worker took the job, or refused it. A refusal of the request itself (an input that
+	/// was never uploaded, a prompt past the context) is attested on chain, so that nobody is
+	/// slashed for it; anything else is retried. An input may still be uploaded until the middle
+	/// of the window: until then the node asks its worker again every block.
+	#[allow(clippy::too_many_arguments)]
+	fn after_post(
+		posted: Result<Vec<u8>, Refusal>,
+		now: u32,
+		attempts: u32,
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		key: &WorkerPublic,
+		role: &Role,
+		store: &StorageValueRef,
+	) {
+		match posted {
+			Ok(job) => store.set(&JobState::Running { job, attempts }),
+			// A verifier that cannot serve does not join; a public node attests.
+			Err(Refusal::Unservable(_)) if matches!(role, Role::Verifier { .. }) => {
+				store.set(&backoff(now, attempts))
+			},
+			Err(Refusal::Unservable(reason)) => {
+				let from = request.attest_unavailable_from().map(|b| b.saturated_into::<u32>());
+				if reason == UnservableReason::InputUnavailable && from.is_none_or(|f| now < f) {
+					return store
+						.set(&JobState::Backoff { retry_at: now.saturating_add(1), attempts });
+				}
+				store.set(&JobState::Unservable { reason });
+				let kind = CommitmentKind::Unservable { reason };
+				Self::submit(CommitmentPayload { request: id, node, kind }, key);
+			},
+			Err(Refusal::Transient) => store.set(&backoff(now, attempts)),
 		}
 	}
 

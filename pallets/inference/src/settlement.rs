@@ -26,7 +26,7 @@ use sp_runtime::traits::{Saturating, Zero};
 
 use crate::{
 	pallet::*,
-	types::{Commitment, Expiring, FailureReason, Phase, Request, RequestResult},
+	types::{Commitment, Expiring, FailureReason, Phase, Request, RequestResult, UnservableReason},
 };
 
 impl<T: Config> Pallet<T> {
@@ -35,6 +35,10 @@ impl<T: Config> Pallet<T> {
 	/// roots agree (a node that ran another model or precision to the same tokens differs in its
 	/// logits, hence its trace).
 	pub(crate) fn conclude_quorum(id: RequestId, request: Request<T>) {
+		if let Some(reason) = Self::unanimously_unservable(id, &request.nodes) {
+			let attesters = request.nodes.to_vec();
+			return Self::end_unservable(id, request, reason, attesters);
+		}
 		let mut roots = Vec::new();
 		let mut leaves = Vec::new();
 		let mut traces = Vec::new();
@@ -71,6 +75,9 @@ impl<T: Config> Pallet<T> {
 		let mut traces = Vec::new();
 		let executors: Vec<NodeId> =
 			request.nodes.iter().chain(request.verifiers.iter()).copied().collect();
+		if let Some(reason) = Self::unanimously_unservable(id, &executors) {
+			return Self::end_unservable(id, request, reason, executors);
+		}
 		for node in &executors {
 			if let Some(Commitment::Sealed {
 				revealed: Some(d), output_tokens, trace_root, ..
@@ -90,6 +97,52 @@ impl<T: Config> Pallet<T> {
 			},
 			_ => Self::dispute(id, request),
 		}
+	}
+
+	/// The reason, if every one of `nodes` (at least one) attested "unservable" with the same one.
+	fn unanimously_unservable(id: RequestId, nodes: &[NodeId]) -> Option<UnservableReason> {
+		let mut reasons =
+			nodes.iter().map(|n| Commitments::<T>::get(id, n).and_then(|c| c.unservable()));
+		let first = reasons.next()??;
+		reasons.all(|r| r == Some(first)).then_some(first)
+	}
+
+	/// Every node of the request attested that it cannot be served, for the same reason: nobody
+	/// is slashed and no result is recorded. Each attester is paid the fee of the declared input
+	/// tokens (what reading and tokenizing the request is worth, and never more than its share
+	/// of the escrow); the rest goes back to the owner.
+	fn end_unservable(
+		id: RequestId,
+		request: Request<T>,
+		reason: UnservableReason,
+		attesters: Vec<NodeId>,
+	) {
+		let owner = request.owner.clone();
+		let released = T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&owner,
+			request.escrow,
+			Precision::BestEffort,
+		)
+		.unwrap_or_default();
+		let fee = Self::execution_fee(&request, 0);
+		let mut paid = BalanceOf::<T>::zero();
+		for node in &attesters {
+			let fee = fee.min(released.saturating_sub(paid));
+			if T::Nodes::accrue_fee(*node, &owner, fee).is_ok() {
+				paid = paid.saturating_add(fee);
+			}
+		}
+		Self::release_all(id, &request);
+		Requests::<T>::remove(id);
+		Self::deposit_event(Event::RequestUnservable {
+			request: id,
+			reason,
+			nodes: attesters,
+			paid_to_nodes: paid,
+			refunded: released.saturating_sub(paid),
+		});
+		Self::notify(id, request.caller, InferenceOutcome::Failed);
 	}
 
 	/// Pay each executor its fee (less the model owner's share), pay the owner, refund the rest,
@@ -214,6 +267,9 @@ impl<T: Config> Pallet<T> {
 							},
 						})
 					},
+					Some(Commitment::Unservable { reason }) => {
+						Some(Claim { node: *node, claim: ClaimedOutput::Unservable { reason } })
+					},
 					_ => None,
 				})
 				.collect(),
@@ -228,6 +284,9 @@ impl<T: Config> Pallet<T> {
 						node: *node,
 						claim: ClaimedOutput::Digest { digest, output_tokens, trace_root },
 					}),
+					Some(Commitment::Unservable { reason }) => {
+						Some(Claim { node: *node, claim: ClaimedOutput::Unservable { reason } })
+					},
 					_ => None,
 				})
 				.collect(),

@@ -2,6 +2,7 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
+pub use atoma_primitives::unservable::UnservableReason;
 use atoma_primitives::SamplingParams;
 use atoma_support::sortition::VrfProof;
 use atoma_support::{
@@ -14,6 +15,7 @@ use frame_support::{
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 use scale_info::TypeInfo;
+use sp_runtime::Saturating;
 
 use crate::{pallet::BalanceOf, Config};
 
@@ -136,6 +138,21 @@ pub struct Request<T: Config> {
 	pub redraws: u32,
 }
 
+impl<T: Config> Request<T> {
+	/// The first block in which a node may attest that the request's input is unavailable: the
+	/// middle of the commit window (the user uploads a by-hash input to the selected workers
+	/// once it sees them). `None` outside a commit window.
+	pub fn attest_unavailable_from(&self) -> Option<BlockNumberFor<T>> {
+		match self.phase {
+			Phase::Executing { deadline } => {
+				let half: BlockNumberFor<T> = (self.timeout / 2).into();
+				Some(deadline.saturating_sub(half))
+			},
+			_ => None,
+		}
+	}
+}
+
 /// A node's commitment to its output.
 #[derive(
 	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
@@ -163,6 +180,27 @@ pub enum Commitment {
 		/// `H(O)`, once revealed.
 		revealed: Option<[u8; 32]>,
 	},
+	/// The node attests that nobody can serve the request ([`UnservableReason`]).
+	Unservable {
+		/// Why.
+		reason: UnservableReason,
+	},
+}
+
+impl Commitment {
+	/// Whether the commitment still waits for its reveal (a Cross-Validation seal): every other
+	/// commitment is final as it stands.
+	pub fn awaits_reveal(&self) -> bool {
+		matches!(self, Self::Sealed { revealed: None, .. })
+	}
+
+	/// The reason, if this is an "unservable" attestation.
+	pub fn unservable(&self) -> Option<UnservableReason> {
+		match self {
+			Self::Unservable { reason } => Some(*reason),
+			_ => None,
+		}
+	}
 }
 
 /// What a worker key signs, and the authorized call carries.
@@ -216,6 +254,15 @@ pub enum CommitmentKind {
 	Reveal {
 		/// `H(O)`.
 		output_digest: [u8; 32],
+	},
+	/// A selected node (any mode; never a Cross-Validation verifier, which simply does not join)
+	/// attests that the request cannot be served: its input was never uploaded to the node's
+	/// worker, its prompt does not fit the context or has more tokens than declared, or the model
+	/// refuses it. `InputUnavailable` counts only from the middle of the commit window on, so
+	/// that a user has time to upload to the selected workers.
+	Unservable {
+		/// Why.
+		reason: UnservableReason,
 	},
 }
 

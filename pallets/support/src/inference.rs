@@ -3,7 +3,10 @@
 
 use alloc::vec::Vec;
 
-use atoma_primitives::SamplingParams;
+use atoma_primitives::{
+	unservable::{unservable_digest, UnservableReason},
+	SamplingParams,
+};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::weights::Weight;
 use scale_info::TypeInfo;
@@ -198,6 +201,12 @@ pub enum ClaimedOutput {
 		/// The root of its trace.
 		trace_root: [u8; 32],
 	},
+	/// Any mode: it attested that nobody can serve the request. Its "output" is
+	/// `atoma_primitives::unservable::unservable_digest(reason)`, with no tokens and no trace.
+	Unservable {
+		/// Why.
+		reason: UnservableReason,
+	},
 }
 
 impl ClaimedOutput {
@@ -215,7 +224,23 @@ impl ClaimedOutput {
 			Self::Digest { digest: claimed, output_tokens, .. } => {
 				*output_tokens == tokens && claimed == digest
 			},
+			Self::Unservable { reason } => tokens == 0 && *digest == unservable_digest(*reason),
 		}
+	}
+
+	/// The output this claim stands for: the quorum root, `H(O)`, or the digest of its
+	/// "unservable" reason. Claims of one output have equal values.
+	pub fn output(&self) -> [u8; 32] {
+		match self {
+			Self::Quorum { root, .. } => *root,
+			Self::Digest { digest, .. } => *digest,
+			Self::Unservable { reason } => unservable_digest(*reason),
+		}
+	}
+
+	/// Whether this is an "unservable" attestation, which has no trace to bisect.
+	pub fn is_unservable(&self) -> bool {
+		matches!(self, Self::Unservable { .. })
 	}
 
 	/// The trace it committed: its root and its number of steps (the claimed token count).
@@ -223,6 +248,8 @@ impl ClaimedOutput {
 		match self {
 			Self::Quorum { trace_root, output_tokens, .. }
 			| Self::Digest { trace_root, output_tokens, .. } => (*trace_root, *output_tokens),
+			// No steps, and a root no trace has: an attestation is never bisected.
+			Self::Unservable { reason } => (unservable_digest(*reason), 0),
 		}
 	}
 }

@@ -5,7 +5,7 @@
 
 use alloc::{format, string::String, vec::Vec};
 
-use atoma_primitives::{CanonicalOutput, FinishReason};
+use atoma_primitives::{unservable::UnservableReason, CanonicalOutput, FinishReason};
 use codec::{Decode, Encode};
 use sp_runtime::offchain::{
 	http,
@@ -49,6 +49,21 @@ pub enum JobState {
 		/// Failures so far.
 		attempts: u32,
 	},
+	/// The worker refused the request itself: the node attested (or voted) "unservable", and
+	/// sends it again until the chain has it.
+	Unservable {
+		/// Why.
+		reason: UnservableReason,
+	},
+}
+
+/// Why the local worker did not take a job.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Refusal {
+	/// The request itself cannot be served: no worker would take it (its error body says why).
+	Unservable(UnservableReason),
+	/// Anything else (unreachable, busy, failing, or no body to send): try again later.
+	Transient,
 }
 
 /// A list in offchain storage of the jobs that left entries there, so that the entries can be
@@ -144,26 +159,48 @@ pub fn backoff(now: u32, attempts: u32) -> JobState {
 	}
 }
 
-/// `POST /v1/jobs` with the JSON `body`; returns the job id.
-pub fn post_job(url: &str, body: Vec<u8>) -> Result<Vec<u8>, ()> {
+/// `POST /v1/jobs` with the JSON `body` (`None`: the request has no body a worker could take,
+/// which is transient here: the chain refuses such requests at submission); returns the job id.
+pub fn post_job(url: &str, body: Option<Vec<u8>>) -> Result<Vec<u8>, Refusal> {
+	let body = body.ok_or(Refusal::Transient)?;
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
 	let pending = http::Request::post(&format!("{url}/v1/jobs"), alloc::vec![body])
 		.add_header("Content-Type", "application/json")
 		.deadline(deadline)
 		.send()
-		.map_err(|_| ())?;
-	let response = pending.try_wait(deadline).map_err(|_| ())?.map_err(|_| ())?;
-	if response.code != 202 && response.code != 200 {
-		log::warn!(target: "runtime::offchain-jobs", "worker refused a job: HTTP {}", response.code);
-		return Err(());
-	}
+		.map_err(|_| Refusal::Transient)?;
+	let response = pending
+		.try_wait(deadline)
+		.map_err(|_| Refusal::Transient)?
+		.map_err(|_| Refusal::Transient)?;
+	let code = response.code;
 	let body: Vec<u8> = response.body().collect();
-	let json: serde_json::Value = serde_json::from_slice(&body).map_err(|_| ())?;
-	match json.get("id") {
-		Some(serde_json::Value::String(s)) => Ok(s.as_bytes().to_vec()),
-		Some(serde_json::Value::Number(n)) => Ok(format!("{n}").into_bytes()),
-		_ => Err(()),
+	let json: Option<serde_json::Value> = serde_json::from_slice(&body).ok();
+	let id = match json.as_ref().and_then(|j| j.get("id")) {
+		Some(serde_json::Value::String(s)) => Some(s.as_bytes().to_vec()),
+		Some(serde_json::Value::Number(n)) => Some(format!("{n}").into_bytes()),
+		_ => None,
+	};
+	match id {
+		Some(id) if code == 200 || code == 202 => Ok(id),
+		_ => {
+			let refusal = refusal_of(&body);
+			log::warn!(
+				target: "runtime::offchain-jobs",
+				"worker refused a job: HTTP {code}: {refusal:?}"
+			);
+			Err(refusal)
+		},
 	}
+}
+
+/// What the worker's error body `{"error": {"type", "code"}}` says of a refused job.
+pub fn refusal_of(body: &[u8]) -> Refusal {
+	let json: Option<serde_json::Value> = serde_json::from_slice(body).ok();
+	let error = json.as_ref().and_then(|j| j.get("error"));
+	let kind = error.and_then(|e| e.get("type")).and_then(|t| t.as_str()).unwrap_or_default();
+	let code = error.and_then(|e| e.get("code")).and_then(|c| c.as_str());
+	UnservableReason::from_worker_error(kind, code).map_or(Refusal::Transient, Refusal::Unservable)
 }
 
 /// `GET /v1/jobs/{job}`: pending, failed (or forgotten by a restarted worker), or done.
@@ -343,4 +380,36 @@ pub fn encode_hash(hash: &[u8; 32]) -> String {
 		}
 	}
 	out
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_refusal_is_unservable_only_when_the_request_is_at_fault() {
+		let body = |kind: &str, code: Option<&str>| {
+			serde_json::to_vec(&serde_json::json!({
+				"error": {"message": "m", "type": kind, "code": code}
+			}))
+			.unwrap()
+		};
+		assert_eq!(
+			refusal_of(&body("input_not_uploaded", None)),
+			Refusal::Unservable(UnservableReason::InputUnavailable)
+		);
+		assert_eq!(
+			refusal_of(&body("validation_error", Some("context_length_exceeded"))),
+			Refusal::Unservable(UnservableReason::ExceedsContext)
+		);
+		assert_eq!(
+			refusal_of(&body("validation_error", Some("chat_template_error"))),
+			Refusal::Unservable(UnservableReason::InvalidPrompt)
+		);
+		// The node's own trouble: never a reason to give the request up.
+		assert_eq!(refusal_of(&body("queue_full", None)), Refusal::Transient);
+		assert_eq!(refusal_of(&body("engine_error", None)), Refusal::Transient);
+		assert_eq!(refusal_of(b"<html>bad gateway</html>"), Refusal::Transient);
+		assert_eq!(refusal_of(b""), Refusal::Transient);
+	}
 }

@@ -296,6 +296,12 @@ def main():
             "verdict": hx(H(TAG_VERDICT + digest + u32(tokens) + u32(n) + b"".join(leaves)))})
     vectors["verdicts"] = verdicts
 
+    # "Unservable, because ...": one digest per reason code (InputUnavailable = 0, ExceedsContext = 1,
+    # InvalidPrompt = 2).
+    vectors["unservable"] = [
+        {"code": code, "digest": hx(H(b"atoma/unservable/v1" + bytes([code])))} for code in range(3)
+    ]
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(vectors, f, indent=1, sort_keys=False)

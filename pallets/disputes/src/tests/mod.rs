@@ -7,6 +7,7 @@ mod offchain;
 mod resolution;
 mod rounds;
 mod simulation;
+mod unservable;
 
 use atoma_primitives::{
 	commitment::{output_digest, output_leaf, quorum_commitments, sealed_commitment},

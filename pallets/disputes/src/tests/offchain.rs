@@ -352,3 +352,33 @@ fn parties_answer_every_turn_from_their_kept_steps_and_a_survivor_publishes() {
 		assert_eq!(collateral(nodes[1]), 0);
 	});
 }
+
+/// An arbiter whose worker cannot serve the disputed request (it has no copy of a by-hash input,
+/// or the prompt is past the context) seals the "unservable" verdict at once, instead of backing
+/// off until it times out and loses collateral.
+#[test]
+fn an_arbiter_whose_worker_refuses_the_request_votes_unservable() {
+	let (mut ext, offchain, pool, keystore) = ext();
+	ext.execute_with(|| {
+		let (id, _) = disputed_sampling(&[output(11, 3), output(12, 3)]);
+		let arbiter = run_to_draw(id)[0];
+		keystore.sr25519_generate_new(KEY_TYPE, Some(&format!("//node{}", arbiter.0))).unwrap();
+		let refused = r#"{"error":{"message":"no input","type":"input_not_uploaded","code":null}}"#;
+		offchain.write().expect_request(job_post(id, refused));
+		Disputes::offchain_worker(System::block_number());
+		let (payload, signature) = pooled_vote(&pool);
+		let unavailable = crate::Verdict::unservable(
+			atoma_primitives::unservable::UnservableReason::InputUnavailable,
+		);
+		assert_eq!(payload.vote, seal_of(arbiter, &unavailable));
+		assert_ok!(Disputes::submit_vote(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert_eq!(
+			job_state(id, 0, arbiter),
+			Some(JobState::Committed { output_digest: unavailable.digest() })
+		);
+	});
+}

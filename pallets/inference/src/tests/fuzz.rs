@@ -88,7 +88,14 @@ fn random_commitment(rng: &mut Rng) -> Call<Test> {
 		true => rng.below(n as u64) as usize,
 		false => selected.iter().position(|s| *s == node).unwrap_or(0),
 	};
+	// Now and then an "unservable" attestation, mostly the same reason so that some agree.
 	let kind = match rng.below(4) {
+		_ if rng.one_in(10) => CommitmentKind::Unservable {
+			reason: match rng.one_in(4) {
+				true => *rng.pick(&crate::UnservableReason::ALL),
+				false => crate::UnservableReason::ExceedsContext,
+			},
+		},
 		0 | 1 => quorum_kind(&o, position, n),
 		2 => sealed_kind(request, node, &o, rng.one_in(2)),
 		_ => reveal_kind(&o),
@@ -110,6 +117,7 @@ fn random_calls_never_panic_and_failures_change_nothing() {
 		MaxPendingSelections::set(16);
 		let mut rng = Rng::new(0x1f_e4e0);
 		let mut succeeded = 0;
+		let (mut settled, mut unservable) = (false, false);
 		for _ in 0..CASES {
 			let (call, origin) = match rng.below(6) {
 				0 | 1 => (
@@ -159,9 +167,18 @@ fn random_calls_never_panic_and_failures_change_nothing() {
 				}
 			}
 			Inference::do_try_state().expect("invariants hold after every call");
+			// Events live for a block: note the endings as they happen.
+			for event in inference_events() {
+				match event {
+					crate::Event::RequestSettled { .. } => settled = true,
+					crate::Event::RequestUnservable { .. } => unservable = true,
+					_ => {},
+				}
+			}
 		}
 		// The generator reaches the success paths too, not only the errors.
 		assert!(succeeded >= 100, "only {succeeded} of {CASES} calls succeeded");
-		assert!(crate::Results::<Test>::iter().count() > 0, "some requests settled");
+		assert!(settled, "some requests settled");
+		assert!(unservable, "some requests ended unservable");
 	});
 }

@@ -10,6 +10,7 @@ mod sampling;
 mod selection;
 mod submission;
 mod timeouts;
+mod unservable;
 
 use atoma_primitives::{
 	commitment::{output_digest, quorum_commitments, sealed_commitment},

@@ -478,3 +478,73 @@ fn each_failure_of_a_running_job_backs_off_longer() {
 		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-2".to_vec(), attempts: 3 }));
 	});
 }
+
+/// The selective-upload attack, seen from the node: its worker never got the input. It asks
+/// every block until the middle of the window (the user may still upload), then attests
+/// "input unavailable", and sends the attestation until the chain has it.
+#[test]
+fn a_node_whose_worker_lacks_the_input_attests_from_the_middle_of_the_window() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let mut s = spec(VerificationMode::Single);
+		let hash = sp_io::hashing::blake2_256(b"never uploaded");
+		s.input = atoma_support::inference::RequestInput::Hash(hash);
+		let id = submit(s);
+		next_block();
+		let from = request(id).attest_unavailable_from().expect("executing") as u32;
+		let refused = |id| {
+			let mut post = expected_post(id, "");
+			let mut body: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+			body.as_object_mut().unwrap().remove("prompt");
+			body["input_hash"] = hex::encode(hash).into();
+			post.body = serde_json::to_vec(&body).unwrap();
+			post.response = Some(
+				br#"{"error":{"message":"no input","type":"input_not_uploaded","code":null}}"#
+					.to_vec(),
+			);
+			post
+		};
+		for block in 2..from {
+			offchain.write().expect_request(refused(id));
+			Inference::offchain_worker(block.into());
+			assert_eq!(
+				job_state(id),
+				Some(JobState::Backoff { retry_at: block + 1, attempts: 0 }),
+				"asked again next block, no backoff growth"
+			);
+			assert!(pool.read().transactions.is_empty(), "nothing attested before {from}");
+		}
+		run_to_block(from.into());
+		offchain.write().expect_request(refused(id));
+		Inference::offchain_worker(from.into());
+		let reason = crate::UnservableReason::InputUnavailable;
+		assert_eq!(job_state(id), Some(JobState::Unservable { reason }));
+		let (payload, signature) = pooled_commitment(&pool);
+		assert_eq!(payload.kind, crate::CommitmentKind::Unservable { reason });
+		// Dropped from the pool: sent again next block, without asking the worker.
+		Inference::offchain_worker((from + 1).into());
+		assert_eq!(pooled_commitment(&pool).0, payload);
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert!(crate::Requests::<Test>::get(id).is_none(), "the request ended, nobody slashed");
+	});
+}
+
+/// A refusal that is the node's own trouble (a full queue) is retried with backoff, never
+/// attested: the request may well be servable.
+#[test]
+fn a_busy_worker_is_never_taken_for_an_unservable_request() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let busy =
+			expected_post(id, r#"{"error":{"message":"full","type":"queue_full","code":null}}"#);
+		offchain.write().expect_request(busy);
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), Some(JobState::Backoff { retry_at: 3, attempts: 1 }));
+		assert!(pool.read().transactions.is_empty());
+	});
+}
