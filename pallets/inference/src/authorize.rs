@@ -82,6 +82,12 @@ impl<T: Config> Pallet<T> {
 						T::Nodes::worker_key_since(node) < request.submitted_at.saturated_into(),
 						Error::<T>::WorkerKeyTooNew
 					);
+					// Nothing on chain may tell the primary, before its own commitment is in,
+					// whether anyone verifies it: verifiers commit after it.
+					ensure!(
+						request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p)),
+						Error::<T>::PrimaryNotCommitted
+					);
 					// The escrow pays `n` verifiers: later ones could be paid nothing.
 					let seats = match request.mode {
 						VerificationMode::CrossValidation { n, .. } => n as usize,

@@ -20,7 +20,7 @@ use frame_support::{
 	},
 	BoundedVec,
 };
-use sp_runtime::SaturatedConversion;
+use sp_runtime::{traits::Saturating, SaturatedConversion};
 
 use crate::{
 	pallet::*,
@@ -177,6 +177,9 @@ impl<T: Config> Pallet<T> {
 				Self::conclude_quorum_if_complete(id, request);
 			},
 			CommitmentKind::Unservable { reason } => {
+				if matches!(request.mode, VerificationMode::CrossValidation { .. }) {
+					Self::leave_verifiers_time(id, &mut request);
+				}
 				Commitments::<T>::insert(id, node, Commitment::Unservable { reason });
 				Self::deposit_event(Event::UnservableAttested { request: id, node, reason });
 				// Cross-Validation waits for the window's end: verifiers may still join.
@@ -186,7 +189,11 @@ impl<T: Config> Pallet<T> {
 			},
 			CommitmentKind::Sealed { sealed, output_tokens, trace_root, .. } => {
 				let is_primary = request.nodes.contains(&node);
-				if !is_primary {
+				if is_primary {
+					// Verifiers commit after the primary: a primary that commits at the last
+					// moment must not leave them no time.
+					Self::leave_verifiers_time(id, &mut request);
+				} else {
 					// A verifier: it works from now on, so its collateral is reserved too.
 					T::Nodes::reserve_collateral(node, T::JobCollateral::get())?;
 					request.verifiers.try_push(node).map_err(|_| Error::<T>::TooManyVerifiers)?;
@@ -222,6 +229,23 @@ impl<T: Config> Pallet<T> {
 			},
 		}
 		Ok(())
+	}
+
+	/// The Cross-Validation primary commits: the commit window lasts at least `RevealWindow`
+	/// more blocks, so that verifiers (who commit only after the primary) have time to.
+	fn leave_verifiers_time(id: RequestId, request: &mut Request<T>) {
+		let Phase::Executing { deadline } = request.phase else { return };
+		let wanted =
+			frame_system::Pallet::<T>::block_number().saturating_add(T::RevealWindow::get().into());
+		if wanted <= deadline {
+			return;
+		}
+		// A full deadline block keeps the old window: the request still ends.
+		if let Ok(extended) = Self::schedule_deadline(wanted, id) {
+			request.phase = Phase::Executing { deadline: extended };
+			Requests::<T>::insert(id, &*request);
+			Self::deposit_event(Event::CommitWindowExtended { request: id, deadline: extended });
+		}
 	}
 
 	/// Conclude a Single or Sampling request once every selected node has committed.

@@ -351,6 +351,9 @@ pub mod pallet {
 			honest: Vec<NodeId>,
 			refunded: BalanceOf<T>,
 		},
+		/// The Cross-Validation primary committed late: verifiers, who commit after it, have
+		/// until `deadline` (`RevealWindow` blocks from the primary's commitment).
+		CommitWindowExtended { request: RequestId, deadline: BlockNumberFor<T> },
 		/// A selected node attested that the request cannot be served.
 		UnservableAttested { request: RequestId, node: NodeId, reason: UnservableReason },
 		/// Every selected node attested the same reason: the request ended without a result and
@@ -445,6 +448,9 @@ pub mod pallet {
 		/// "Input unavailable" is attested before the middle of the commit window: the user may
 		/// still be uploading the input to the selected workers.
 		TooEarlyToAttest,
+		/// A Cross-Validation verifier commits only after the primary: until then nothing on
+		/// chain may tell the primary that it is being verified.
+		PrimaryNotCommitted,
 	}
 
 	#[pallet::hooks]

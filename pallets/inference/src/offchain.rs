@@ -258,6 +258,12 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		role: &Role,
 		trace: &JobTrace,
 	) -> bool {
+		// A verifier commits after the primary (the chain refuses it before): kept until then,
+		// and sent by the `Committed` arm from the block the primary's commitment is in.
+		let primary_committed = request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p));
+		if matches!(role, Role::Verifier { .. }) && !primary_committed {
+			return false;
+		}
 		let output = &trace.canonical_output;
 		let output_tokens = trace.step_digests.len() as u32;
 		let trace_root = atoma_primitives::trace::trace_root(&trace.step_digests);

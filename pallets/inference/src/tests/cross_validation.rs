@@ -1,5 +1,5 @@
 use atoma_support::{inference::VerificationMode, NodeId};
-use frame_support::{assert_noop, assert_ok};
+use frame_support::{assert_noop, assert_ok, traits::Get};
 use sp_runtime::Perbill;
 
 use super::*;
@@ -90,6 +90,8 @@ fn a_vrf_proof_must_be_the_nodes_own_and_present() {
 			let sig = sign(&p, node);
 			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
 		};
+		let primary = selected(id)[0];
+		assert_ok!(commit(primary, sealed_kind(id, primary, &o, false)));
 		// No proof.
 		assert_noop!(commit(a, sealed_kind(id, a, &o, false)), Error::<Test>::NotSelected);
 		// Another node's proof.
@@ -230,6 +232,8 @@ fn at_most_max_quorum_verifiers_join() {
 			}
 		});
 		let o = output(1, 2);
+		let primary = selected(id)[0];
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		let verifiers = others(id, 5);
 		for v in &verifiers[..3] {
 			assert_ok!(submit_signed(payload(id, *v, sealed_kind(id, *v, &o, true))));
@@ -275,6 +279,8 @@ fn verifier_seats_stop_at_what_the_escrow_pays() {
 			}
 		});
 		let o = output(1, 2);
+		let primary = selected(id)[0];
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		let verifiers = others(id, 3);
 		assert_ok!(submit_signed(payload(
 			id,
@@ -355,5 +361,61 @@ fn a_p_below_the_echelons_nash_bound_is_refused() {
 			Perbill::from_percent(50),
 		);
 		assert_eq!(floor.deconstruct() / 1_000_000_000_000_000 / 10, 11, "{floor:?}");
+	});
+}
+
+/// The primary must not learn that it is verified before its own commitment is in: a verifier's
+/// commitment (which names it) is refused until then, by the pool and by the chain.
+#[test]
+fn a_verifier_cannot_commit_before_the_primary() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(3, 4);
+		let early = payload(id, verifier, sealed_kind(id, verifier, &o, true));
+		let sig = sign(&early, verifier);
+		assert!(authorize(&early, &sig).is_err(), "the pool refuses it: nobody sees it");
+		assert_noop!(
+			Inference::submit_commitment(
+				frame_system::RawOrigin::Authorized.into(),
+				early.clone(),
+				sig
+			),
+			Error::<Test>::PrimaryNotCommitted
+		);
+		assert!(request(id).verifiers.is_empty());
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_ok!(submit_signed(early));
+		assert_eq!(request(id).verifiers.to_vec(), vec![verifier]);
+	});
+}
+
+/// A primary that commits in the last block of its window would leave verifiers (who commit
+/// after it) no time, and escape verification: the window is extended for them.
+#[test]
+fn a_primary_that_commits_late_leaves_verifiers_time() {
+	ExtBuilder::default().nodes(2).build_and_execute(|| {
+		let id = submit_and_select(cv(1, 100));
+		let primary = selected(id)[0];
+		let verifier = others(id, 2)[0];
+		let o = output(3, 4);
+		let Phase::Executing { deadline } = request(id).phase else { panic!("executing") };
+		run_to_block(deadline - 1);
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		let window: u32 = <Test as crate::Config>::RevealWindow::get();
+		let extended = deadline - 1 + u64::from(window);
+		assert_eq!(request(id).phase, Phase::Executing { deadline: extended });
+		System::assert_has_event(
+			Event::CommitWindowExtended { request: id, deadline: extended }.into(),
+		);
+		// The old deadline passes without closing the window.
+		run_to_block(deadline + 1);
+		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
+		run_to_block(extended);
+		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
+		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
+		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&o))));
+		assert!(crate::Results::<Test>::get(id).is_some_and(|r| r.nodes.len() == 2));
 	});
 }

@@ -316,9 +316,9 @@ fn the_worker_finds_every_job_with_500_in_flight() {
 }
 
 #[test]
-fn a_verifier_seat_found_by_the_sortition_task_is_served() {
+fn a_verifier_seat_found_by_the_sortition_task_is_served_after_the_primary() {
 	use atoma_support::NodeRegistry as _;
-	let (mut ext, offchain, _pool) = ext_with_nodes(2);
+	let (mut ext, offchain, pool) = ext_with_nodes(2);
 	ext.execute_with(|| {
 		let mode =
 			VerificationMode::CrossValidation { n: 1, p: sp_runtime::Perbill::from_percent(100) };
@@ -328,6 +328,12 @@ fn a_verifier_seat_found_by_the_sortition_task_is_served() {
 		assert_eq!(selected(id), vec![NodeId(1)]);
 		NodeRegistry::release_collateral(NodeId(0), NODE_COLLATERAL);
 		assert_eq!(crate::Assignments::<Test>::iter_prefix(NodeId(0)).count(), 0);
+		// There was no other candidate at selection: open the sortition to node 0 by hand.
+		crate::Requests::<Test>::mutate(id, |r| {
+			if let Some(r) = r {
+				r.sortition_threshold = u128::MAX;
+			}
+		});
 
 		// Nothing on chain names node 0: without the seat its worker has nothing to do.
 		Inference::offchain_worker(2);
@@ -349,6 +355,29 @@ fn a_verifier_seat_found_by_the_sortition_task_is_served() {
 		offchain.write().expect_request(expected_post(id, r#"{"id":"v","status":"queued"}"#));
 		Inference::offchain_worker(3);
 		assert_eq!(job_state(id), Some(JobState::Running { job: b"v".to_vec(), attempts: 0 }));
+
+		// Done before the primary committed: the verifier keeps its commitment to itself (on
+		// chain or in a pool it would tell the primary it is verified).
+		let o = output(2, 3);
+		offchain.write().expect_request(job_status("v", completed_job(&o)));
+		offchain.write().expect_request(job_output("v", &trace_of(&o)));
+		Inference::offchain_worker(4);
+		assert!(matches!(job_state(id), Some(JobState::Committed { .. })));
+		assert!(pool.read().transactions.is_empty(), "nothing sent before the primary commits");
+		Inference::offchain_worker(5);
+		assert!(pool.read().transactions.is_empty());
+
+		// The primary's commitment is in: the verifier's follows.
+		assert_ok!(submit_signed(payload(id, NodeId(1), sealed_kind(id, NodeId(1), &o, false))));
+		Inference::offchain_worker(6);
+		let (payload, signature) = pooled_commitment(&pool);
+		assert!(matches!(payload.kind, crate::CommitmentKind::Sealed { vrf: Some(_), .. }));
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert_eq!(request(id).verifiers.to_vec(), vec![NodeId(0)]);
 	});
 }
 
