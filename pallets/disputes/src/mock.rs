@@ -187,6 +187,8 @@ impl pallet_inference::Config for Test {
 	type TimeoutTreasuryShare = TimeoutTreasuryShare;
 	type MaxPendingSelections = ConstU32<4>;
 	type MaxSelectionsPerBlock = ConstU32<3>;
+	type SelectionDelay = ConstU32<1>;
+	type MaxCandidates = ConstU32<64>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
 	type ResultRetention = ConstU32<50>;
 	type OutputRetention = ConstU32<20>;

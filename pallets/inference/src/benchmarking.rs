@@ -32,8 +32,16 @@ use crate::{
 	Pallet as Inference,
 };
 
-/// Nodes subscribed to the benchmark model: the eligibility scan of selection visits them all.
-const SUBSCRIBERS: u32 = 64;
+/// Nodes subscribed to the benchmark model: as many as a draw may have candidates (the model
+/// registry's bound), since submission freezes them all and the draw checks them all.
+fn subscribers<T: Config>() -> u32 {
+	T::MaxCandidates::get()
+}
+
+/// The block in which a request submitted now is drawn.
+fn draw_block<T: Config>() -> BlockNumberFor<T> {
+	frame_system::Pallet::<T>::block_number().saturating_add(T::SelectionDelay::get().into())
+}
 
 /// A fixed VRF vector: the sortition proof of the key `//atoma-bench-verifier` for request 0 with
 /// selection seed `[0x5e; 32]` (checked by `tests::benchmark_vrf_vector_verifies`). The runtime
@@ -101,11 +109,11 @@ fn spec(setup: &Setup<impl Config>, mode: VerificationMode, input: usize) -> Req
 	}
 }
 
-/// A request submitted by `owner` and selected (nodes drawn) at the current block + 1.
+/// A request submitted by `owner` and selected (nodes drawn) `SelectionDelay` blocks later.
 fn selected<T: Config>(owner: &T::AccountId, spec: RequestSpec) -> RequestId {
 	let id = Inference::<T>::do_submit_request(owner.clone(), spec, None)
 		.unwrap_or_else(|e| panic!("submit: {e:?}"));
-	let next = frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
+	let next = draw_block::<T>();
 	frame_system::Pallet::<T>::set_block_number(next);
 	Inference::<T>::do_tick(next);
 	id
@@ -183,7 +191,7 @@ mod benchmarks {
 	/// escrow) and a full eligibility scan.
 	#[benchmark]
 	fn submit_request() {
-		let setup = serving::<T>(SUBSCRIBERS);
+		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
 		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
 		let spec = spec(&setup, mode, T::MaxInputLen::get() as usize);
@@ -197,7 +205,7 @@ mod benchmarks {
 	/// The last commitment of a `MaxQuorum` Sampling request: it settles, paying every node.
 	#[benchmark]
 	fn submit_commitment() {
-		let setup = serving::<T>(SUBSCRIBERS);
+		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
 		let n = T::MaxQuorum::get();
 		let id = selected::<T>(&owner, spec(&setup, VerificationMode::Sampling { n }, 16));
@@ -240,7 +248,7 @@ mod benchmarks {
 	#[benchmark]
 	fn authorize_submit_commitment() -> Result<(), BenchmarkError> {
 		NextRequestId::<T>::put(0);
-		let setup = serving::<T>(SUBSCRIBERS);
+		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
 		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
 		let id = selected::<T>(&owner, spec(&setup, mode, 16));
@@ -266,6 +274,19 @@ mod benchmarks {
 			}
 		});
 		let digest = atoma_primitives::commitment::output_digest(&output(16));
+		// Verifiers commit after the primary.
+		if let Some(primary) = primary {
+			Commitments::<T>::insert(
+				id,
+				primary,
+				Commitment::Sealed {
+					sealed: [1; 32],
+					output_tokens: 16,
+					trace_root: token_trace_root(&output(16)),
+					revealed: None,
+				},
+			);
+		}
 		let payload = CommitmentPayload {
 			request: id,
 			node: verifier,
@@ -320,7 +341,7 @@ mod benchmarks {
 	/// Selecting `s` `MaxQuorum` Sampling requests in one block.
 	#[benchmark]
 	fn on_initialize_selection(s: Linear<0, { T::MaxSelectionsPerBlock::get() }>) {
-		let setup = serving::<T>(SUBSCRIBERS);
+		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
 		let n = T::MaxQuorum::get();
 		for _ in 0..s {
@@ -331,7 +352,7 @@ mod benchmarks {
 			)
 			.unwrap_or_else(|e| panic!("submit: {e:?}"));
 		}
-		let now: BlockNumberFor<T> = frame_system::Pallet::<T>::block_number() + 1u32.into();
+		let now = draw_block::<T>();
 		frame_system::Pallet::<T>::set_block_number(now);
 
 		#[block]
@@ -351,7 +372,7 @@ mod benchmarks {
 			{ T::MaxDeadlinesPerBlock::get().min(T::MaxSelectionsPerBlock::get()).min(16) },
 		>,
 	) {
-		let setup = serving::<T>(SUBSCRIBERS);
+		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
 		let n = T::MaxQuorum::get();
 		let mut ids = Vec::new();

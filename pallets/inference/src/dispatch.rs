@@ -99,7 +99,8 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::InvalidTimeout
 		);
 		let price = T::Nodes::price_per_token(spec.echelon).ok_or(Error::<T>::NoPriceForEchelon)?;
-		let eligible = Self::eligible_nodes(&spec.model, spec.echelon, &[]).len() as u32;
+		let candidates = Self::eligible_nodes(&spec.model, spec.echelon, &[]);
+		let eligible = candidates.len() as u32;
 		ensure!(eligible > 0, Error::<T>::NoEligibleNodes);
 		ensure!(eligible >= spec.mode.public_nodes(), Error::<T>::TooFewEligibleNodes);
 		let per_node = request_fee(spec.input_tokens, spec.params.max_output_tokens, price)
@@ -122,6 +123,8 @@ impl<T: Config> Pallet<T> {
 		T::Currency::hold(&HoldReason::RequestEscrow.into(), &owner, escrow)
 			.map_err(|_| Error::<T>::InsufficientBalance)?;
 		NextRequestId::<T>::put(next);
+		// The model registry bounds subscribers by `MaxCandidates`: nothing is cut here.
+		SelectionCandidates::<T>::insert(id, BoundedVec::truncate_from(candidates));
 		Requests::<T>::insert(
 			id,
 			Request {

@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 
 use atoma_support::{
 	inference::{DisputeManager, OnInferenceOutcome, VerificationMode},
-	sortition, NodeId, NodeRegistry, RequestId, SlashSplit,
+	sortition, ModelRegistry, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
 use frame_support::{pallet_prelude::*, traits::Randomness};
 use frame_system::pallet_prelude::BlockNumberFor;
@@ -148,9 +148,10 @@ impl<T: Config> Pallet<T> {
 		true
 	}
 
-	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted before `now`. The queue is
-	/// in submission order, so the scan stops at the first request of this block: it reads at
-	/// most `MaxSelectionsPerBlock + 1` requests whatever the queue's length.
+	/// Select nodes for up to `MaxSelectionsPerBlock` requests submitted `SelectionDelay` or more
+	/// blocks before `now`. The queue is in submission order, so the scan stops at the first
+	/// request not due yet: it reads at most `MaxSelectionsPerBlock + 1` requests whatever the
+	/// queue's length.
 	fn select_pending(now: BlockNumberFor<T>) -> u32 {
 		let mut queue = PendingSelections::<T>::get();
 		let mut done = 0u32;
@@ -159,7 +160,10 @@ impl<T: Config> Pallet<T> {
 			if done >= T::MaxSelectionsPerBlock::get() {
 				break;
 			}
-			match Requests::<T>::get(id).map(|r| r.submitted_at < now) {
+			let due = |r: crate::Request<T>| {
+				now.saturating_sub(r.submitted_at) >= T::SelectionDelay::get().into()
+			};
+			match Requests::<T>::get(id).map(due) {
 				Some(true) => {
 					Self::select(id, now);
 					done = done.saturating_add(1);
@@ -178,8 +182,9 @@ impl<T: Config> Pallet<T> {
 		done
 	}
 
-	/// The randomness of this block's selections: BABE's VRF output of the parent block, unknown
-	/// to anyone when the request was submitted in an earlier block.
+	/// The randomness of this block's selections: BABE's VRF output of the parent block. With a
+	/// `SelectionDelay` of 2 or more, that block came after the request's: neither the submitter
+	/// nor the author that included the request knew it.
 	fn selection_randomness() -> [u8; 32] {
 		let (random, _) = T::Randomness::random(b"atoma/selection");
 		let hash = random.unwrap_or_else(frame_system::Pallet::<T>::parent_hash);
@@ -194,7 +199,20 @@ impl<T: Config> Pallet<T> {
 	fn select(id: RequestId, now: BlockNumberFor<T>) {
 		let Some(mut request) = Requests::<T>::get(id) else { return };
 		let seed = selection::selection_seed(&Self::selection_randomness(), id);
-		let candidates = Self::eligible_nodes(&request.model, request.echelon, &[]);
+		// The candidates frozen at submission that can still take the job (a request queued
+		// before candidates were frozen draws from the eligible nodes of now).
+		let collateral = T::JobCollateral::get();
+		let candidates: Vec<NodeId> = match SelectionCandidates::<T>::take(id) {
+			Some(frozen) => frozen
+				.into_iter()
+				.filter(|n| {
+					T::Models::is_subscribed(*n, &request.model)
+						&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
+						&& T::Nodes::is_eligible(*n, collateral)
+				})
+				.collect(),
+			None => Self::eligible_nodes(&request.model, request.echelon, &[]),
+		};
 		let wanted = request.mode.public_nodes() as usize;
 		let drawn = selection::draw(candidates.clone(), wanted, seed);
 		if drawn.len() < wanted {

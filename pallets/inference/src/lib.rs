@@ -182,6 +182,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxSelectionsPerBlock: Get<u32>;
 
+		/// Blocks from a request's inclusion to its draw, at least 1. The draw's randomness is
+		/// BABE's VRF output of the draw block's parent: with 2 (the runtime's), that is the block
+		/// after the inclusion, whose output neither the submitter nor the author that included
+		/// the request knew.
+		#[pallet::constant]
+		type SelectionDelay: Get<u32>;
+
+		/// The most candidates a draw keeps from submission to the draw: the model registry's
+		/// bound on subscribers of a model.
+		#[pallet::constant]
+		type MaxCandidates: Get<u32>;
+
 		/// Deadlines falling in one block at most; bounds `on_initialize`. A full block pushes a
 		/// deadline a few blocks later.
 		#[pallet::constant]
@@ -224,6 +236,14 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PendingSelections<T: Config> =
 		StorageValue<_, BoundedVec<RequestId, T::MaxPendingSelections>, ValueQuery>;
+
+	/// The candidates of a request awaiting its draw: the model's eligible subscribers in its
+	/// echelon when it was submitted. Frozen then, because the author of the block whose VRF
+	/// output seeds the draw knows that output in advance and could otherwise add or drop
+	/// candidates in its block; at the draw, those no longer eligible are left out.
+	#[pallet::storage]
+	pub type SelectionCandidates<T: Config> =
+		StorageMap<_, Twox64Concat, RequestId, BoundedVec<NodeId, T::MaxCandidates>>;
 
 	/// Requests whose commit or reveal window ends in a block.
 	#[pallet::storage]
@@ -470,6 +490,7 @@ pub mod pallet {
 			assert!(T::MinTimeout::get() <= T::MaxTimeout::get(), "MinTimeout <= MaxTimeout");
 			assert!(T::RevealWindow::get() >= 1, "RevealWindow must be at least 1 block");
 			assert!(T::MaxSelectionsPerBlock::get() >= 1, "MaxSelectionsPerBlock >= 1");
+			assert!(T::SelectionDelay::get() >= 1, "a draw comes after the submission block");
 			assert!(
 				T::OutputRetention::get() <= T::ResultRetention::get(),
 				"an output outliving its result could no longer be checked"

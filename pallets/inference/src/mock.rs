@@ -91,6 +91,8 @@ parameter_types! {
 	/// Tests of many requests in flight raise these.
 	pub static MaxPendingSelections: u32 = 4;
 	pub static MaxSelectionsPerBlock: u32 = 3;
+	/// 1 (the block after the submission) in most tests; the runtime's 2 where it matters.
+	pub static SelectionDelay: u32 = 1;
 	pub static MaxDeadlinesPerBlock: u32 = 4;
 	pub const Treasury: AccountId = TREASURY;
 	pub const MaxOwnerShare: Perbill = Perbill::from_percent(20);
@@ -178,6 +180,8 @@ impl pallet_inference::Config for Test {
 	type TimeoutTreasuryShare = TimeoutTreasuryShare;
 	type MaxPendingSelections = MaxPendingSelections;
 	type MaxSelectionsPerBlock = MaxSelectionsPerBlock;
+	type SelectionDelay = SelectionDelay;
+	type MaxCandidates = ConstU32<64>;
 	type MaxDeadlinesPerBlock = MaxDeadlinesPerBlock;
 	type ResultRetention = ConstU32<50>;
 	type OutputRetention = ConstU32<20>;

@@ -219,6 +219,8 @@ parameter_types! {
 	pub const MismatchBond: Balance = 50 * UNITS;
 	/// A model owner earns at most 10% of each fee paid for its model.
 	pub const MaxModelOwnerShare: Perbill = Perbill::from_percent(10);
+	/// Nodes serving one model in one echelon at most; a draw keeps as many candidates.
+	pub const MaxSubscribersPerModel: u32 = 128;
 }
 
 impl pallet_node_registry::Config for Runtime {
@@ -248,7 +250,7 @@ impl pallet_model_registry::Config for Runtime {
 	type ModelDeposit = ModelDeposit;
 	type MaxOwnerShare = MaxModelOwnerShare;
 	type MaxSourceLen = ConstU32<256>;
-	type MaxSubscribersPerModel = ConstU32<128>;
+	type MaxSubscribersPerModel = MaxSubscribersPerModel;
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<16>;
 	type MismatchThreshold = ConstU32<3>;
@@ -292,6 +294,9 @@ impl pallet_inference::Config for Runtime {
 	type TimeoutTreasuryShare = TimeoutTreasuryShare;
 	type MaxPendingSelections = ConstU32<512>;
 	type MaxSelectionsPerBlock = ConstU32<32>;
+	// Drawn two blocks after inclusion, from the VRF output of the block in between.
+	type SelectionDelay = ConstU32<2>;
+	type MaxCandidates = MaxSubscribersPerModel;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	// A receipt can be checked against the chain for a month; a published output stays a day.
 	type ResultRetention = ConstU32<{ 30 * DAYS }>;

@@ -84,3 +84,84 @@ fn busy_nodes_are_not_drawn_past_their_collateral() {
 		assert!(NodeRegistry::is_eligible(NodeId(0), JOB_COLLATERAL));
 	});
 }
+
+/// The attack: the author of the block that includes a request knows the randomness its own
+/// block hands to the next (its VRF output), so with a draw in the very next block it could
+/// include a request only when its accomplice would be drawn. With the runtime's
+/// `SelectionDelay` of 2 the draw reads the VRF output of the block after the inclusion: the
+/// accomplice wins the requests the author chose to include no more often than any node.
+#[test]
+fn the_author_that_includes_a_request_cannot_steer_its_draw() {
+	let accomplice = NodeId(3);
+	// The node a Single request submitted in block 1 draws, with `delay`, under `salt` (each
+	// salt: other VRF outputs of the blocks).
+	let draw = |delay: u32, salt: u64| {
+		SelectionDelay::set(delay);
+		let mut drawn = None;
+		ExtBuilder::default().nodes(8).build_and_execute(|| {
+			RANDOM_SALT.with(|s| *s.borrow_mut() = salt);
+			let id = submit(spec(VerificationMode::Single));
+			run_to_block(1 + u64::from(delay) - 1);
+			assert_eq!(request(id).phase, Phase::AwaitingSelection, "not drawn before its block");
+			next_block();
+			drawn = Some(selected(id)[0]);
+			all_commit(id, &output(1, 2));
+		});
+		SelectionDelay::set(1);
+		drawn.expect("drawn")
+	};
+	// What the including author knows (the block after its own reads its VRF output) is the
+	// draw with a delay of 1: it includes a request only if that names its accomplice.
+	let included: Vec<u64> = (0..64).filter(|salt| draw(1, *salt) == accomplice).collect();
+	assert!(included.len() >= 4, "the author finds requests to include: {included:?}");
+	let won = included.iter().filter(|salt| draw(2, **salt) == accomplice).count();
+	println!("the accomplice won {won} of the {} requests the author included", included.len());
+	assert!(
+		won * 2 < included.len(),
+		"with the draw a block later the choice tells the author nothing: {won} of {}",
+		included.len()
+	);
+}
+
+/// The author of the block whose VRF output seeds a draw knows that output in advance; if it
+/// could still add candidates in its block, it could steer the draw to them. Candidates are
+/// frozen at submission: a node that becomes eligible later is not drawn, and one that can no
+/// longer take the job is left out.
+#[test]
+fn candidates_are_frozen_when_the_request_is_submitted() {
+	SelectionDelay::set(2);
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		// Node 0 has no free collateral when the request comes in.
+		assert_ok!(NodeRegistry::reserve_collateral(NodeId(0), NODE_COLLATERAL));
+		let id = submit(spec(VerificationMode::Sampling { n: 2 }));
+		let frozen = crate::SelectionCandidates::<Test>::get(id).expect("frozen").to_vec();
+		assert_eq!(frozen, vec![NodeId(1), NodeId(2)]);
+		// In the block in between, node 0 gets its collateral back: still not a candidate.
+		next_block();
+		NodeRegistry::release_collateral(NodeId(0), NODE_COLLATERAL);
+		next_block();
+		let mut drawn = selected(id);
+		drawn.sort();
+		assert_eq!(drawn, vec![NodeId(1), NodeId(2)]);
+		assert!(crate::SelectionCandidates::<Test>::get(id).is_none(), "taken at the draw");
+		all_commit(id, &output(1, 2));
+
+		// A frozen candidate that can no longer take the job is left out: too few remain.
+		let id = submit(spec(VerificationMode::Sampling { n: 2 }));
+		next_block();
+		assert_ok!(NodeRegistry::reserve_collateral(NodeId(2), NODE_COLLATERAL));
+		assert_ok!(NodeRegistry::reserve_collateral(NodeId(1), NODE_COLLATERAL));
+		next_block();
+		System::assert_has_event(
+			Event::RequestFailed {
+				request: id,
+				reason: FailureReason::NoEligibleNodes,
+				refunded: 2 * 15 * PRICE,
+			}
+			.into(),
+		);
+		NodeRegistry::release_collateral(NodeId(1), NODE_COLLATERAL);
+		NodeRegistry::release_collateral(NodeId(2), NODE_COLLATERAL);
+	});
+	SelectionDelay::set(1);
+}
