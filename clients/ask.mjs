@@ -62,8 +62,10 @@ async function main() {
     model: MODEL,
     echelon: 0,
     input: { Inline: messages },
-    // The fee is charged on the declared count; about 4 bytes per token plus the chat template.
-    inputTokens: Math.ceil(messages.length / 4) + 16,
+    // An upper bound on the prompt's tokens (at most one per byte, plus the chat template's
+    // system prompt): a worker refuses a prompt with more, and the fee is charged on the count
+    // the nodes commit, so a generous bound only holds more escrow until settlement.
+    inputTokens: messages.length + 64,
     params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: args.maxTokens, seed: 0 },
     mode: verificationMode(args.mode),
     timeout: 40,

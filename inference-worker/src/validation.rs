@@ -78,6 +78,8 @@ pub struct RawRequest {
 	pub node_index: Option<u32>,
 	/// Quorum size (default 1).
 	pub quorum_size: Option<u32>,
+	/// The most prompt tokens the request pays for (a chain job's declared input tokens).
+	pub max_prompt_tokens: Option<u32>,
 }
 
 /// Limits that come from the worker's configuration.
@@ -171,6 +173,16 @@ pub enum ValidationError {
 		/// Context length.
 		context: u32,
 	},
+	/// The prompt has more tokens than the chain request declared.
+	#[error(
+		"the prompt has {prompt_tokens} tokens; the request declared (and paid for) {declared}"
+	)]
+	PromptTokensOverDeclared {
+		/// Prompt tokens.
+		prompt_tokens: usize,
+		/// Declared input tokens.
+		declared: u32,
+	},
 	/// `max_tokens` is 0.
 	#[error("max_tokens must be at least 1")]
 	ZeroMaxTokens,
@@ -254,6 +266,7 @@ impl ValidationError {
 			Self::TokenOutOfVocabulary { .. } => "token_out_of_vocabulary",
 			Self::PromptTooLong { .. } => "prompt_too_long",
 			Self::ContextExceeded { .. } => "context_length_exceeded",
+			Self::PromptTokensOverDeclared { .. } => "prompt_tokens_over_declared",
 			Self::ZeroMaxTokens => "zero_max_tokens",
 			Self::MaxTokensOverLimit { .. } => "max_tokens_over_limit",
 			Self::NotFinite { .. } => "not_finite",
@@ -379,6 +392,14 @@ pub fn validate(
 	if prompt_tokens.is_empty() {
 		return Err(ValidationError::EmptyPrompt);
 	}
+	if let Some(declared) = raw.max_prompt_tokens {
+		if prompt_tokens.len() > usize::try_from(declared).unwrap_or(usize::MAX) {
+			return Err(ValidationError::PromptTokensOverDeclared {
+				prompt_tokens: prompt_tokens.len(),
+				declared,
+			});
+		}
+	}
 	let context = info.context_length;
 	let context_usize = usize::try_from(context).unwrap_or(usize::MAX);
 	if prompt_tokens.len() >= context_usize {
@@ -454,4 +475,49 @@ fn tokenize(input: &PromptInput, model: &ModelHandle) -> Result<Vec<u32>, Valida
 		.encode(text.as_str(), false)
 		.map_err(|e| ValidationError::Tokenization(e.to_string()))?;
 	Ok(encoding.get_ids().to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+	use atoma_primitives::unservable::UnservableReason;
+
+	use super::ValidationError;
+
+	/// The chain's off-chain worker reads these codes to tell a request no node can serve from
+	/// the node's own trouble (`UnservableReason::from_worker_error`): each refusal of the request
+	/// itself must map to its reason, and a parameter error of the node's own making must not.
+	#[test]
+	fn refusals_of_the_request_itself_map_to_unservable_reasons() {
+		let reason = |e: ValidationError| {
+			UnservableReason::from_worker_error("validation_error", Some(e.code()))
+		};
+		use UnservableReason::*;
+		assert_eq!(
+			reason(ValidationError::PromptTooLong { prompt_tokens: 9, context: 8 }),
+			Some(ExceedsContext)
+		);
+		assert_eq!(
+			reason(ValidationError::ContextExceeded {
+				prompt_tokens: 4,
+				max_tokens: 8,
+				context: 8
+			}),
+			Some(ExceedsContext)
+		);
+		assert_eq!(
+			reason(ValidationError::PromptTokensOverDeclared { prompt_tokens: 9, declared: 8 }),
+			Some(InputTokensAboveDeclared)
+		);
+		assert_eq!(reason(ValidationError::ChatTemplate("no".into())), Some(InvalidPrompt));
+		assert_eq!(reason(ValidationError::EmptyPrompt), Some(InvalidPrompt));
+		assert_eq!(reason(ValidationError::SeedRequired), None);
+		assert_eq!(reason(ValidationError::ZeroMaxTokens), None);
+		assert_eq!(
+			UnservableReason::from_worker_error(
+				crate::error::WorkerError::InputNotUploaded("ab".into()).status_and_kind().1,
+				None
+			),
+			Some(InputUnavailable)
+		);
+	}
 }

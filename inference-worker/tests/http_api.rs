@@ -378,6 +378,12 @@ fn bad_parameters_are_422() {
 			json!({"prompt": "x", "stop_token_ids": (0..17).collect::<Vec<u32>>()}),
 			"too_many_stops",
 		),
+		// A chain job whose prompt has more tokens than the request declared and paid for.
+		(
+			"/v1/jobs",
+			json!({"prompt": "one two three four five", "max_prompt_tokens": 2}),
+			"prompt_tokens_over_declared",
+		),
 		("/v1/completions", json!({"prompt": long_ids}), "prompt_too_long"),
 		(
 			"/v1/completions",

@@ -225,7 +225,9 @@ fn spec() -> RequestSpec {
 		input: RequestInput::Inline(
 			br#"[{"role":"user","content":"Name three colors."}]"#.to_vec(),
 		),
-		input_tokens: 16,
+		// An upper bound (the chat template adds a system prompt): the worker refuses a prompt
+		// with more tokens, and the fee is charged on the count the nodes commit.
+		input_tokens: 64,
 		params: SamplingParams {
 			temperature_milli: 0,
 			top_k: 0,

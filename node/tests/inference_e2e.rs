@@ -41,7 +41,9 @@ fn spec(prompt: &str) -> RequestSpec {
 		model: ModelId::from_name(b"smollm2-135m-instruct").expect("valid id"),
 		echelon: EchelonId(0),
 		input: RequestInput::Inline(prompt.as_bytes().to_vec()),
-		input_tokens: 16,
+		// An upper bound: the worker refuses a prompt with more tokens, and the fee is charged on
+		// the count the nodes commit.
+		input_tokens: 64,
 		params: SamplingParams {
 			temperature_milli: 0,
 			top_k: 0,

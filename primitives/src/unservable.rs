@@ -1,8 +1,9 @@
 //! Requests no node can serve, and how nodes say so.
 //!
 //! Some requests cannot be run by any honest node, and only a node can see it: an input given by
-//! hash that the user never uploaded, a prompt that tokenizes past the model's context, a
-//! conversation the model's chat template refuses. A node that is selected for such a
+//! hash that the user never uploaded, a prompt that tokenizes past the model's context or to more
+//! tokens than the user declared (and its escrow pays for), a conversation the model's chat
+//! template refuses. A node that is selected for such a
 //! request attests "unservable, because ..." instead of committing to an output. When every
 //! selected node attests the same reason the request ends with a refund and nobody is slashed; a
 //! node that claims it falsely disagrees with the honest ones and goes to a dispute.
@@ -38,11 +39,18 @@ pub enum UnservableReason {
 	ExceedsContext,
 	/// The input is not a prompt the model can take (its chat template or tokenizer refuses it).
 	InvalidPrompt,
+	/// The prompt has more tokens than the request declared: its escrow does not pay for it.
+	InputTokensAboveDeclared,
 }
 
 impl UnservableReason {
 	/// Every reason, in code order.
-	pub const ALL: [Self; 3] = [Self::InputUnavailable, Self::ExceedsContext, Self::InvalidPrompt];
+	pub const ALL: [Self; 4] = [
+		Self::InputUnavailable,
+		Self::ExceedsContext,
+		Self::InvalidPrompt,
+		Self::InputTokensAboveDeclared,
+	];
 
 	/// The reason's code byte: its SCALE encoding, and what [`unservable_digest`] hashes.
 	pub fn code(self) -> u8 {
@@ -50,6 +58,7 @@ impl UnservableReason {
 			Self::InputUnavailable => 0,
 			Self::ExceedsContext => 1,
 			Self::InvalidPrompt => 2,
+			Self::InputTokensAboveDeclared => 3,
 		}
 	}
 
@@ -60,6 +69,7 @@ impl UnservableReason {
 		match (kind, code) {
 			("input_not_uploaded", _) => Some(Self::InputUnavailable),
 			(_, Some("prompt_too_long" | "context_length_exceeded")) => Some(Self::ExceedsContext),
+			(_, Some("prompt_tokens_over_declared")) => Some(Self::InputTokensAboveDeclared),
 			(
 				"validation_error",
 				Some(
@@ -111,6 +121,11 @@ mod tests {
 			("validation_error", Some("context_length_exceeded"), Some(ExceedsContext)),
 			("validation_error", Some("chat_template_error"), Some(InvalidPrompt)),
 			("validation_error", Some("empty_prompt"), Some(InvalidPrompt)),
+			(
+				"validation_error",
+				Some("prompt_tokens_over_declared"),
+				Some(InputTokensAboveDeclared),
+			),
 			("validation_error", Some("seed_required"), None),
 			("queue_full", None, None),
 			("engine_error", None, None),

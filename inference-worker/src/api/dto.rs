@@ -121,6 +121,9 @@ pub struct JobRequest {
 	/// The blake2-256 hash (hex) of a prompt uploaded to `/v1/inputs/{hash}`, instead of
 	/// `prompt`/`messages`: a JSON list of chat messages, or plain prompt text.
 	pub input_hash: Option<String>,
+	/// The prompt tokens the chain request declared (and its escrow pays for): a prompt that
+	/// tokenizes to more is refused (`prompt_tokens_over_declared`) before any work is done.
+	pub max_prompt_tokens: Option<u32>,
 }
 
 impl JobRequest {
@@ -144,6 +147,7 @@ impl JobRequest {
 			stop: self.stop.map(StopField::into_vec).unwrap_or_default(),
 			node_index: self.node_index,
 			quorum_size: self.quorum_size,
+			max_prompt_tokens: self.max_prompt_tokens,
 		})
 	}
 }
@@ -305,6 +309,7 @@ impl OpenAiCommon {
 			stop: self.stop.map(StopField::into_vec).unwrap_or_default(),
 			node_index: self.node_index,
 			quorum_size: self.quorum_size,
+			max_prompt_tokens: None,
 		})
 	}
 

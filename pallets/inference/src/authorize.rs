@@ -44,6 +44,13 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::BadSignature
 		);
 		let existing = Commitments::<T>::get(id, node);
+		// The fee is charged on the prompt tokens the nodes count, never above what the escrow
+		// pays for: a worker refuses a longer prompt, and the node attests it unservable.
+		if let CommitmentKind::Quorum { input_tokens, .. }
+		| CommitmentKind::Sealed { input_tokens, .. } = &payload.kind
+		{
+			ensure!(*input_tokens <= request.input_tokens, Error::<T>::InputTokensAboveDeclared);
+		}
 		let window_end = match (&payload.kind, request.phase, request.mode) {
 			(
 				CommitmentKind::Quorum { .. },

@@ -174,6 +174,7 @@ pub fn disputed_request<T: Config>(
 		let commitment = Commitment::Quorum {
 			root: q.root,
 			leaf: q.leaves[i],
+			input_tokens: 100,
 			output_tokens: i as u32 + 1,
 			trace_root: token_trace_root(&o),
 		};
@@ -220,6 +221,7 @@ mod benchmarks {
 				Commitment::Quorum {
 					root: q.root,
 					leaf: q.leaves[i],
+					input_tokens: 100,
 					output_tokens: 256,
 					trace_root,
 				},
@@ -232,6 +234,7 @@ mod benchmarks {
 			kind: CommitmentKind::Quorum {
 				root: q.root,
 				leaf: q.leaves[0],
+				input_tokens: 100,
 				output_tokens: 256,
 				trace_root,
 			},
@@ -281,6 +284,7 @@ mod benchmarks {
 				primary,
 				Commitment::Sealed {
 					sealed: [1; 32],
+					input_tokens: 100,
 					output_tokens: 16,
 					trace_root: token_trace_root(&output(16)),
 					revealed: None,
@@ -292,6 +296,7 @@ mod benchmarks {
 			node: verifier,
 			kind: CommitmentKind::Sealed {
 				sealed: atoma_primitives::commitment::sealed_commitment(&digest, &key.0),
+				input_tokens: 100,
 				output_tokens: 16,
 				trace_root: token_trace_root(&output(16)),
 				vrf: Some(VrfProof(BENCH_VRF_PROOF)),

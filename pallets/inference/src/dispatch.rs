@@ -170,11 +170,11 @@ impl<T: Config> Pallet<T> {
 		let CommitmentPayload { request: id, node, kind } = payload;
 		let mut request = checked.request;
 		match kind {
-			CommitmentKind::Quorum { root, leaf, output_tokens, trace_root } => {
+			CommitmentKind::Quorum { root, leaf, input_tokens, output_tokens, trace_root } => {
 				Commitments::<T>::insert(
 					id,
 					node,
-					Commitment::Quorum { root, leaf, output_tokens, trace_root },
+					Commitment::Quorum { root, leaf, input_tokens, output_tokens, trace_root },
 				);
 				Self::deposit_event(Event::CommitmentSubmitted { request: id, node });
 				Self::conclude_quorum_if_complete(id, request);
@@ -190,7 +190,7 @@ impl<T: Config> Pallet<T> {
 					Self::conclude_quorum_if_complete(id, request);
 				}
 			},
-			CommitmentKind::Sealed { sealed, output_tokens, trace_root, .. } => {
+			CommitmentKind::Sealed { sealed, input_tokens, output_tokens, trace_root, .. } => {
 				let is_primary = request.nodes.contains(&node);
 				if is_primary {
 					// Verifiers commit after the primary: a primary that commits at the last
@@ -206,7 +206,13 @@ impl<T: Config> Pallet<T> {
 				Commitments::<T>::insert(
 					id,
 					node,
-					Commitment::Sealed { sealed, output_tokens, trace_root, revealed: None },
+					Commitment::Sealed {
+						sealed,
+						input_tokens,
+						output_tokens,
+						trace_root,
+						revealed: None,
+					},
 				);
 				Self::deposit_event(if is_primary {
 					Event::CommitmentSubmitted { request: id, node }
@@ -305,11 +311,15 @@ impl<T: Config> Pallet<T> {
 			.collect()
 	}
 
-	/// The maximum fee of one execution of `request`, and what `output_tokens` actually cost.
-	pub(crate) fn execution_fee(request: &Request<T>, output_tokens: u32) -> BalanceOf<T> {
-		let tokens = output_tokens.min(request.params.max_output_tokens);
-		request_fee(request.input_tokens, tokens, request.price_per_token)
-			.unwrap_or_default()
-			.min(request.escrow)
+	/// What one execution of `request` costs with `input_tokens` prompt tokens and
+	/// `output_tokens` generated, each at most what the request declared (and its escrow holds).
+	pub(crate) fn execution_fee(
+		request: &Request<T>,
+		input_tokens: u32,
+		output_tokens: u32,
+	) -> BalanceOf<T> {
+		let input = input_tokens.min(request.input_tokens);
+		let output = output_tokens.min(request.params.max_output_tokens);
+		request_fee(input, output, request.price_per_token).unwrap_or_default().min(request.escrow)
 	}
 }

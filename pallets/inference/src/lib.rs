@@ -471,6 +471,9 @@ pub mod pallet {
 		/// A Cross-Validation verifier commits only after the primary: until then nothing on
 		/// chain may tell the primary that it is being verified.
 		PrimaryNotCommitted,
+		/// The commitment counts more prompt tokens than the request declared (and its escrow
+		/// pays for): the node must attest `InputTokensAboveDeclared` instead.
+		InputTokensAboveDeclared,
 	}
 
 	#[pallet::hooks]

@@ -270,6 +270,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		let kind = match (role, request.mode) {
 			(_, VerificationMode::CrossValidation { .. }) => CommitmentKind::Sealed {
 				sealed: sealed_commitment(&output_digest(output), &key.0),
+				input_tokens: trace.input_tokens,
 				output_tokens,
 				trace_root,
 				vrf: match role {
@@ -282,7 +283,13 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 				let Some(leaf) = commitments.leaves.get(*index as usize).copied() else {
 					return false;
 				};
-				CommitmentKind::Quorum { root: commitments.root, leaf, output_tokens, trace_root }
+				CommitmentKind::Quorum {
+					root: commitments.root,
+					leaf,
+					input_tokens: trace.input_tokens,
+					output_tokens,
+					trace_root,
+				}
 			},
 			// Verifiers exist in Cross-Validation only.
 			(Role::Verifier { .. }, _) => return false,
@@ -371,6 +378,8 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			"seed": p.seed,
 			"node_index": index,
 			"quorum_size": quorum,
+			// The worker refuses a prompt with more tokens than the escrow pays for.
+			"max_prompt_tokens": request.input_tokens,
 		});
 		let (field, value) = match &request.input {
 			StoredInput::Inline(bytes) => {

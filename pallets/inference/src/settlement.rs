@@ -43,12 +43,17 @@ impl<T: Config> Pallet<T> {
 		let mut leaves = Vec::new();
 		let mut traces = Vec::new();
 		for node in request.nodes.iter() {
-			if let Some(Commitment::Quorum { root, leaf, output_tokens, trace_root }) =
-				Commitments::<T>::get(id, node)
+			if let Some(Commitment::Quorum {
+				root,
+				leaf,
+				input_tokens,
+				output_tokens,
+				trace_root,
+			}) = Commitments::<T>::get(id, node)
 			{
 				roots.push(root);
 				leaves.push(leaf);
-				traces.push((trace_root, output_tokens));
+				traces.push((trace_root, output_tokens, input_tokens));
 			}
 		}
 		let agreed = match (roots.first(), traces.first()) {
@@ -59,10 +64,11 @@ impl<T: Config> Pallet<T> {
 			},
 			_ => false,
 		};
-		match (agreed, roots.first().copied(), traces.first().map(|(_, count)| *count)) {
-			(true, Some(root), Some(count)) => {
+		match (agreed, roots.first().copied(), traces.first().map(|(_, out, input)| (*out, *input)))
+		{
+			(true, Some(root), Some((count, input_tokens))) => {
 				let executors = request.nodes.to_vec();
-				Self::settle(id, request, root, count, executors)
+				Self::settle(id, request, root, input_tokens, count, executors)
 			},
 			_ => Self::dispute(id, request),
 		}
@@ -80,20 +86,24 @@ impl<T: Config> Pallet<T> {
 		}
 		for node in &executors {
 			if let Some(Commitment::Sealed {
-				revealed: Some(d), output_tokens, trace_root, ..
+				revealed: Some(d),
+				input_tokens,
+				output_tokens,
+				trace_root,
+				..
 			}) = Commitments::<T>::get(id, node)
 			{
 				digests.push(d);
-				traces.push((trace_root, output_tokens));
+				traces.push((trace_root, output_tokens, input_tokens));
 			}
 		}
 		match (digests.first().copied(), traces.first().copied()) {
-			(Some(digest), Some((trace_root, count)))
+			(Some(digest), Some((trace_root, count, input_tokens)))
 				if digests.len() == executors.len()
 					&& digests.iter().all(|d| *d == digest)
-					&& traces.iter().all(|t| *t == (trace_root, count)) =>
+					&& traces.iter().all(|t| *t == (trace_root, count, input_tokens)) =>
 			{
-				Self::settle(id, request, digest, count, executors)
+				Self::settle(id, request, digest, input_tokens, count, executors)
 			},
 			_ => Self::dispute(id, request),
 		}
@@ -125,7 +135,7 @@ impl<T: Config> Pallet<T> {
 			Precision::BestEffort,
 		)
 		.unwrap_or_default();
-		let fee = Self::execution_fee(&request, 0);
+		let fee = Self::execution_fee(&request, request.input_tokens, 0);
 		let mut paid = BalanceOf::<T>::zero();
 		for node in &attesters {
 			let fee = fee.min(released.saturating_sub(paid));
@@ -151,11 +161,13 @@ impl<T: Config> Pallet<T> {
 		id: RequestId,
 		request: Request<T>,
 		output_commitment: [u8; 32],
+		input_tokens: u32,
 		output_tokens: u32,
 		executors: Vec<NodeId>,
 	) {
 		let owner = request.owner.clone();
-		let fee = Self::execution_fee(&request, output_tokens);
+		// Charged on the prompt tokens the nodes agree they read, not on the declaration.
+		let fee = Self::execution_fee(&request, input_tokens, output_tokens);
 		let (model_owner, share) = T::Models::model(&request.model)
 			.map(|m| (Some(m.owner), m.owner_share))
 			.unwrap_or((None, Default::default()));
@@ -254,7 +266,7 @@ impl<T: Config> Pallet<T> {
 		match request.mode {
 			VerificationMode::Single | VerificationMode::Sampling { .. } => quorum
 				.filter_map(|(position, node)| match Commitments::<T>::get(id, node) {
-					Some(Commitment::Quorum { root, leaf, output_tokens, trace_root }) => {
+					Some(Commitment::Quorum { root, leaf, output_tokens, trace_root, .. }) => {
 						Some(Claim {
 							node: *node,
 							claim: ClaimedOutput::Quorum {

@@ -164,6 +164,8 @@ pub enum Commitment {
 		root: [u8; 32],
 		/// This node's leaf `H(O ‖ i)`.
 		leaf: [u8; 32],
+		/// Prompt tokens the node's worker counted (at most the declared count).
+		input_tokens: u32,
 		/// Tokens generated.
 		output_tokens: u32,
 		/// The Merkle root of its step digests (`atoma_primitives::trace`), one per token.
@@ -173,6 +175,8 @@ pub enum Commitment {
 	Sealed {
 		/// `sealed_commitment(H(O), worker key)`.
 		sealed: [u8; 32],
+		/// Prompt tokens the node's worker counted (at most the declared count).
+		input_tokens: u32,
 		/// Tokens generated.
 		output_tokens: u32,
 		/// The Merkle root of its step digests.
@@ -215,7 +219,7 @@ pub struct CommitmentPayload {
 }
 
 /// The domain tag of signed commitment payloads: the signature covers `(tag, chain, payload)`.
-pub const COMMITMENT_SIGNING_TAG: &[u8] = b"atoma/commitment-payload/v2";
+pub const COMMITMENT_SIGNING_TAG: &[u8] = b"atoma/commitment-payload/v3";
 
 impl CommitmentPayload {
 	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
@@ -233,6 +237,9 @@ pub enum CommitmentKind {
 		root: [u8; 32],
 		/// The node's leaf.
 		leaf: [u8; 32],
+		/// Prompt tokens its worker counted: the fee is charged on them. At most the declared
+		/// count (a worker refuses a prompt with more, and the node attests it unservable).
+		input_tokens: u32,
 		/// Tokens generated.
 		output_tokens: u32,
 		/// The Merkle root of its step digests: a dispute bisects disagreeing traces.
@@ -243,6 +250,9 @@ pub enum CommitmentKind {
 	Sealed {
 		/// `sealed_commitment(H(O), worker key)`.
 		sealed: [u8; 32],
+		/// Prompt tokens its worker counted: the fee is charged on them (at most the declared
+		/// count).
+		input_tokens: u32,
 		/// Tokens generated.
 		output_tokens: u32,
 		/// The Merkle root of its step digests. It tells a copier nothing of `H(O)`.

@@ -231,6 +231,8 @@ pub struct FinishedJob {
 	pub root: [u8; 32],
 	/// The job's leaf `H(O ‖ node_index)`.
 	pub leaf: [u8; 32],
+	/// Prompt tokens the worker counted (`usage.prompt_tokens`).
+	pub input_tokens: u32,
 	/// Tokens generated.
 	pub output_tokens: u32,
 	/// The canonical output `O`, rebuilt from the token ids and finish reason and checked
@@ -273,12 +275,18 @@ pub fn parse_job(body: &[u8]) -> Poll {
 		Some("length") => Some(FinishReason::Length),
 		_ => None,
 	};
+	let input_tokens = json
+		.get("usage")
+		.and_then(|u| u.get("prompt_tokens"))
+		.and_then(|t| t.as_u64())
+		.and_then(|t| u32::try_from(t).ok());
 	let fields = (hash("output_hash"), hash("root"), hash("leaf"), hash("trace_root"));
-	match (fields, token_ids, finish_reason) {
+	match (fields, token_ids, finish_reason, input_tokens) {
 		(
 			(Some(output_hash), Some(root), Some(leaf), Some(trace_root)),
 			Some(ids),
 			Some(reason),
+			Some(input_tokens),
 		) => {
 			let output = CanonicalOutput::new(&ids, reason);
 			// A worker whose output does not hash to its own commitment is broken.
@@ -289,6 +297,7 @@ pub fn parse_job(body: &[u8]) -> Poll {
 				output_hash,
 				root,
 				leaf,
+				input_tokens,
 				output_tokens: ids.len() as u32,
 				canonical_output: output.encode_canonical(),
 				trace_root,
@@ -308,6 +317,8 @@ pub struct JobTrace {
 	pub step_digests: Vec<[u8; 32]>,
 	/// The canonical output `O`.
 	pub canonical_output: Vec<u8>,
+	/// Prompt tokens the worker counted.
+	pub input_tokens: u32,
 }
 
 const TRACE_PREFIX: &[u8] = b"atoma/job-trace/";
@@ -338,7 +349,11 @@ pub fn fetch_trace(url: &str, job: &[u8], finished: &FinishedJob) -> Result<JobT
 	{
 		return Err(());
 	}
-	Ok(JobTrace { step_digests, canonical_output: finished.canonical_output.clone() })
+	Ok(JobTrace {
+		step_digests,
+		canonical_output: finished.canonical_output.clone(),
+		input_tokens: finished.input_tokens,
+	})
 }
 
 /// The step digests of a `GET /v1/outputs/{id}` body, in step order.

@@ -297,9 +297,9 @@ def main():
     vectors["verdicts"] = verdicts
 
     # "Unservable, because ...": one digest per reason code (InputUnavailable = 0, ExceedsContext = 1,
-    # InvalidPrompt = 2).
+    # InvalidPrompt = 2, InputTokensAboveDeclared = 3).
     vectors["unservable"] = [
-        {"code": code, "digest": hx(H(b"atoma/unservable/v1" + bytes([code])))} for code in range(3)
+        {"code": code, "digest": hx(H(b"atoma/unservable/v1" + bytes([code])))} for code in range(4)
     ]
 
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")

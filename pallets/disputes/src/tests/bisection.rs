@@ -32,6 +32,7 @@ fn traced_kind(output: &[u8], digests: &[[u8; 32]], position: usize, n: usize) -
 	CommitmentKind::Quorum {
 		root: q.root,
 		leaf: q.leaves[position],
+		input_tokens: 5,
 		output_tokens: digests.len() as u32,
 		trace_root: atoma_primitives::trace::trace_root(digests),
 	}
@@ -336,7 +337,13 @@ fn a_lazy_copier_on_the_winning_side_is_caught_by_the_published_output() {
 			unreachable!()
 		};
 		// The copier takes the honest node's root and trace root; its own leaf it cannot make.
-		let copier = CommitmentKind::Quorum { root, leaf: [0xEE; 32], output_tokens, trace_root };
+		let copier = CommitmentKind::Quorum {
+			root,
+			leaf: [0xEE; 32],
+			input_tokens: 5,
+			output_tokens,
+			trace_root,
+		};
 		let (id, nodes) = disputed_with(vec![
 			traced_kind(&honest_output, &honest_trace, 0, 3),
 			copier,

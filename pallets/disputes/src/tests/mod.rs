@@ -74,6 +74,7 @@ pub fn quorum_kind(output: &[u8], position: usize, n: usize) -> CommitmentKind {
 	CommitmentKind::Quorum {
 		root: q.root,
 		leaf: q.leaves[position],
+		input_tokens: 5,
 		output_tokens: tokens_of(output),
 		trace_root: trace_root_of(output),
 	}
@@ -117,6 +118,7 @@ pub fn disputed_cross_validation(
 		.expect("sortition selects a verifier among 11 nodes at 3/11 each");
 	let sealed = |node: NodeId, o: &[u8], vrf: bool| CommitmentKind::Sealed {
 		sealed: sealed_commitment(&output_digest(o), &pair_of(node).public().0),
+		input_tokens: 5,
 		output_tokens: tokens_of(o),
 		trace_root: trace_root_of(o),
 		vrf: vrf.then(|| proof(node)),

@@ -53,6 +53,7 @@ fn completed_job(o: &[u8]) -> String {
 	serde_json::json!({
 		"id": "job-7",
 		"status": "completed",
+		"usage": { "prompt_tokens": 4 },
 		"output": { "token_ids": ids, "text": "Paris", "finish_reason": "stop" },
 		"commitments": {
 			"output_hash": hex::encode(output_digest(o)),
@@ -98,6 +99,7 @@ fn job_post_limited(id: RequestId, max_tokens: u32, response: &str) -> PendingRe
 		"seed": r.params.seed,
 		"node_index": 0,
 		"quorum_size": 1,
+		"max_prompt_tokens": 5,
 		"prompt": "hello",
 	});
 	PendingRequest {
@@ -249,6 +251,7 @@ fn bisecting_parties(keystore: &MemoryKeystore) -> (RequestId, Vec<NodeId>, [Vec
 		let trace = atoma_support::offchain_jobs::JobTrace {
 			step_digests: trace_of(o),
 			canonical_output: o.clone(),
+			input_tokens: 5,
 		};
 		sp_io::offchain::local_storage_set(
 			StorageKind::PERSISTENT,

@@ -93,6 +93,7 @@ fn a_lazy_leaf_in_single_mode_is_disputed_and_slashed() {
 		let kind = CommitmentKind::Quorum {
 			root,
 			leaf: output_leaf(&output(9, 5), 0),
+			input_tokens: 5,
 			output_tokens: 5,
 			trace_root: trace_root_of(&real),
 		};

@@ -102,6 +102,7 @@ fn a_vrf_proof_must_be_the_nodes_own_and_present() {
 		};
 		let stolen = CommitmentKind::Sealed {
 			sealed,
+			input_tokens: 5,
 			output_tokens,
 			trace_root,
 			vrf: Some(vrf_proof(id, b)),
@@ -110,6 +111,7 @@ fn a_vrf_proof_must_be_the_nodes_own_and_present() {
 		// Garbage bytes.
 		let garbage = CommitmentKind::Sealed {
 			sealed,
+			input_tokens: 5,
 			output_tokens,
 			trace_root,
 			vrf: Some(atoma_support::sortition::VrfProof([7; 96])),
@@ -319,6 +321,7 @@ fn a_worker_key_newer_than_the_request_cannot_verify() {
 				&atoma_primitives::commitment::output_digest(&o),
 				&ground.public().0,
 			),
+			input_tokens: 5,
 			output_tokens: 2,
 			trace_root: trace_root_of(&o),
 			vrf: Some(proof),

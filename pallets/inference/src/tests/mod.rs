@@ -102,6 +102,7 @@ pub fn quorum_kind(output: &[u8], position: usize, n: usize) -> CommitmentKind {
 	CommitmentKind::Quorum {
 		root: q.root,
 		leaf: q.leaves[position],
+		input_tokens: 5,
 		output_tokens: atoma_primitives::output::decode_canonical(output).unwrap().0.len() as u32,
 		trace_root: trace_root_of(output),
 	}
@@ -121,6 +122,7 @@ pub fn sealed_kind(id: RequestId, node: NodeId, output: &[u8], vrf: bool) -> Com
 	let key = pair_of(node).public().0;
 	CommitmentKind::Sealed {
 		sealed: sealed_commitment(&digest, &key),
+		input_tokens: 5,
 		output_tokens: atoma_primitives::output::decode_canonical(output).unwrap().0.len() as u32,
 		trace_root: trace_root_of(output),
 		vrf: vrf.then(|| vrf_proof(id, node)),

@@ -73,6 +73,7 @@ fn expected_post(id: atoma_support::RequestId, response: &str) -> PendingRequest
 		"seed": r.params.seed,
 		"node_index": 0,
 		"quorum_size": 1,
+		"max_prompt_tokens": 5,
 		"prompt": "hello",
 	});
 	PendingRequest {
@@ -92,6 +93,7 @@ fn completed_job(o: &[u8]) -> String {
 	serde_json::json!({
 		"id": "job-1",
 		"status": "completed",
+		"usage": { "prompt_tokens": 4 },
 		"output": { "token_ids": ids, "text": "Paris", "finish_reason": "stop" },
 		"commitments": {
 			"output_hash": hex::encode(output_digest(o)),
@@ -129,6 +131,14 @@ fn job_status(job: &str, body: String) -> PendingRequest {
 		sent: true,
 		..Default::default()
 	}
+}
+
+/// `kind` with the worker's count of prompt tokens.
+fn with_input_tokens(mut kind: crate::CommitmentKind, count: u32) -> crate::CommitmentKind {
+	if let crate::CommitmentKind::Quorum { input_tokens, .. } = &mut kind {
+		*input_tokens = count;
+	}
+	kind
 }
 
 /// The commitment the off-chain worker last put in the pool.
@@ -181,7 +191,8 @@ fn the_worker_runs_the_job_and_the_node_commits() {
 		.expect("the trace is kept");
 		assert_eq!((kept.step_digests, kept.canonical_output), (trace_of(&o), o.clone()));
 		let (payload, signature) = pooled_commitment(&pool);
-		assert_eq!(payload.kind, quorum_kind(&o, 0, 1));
+		// The prompt tokens are the worker's count (4), not the request's declaration (5).
+		assert_eq!(payload.kind, with_input_tokens(quorum_kind(&o, 0, 1), 4));
 		// The signature is the worker key's: the pool accepts it and the request settles.
 		assert!(authorize(&payload, &signature).is_ok());
 		assert_ok!(Inference::submit_commitment(
@@ -440,7 +451,7 @@ fn a_commitment_the_pool_dropped_is_sent_again() {
 		Inference::offchain_worker(4);
 		let again = pooled_commitment(&pool);
 		assert_eq!(again.0, sent.0);
-		assert_eq!(again.0.kind, quorum_kind(&o, 0, 1));
+		assert_eq!(again.0.kind, with_input_tokens(quorum_kind(&o, 0, 1), 4));
 		assert_ok!(Inference::submit_commitment(
 			frame_system::RawOrigin::Authorized.into(),
 			again.0,

@@ -94,7 +94,13 @@ fn a_leaf_that_does_not_match_the_root_is_a_disagreement() {
 		else {
 			unreachable!()
 		};
-		let lazy = CommitmentKind::Quorum { root, leaf: [0xEE; 32], output_tokens, trace_root };
+		let lazy = CommitmentKind::Quorum {
+			root,
+			leaf: [0xEE; 32],
+			input_tokens: 5,
+			output_tokens,
+			trace_root,
+		};
 		assert_ok!(submit_signed(payload(id, nodes[1], lazy)));
 		assert_eq!(request(id).phase, Phase::Disputed);
 	});
@@ -113,7 +119,7 @@ fn differing_token_counts_are_a_disagreement() {
 		assert_ok!(submit_signed(payload(
 			id,
 			nodes[1],
-			CommitmentKind::Quorum { root, leaf, output_tokens: 10, trace_root }
+			CommitmentKind::Quorum { root, leaf, input_tokens: 5, output_tokens: 10, trace_root }
 		)));
 		assert_eq!(request(id).phase, Phase::Disputed);
 	});
@@ -131,7 +137,13 @@ fn the_same_tokens_from_another_trace_are_a_disagreement() {
 		let CommitmentKind::Quorum { root, leaf, output_tokens, .. } = quorum_kind(&o, 1, 2) else {
 			unreachable!()
 		};
-		let cheaper = CommitmentKind::Quorum { root, leaf, output_tokens, trace_root: [0xCC; 32] };
+		let cheaper = CommitmentKind::Quorum {
+			root,
+			leaf,
+			input_tokens: 5,
+			output_tokens,
+			trace_root: [0xCC; 32],
+		};
 		assert_ok!(submit_signed(payload(id, nodes[1], cheaper)));
 		assert_eq!(request(id).phase, Phase::Disputed);
 	});
@@ -257,5 +269,74 @@ fn a_commitment_signed_for_another_chain_is_refused() {
 			crate::Error::<Test>::BadSignature
 		);
 		assert_ok!(submit_signed(p));
+	});
+}
+
+/// The fee is charged on the prompt tokens the nodes counted, not on the user's declaration:
+/// declaring high only holds more escrow for a while (the rest is refunded).
+#[test]
+fn the_fee_is_charged_on_the_prompt_tokens_the_nodes_counted() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(1, 3);
+		for (i, node) in nodes.iter().enumerate() {
+			let mut kind = quorum_kind(&o, i, 2);
+			if let crate::types::CommitmentKind::Quorum { input_tokens, .. } = &mut kind {
+				// Declared 5; the prompt had 2.
+				*input_tokens = 2;
+			}
+			assert_ok!(submit_signed(payload(id, *node, kind)));
+		}
+		// (2 prompt + 3 generated) x PRICE each, the model owner's 10% out of it.
+		let fee = (2 + 3) * PRICE;
+		System::assert_has_event(
+			crate::Event::RequestSettled {
+				request: id,
+				output_commitment: atoma_primitives::commitment::quorum_commitments(&o, 2).root,
+				output_tokens: 3,
+				nodes: nodes.clone(),
+				paid_to_nodes: 2 * (fee - fee / 10),
+				paid_to_model_owner: 2 * (fee / 10),
+				refunded: 2 * 15 * PRICE - 2 * fee,
+			}
+			.into(),
+		);
+	});
+}
+
+/// The attack: declare fewer prompt tokens than the prompt has, to pay for less than the nodes
+/// run. A count above the declaration is refused (the honest worker refuses the job, and the
+/// nodes attest `InputTokensAboveDeclared`: the request ends with a refund less a small fee).
+#[test]
+fn prompt_tokens_above_the_declaration_are_never_charged_short() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let node = selected(id)[0];
+		let o = output(1, 3);
+		let mut kind = quorum_kind(&o, 0, 1);
+		if let crate::types::CommitmentKind::Quorum { input_tokens, .. } = &mut kind {
+			*input_tokens = 6;
+		}
+		let p = payload(id, node, kind);
+		let sig = sign(&p, node);
+		assert!(authorize(&p, &sig).is_err());
+		assert_noop!(
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
+			Error::<Test>::InputTokensAboveDeclared
+		);
+		let reason = crate::UnservableReason::InputTokensAboveDeclared;
+		assert_ok!(submit_signed(payload(id, node, crate::CommitmentKind::Unservable { reason })));
+		assert!(crate::Requests::<Test>::get(id).is_none());
+		System::assert_has_event(
+			crate::Event::RequestUnservable {
+				request: id,
+				reason,
+				nodes: vec![node],
+				paid_to_nodes: 5 * PRICE,
+				refunded: 15 * PRICE - 5 * PRICE,
+			}
+			.into(),
+		);
 	});
 }
