@@ -418,8 +418,13 @@ mod inference {
 			});
 			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
 				.expect("valid"));
+			// Drawn two blocks after its inclusion (`SelectionDelay`), not in the next one.
 			System::set_block_number(2);
 			Inference::on_initialize(2);
+			let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
+			assert!(request.nodes.is_empty(), "not drawn in the block after its inclusion");
+			System::set_block_number(3);
+			Inference::on_initialize(3);
 			let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
 			assert_eq!(request.nodes.to_vec(), vec![NodeId(0)], "Alice's node is the only one");
 
@@ -431,6 +436,7 @@ mod inference {
 				kind: CommitmentKind::Quorum {
 					root: q.root,
 					leaf: q.leaves[0],
+					input_tokens: 8,
 					output_tokens: 3,
 					// The test's node records no logits; only agreement matters here.
 					trace_root: [3; 32],
@@ -536,8 +542,8 @@ mod disputes {
 			let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec });
 			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
 				.expect("valid"));
-			System::set_block_number(2);
-			Inference::on_initialize(2);
+			System::set_block_number(3);
+			Inference::on_initialize(3);
 
 			// A root of one output with a leaf of another: a node that did not run the model.
 			let real = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
@@ -548,6 +554,7 @@ mod disputes {
 				kind: CommitmentKind::Quorum {
 					root: quorum_commitments(&real, 1).root,
 					leaf: output_leaf(&other, 0),
+					input_tokens: 8,
 					output_tokens: 3,
 					trace_root: [3; 32],
 				},
