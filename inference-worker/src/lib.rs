@@ -48,6 +48,7 @@ pub mod fault;
 pub mod inputs;
 pub mod jobs;
 pub mod metrics;
+pub mod profile;
 pub mod shutdown;
 pub mod validation;
 pub mod weights;

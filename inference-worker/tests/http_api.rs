@@ -64,6 +64,30 @@ fn models() {
 	assert_eq!(m["precision"], "f32");
 	assert_eq!(m["weights"]["total_len"], 98_362_432);
 	assert_eq!(m["weights"]["root"].as_str().map(str::len), Some(64));
+	// The execution profile the node compares with its echelon's, and its hash as the chain
+	// computes it.
+	let p = &v["execution_profile"];
+	assert_eq!(
+		(&p["precision"], &p["device"], &p["batch_policy"]),
+		(&json!("f32"), &json!("cpu"), &json!("serial"))
+	);
+	let part = |k: &str| p[k].as_str().expect("a part").to_owned();
+	let (precision, device, kernel_tier, batch_policy, build) = (
+		part("precision"),
+		part("device"),
+		part("kernel_tier"),
+		part("batch_policy"),
+		part("build"),
+	);
+	let expected = atoma_primitives::profile::ExecutionProfile {
+		precision: &precision,
+		device: &device,
+		kernel_tier: &kernel_tier,
+		batch_policy: &batch_policy,
+		build: &build,
+	}
+	.hash();
+	assert_eq!(p["hash"], hex::encode(expected));
 }
 
 #[test]

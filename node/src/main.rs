@@ -9,6 +9,7 @@ mod command;
 mod rpc;
 mod service;
 mod sortition;
+mod worker_status;
 
 fn main() -> sc_cli::Result<()> {
 	command::run()

@@ -284,6 +284,17 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		crate::sortition::run(client.clone(), backend.clone(), keystore_container.keystore()),
 	);
 
+	// Whether the worker runs its echelon's execution profile, as a metric.
+	task_manager.spawn_handle().spawn(
+		"atoma-worker-status",
+		"atoma",
+		crate::worker_status::run(
+			client.clone(),
+			backend.clone(),
+			config.prometheus_registry().cloned(),
+		),
+	);
+
 	let role = config.role;
 	let force_authoring = config.force_authoring;
 	let backoff_authoring_blocks =

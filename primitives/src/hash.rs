@@ -58,6 +58,8 @@ pub const TAG_STEP_VERDICT: &[u8] = b"atoma/step-verdict/v1";
 /// Tag of the digest that stands for "unservable, because ..." (see
 /// [`crate::unservable::unservable_digest`]).
 pub const TAG_UNSERVABLE: &[u8] = b"atoma/unservable/v1";
+/// Tag of a worker's execution profile (see [`crate::profile::ExecutionProfile::hash`]).
+pub const TAG_EXECUTION_PROFILE: &[u8] = b"atoma/execution-profile/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -76,6 +78,7 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_TRACE_PREFIX,
 	TAG_STEP_VERDICT,
 	TAG_UNSERVABLE,
+	TAG_EXECUTION_PROFILE,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

@@ -19,6 +19,7 @@
 //! * [`trace`] — per-step trace digests and the trace root used in disputes.
 //! * [`bisection`] — walking two disagreeing trace trees down to one step.
 //! * [`params`] — integer fixed-point sampling parameters.
+//! * [`profile`] — the execution profile a worker reports and an echelon pins.
 //! * [`prompt`] — which inline inputs a worker can serve (checked by the chain at submission).
 //! * [`tokenizer`] — the tokenizer hash a model is registered with.
 //! * [`unservable`] — why a request cannot be served, as nodes attest it.
@@ -66,6 +67,7 @@ pub mod hash;
 pub mod merkle;
 pub mod output;
 pub mod params;
+pub mod profile;
 pub mod prompt;
 pub mod tokenizer;
 pub mod trace;

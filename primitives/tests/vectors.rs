@@ -31,6 +31,13 @@ struct Vectors {
 	sealed: Vec<SealedCase>,
 	verdicts: Vec<VerdictCase>,
 	unservable: Vec<UnservableCase>,
+	execution_profiles: Vec<ProfileCase>,
+}
+
+#[derive(Deserialize)]
+struct ProfileCase {
+	parts: Vec<String>,
+	hash: String,
 }
 
 #[derive(Deserialize)]
@@ -352,5 +359,19 @@ fn unservable_digests_match_python() {
 	for (case, reason) in v.unservable.iter().zip(UnservableReason::ALL) {
 		assert_eq!(case.code, reason.code());
 		assert_eq!(hex::encode(unservable_digest(reason)), case.digest);
+	}
+}
+
+#[test]
+fn execution_profile_hashes_match_python() {
+	use atoma_primitives::profile::ExecutionProfile;
+	let v = vectors();
+	assert_eq!(v.execution_profiles.len(), 2);
+	for case in &v.execution_profiles {
+		let [precision, device, kernel_tier, batch_policy, build] = &case.parts[..] else {
+			panic!("five parts")
+		};
+		let profile = ExecutionProfile { precision, device, kernel_tier, batch_policy, build };
+		assert_eq!(hex::encode(profile.hash()), case.hash);
 	}
 }

@@ -49,9 +49,10 @@ pub const DEFAULT_MODEL_OWNER_SHARE_PERCENT: u32 = 5;
 /// The dev echelon: a CPU worker running the reference build in f32 (the worker's default
 /// execution profile, see docs/determinism.md).
 pub const DEV_ECHELON_DEVICE: &str = "cpu-x86_64";
-/// What the dev echelon's execution-profile hash is computed from.
-pub const DEV_EXECUTION_PROFILE: &str =
-	"atoma-inference-worker/0.1;device=cpu;precision=f32;batch=1";
+/// The dev echelon's execution profile: not pinned (all zeros), so a worker on any CPU serves
+/// it. A real network pins its echelons' profiles (`update_echelon`) once it knows their
+/// hardware: a worker reports its profile's hash in `GET /v1/models` (docs/operators.md).
+pub const DEV_EXECUTION_PROFILE: [u8; 32] = [0; 32];
 /// The worker URL Alice's dev node registers (the worker's default listen address).
 pub const DEV_WORKER_URL: &str = "http://127.0.0.1:8080";
 /// Collateral of Alice's dev node.
@@ -123,8 +124,7 @@ fn genesis(
 	balances.push((treasury, EXISTENTIAL_DEPOSIT));
 
 	let echelons = if inference.echelon_and_model {
-		let profile = atoma_primitives::hash::hash(DEV_EXECUTION_PROFILE.as_bytes());
-		vec![(DEV_ECHELON_DEVICE.as_bytes().to_vec(), 1u32, 0u64, profile)]
+		vec![(DEV_ECHELON_DEVICE.as_bytes().to_vec(), 1u32, 0u64, DEV_EXECUTION_PROFILE)]
 	} else {
 		vec![]
 	};

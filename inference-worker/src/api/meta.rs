@@ -58,7 +58,13 @@ pub(super) async fn models(State(state): State<AppState>) -> Json<Value> {
 			})
 		})
 		.collect();
-	Json(json!({ "object": "list", "data": data }))
+	// One profile for the worker: precision and device are start-up flags, shared by its models.
+	let profile = state
+		.engine
+		.models()
+		.next()
+		.map(|m| crate::profile::profile(m.info.device, m.info.precision));
+	Json(json!({ "object": "list", "data": data, "execution_profile": profile }))
 }
 
 /// Prometheus scrape endpoint.

@@ -128,17 +128,28 @@ impl<T: Config> Pallet<T> {
 			Assignments::<T>::remove(node, id);
 			return false;
 		};
-		if !matches!(request.phase, Phase::Executing { .. }) {
+		let redrawing = matches!(request.phase, Phase::Redrawing { .. });
+		if !matches!(request.phase, Phase::Executing { .. }) && !redrawing {
 			return false;
 		}
 		let is_verifier = request.verifiers.contains(&node);
 		if !is_verifier && !request.nodes.contains(&node) {
 			return false;
 		}
+		if redrawing && request.excluded.contains(&node) {
+			// Released already: it is being replaced.
+			return false;
+		}
 		T::Nodes::release_collateral(node, T::JobCollateral::get());
 		Commitments::<T>::remove(id, node);
 		Assignments::<T>::remove(node, id);
-		if is_verifier {
+		if redrawing && !is_verifier {
+			// A draw is pending: it replaces this node too. `excluded` holds at most every node
+			// ever drawn for the request, like its bound.
+			let _ = request.excluded.try_push(node);
+			Requests::<T>::insert(id, request);
+			Self::deposit_event(Event::NodeReleased { request: id, node });
+		} else if is_verifier {
 			request.verifiers.retain(|n| *n != node);
 			Requests::<T>::insert(id, request);
 			Self::deposit_event(Event::VerifierDropped { request: id, node });
@@ -287,6 +298,7 @@ impl<T: Config> Pallet<T> {
 				},
 			},
 			Phase::Revealing { deadline } if deadline == now => Self::close_reveal(id, request),
+			Phase::Redrawing { at } if at == now => Self::draw_replacements(id, request, now),
 			// A stale entry: the window moved (redraw) or the request advanced.
 			_ => {},
 		}
@@ -319,9 +331,11 @@ impl<T: Config> Pallet<T> {
 		Self::redraw(id, request, late, now);
 	}
 
-	/// Draw fresh nodes in the places of `late` (released already, and never drawn again for
-	/// this request) with a fresh commit window; if that is not possible (`MaxRedraws` rounds
-	/// done, or too few eligible nodes), refund the request.
+	/// Replace `late` (released already, and never drawn again for this request): candidates are
+	/// frozen now, and the replacements drawn `SelectionDelay - 1` blocks later (at once with a
+	/// delay of 1) from randomness nobody has now: whoever decided who is late (the node itself,
+	/// or an author censoring its commitment) cannot know who replaces it. If that is not
+	/// possible (`MaxRedraws` rounds done, or too few candidates), refund the request.
 	fn redraw(
 		id: RequestId,
 		mut request: crate::Request<T>,
@@ -335,28 +349,79 @@ impl<T: Config> Pallet<T> {
 		busy.extend(request.nodes.iter().copied());
 		busy.extend(request.verifiers.iter().copied());
 		let candidates = Self::eligible_nodes(&request.model, request.echelon, &busy);
+		request.excluded = BoundedVec::truncate_from(excluded);
+		if out_of_rounds || candidates.len() < late.len() {
+			let reason = if out_of_rounds {
+				FailureReason::TimedOut
+			} else {
+				FailureReason::NoEligibleNodes
+			};
+			return Self::fail_replacing(id, request, reason);
+		}
+		let delay: BlockNumberFor<T> = T::SelectionDelay::get().saturating_sub(1).into();
+		if delay.is_zero() {
+			return Self::replace(id, request, candidates, now);
+		}
+		let Ok(at) = Self::schedule_deadline(now.saturating_add(delay), id) else {
+			return Self::fail_replacing(id, request, FailureReason::Overloaded);
+		};
+		// The model registry bounds subscribers by `MaxCandidates`: nothing is cut here.
+		SelectionCandidates::<T>::insert(id, BoundedVec::truncate_from(candidates));
+		request.phase = Phase::Redrawing { at };
+		Requests::<T>::insert(id, request);
+		Self::deposit_event(Event::RedrawScheduled { request: id, at });
+	}
+
+	/// The block of a pending redraw: draw the replacements from the frozen candidates that can
+	/// still take the job.
+	fn draw_replacements(id: RequestId, request: crate::Request<T>, now: BlockNumberFor<T>) {
+		let collateral = T::JobCollateral::get();
+		let candidates: Vec<NodeId> = SelectionCandidates::<T>::take(id)
+			.map(|frozen| frozen.into_inner())
+			.unwrap_or_default()
+			.into_iter()
+			.filter(|n| {
+				!request.nodes.contains(n)
+					&& !request.verifiers.contains(n)
+					&& T::Models::is_subscribed(*n, &request.model)
+					&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
+					&& T::Nodes::is_eligible(*n, collateral)
+			})
+			.collect();
+		Self::replace(id, request, candidates, now)
+	}
+
+	/// The request fails while some of its nodes wait for replacement: they were released
+	/// already, so they leave the request before it releases the others.
+	fn fail_replacing(id: RequestId, mut request: crate::Request<T>, reason: FailureReason) {
+		let excluded = request.excluded.clone();
+		request.nodes.retain(|n| !excluded.contains(n));
+		SelectionCandidates::<T>::remove(id);
+		Self::fail(id, request, reason);
+	}
+
+	/// Draw replacements for the nodes of `request` that are in `excluded` from `candidates`,
+	/// with this block's randomness, and open a fresh commit window.
+	fn replace(
+		id: RequestId,
+		mut request: crate::Request<T>,
+		candidates: Vec<NodeId>,
+		now: BlockNumberFor<T>,
+	) {
+		let late: Vec<NodeId> =
+			request.nodes.iter().copied().filter(|n| request.excluded.contains(n)).collect();
 		let seed = selection::redraw_seed(
 			&Self::selection_randomness(),
 			&request.selection_seed,
 			now.saturated_into(),
 		);
 		let fresh = selection::draw(candidates, late.len(), seed);
-		if out_of_rounds || fresh.len() < late.len() {
-			// The late nodes were released already; drop them before failing.
-			request.nodes.retain(|n| !late.contains(n));
-			let reason = if out_of_rounds {
-				FailureReason::TimedOut
-			} else {
-				FailureReason::NoEligibleNodes
-			};
-			Self::fail(id, request, reason);
-			return;
+		if fresh.len() < late.len() {
+			return Self::fail_replacing(id, request, FailureReason::NoEligibleNodes);
 		}
 		let Ok(deadline) = Self::schedule_deadline(now.saturating_add(request.timeout.into()), id)
 		else {
-			request.nodes.retain(|n| !late.contains(n));
-			Self::fail(id, request, FailureReason::Overloaded);
-			return;
+			return Self::fail_replacing(id, request, FailureReason::Overloaded);
 		};
 		for (old, new) in late.iter().zip(fresh.iter()) {
 			let _ = T::Nodes::reserve_collateral(*new, T::JobCollateral::get());
@@ -373,7 +438,6 @@ impl<T: Config> Pallet<T> {
 				deadline,
 			});
 		}
-		request.excluded = BoundedVec::truncate_from(excluded);
 		request.redraws = request.redraws.saturating_add(1);
 		request.phase = Phase::Executing { deadline };
 		Requests::<T>::insert(id, request);

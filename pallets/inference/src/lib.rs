@@ -351,6 +351,12 @@ pub mod pallet {
 		/// A Cross-Validation verifier that lost its collateral in a dispute was dropped from
 		/// the request before the commit window closed; its reservation was released.
 		VerifierDropped { request: RequestId, node: NodeId },
+		/// Late or convicted nodes of the request were released; their replacements are drawn in
+		/// block `at`.
+		RedrawScheduled { request: RequestId, at: BlockNumberFor<T> },
+		/// A convicted node was released from a request whose redraw is pending; the draw
+		/// replaces it too.
+		NodeReleased { request: RequestId, node: NodeId },
 		/// A fresh node replaces a late or convicted one; the window now ends at `deadline`.
 		NodeRedrawn {
 			request: RequestId,

@@ -406,7 +406,12 @@ impl<T: Config> Pallet<T> {
 		// Assignments index exactly the nodes and verifiers of the requests in flight.
 		let mut assigned = 0usize;
 		for (id, request) in Requests::<T>::iter() {
+			// While a redraw is pending, the nodes it replaces keep their positions, unindexed.
+			let redrawing = matches!(request.phase, Phase::Redrawing { .. });
 			for node in request.nodes.iter().chain(request.verifiers.iter()) {
+				if redrawing && request.excluded.contains(node) {
+					continue;
+				}
 				ensure!(Assignments::<T>::contains_key(node, id), "a job is not indexed");
 				assigned = assigned.saturating_add(1);
 			}
@@ -415,7 +420,10 @@ impl<T: Config> Pallet<T> {
 		// Frozen candidates wait for their draw only.
 		for id in SelectionCandidates::<T>::iter_keys() {
 			ensure!(
-				Requests::<T>::get(id).is_some_and(|r| r.phase == Phase::AwaitingSelection),
+				Requests::<T>::get(id).is_some_and(|r| matches!(
+					r.phase,
+					Phase::AwaitingSelection | Phase::Redrawing { .. }
+				)),
 				"candidates outlived their draw"
 			);
 		}

@@ -58,6 +58,14 @@ pub enum Phase<BlockNumber> {
 	},
 	/// The commitments disagree; a dispute decides. Funds stay held.
 	Disputed,
+	/// Late (or convicted) nodes were slashed and released; their replacements are drawn in
+	/// `on_initialize` of block `at` (`SelectionDelay - 1` blocks later), from candidates frozen
+	/// when the window closed, with randomness nobody had then. The nodes to replace stay in
+	/// `nodes` (their quorum positions) and are in `excluded`.
+	Redrawing {
+		/// The block of the draw.
+		at: BlockNumber,
+	},
 }
 
 /// The input as stored: inline bytes or only their hash.

@@ -117,6 +117,9 @@ impl<T: Config> Pallet<T> {
 		model: ModelId,
 	) -> DispatchResult {
 		let echelon = Self::operated_active_node(&operator, node)?;
+		// A node whose worker runs another profile than its echelon's could only disagree with
+		// the echelon's honest nodes.
+		ensure!(!T::Nodes::runs_other_profile(node), Error::<T>::ProfileMismatch);
 		let mut record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
 		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
 		let mut subscriptions = NodeSubscriptions::<T>::get(node);

@@ -284,6 +284,8 @@ pub mod pallet {
 		NotReported,
 		/// A context length must be at least 2 tokens (one of prompt, one of output).
 		ContextTooShort,
+		/// The node's worker declared an execution profile other than the one its echelon pins.
+		ProfileMismatch,
 	}
 
 	#[pallet::genesis_config]

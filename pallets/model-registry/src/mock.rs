@@ -107,6 +107,11 @@ pub fn set_active(node: NodeId, active: bool) {
 	});
 }
 
+thread_local! {
+	/// Nodes whose worker declared an execution profile other than their echelon's.
+	pub static OTHER_PROFILE: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
+}
+
 /// An in-memory node registry: only what the model registry reads.
 pub struct FakeNodes;
 impl NodeRegistry<AccountId, Balance> for FakeNodes {
@@ -132,7 +137,10 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 		Some(1)
 	}
 	fn is_eligible(node: NodeId, _free: Balance) -> bool {
-		Self::node(node).is_some_and(|s| s.active)
+		Self::node(node).is_some_and(|s| s.active) && !Self::runs_other_profile(node)
+	}
+	fn runs_other_profile(node: NodeId) -> bool {
+		OTHER_PROFILE.with(|n| n.borrow().contains(&node))
 	}
 	fn reserve_collateral(_node: NodeId, _amount: Balance) -> DispatchResult {
 		Ok(())

@@ -87,10 +87,43 @@ pub mod setup {
 				record.active_from = CurrentEpoch::<T>::get();
 			}
 		});
+		// Its worker runs the echelon's pinned profile: eligibility reads the declaration too.
+		if let Some(profile) = Echelons::<T>::get(echelon).and_then(|e| e.pinned_profile()) {
+			NodeProfiles::<T>::insert(node, (profile, frame_system::Pallet::<T>::block_number()));
+		}
 		if EchelonPrices::<T>::get(echelon).is_none() {
 			EchelonPrices::<T>::insert(echelon, BalanceOf::<T>::from(1_000u32));
 		}
 		node
+	}
+
+	/// Node 0 (the first registered) with a keystore worker key and an earlier declaration, and
+	/// a newer declaration of profile `[9; 32]` signed by that key.
+	pub fn signed_declaration<T: Config>() -> (ProfileDeclarationOf<T>, sp_core::sr25519::Signature)
+	{
+		use atoma_support::worker_key::KEY_TYPE;
+		let operator: T::AccountId = account("operator", 0, 0);
+		let node = eligible_node::<T>(&operator, None);
+		let key = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+		Nodes::<T>::mutate(node, |record| {
+			if let Some(record) = record {
+				record.worker_key = key;
+			}
+		});
+		frame_system::Pallet::<T>::set_block_number(2u32.into());
+		NodeProfiles::<T>::insert(
+			node,
+			([8; 32], frame_system::pallet_prelude::BlockNumberFor::<T>::from(1u32)),
+		);
+		let declaration =
+			crate::types::ProfileDeclaration { node, profile: [9; 32], at: 2u32.into() };
+		let signature = sp_io::crypto::sr25519_sign(
+			KEY_TYPE,
+			&key,
+			&declaration.signing_bytes(&Registry::<T>::chain_id()),
+		)
+		.unwrap_or_else(|| panic!("the keystore signs"));
+		(declaration, signature)
 	}
 
 	/// Move to the next epoch.
@@ -284,6 +317,35 @@ mod benchmarks {
 		);
 
 		assert!(EchelonSecurity::<T>::contains_key(echelon));
+		Ok(())
+	}
+
+	/// A node declares its worker's profile: signature check, the node's and its echelon's
+	/// records, a replaced declaration.
+	#[benchmark]
+	fn declare_profile() {
+		let (declaration, signature) = signed_declaration::<T>();
+
+		#[extrinsic_call]
+		_(RawOrigin::Authorized, declaration, signature);
+
+		assert!(NodeProfiles::<T>::get(NodeId(0)).is_some_and(|(p, _)| p == [9; 32]));
+	}
+
+	/// Authorizing a declaration in the pool: the same checks.
+	#[benchmark]
+	fn authorize_declare_profile() -> Result<(), BenchmarkError> {
+		use frame_support::pallet_prelude::Authorize;
+		use sp_runtime::transaction_validity::TransactionSource;
+		let (declaration, signature) = signed_declaration::<T>();
+		let call = Call::<T>::declare_profile { declaration, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the declaration is authorized")?;
+		}
 		Ok(())
 	}
 

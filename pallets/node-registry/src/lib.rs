@@ -21,6 +21,7 @@ mod dispatch;
 mod epochs;
 #[cfg(test)]
 mod mock;
+mod profile;
 mod registry_impl;
 #[cfg(test)]
 mod tests;
@@ -64,6 +65,8 @@ pub mod pallet {
 		(AccountId, u32, WorkerPublic, Vec<u8>, Balance, Balance);
 	/// The standing bids of one echelon: (node, price per token), in registration order.
 	pub type BidsOf<T> = BoundedVec<(NodeId, BalanceOf<T>), <T as Config>::MaxNodesPerEchelon>;
+	/// A profile declaration of this runtime.
+	pub type ProfileDeclarationOf<T> = crate::types::ProfileDeclaration<BlockNumberFor<T>>;
 
 	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
@@ -72,7 +75,9 @@ pub mod pallet {
 	pub struct Pallet<T>(_);
 
 	#[pallet::config]
-	pub trait Config: frame_system::Config {
+	pub trait Config:
+		frame_system::Config + frame_system::offchain::CreateAuthorizedTransaction<Call<Self>>
+	{
 		/// The chain's currency. Collateral and fees are held with the fungible hold traits.
 		type Currency: Inspect<Self::AccountId>
 			+ Mutate<Self::AccountId>
@@ -195,6 +200,12 @@ pub mod pallet {
 	pub type Fees<T: Config> =
 		StorageMap<_, Twox64Concat, NodeId, FeeLedger<BalanceOf<T>>, ValueQuery>;
 
+	/// The execution profile each node's worker last reported (`declare_profile`), and the block
+	/// it was read in. Where its echelon pins a profile, only nodes that declared it are drawn.
+	#[pallet::storage]
+	pub type NodeProfiles<T: Config> =
+		StorageMap<_, Twox64Concat, NodeId, ([u8; 32], BlockNumberFor<T>)>;
+
 	#[pallet::event]
 	#[pallet::generate_deposit(pub(super) fn deposit_event)]
 	pub enum Event<T: Config> {
@@ -244,6 +255,9 @@ pub mod pallet {
 		EchelonRegistered { echelon: EchelonId, spec: EchelonOf<T> },
 		/// Governance updated an echelon.
 		EchelonUpdated { echelon: EchelonId, spec: EchelonOf<T> },
+		/// A node declared the execution profile its worker runs; `matches` says whether it is
+		/// its echelon's (or the echelon pins none): a node that does not match is not drawn.
+		ProfileDeclared { node: NodeId, profile: [u8; 32], matches: bool },
 		/// Governance set the echelon's Cross-Validation economics.
 		EchelonSecuritySet { echelon: EchelonId, cost_per_token: BalanceOf<T>, control: Perbill },
 		/// Governance set the epoch length; it applies from the next boundary.
@@ -307,6 +321,10 @@ pub mod pallet {
 		InvalidSlashSplit,
 		/// The payer's free balance cannot cover the fee.
 		InsufficientFeeBalance,
+		/// The signature is not the node's current worker key's.
+		BadSignature,
+		/// The declaration is not newer than the node's last one, or is from a future block.
+		StaleDeclaration,
 	}
 
 	#[pallet::genesis_config]
@@ -335,6 +353,11 @@ pub mod pallet {
 				return T::DbWeight::get().reads(1);
 			}
 			Self::start_next_epoch(now)
+		}
+
+		/// Keep the chain told of the execution profile of this node's worker (`crate::profile`).
+		fn offchain_worker(now: BlockNumberFor<T>) {
+			Self::check_worker_profile(now)
 		}
 
 		fn integrity_test() {
@@ -558,6 +581,30 @@ pub mod pallet {
 			EchelonSecurity::<T>::insert(echelon, (cost_per_token, control));
 			Self::deposit_event(Event::EchelonSecuritySet { echelon, cost_per_token, control });
 			Ok(())
+		}
+
+		/// Declare the execution profile a node's worker runs, signed by the node's worker key.
+		/// An unsigned, authorized transaction: the off-chain worker sends it when the worker's
+		/// profile (`GET /v1/models`) differs from the one on chain, and pays no fee.
+		///
+		/// - `declaration.at`: the block the profile was read in; newer than the node's last
+		///   declaration and not in the future (`StaleDeclaration`).
+		/// - `signature`: the node's worker key over `declaration.signing_bytes(chain_id)`.
+		///
+		/// Where the node's echelon pins a profile, the node is drawn only while its declared
+		/// profile is that one: an honest node on other hardware is refused, never slashed.
+		/// Emits `ProfileDeclared`.
+		#[pallet::call_index(12)]
+		#[pallet::authorize(|_source, declaration: &ProfileDeclarationOf<T>, signature: &sp_core::sr25519::Signature| {
+			Pallet::<T>::authorize_profile(declaration, signature)
+		})]
+		pub fn declare_profile(
+			origin: OriginFor<T>,
+			declaration: ProfileDeclarationOf<T>,
+			signature: sp_core::sr25519::Signature,
+		) -> DispatchResult {
+			frame_system::ensure_authorized(origin)?;
+			Self::do_declare_profile(declaration, signature)
 		}
 	}
 

@@ -50,6 +50,31 @@ impl frame_system::Config for Test {
 	type AccountData = pallet_balances::AccountData<Balance>;
 }
 
+impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	type Extrinsic = frame_system::mocking::MockUncheckedExtrinsic<Test>;
+	type RuntimeCall = RuntimeCall;
+}
+
+impl<C> frame_system::offchain::CreateTransaction<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	type Extension = ();
+	fn create_transaction(call: RuntimeCall, extension: ()) -> Self::Extrinsic {
+		frame_system::mocking::MockUncheckedExtrinsic::<Test>::new_transaction(call, extension)
+	}
+}
+
+impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Test
+where
+	RuntimeCall: From<C>,
+{
+	fn create_extension() {}
+}
+
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type AccountStore = System;
@@ -125,7 +150,8 @@ pub struct ExtBuilder {
 
 impl Default for ExtBuilder {
 	fn default() -> Self {
-		Self { echelons: vec![(b"cpu-x86_64".to_vec(), 1, 16_384, [1; 32])], nodes: Vec::new() }
+		// Execution profile all zeros: not pinned (the profile tests pin one).
+		Self { echelons: vec![(b"cpu-x86_64".to_vec(), 1, 16_384, [0; 32])], nodes: Vec::new() }
 	}
 }
 
@@ -199,9 +225,14 @@ impl ExtBuilder {
 	}
 }
 
+/// The benchmarks' externalities, with a keystore for the worker keys they sign with.
 #[cfg_attr(not(feature = "runtime-benchmarks"), allow(dead_code))]
 pub fn new_test_ext() -> sp_io::TestExternalities {
-	ExtBuilder::default().build()
+	let mut ext = ExtBuilder::default().build();
+	ext.register_extension(sp_keystore::KeystoreExt::new(
+		sp_keystore::testing::MemoryKeystore::new(),
+	));
+	ext
 }
 
 /// A worker key made from one byte.

@@ -53,10 +53,22 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 
 	fn is_eligible(node: NodeId, free_collateral: BalanceOf<T>) -> bool {
 		let Some(record) = Nodes::<T>::get(node) else { return false };
+		let pinned = Echelons::<T>::get(record.echelon).and_then(|e| e.pinned_profile());
 		record.status == NodeStatus::Active
 			&& record.active_from <= CurrentEpoch::<T>::get()
 			&& record.collateral >= T::MinCollateral::get()
 			&& record.collateral.saturating_sub(record.reserved) >= free_collateral
+			&& Self::runs_pinned_profile(node, pinned)
+	}
+
+	fn runs_other_profile(node: NodeId) -> bool {
+		let pinned = Nodes::<T>::get(node)
+			.and_then(|r| Echelons::<T>::get(r.echelon))
+			.and_then(|e| e.pinned_profile());
+		match (pinned, NodeProfiles::<T>::get(node)) {
+			(Some(pinned), Some((declared, _))) => declared != pinned,
+			_ => false,
+		}
 	}
 
 	fn reserve_collateral(node: NodeId, amount: BalanceOf<T>) -> DispatchResult {

@@ -2,7 +2,7 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use atoma_support::{EchelonId, EpochIndex, NodeSummary, WorkerPublic};
+use atoma_support::{EchelonId, EpochIndex, NodeId, NodeSummary, WorkerPublic};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
@@ -30,9 +30,40 @@ pub struct Echelon<MaxDeviceNameLen: Get<u32>> {
 	pub device_count: u32,
 	/// Accelerator memory per device, in MiB.
 	pub memory_mib: u64,
-	/// Hash of the execution profile: worker build, numeric format, batch policy. Nodes that share
-	/// it are expected to produce identical bytes.
+	/// Hash of the execution profile (`atoma_primitives::profile`: precision, device, kernel
+	/// tier, batch policy, worker build). Nodes that share it produce identical bytes; only nodes
+	/// whose worker declared it are drawn. All zeros: not pinned (any worker; dev chains).
 	pub execution_profile: [u8; 32],
+}
+
+impl<MaxDeviceNameLen: Get<u32>> Echelon<MaxDeviceNameLen> {
+	/// The profile the echelon's nodes must run, if governance pinned one.
+	pub fn pinned_profile(&self) -> Option<[u8; 32]> {
+		(self.execution_profile != [0; 32]).then_some(self.execution_profile)
+	}
+}
+
+/// A node's declaration of the execution profile its worker reports (`GET /v1/models`), signed
+/// by its worker key and sent by its off-chain worker whenever the profile changes.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct ProfileDeclaration<BlockNumber> {
+	/// The node.
+	pub node: NodeId,
+	/// `ExecutionProfile::hash` of its worker.
+	pub profile: [u8; 32],
+	/// The block in which the off-chain worker read it: a declaration not newer than the node's
+	/// last one is refused, so an old one cannot be replayed.
+	pub at: BlockNumber,
+}
+
+/// The domain tag of signed profile declarations: the signature covers `(tag, chain, payload)`.
+pub const PROFILE_SIGNING_TAG: &[u8] = b"atoma/profile-declaration/v1";
+
+impl<BlockNumber: Encode> ProfileDeclaration<BlockNumber> {
+	/// The bytes the worker key signs on the chain `chain` (its genesis hash).
+	pub fn signing_bytes(&self, chain: &atoma_support::worker_key::ChainId) -> alloc::vec::Vec<u8> {
+		(PROFILE_SIGNING_TAG, chain, self).encode()
+	}
 }
 
 /// Where a node is in its life.

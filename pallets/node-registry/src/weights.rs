@@ -52,6 +52,8 @@ pub trait WeightInfo {
 	fn update_echelon() -> Weight;
 	fn set_epoch_length() -> Weight;
 	fn set_echelon_security() -> Weight;
+	fn declare_profile() -> Weight;
+	fn authorize_declare_profile() -> Weight;
 	fn on_epoch_boundary(e: u32, b: u32, ) -> Weight;
 }
 
@@ -239,6 +241,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	fn declare_profile() -> Weight {
+		Weight::from_parts(60_000_000, 3587)
+			.saturating_add(T::DbWeight::get().reads(4_u64))
+			.saturating_add(T::DbWeight::get().writes(1_u64))
+	}
+	fn authorize_declare_profile() -> Weight {
+		Weight::from_parts(50_000_000, 3587)
+			.saturating_add(T::DbWeight::get().reads(3_u64))
+	}
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:1)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::EpochLength` (r:1 w:0)
@@ -336,6 +347,15 @@ impl WeightInfo for () {
 		Weight::from_parts(15_773_000, 3587)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	fn declare_profile() -> Weight {
+		Weight::from_parts(60_000_000, 3587)
+			.saturating_add(RocksDbWeight::get().reads(4_u64))
+			.saturating_add(RocksDbWeight::get().writes(1_u64))
+	}
+	fn authorize_declare_profile() -> Weight {
+		Weight::from_parts(50_000_000, 3587)
+			.saturating_add(RocksDbWeight::get().reads(3_u64))
 	}
 	fn on_epoch_boundary(e: u32, b: u32, ) -> Weight {
 		Weight::from_parts(424_133_000, 114526)

@@ -107,9 +107,14 @@ pub trait NodeRegistry<AccountId, Balance> {
 	fn price_per_token(echelon: EchelonId) -> Option<Balance>;
 
 	/// Whether `node` may be selected for new work now: registered, not deregistered, active
-	/// since an earlier epoch boundary, holding at least the minimum collateral, and with at least
-	/// `free_collateral` not yet reserved for other work.
+	/// since an earlier epoch boundary, holding at least the minimum collateral, with at least
+	/// `free_collateral` not yet reserved for other work, and running its echelon's execution
+	/// profile where the echelon pins one.
 	fn is_eligible(node: NodeId, free_collateral: Balance) -> bool;
+
+	/// Whether `node`'s worker declared an execution profile other than the one its echelon
+	/// pins: it is never drawn, and may not subscribe to models.
+	fn runs_other_profile(node: NodeId) -> bool;
 
 	/// Reserve `amount` of the node's collateral for one job in progress. The node cannot be
 	/// withdrawn until every reservation is released.

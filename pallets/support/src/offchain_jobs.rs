@@ -203,7 +203,40 @@ pub fn refusal_of(body: &[u8]) -> Refusal {
 	UnservableReason::from_worker_error(kind, code).map_or(Refusal::Transient, Refusal::Unservable)
 }
 
-/// `GET /v1/jobs/{job}`: pending, failed (or forgotten by a restarted worker), or done.
+/// `GET /v1/models`: the hash of the worker's execution profile (`atoma_primitives::profile`).
+pub fn fetch_profile(url: &str) -> Option<[u8; 32]> {
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
+	let pending = http::Request::get(&format!("{url}/v1/models")).deadline(deadline).send().ok()?;
+	let response = pending.try_wait(deadline).ok()?.ok()?;
+	if response.code != 200 {
+		return None;
+	}
+	let body: Vec<u8> = response.body().collect();
+	parse_profile(&body)
+}
+
+/// The `execution_profile.hash` of a `GET /v1/models` body.
+pub fn parse_profile(body: &[u8]) -> Option<[u8; 32]> {
+	let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+	json.get("execution_profile")?.get("hash")?.as_str().and_then(decode_hash)
+}
+
+/// A job the worker has been running for longer than this is taken for hung, and posted again
+/// (after a backoff, like any failure). The longest job a worker accepts (`--max-tokens-limit`,
+/// 2,048 by default) runs in about a minute on the default model on a 2-core CPU; queued time
+/// does not count.
+pub const HUNG_JOB_SECS: u64 = 600;
+
+/// Whether a job view says the job has been running (not queued) for more than
+/// [`HUNG_JOB_SECS`] at unix time `now_secs` (the worker runs on this node's machine: one clock).
+pub fn is_hung(body: &[u8], now_secs: u64) -> bool {
+	let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else { return false };
+	let running = json.get("status").and_then(|s| s.as_str()) == Some("running");
+	let started = json.get("started_at").and_then(|t| t.as_u64());
+	running && started.is_some_and(|t| now_secs.saturating_sub(t) > HUNG_JOB_SECS)
+}
+
+/// `GET /v1/jobs/{job}`: pending, failed (or forgotten by a restarted worker, or hung), or done.
 pub fn poll_job(url: &str, job: &[u8]) -> Poll {
 	let Ok(job) = core::str::from_utf8(job) else { return Poll::Failed };
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
@@ -219,7 +252,14 @@ pub fn poll_job(url: &str, job: &[u8]) -> Poll {
 		_ => return Poll::Pending,
 	}
 	let body: Vec<u8> = response.body().collect();
-	parse_job(&body)
+	let now_secs = sp_io::offchain::timestamp().unix_millis() / 1_000;
+	match parse_job(&body) {
+		Poll::Pending if is_hung(&body, now_secs) => {
+			log::warn!(target: "runtime::offchain-jobs", "job {job} hung: posting it again");
+			Poll::Failed
+		},
+		poll => poll,
+	}
 }
 
 /// What a finished job gives the chain.
@@ -426,5 +466,19 @@ mod tests {
 		assert_eq!(refusal_of(&body("engine_error", None)), Refusal::Transient);
 		assert_eq!(refusal_of(b"<html>bad gateway</html>"), Refusal::Transient);
 		assert_eq!(refusal_of(b""), Refusal::Transient);
+	}
+
+	#[test]
+	fn a_job_running_too_long_is_hung_and_a_queued_one_never() {
+		let view = |status: &str, started: Option<u64>| {
+			serde_json::to_vec(&serde_json::json!({"status": status, "started_at": started}))
+				.unwrap()
+		};
+		let now = 10_000;
+		assert!(is_hung(&view("running", Some(now - HUNG_JOB_SECS - 1)), now));
+		assert!(!is_hung(&view("running", Some(now - HUNG_JOB_SECS)), now));
+		assert!(!is_hung(&view("queued", None), now));
+		assert!(!is_hung(&view("completed", Some(0)), now));
+		assert!(!is_hung(b"not json", now));
 	}
 }

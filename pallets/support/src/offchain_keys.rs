@@ -26,3 +26,8 @@ pub fn proof_key(request: RequestId, key: &WorkerPublic) -> Vec<u8> {
 /// by the node's sortition task on every new best block, read by the off-chain worker, which
 /// finds its public jobs on chain (`Assignments`) and its secret verifier seats only here.
 pub const VERIFIER_SEATS_KEY: &[u8] = b"atoma/verifier-seats";
+
+/// What the node registry's off-chain worker last found of this node's inference worker (SCALE
+/// `Vec<(NodeId, worker's execution profile, echelon's pinned profile)>`): read by the node for
+/// its `atoma_worker_profile_matches` metric.
+pub const PROFILE_STATUS_KEY: &[u8] = b"atoma/profile-status";

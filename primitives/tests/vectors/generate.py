@@ -302,6 +302,17 @@ def main():
         {"code": code, "digest": hx(H(b"atoma/unservable/v1" + bytes([code])))} for code in range(4)
     ]
 
+    # Execution profiles: each part length-prefixed (u32 LE), in field order.
+    def profile_hash(parts):
+        return H(b"atoma/execution-profile/v1" + b"".join(u32(len(p)) + p for p in parts))
+    profiles = [
+        [b"f32", b"cpu", b"x86_64-avx2-fma", b"serial", b"atoma-worker 0.1.0 candle 0.11.1"],
+        [b"quantized", b"cuda", b"cuda", b"serial", b"atoma-worker 0.1.0 candle 0.11.1"],
+    ]
+    vectors["execution_profiles"] = [
+        {"parts": [p.decode() for p in parts], "hash": hx(profile_hash(parts))} for parts in profiles
+    ]
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "vectors.json")
     with open(path, "w", encoding="utf-8") as f:
         json.dump(vectors, f, indent=1, sort_keys=False)

@@ -588,3 +588,31 @@ fn a_busy_worker_is_never_taken_for_an_unservable_request() {
 		assert!(pool.read().transactions.is_empty());
 	});
 }
+
+/// A job the worker took and never finishes (a stuck engine) is posted again once it has been
+/// running for `HUNG_JOB_SECS`, as a failure (with backoff); a job merely running is left alone.
+#[test]
+fn a_hung_job_is_posted_again() {
+	use atoma_support::offchain_jobs::HUNG_JOB_SECS;
+	let (mut ext, offchain, _pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		set_job_state(id, JobState::Running { job: b"job-1".to_vec(), attempts: 0 });
+		let started = 1_000_000u64;
+		let running = format!(r#"{{"id":"job-1","status":"running","started_at":{started}}}"#);
+		offchain.write().timestamp =
+			sp_core::offchain::Timestamp::from_unix_millis((started + 30) * 1_000);
+		offchain.write().expect_request(job_status("job-1", running.clone()));
+		Inference::offchain_worker(2);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-1".to_vec(), attempts: 0 }));
+
+		offchain.write().timestamp =
+			sp_core::offchain::Timestamp::from_unix_millis((started + HUNG_JOB_SECS + 1) * 1_000);
+		offchain.write().expect_request(job_status("job-1", running));
+		Inference::offchain_worker(3);
+		assert_eq!(job_state(id), Some(JobState::Backoff { retry_at: 4, attempts: 1 }));
+		offchain.write().expect_request(expected_post(id, r#"{"id":"job-2"}"#));
+		Inference::offchain_worker(4);
+		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-2".to_vec(), attempts: 1 }));
+	});
+}

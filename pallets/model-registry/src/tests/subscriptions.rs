@@ -73,6 +73,13 @@ fn subscribe_errors() {
 
 		deregister(NodeId(5));
 		assert_noop!(subscribe(ALICE, 5, &model), Error::<Test>::NodeNotActive);
+
+		// A node whose worker declared another profile than its echelon pins.
+		add_node(7, ALICE, 0);
+		OTHER_PROFILE.with(|n| n.borrow_mut().push(NodeId(7)));
+		assert_noop!(subscribe(ALICE, 7, &model), Error::<Test>::ProfileMismatch);
+		OTHER_PROFILE.with(|n| n.borrow_mut().clear());
+		assert_ok!(subscribe(ALICE, 7, &model));
 	});
 }
 

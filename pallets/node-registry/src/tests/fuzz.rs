@@ -28,7 +28,7 @@ fn random_call(rng: &mut Rng, signer: AccountId) -> Call<Test> {
 		_ => rng.bytes(80),
 	};
 	let device = rng.bytes(20);
-	match rng.below(12) {
+	match rng.below(13) {
 		0 => Call::register_node {
 			echelon: EchelonId(rng.below(4) as u32),
 			worker_key: worker_key(rng.below(9) as u8),
@@ -57,6 +57,15 @@ fn random_call(rng: &mut Rng, signer: AccountId) -> Call<Test> {
 			execution_profile: [rng.below(3) as u8; 32],
 		},
 		10 => Call::set_epoch_length { blocks: rng.edgy(40) },
+		// Test worker keys have no secret: every signature is someone else's.
+		11 => Call::declare_profile {
+			declaration: crate::types::ProfileDeclaration {
+				node,
+				profile: [rng.below(3) as u8; 32],
+				at: rng.edgy(40),
+			},
+			signature: sp_core::sr25519::Signature::from_raw([rng.below(256) as u8; 64]),
+		},
 		_ => Call::set_echelon_security {
 			echelon: EchelonId(rng.below(4) as u32),
 			cost_per_token: rng.edgy(100) as Balance,
@@ -76,6 +85,7 @@ fn random_calls_never_panic_and_failures_change_nothing() {
 			let origin = match rng.below(10) {
 				0 => RuntimeOrigin::root(),
 				1 => RuntimeOrigin::none(),
+				2 => frame_system::RawOrigin::Authorized.into(),
 				_ => RuntimeOrigin::signed(signer),
 			};
 			let call = RuntimeCall::NodeRegistry(random_call(&mut rng, signer));

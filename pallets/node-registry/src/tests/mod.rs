@@ -5,6 +5,7 @@ mod echelons_and_epochs;
 mod fuzz;
 mod lifecycle;
 mod node_management;
+mod profiles;
 mod registration;
 mod support_trait;
 
