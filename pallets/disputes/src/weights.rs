@@ -64,8 +64,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `6`
 		//  Estimated: `6662`
-		// Minimum execution time: 18_347_000 picoseconds.
-		Weight::from_parts(19_629_000, 6662)
+		// Minimum execution time: 17_776_000 picoseconds.
+		Weight::from_parts(19_459_000, 6662)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(11_u64))
 	}
@@ -84,7 +84,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Commitments` (r:8 w:8)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExpiryQueue` (r:1 w:1)
 	/// Proof: `Inference::ExpiryQueue` (`max_values`: None, `max_size`: Some(25), added: 2500, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:21 w:21)
@@ -103,8 +103,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14688`
 		//  Estimated: `58310`
-		// Minimum execution time: 4_872_106_000 picoseconds.
-		Weight::from_parts(5_160_577_000, 58310)
+		// Minimum execution time: 4_760_650_000 picoseconds.
+		Weight::from_parts(5_019_396_000, 58310)
 			.saturating_add(T::DbWeight::get().reads(80_u64))
 			.saturating_add(T::DbWeight::get().writes(108_u64))
 	}
@@ -120,8 +120,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2720`
 		//  Estimated: `6662`
-		// Minimum execution time: 84_947_000 picoseconds.
-		Weight::from_parts(107_931_000, 6662)
+		// Minimum execution time: 91_957_000 picoseconds.
+		Weight::from_parts(102_343_000, 6662)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 	}
 	/// Storage: `Disputes::Disputes` (r:1 w:1)
@@ -137,7 +137,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Commitments` (r:8 w:8)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExpiryQueue` (r:1 w:1)
 	/// Proof: `Inference::ExpiryQueue` (`max_values`: None, `max_size`: Some(25), added: 2500, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:21 w:21)
@@ -156,8 +156,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `14630`
 		//  Estimated: `58310`
-		// Minimum execution time: 4_777_205_000 picoseconds.
-		Weight::from_parts(5_112_014_000, 58310)
+		// Minimum execution time: 4_496_246_000 picoseconds.
+		Weight::from_parts(4_728_513_000, 58310)
 			.saturating_add(T::DbWeight::get().reads(79_u64))
 			.saturating_add(T::DbWeight::get().writes(108_u64))
 	}
@@ -178,7 +178,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `Inference::Requests` (r:4 w:4)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(16974), added: 19449, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Commitments` (r:32 w:32)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExpiryQueue` (r:1 w:1)
 	/// Proof: `Inference::ExpiryQueue` (`max_values`: None, `max_size`: Some(25), added: 2500, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ConvictedNodes` (r:1 w:1)
@@ -196,10 +196,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3746 + t * (10925 ±0)`
 		//  Estimated: `55328 + t * (57320 ±189)`
-		// Minimum execution time: 2_334_000 picoseconds.
-		Weight::from_parts(69_479_057, 55328)
-			// Standard Error: 7_518_393
-			.saturating_add(Weight::from_parts(4_656_863_178, 0).saturating_mul(t.into()))
+		// Minimum execution time: 2_344_000 picoseconds.
+		Weight::from_parts(199_651_534, 55328)
+			// Standard Error: 80_727_123
+			.saturating_add(Weight::from_parts(4_788_483_336, 0).saturating_mul(t.into()))
 			.saturating_add(T::DbWeight::get().reads(13_u64))
 			.saturating_add(T::DbWeight::get().reads((54_u64).saturating_mul(t.into())))
 			.saturating_add(T::DbWeight::get().writes(12_u64))
@@ -218,8 +218,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1382`
 		//  Estimated: `6662`
-		// Minimum execution time: 71_476_000 picoseconds.
-		Weight::from_parts(92_488_000, 6662)
+		// Minimum execution time: 74_771_000 picoseconds.
+		Weight::from_parts(88_872_000, 6662)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -233,8 +233,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1374`
 		//  Estimated: `6662`
-		// Minimum execution time: 58_227_000 picoseconds.
-		Weight::from_parts(69_574_000, 6662)
+		// Minimum execution time: 58_727_000 picoseconds.
+		Weight::from_parts(67_821_000, 6662)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `System::BlockHash` (r:1 w:0)
@@ -250,7 +250,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Commitments` (r:8 w:8)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExpiryQueue` (r:1 w:1)
 	/// Proof: `Inference::ExpiryQueue` (`max_values`: None, `max_size`: Some(25), added: 2500, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:9 w:9)
@@ -269,8 +269,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7167`
 		//  Estimated: `24417`
-		// Minimum execution time: 3_358_850_000 picoseconds.
-		Weight::from_parts(3_568_433_000, 24417)
+		// Minimum execution time: 3_450_376_000 picoseconds.
+		Weight::from_parts(3_770_974_000, 24417)
 			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(54_u64))
 	}
@@ -284,8 +284,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2079`
 		//  Estimated: `6662`
-		// Minimum execution time: 2_135_746_000 picoseconds.
-		Weight::from_parts(2_248_264_000, 6662)
+		// Minimum execution time: 2_147_503_000 picoseconds.
+		Weight::from_parts(2_322_864_000, 6662)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 }
@@ -293,27 +293,27 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn open_dispute() -> Weight {
-		Weight::from_parts(19_629_000, 6662)
+		Weight::from_parts(19_459_000, 6662)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(11_u64))
 	}
 	fn submit_vote() -> Weight {
-		Weight::from_parts(5_160_577_000, 58310)
+		Weight::from_parts(5_019_396_000, 58310)
 			.saturating_add(RocksDbWeight::get().reads(80_u64))
 			.saturating_add(RocksDbWeight::get().writes(108_u64))
 	}
 	fn authorize_submit_vote() -> Weight {
-		Weight::from_parts(107_931_000, 6662)
+		Weight::from_parts(102_343_000, 6662)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 	}
 	fn resolve_dispute() -> Weight {
-		Weight::from_parts(5_112_014_000, 58310)
+		Weight::from_parts(4_728_513_000, 58310)
 			.saturating_add(RocksDbWeight::get().reads(79_u64))
 			.saturating_add(RocksDbWeight::get().writes(108_u64))
 	}
 	fn on_initialize(t: u32, ) -> Weight {
-		Weight::from_parts(69_479_057, 55328)
-			.saturating_add(Weight::from_parts(4_656_863_178, 0).saturating_mul(t.into()))
+		Weight::from_parts(199_651_534, 55328)
+			.saturating_add(Weight::from_parts(4_788_483_336, 0).saturating_mul(t.into()))
 			.saturating_add(RocksDbWeight::get().reads(13_u64))
 			.saturating_add(RocksDbWeight::get().reads((54_u64).saturating_mul(t.into())))
 			.saturating_add(RocksDbWeight::get().writes(12_u64))
@@ -321,21 +321,21 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 57320).saturating_mul(t.into()))
 	}
 	fn submit_bisection() -> Weight {
-		Weight::from_parts(92_488_000, 6662)
+		Weight::from_parts(88_872_000, 6662)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn authorize_submit_bisection() -> Weight {
-		Weight::from_parts(69_574_000, 6662)
+		Weight::from_parts(67_821_000, 6662)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 	}
 	fn submit_output() -> Weight {
-		Weight::from_parts(3_568_433_000, 24417)
+		Weight::from_parts(3_770_974_000, 24417)
 			.saturating_add(RocksDbWeight::get().reads(38_u64))
 			.saturating_add(RocksDbWeight::get().writes(54_u64))
 	}
 	fn authorize_submit_output() -> Weight {
-		Weight::from_parts(2_248_264_000, 6662)
+		Weight::from_parts(2_322_864_000, 6662)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 	}
 }

@@ -189,30 +189,7 @@ impl pallet_inference::Config for Test {
 	type WeightInfo = ();
 }
 
-impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	type Extrinsic = frame_system::mocking::MockUncheckedExtrinsic<Test>;
-	type RuntimeCall = RuntimeCall;
-}
-
-impl<C> frame_system::offchain::CreateTransaction<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	type Extension = ();
-	fn create_transaction(call: RuntimeCall, extension: ()) -> Self::Extrinsic {
-		frame_system::mocking::MockUncheckedExtrinsic::<Test>::new_transaction(call, extension)
-	}
-}
-
-impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	fn create_extension() {}
-}
+atoma_support::impl_test_authorized_transactions!(Test, RuntimeCall);
 
 /// A pallet that requests inference for its users and records how each request ended.
 #[frame_support::pallet]

@@ -189,7 +189,9 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		match (request.phase, state) {
 			(Phase::Executing { .. }, _) if on_chain.is_some() => {},
 			(Phase::Executing { .. }, None) => {
-				Self::start_job(url, now, id, node, key, request, &role, &store)
+				KEPT_JOBS.keep((id, node));
+				let posted = post_job(url, Self::job_body(request, &role));
+				Self::after_post(posted, now, 0, id, request, node, key, &role, &store)
 			},
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
@@ -295,21 +297,6 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Role::Verifier { .. }, _) => return false,
 		};
 		Self::submit(CommitmentPayload { request: id, node, kind }, key)
-	}
-
-	fn start_job(
-		url: &str,
-		now: u32,
-		id: RequestId,
-		node: NodeId,
-		key: &WorkerPublic,
-		request: &Request<T>,
-		role: &Role,
-		store: &StorageValueRef,
-	) {
-		KEPT_JOBS.keep((id, node));
-		let posted = post_job(url, Self::job_body(request, role));
-		Self::after_post(posted, now, 0, id, request, node, key, role, store)
 	}
 
 	/// The worker took the job, or refused it. A refusal of the request itself (an input that

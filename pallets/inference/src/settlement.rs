@@ -128,13 +128,7 @@ impl<T: Config> Pallet<T> {
 		attesters: Vec<NodeId>,
 	) {
 		let owner = request.owner.clone();
-		let released = T::Currency::release(
-			&HoldReason::RequestEscrow.into(),
-			&owner,
-			request.escrow,
-			Precision::BestEffort,
-		)
-		.unwrap_or_default();
+		let released = Self::release_escrow(&request);
 		let fee = Self::execution_fee(&request, request.input_tokens, 0);
 		let mut paid = BalanceOf::<T>::zero();
 		for node in &attesters {
@@ -171,13 +165,7 @@ impl<T: Config> Pallet<T> {
 		let (model_owner, share) = T::Models::model(&request.model)
 			.map(|m| (Some(m.owner), m.owner_share))
 			.unwrap_or((None, Default::default()));
-		let released = T::Currency::release(
-			&HoldReason::RequestEscrow.into(),
-			&owner,
-			request.escrow,
-			Precision::BestEffort,
-		)
-		.unwrap_or_default();
+		let released = Self::release_escrow(&request);
 
 		let mut to_nodes = BalanceOf::<T>::zero();
 		let mut to_model_owner = BalanceOf::<T>::zero();
@@ -311,13 +299,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_conclude_dispute(id: RequestId, outcome: DisputeOutcome) -> DispatchResult {
 		let request = Requests::<T>::get(id).ok_or(Error::<T>::UnknownRequest)?;
 		ensure!(request.phase == Phase::Disputed, Error::<T>::NotDisputed);
-		let refunded = T::Currency::release(
-			&HoldReason::RequestEscrow.into(),
-			&request.owner,
-			request.escrow,
-			Precision::BestEffort,
-		)
-		.unwrap_or_default();
+		let refunded = Self::release_escrow(&request);
 		Self::release_all(id, &request);
 		Requests::<T>::remove(id);
 		let notice = match outcome.output_commitment {
@@ -356,19 +338,24 @@ impl<T: Config> Pallet<T> {
 
 	/// No result: refund the whole escrow and release every reservation.
 	pub(crate) fn fail(id: RequestId, request: Request<T>, reason: FailureReason) {
-		let refunded = T::Currency::release(
-			&HoldReason::RequestEscrow.into(),
-			&request.owner,
-			request.escrow,
-			Precision::BestEffort,
-		)
-		.unwrap_or_default();
+		let refunded = Self::release_escrow(&request);
 		if !matches!(request.phase, Phase::AwaitingSelection) {
 			Self::release_all(id, &request);
 		}
 		Requests::<T>::remove(id);
 		Self::deposit_event(Event::RequestFailed { request: id, reason, refunded });
 		Self::notify(id, request.caller, InferenceOutcome::Failed);
+	}
+
+	/// Release the request's escrow to its owner's free balance (from where fees are paid).
+	fn release_escrow(request: &Request<T>) -> BalanceOf<T> {
+		T::Currency::release(
+			&HoldReason::RequestEscrow.into(),
+			&request.owner,
+			request.escrow,
+			Precision::BestEffort,
+		)
+		.unwrap_or_default()
 	}
 
 	/// Release the reservations of the request's nodes and drop its commitments.

@@ -59,10 +59,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `NodeRegistry::EchelonPrices` (`max_values`: None, `max_size`: Some(28), added: 2503, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Subscribers` (r:1 w:0)
 	/// Proof: `ModelRegistry::Subscribers` (`max_values`: None, `max_size`: Some(1120), added: 3595, mode: `MaxEncodedLen`)
-	/// Storage: `NodeRegistry::Nodes` (r:64 w:0)
+	/// Storage: `NodeRegistry::Nodes` (r:128 w:0)
 	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:128 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::EchelonSecurity` (r:1 w:0)
 	/// Proof: `NodeRegistry::EchelonSecurity` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::NextRequestId` (r:1 w:1)
@@ -71,16 +75,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::PendingSelections` (`max_values`: Some(1), `max_size`: Some(4098), added: 4593, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
 	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(157), added: 2632, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::SelectionCandidates` (r:0 w:1)
+	/// Proof: `Inference::SelectionCandidates` (`max_values`: None, `max_size`: Some(1042), added: 3517, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:0 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(16974), added: 19449, mode: `MaxEncodedLen`)
 	fn submit_request() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `27466`
-		//  Estimated: `184414`
-		// Minimum execution time: 348_630_000 picoseconds.
-		Weight::from_parts(420_146_000, 184414)
-			.saturating_add(T::DbWeight::get().reads(73_u64))
-			.saturating_add(T::DbWeight::get().writes(4_u64))
+		//  Measured:  `60089`
+		//  Estimated: `367838`
+		// Minimum execution time: 1_278_698_000 picoseconds.
+		Weight::from_parts(1_763_610_000, 367838)
+			.saturating_add(T::DbWeight::get().reads(266_u64))
+			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
 	/// Storage: `Inference::Requests` (r:1 w:1)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(16974), added: 19449, mode: `MaxEncodedLen`)
@@ -89,7 +95,7 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Commitments` (r:8 w:8)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Models` (r:1 w:0)
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::ContextLengths` (r:1 w:0)
@@ -112,10 +118,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Inference::Expiries` (`max_values`: None, `max_size`: Some(37), added: 2512, mode: `MaxEncodedLen`)
 	fn submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `9056`
+		//  Measured:  `11993`
 		//  Estimated: `24678`
-		// Minimum execution time: 905_130_000 picoseconds.
-		Weight::from_parts(1_015_135_000, 24678)
+		// Minimum execution time: 986_671_000 picoseconds.
+		Weight::from_parts(1_159_729_000, 24678)
 			.saturating_add(T::DbWeight::get().reads(48_u64))
 			.saturating_add(T::DbWeight::get().writes(54_u64))
 	}
@@ -125,21 +131,25 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
 	/// Storage: `System::BlockHash` (r:1 w:0)
 	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Commitments` (r:1 w:0)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Commitments` (r:2 w:0)
+	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(138), added: 2613, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::NodeSubscriptions` (r:1 w:0)
 	/// Proof: `ModelRegistry::NodeSubscriptions` (`max_values`: None, `max_size`: Some(1073), added: 3548, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:1 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::WorkerKeySince` (r:1 w:0)
 	/// Proof: `NodeRegistry::WorkerKeySince` (`max_values`: None, `max_size`: Some(20), added: 2495, mode: `MaxEncodedLen`)
 	fn authorize_submit_commitment() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3235`
+		//  Measured:  `4721`
 		//  Estimated: `20439`
-		// Minimum execution time: 469_060_000 picoseconds.
-		Weight::from_parts(492_805_000, 20439)
-			.saturating_add(T::DbWeight::get().reads(7_u64))
+		// Minimum execution time: 516_180_000 picoseconds.
+		Weight::from_parts(556_901_000, 20439)
+			.saturating_add(T::DbWeight::get().reads(10_u64))
 	}
 	/// Storage: `Inference::Results` (r:1 w:0)
 	/// Proof: `Inference::Results` (`max_values`: None, `max_size`: Some(179), added: 2654, mode: `MaxEncodedLen`)
@@ -153,8 +163,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `200`
 		//  Estimated: `11675`
-		// Minimum execution time: 459_646_000 picoseconds.
-		Weight::from_parts(486_776_000, 11675)
+		// Minimum execution time: 426_716_000 picoseconds.
+		Weight::from_parts(490_562_000, 11675)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -166,12 +176,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `Babe::AuthorVrfRandomness` (`max_values`: Some(1), `max_size`: Some(33), added: 528, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
-	/// Storage: `ModelRegistry::Subscribers` (r:1 w:0)
-	/// Proof: `ModelRegistry::Subscribers` (`max_values`: None, `max_size`: Some(1120), added: 3595, mode: `MaxEncodedLen`)
-	/// Storage: `NodeRegistry::Nodes` (r:64 w:64)
+	/// Storage: `Inference::SelectionCandidates` (r:32 w:32)
+	/// Proof: `Inference::SelectionCandidates` (`max_values`: None, `max_size`: Some(1042), added: 3517, mode: `MaxEncodedLen`)
+	/// Storage: `ModelRegistry::NodeSubscriptions` (r:128 w:0)
+	/// Proof: `ModelRegistry::NodeSubscriptions` (`max_values`: None, `max_size`: Some(1073), added: 3548, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Nodes` (r:128 w:112)
 	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:128 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Deadlines` (r:2 w:1)
 	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ConvictedNodes` (r:1 w:0)
@@ -183,100 +199,100 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `s` is `[0, 32]`.
 	fn on_initialize_selection(s: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `26690 + s * (60 ±0)`
-		//  Estimated: `184414 + s * (19449 ±10)`
-		// Minimum execution time: 13_610_000 picoseconds.
-		Weight::from_parts(255_419_441, 184414)
-			// Standard Error: 825_269
-			.saturating_add(Weight::from_parts(172_235_666, 0).saturating_mul(s.into()))
-			.saturating_add(T::DbWeight::get().reads(62_u64))
-			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
-			.saturating_add(T::DbWeight::get().writes(25_u64))
-			.saturating_add(T::DbWeight::get().writes((11_u64).saturating_mul(s.into())))
+		//  Measured:  `64101 + s * (112 ±0)`
+		//  Estimated: `455134 + s * (19449 ±14)`
+		// Minimum execution time: 17_125_000 picoseconds.
+		Weight::from_parts(1_365_598_965, 455134)
+			// Standard Error: 29_652_330
+			.saturating_add(Weight::from_parts(1_098_480_804, 0).saturating_mul(s.into()))
+			.saturating_add(T::DbWeight::get().reads(324_u64))
+			.saturating_add(T::DbWeight::get().reads((5_u64).saturating_mul(s.into())))
+			.saturating_add(T::DbWeight::get().writes(23_u64))
+			.saturating_add(T::DbWeight::get().writes((13_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 19449).saturating_mul(s.into()))
 	}
-	/// Storage: `Inference::PendingSelections` (r:1 w:0)
+	/// Storage: `Inference::PendingSelections` (r:1 w:1)
 	/// Proof: `Inference::PendingSelections` (`max_values`: Some(1), `max_size`: Some(4098), added: 4593, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Deadlines` (r:2 w:2)
-	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::Requests` (r:16 w:16)
 	/// Proof: `Inference::Requests` (`max_values`: None, `max_size`: Some(16974), added: 19449, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Commitments` (r:128 w:128)
-	/// Proof: `Inference::Commitments` (`max_values`: None, `max_size`: Some(134), added: 2609, mode: `MaxEncodedLen`)
-	/// Storage: `NodeRegistry::Nodes` (r:64 w:64)
-	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
-	/// Storage: `Balances::Holds` (r:59 w:59)
-	/// Proof: `Balances::Holds` (`max_values`: None, `max_size`: Some(157), added: 2632, mode: `MaxEncodedLen`)
-	/// Storage: `System::Account` (r:60 w:60)
-	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
-	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
-	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
-	/// Storage: `ModelRegistry::Subscribers` (r:1 w:0)
-	/// Proof: `ModelRegistry::Subscribers` (`max_values`: None, `max_size`: Some(1120), added: 3595, mode: `MaxEncodedLen`)
 	/// Storage: `Babe::AuthorVrfRandomness` (r:1 w:0)
 	/// Proof: `Babe::AuthorVrfRandomness` (`max_values`: Some(1), `max_size`: Some(33), added: 528, mode: `MaxEncodedLen`)
 	/// Storage: `System::ParentHash` (r:1 w:0)
 	/// Proof: `System::ParentHash` (`max_values`: Some(1), `max_size`: Some(32), added: 527, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::SelectionCandidates` (r:16 w:16)
+	/// Proof: `Inference::SelectionCandidates` (`max_values`: None, `max_size`: Some(1042), added: 3517, mode: `MaxEncodedLen`)
+	/// Storage: `ModelRegistry::NodeSubscriptions` (r:128 w:0)
+	/// Proof: `ModelRegistry::NodeSubscriptions` (`max_values`: None, `max_size`: Some(1073), added: 3548, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Nodes` (r:128 w:82)
+	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
+	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:128 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `Inference::Deadlines` (r:2 w:1)
+	/// Proof: `Inference::Deadlines` (`max_values`: None, `max_size`: Some(526), added: 3001, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ConvictedNodes` (r:1 w:0)
 	/// Proof: `Inference::ConvictedNodes` (`max_values`: Some(1), `max_size`: Some(2178), added: 2673, mode: `MaxEncodedLen`)
 	/// Storage: `Inference::ExpiryQueue` (r:2 w:2)
 	/// Proof: `Inference::ExpiryQueue` (`max_values`: None, `max_size`: Some(25), added: 2500, mode: `MaxEncodedLen`)
-	/// Storage: `Inference::Assignments` (r:0 w:256)
+	/// Storage: `Inference::Assignments` (r:0 w:128)
 	/// Proof: `Inference::Assignments` (`max_values`: None, `max_size`: Some(32), added: 2507, mode: `MaxEncodedLen`)
 	/// The range of component `d` is `[0, 16]`.
 	fn on_initialize_deadlines(d: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `31096 + d * (752 ±0)`
-		//  Estimated: `184414 + d * (20872 ±401)`
-		// Minimum execution time: 13_991_000 picoseconds.
-		Weight::from_parts(352_726_544, 184414)
-			// Standard Error: 3_859_335
-			.saturating_add(Weight::from_parts(932_800_139, 0).saturating_mul(d.into()))
-			.saturating_add(T::DbWeight::get().reads(79_u64))
-			.saturating_add(T::DbWeight::get().reads((17_u64).saturating_mul(d.into())))
-			.saturating_add(T::DbWeight::get().writes(48_u64))
-			.saturating_add(T::DbWeight::get().writes((35_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 20872).saturating_mul(d.into()))
+		//  Measured:  `64178 + d * (113 ±0)`
+		//  Estimated: `455134 + d * (19449 ±0)`
+		// Minimum execution time: 16_605_000 picoseconds.
+		Weight::from_parts(1_169_531_994, 455134)
+			// Standard Error: 40_497_994
+			.saturating_add(Weight::from_parts(1_145_922_484, 0).saturating_mul(d.into()))
+			.saturating_add(T::DbWeight::get().reads(263_u64))
+			.saturating_add(T::DbWeight::get().reads((14_u64).saturating_mul(d.into())))
+			.saturating_add(T::DbWeight::get().writes(11_u64))
+			.saturating_add(T::DbWeight::get().writes((15_u64).saturating_mul(d.into())))
+			.saturating_add(Weight::from_parts(0, 19449).saturating_mul(d.into()))
 	}
 }
 
 /// The same weights with RocksDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn submit_request() -> Weight {
-		Weight::from_parts(420_146_000, 184414)
-			.saturating_add(RocksDbWeight::get().reads(73_u64))
-			.saturating_add(RocksDbWeight::get().writes(4_u64))
+		Weight::from_parts(1_763_610_000, 367838)
+			.saturating_add(RocksDbWeight::get().reads(266_u64))
+			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 	fn submit_commitment() -> Weight {
-		Weight::from_parts(1_015_135_000, 24678)
+		Weight::from_parts(1_159_729_000, 24678)
 			.saturating_add(RocksDbWeight::get().reads(48_u64))
 			.saturating_add(RocksDbWeight::get().writes(54_u64))
 	}
 	fn authorize_submit_commitment() -> Weight {
-		Weight::from_parts(492_805_000, 20439)
-			.saturating_add(RocksDbWeight::get().reads(7_u64))
+		Weight::from_parts(556_901_000, 20439)
+			.saturating_add(RocksDbWeight::get().reads(10_u64))
 	}
 	fn publish_output() -> Weight {
-		Weight::from_parts(486_776_000, 11675)
+		Weight::from_parts(490_562_000, 11675)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn on_initialize_selection(s: u32, ) -> Weight {
-		Weight::from_parts(255_419_441, 184414)
-			.saturating_add(Weight::from_parts(172_235_666, 0).saturating_mul(s.into()))
-			.saturating_add(RocksDbWeight::get().reads(62_u64))
-			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(s.into())))
-			.saturating_add(RocksDbWeight::get().writes(25_u64))
-			.saturating_add(RocksDbWeight::get().writes((11_u64).saturating_mul(s.into())))
+		Weight::from_parts(1_365_598_965, 455134)
+			.saturating_add(Weight::from_parts(1_098_480_804, 0).saturating_mul(s.into()))
+			.saturating_add(RocksDbWeight::get().reads(324_u64))
+			.saturating_add(RocksDbWeight::get().reads((5_u64).saturating_mul(s.into())))
+			.saturating_add(RocksDbWeight::get().writes(23_u64))
+			.saturating_add(RocksDbWeight::get().writes((13_u64).saturating_mul(s.into())))
 			.saturating_add(Weight::from_parts(0, 19449).saturating_mul(s.into()))
 	}
 	fn on_initialize_deadlines(d: u32, ) -> Weight {
-		Weight::from_parts(352_726_544, 184414)
-			.saturating_add(Weight::from_parts(932_800_139, 0).saturating_mul(d.into()))
-			.saturating_add(RocksDbWeight::get().reads(79_u64))
-			.saturating_add(RocksDbWeight::get().reads((17_u64).saturating_mul(d.into())))
-			.saturating_add(RocksDbWeight::get().writes(48_u64))
-			.saturating_add(RocksDbWeight::get().writes((35_u64).saturating_mul(d.into())))
-			.saturating_add(Weight::from_parts(0, 20872).saturating_mul(d.into()))
+		Weight::from_parts(1_169_531_994, 455134)
+			.saturating_add(Weight::from_parts(1_145_922_484, 0).saturating_mul(d.into()))
+			.saturating_add(RocksDbWeight::get().reads(263_u64))
+			.saturating_add(RocksDbWeight::get().reads((14_u64).saturating_mul(d.into())))
+			.saturating_add(RocksDbWeight::get().writes(11_u64))
+			.saturating_add(RocksDbWeight::get().writes((15_u64).saturating_mul(d.into())))
+			.saturating_add(Weight::from_parts(0, 19449).saturating_mul(d.into()))
 	}
 }

@@ -226,8 +226,9 @@ impl<T: Config> Pallet<T> {
 		owner: &T::AccountId,
 		reports_were_false: bool,
 	) {
-		let bonds: Vec<(NodeId, (T::AccountId, BalanceOf<T>))> =
-			ReportBonds::<T>::drain_prefix(model).collect();
+		// Drained first: the loop below moves funds, and storage must not change under an
+		// iterator.
+		let bonds: Vec<_> = ReportBonds::<T>::drain_prefix(model).collect();
 		for (node, (operator, bond)) in bonds {
 			let reason = HoldReason::MismatchBond.into();
 			if reports_were_false {

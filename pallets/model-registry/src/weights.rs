@@ -62,8 +62,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `308`
 		//  Estimated: `3939`
-		// Minimum execution time: 48_803_000 picoseconds.
-		Weight::from_parts(51_777_000, 3939)
+		// Minimum execution time: 46_430_000 picoseconds.
+		Weight::from_parts(51_787_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -77,8 +77,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `651`
 		//  Estimated: `3939`
-		// Minimum execution time: 14_992_000 picoseconds.
-		Weight::from_parts(16_254_000, 3939)
+		// Minimum execution time: 15_143_000 picoseconds.
+		Weight::from_parts(17_246_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -103,10 +103,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `1789 + s * (48 ±0)`
 		//  Estimated: `3939 + s * (3548 ±1)`
-		// Minimum execution time: 51_708_000 picoseconds.
-		Weight::from_parts(18_750_155, 3939)
-			// Standard Error: 27_559
-			.saturating_add(Weight::from_parts(7_248_438, 0).saturating_mul(s.into()))
+		// Minimum execution time: 52_118_000 picoseconds.
+		Weight::from_parts(606_605, 3939)
+			// Standard Error: 127_006
+			.saturating_add(Weight::from_parts(7_376_000, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(5_u64))
 			.saturating_add(T::DbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
@@ -115,6 +115,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	}
 	/// Storage: `NodeRegistry::Nodes` (r:1 w:0)
 	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:1 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Models` (r:1 w:0)
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::NodeSubscriptions` (r:1 w:1)
@@ -123,11 +127,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ModelRegistry::Subscribers` (`max_values`: None, `max_size`: Some(1120), added: 3595, mode: `MaxEncodedLen`)
 	fn subscribe() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4934`
+		//  Measured:  `5970`
 		//  Estimated: `4585`
-		// Minimum execution time: 66_018_000 picoseconds.
-		Weight::from_parts(98_497_000, 4585)
-			.saturating_add(T::DbWeight::get().reads(4_u64))
+		// Minimum execution time: 80_701_000 picoseconds.
+		Weight::from_parts(113_529_000, 4585)
+			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `NodeRegistry::Nodes` (r:1 w:0)
@@ -140,8 +144,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `3522`
 		//  Estimated: `4585`
-		// Minimum execution time: 54_110_000 picoseconds.
-		Weight::from_parts(64_085_000, 4585)
+		// Minimum execution time: 70_616_000 picoseconds.
+		Weight::from_parts(105_317_000, 4585)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -151,8 +155,12 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::NodeSubscriptions` (r:1 w:1)
 	/// Proof: `ModelRegistry::NodeSubscriptions` (`max_values`: None, `max_size`: Some(1073), added: 3548, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:0)
 	/// Proof: `NodeRegistry::CurrentEpoch` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:1 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::MismatchReports` (r:1 w:1)
 	/// Proof: `ModelRegistry::MismatchReports` (`max_values`: None, `max_size`: Some(107), added: 2582, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::ReportBonds` (r:3 w:1)
@@ -163,11 +171,11 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ModelRegistry::Subscribers` (`max_values`: None, `max_size`: Some(1120), added: 3595, mode: `MaxEncodedLen`)
 	fn report_weights_mismatch() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `4957`
+		//  Measured:  `5993`
 		//  Estimated: `8853`
-		// Minimum execution time: 149_753_000 picoseconds.
-		Weight::from_parts(184_244_000, 8853)
-			.saturating_add(T::DbWeight::get().reads(10_u64))
+		// Minimum execution time: 177_375_000 picoseconds.
+		Weight::from_parts(222_401_000, 8853)
+			.saturating_add(T::DbWeight::get().reads(12_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
 	/// Storage: `ModelRegistry::Models` (r:1 w:0)
@@ -178,8 +186,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `274`
 		//  Estimated: `3939`
-		// Minimum execution time: 9_644_000 picoseconds.
-		Weight::from_parts(11_648_000, 3939)
+		// Minimum execution time: 10_766_000 picoseconds.
+		Weight::from_parts(13_410_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -195,8 +203,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `951`
 		//  Estimated: `3939`
-		// Minimum execution time: 50_055_000 picoseconds.
-		Weight::from_parts(55_793_000, 3939)
+		// Minimum execution time: 51_968_000 picoseconds.
+		Weight::from_parts(76_264_000, 3939)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -213,10 +221,10 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `898 + s * (499 ±0)`
 		//  Estimated: `4538 + s * (3595 ±0)`
-		// Minimum execution time: 9_595_000 picoseconds.
-		Weight::from_parts(6_557_397, 4538)
-			// Standard Error: 41_866
-			.saturating_add(Weight::from_parts(17_566_743, 0).saturating_mul(s.into()))
+		// Minimum execution time: 9_865_000 picoseconds.
+		Weight::from_parts(13_398_306, 4538)
+			// Standard Error: 64_594
+			.saturating_add(Weight::from_parts(20_948_226, 0).saturating_mul(s.into()))
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
@@ -228,18 +236,18 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn register_model() -> Weight {
-		Weight::from_parts(51_777_000, 3939)
+		Weight::from_parts(51_787_000, 3939)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn approve_model() -> Weight {
-		Weight::from_parts(16_254_000, 3939)
+		Weight::from_parts(17_246_000, 3939)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn remove_model(s: u32, ) -> Weight {
-		Weight::from_parts(18_750_155, 3939)
-			.saturating_add(Weight::from_parts(7_248_438, 0).saturating_mul(s.into()))
+		Weight::from_parts(606_605, 3939)
+			.saturating_add(Weight::from_parts(7_376_000, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(5_u64))
 			.saturating_add(RocksDbWeight::get().reads((1_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
@@ -247,33 +255,33 @@ impl WeightInfo for () {
 			.saturating_add(Weight::from_parts(0, 3548).saturating_mul(s.into()))
 	}
 	fn subscribe() -> Weight {
-		Weight::from_parts(98_497_000, 4585)
-			.saturating_add(RocksDbWeight::get().reads(4_u64))
+		Weight::from_parts(113_529_000, 4585)
+			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn unsubscribe() -> Weight {
-		Weight::from_parts(64_085_000, 4585)
+		Weight::from_parts(105_317_000, 4585)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn report_weights_mismatch() -> Weight {
-		Weight::from_parts(184_244_000, 8853)
-			.saturating_add(RocksDbWeight::get().reads(10_u64))
+		Weight::from_parts(222_401_000, 8853)
+			.saturating_add(RocksDbWeight::get().reads(12_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	fn set_context_length() -> Weight {
-		Weight::from_parts(11_648_000, 3939)
+		Weight::from_parts(13_410_000, 3939)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn retract_mismatch_report() -> Weight {
-		Weight::from_parts(55_793_000, 3939)
+		Weight::from_parts(76_264_000, 3939)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn unsubscribe_all(s: u32, ) -> Weight {
-		Weight::from_parts(6_557_397, 4538)
-			.saturating_add(Weight::from_parts(17_566_743, 0).saturating_mul(s.into()))
+		Weight::from_parts(13_398_306, 4538)
+			.saturating_add(Weight::from_parts(20_948_226, 0).saturating_mul(s.into()))
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().reads((2_u64).saturating_mul(s.into())))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))

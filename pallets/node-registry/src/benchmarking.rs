@@ -97,7 +97,7 @@ pub mod setup {
 		node
 	}
 
-	/// Node 0 (the first registered) with a keystore worker key and an earlier declaration, and
+	/// A fresh eligible node with a keystore worker key and an earlier declaration, and
 	/// a newer declaration of profile `[9; 32]` signed by that key.
 	pub fn signed_declaration<T: Config>() -> (ProfileDeclarationOf<T>, sp_core::sr25519::Signature)
 	{
@@ -325,11 +325,12 @@ mod benchmarks {
 	#[benchmark]
 	fn declare_profile() {
 		let (declaration, signature) = signed_declaration::<T>();
+		let node = declaration.node;
 
 		#[extrinsic_call]
 		_(RawOrigin::Authorized, declaration, signature);
 
-		assert!(NodeProfiles::<T>::get(NodeId(0)).is_some_and(|(p, _)| p == [9; 32]));
+		assert!(NodeProfiles::<T>::get(node).is_some_and(|(p, _)| p == [9; 32]));
 	}
 
 	/// Authorizing a declaration in the pool: the same checks.

@@ -50,30 +50,7 @@ impl frame_system::Config for Test {
 	type AccountData = pallet_balances::AccountData<Balance>;
 }
 
-impl<C> frame_system::offchain::CreateTransactionBase<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	type Extrinsic = frame_system::mocking::MockUncheckedExtrinsic<Test>;
-	type RuntimeCall = RuntimeCall;
-}
-
-impl<C> frame_system::offchain::CreateTransaction<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	type Extension = ();
-	fn create_transaction(call: RuntimeCall, extension: ()) -> Self::Extrinsic {
-		frame_system::mocking::MockUncheckedExtrinsic::<Test>::new_transaction(call, extension)
-	}
-}
-
-impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for Test
-where
-	RuntimeCall: From<C>,
-{
-	fn create_extension() {}
-}
+atoma_support::impl_test_authorized_transactions!(Test, RuntimeCall);
 
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {

@@ -107,7 +107,7 @@ impl<T: Config> Pallet<T> {
 	/// the log when it is not the echelon's.
 	pub(crate) fn check_worker_profile(now: BlockNumberFor<T>) {
 		let now: u32 = now.saturated_into();
-		if now % PROFILE_CHECK_EVERY != 0 {
+		if !now.is_multiple_of(PROFILE_CHECK_EVERY) {
 			return;
 		}
 		let Some((url, local)) =

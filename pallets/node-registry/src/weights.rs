@@ -80,8 +80,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `8251`
 		//  Estimated: `9623`
-		// Minimum execution time: 140_530_000 picoseconds.
-		Weight::from_parts(197_134_000, 9623)
+		// Minimum execution time: 142_623_000 picoseconds.
+		Weight::from_parts(228_882_000, 9623)
 			.saturating_add(T::DbWeight::get().reads(6_u64))
 			.saturating_add(T::DbWeight::get().writes(6_u64))
 	}
@@ -93,8 +93,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `731`
 		//  Estimated: `3856`
-		// Minimum execution time: 51_087_000 picoseconds.
-		Weight::from_parts(77_425_000, 3856)
+		// Minimum execution time: 52_368_000 picoseconds.
+		Weight::from_parts(76_464_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -108,8 +108,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `743`
 		//  Estimated: `3856`
-		// Minimum execution time: 19_199_000 picoseconds.
-		Weight::from_parts(32_568_000, 3856)
+		// Minimum execution time: 18_798_000 picoseconds.
+		Weight::from_parts(27_190_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -119,8 +119,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `638`
 		//  Estimated: `3856`
-		// Minimum execution time: 11_748_000 picoseconds.
-		Weight::from_parts(22_854_000, 3856)
+		// Minimum execution time: 11_407_000 picoseconds.
+		Weight::from_parts(21_382_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -132,8 +132,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7758`
 		//  Estimated: `9623`
-		// Minimum execution time: 56_875_000 picoseconds.
-		Weight::from_parts(104_936_000, 9623)
+		// Minimum execution time: 66_459_000 picoseconds.
+		Weight::from_parts(106_088_000, 9623)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -149,8 +149,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `7931`
 		//  Estimated: `9623`
-		// Minimum execution time: 85_327_000 picoseconds.
-		Weight::from_parts(123_073_000, 9623)
+		// Minimum execution time: 96_123_000 picoseconds.
+		Weight::from_parts(141_211_000, 9623)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -170,8 +170,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `877`
 		//  Estimated: `3856`
-		// Minimum execution time: 78_637_000 picoseconds.
-		Weight::from_parts(108_762_000, 3856)
+		// Minimum execution time: 75_192_000 picoseconds.
+		Weight::from_parts(92_458_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(5_u64))
 	}
@@ -187,8 +187,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `873`
 		//  Estimated: `3856`
-		// Minimum execution time: 48_803_000 picoseconds.
-		Weight::from_parts(58_467_000, 3856)
+		// Minimum execution time: 48_232_000 picoseconds.
+		Weight::from_parts(62_193_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
@@ -202,8 +202,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `713`
 		//  Estimated: `3587`
-		// Minimum execution time: 13_360_000 picoseconds.
-		Weight::from_parts(19_620_000, 3587)
+		// Minimum execution time: 14_001_000 picoseconds.
+		Weight::from_parts(29_534_000, 3587)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -213,8 +213,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `291`
 		//  Estimated: `3587`
-		// Minimum execution time: 10_907_000 picoseconds.
-		Weight::from_parts(16_555_000, 3587)
+		// Minimum execution time: 12_008_000 picoseconds.
+		Weight::from_parts(20_881_000, 3587)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
@@ -224,8 +224,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 3_576_000 picoseconds.
-		Weight::from_parts(8_543_000, 0)
+		// Minimum execution time: 3_735_000 picoseconds.
+		Weight::from_parts(9_344_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
@@ -236,18 +236,40 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `291`
 		//  Estimated: `3587`
-		// Minimum execution time: 9_605_000 picoseconds.
-		Weight::from_parts(15_773_000, 3587)
+		// Minimum execution time: 9_764_000 picoseconds.
+		Weight::from_parts(18_077_000, 3587)
 			.saturating_add(T::DbWeight::get().reads(1_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Storage: `NodeRegistry::Nodes` (r:1 w:0)
+	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `System::BlockHash` (r:1 w:0)
+	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:1 w:1)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::Echelons` (r:1 w:0)
+	/// Proof: `NodeRegistry::Echelons` (`max_values`: None, `max_size`: Some(122), added: 2597, mode: `MaxEncodedLen`)
 	fn declare_profile() -> Weight {
-		Weight::from_parts(60_000_000, 3587)
+		// Proof Size summary in bytes:
+		//  Measured:  `919`
+		//  Estimated: `3856`
+		// Minimum execution time: 63_475_000 picoseconds.
+		Weight::from_parts(94_481_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
+	/// Storage: `NodeRegistry::Nodes` (r:1 w:0)
+	/// Proof: `NodeRegistry::Nodes` (`max_values`: None, `max_size`: Some(391), added: 2866, mode: `MaxEncodedLen`)
+	/// Storage: `System::BlockHash` (r:1 w:0)
+	/// Proof: `System::BlockHash` (`max_values`: None, `max_size`: Some(44), added: 2519, mode: `MaxEncodedLen`)
+	/// Storage: `NodeRegistry::NodeProfiles` (r:1 w:0)
+	/// Proof: `NodeRegistry::NodeProfiles` (`max_values`: None, `max_size`: Some(52), added: 2527, mode: `MaxEncodedLen`)
 	fn authorize_declare_profile() -> Weight {
-		Weight::from_parts(50_000_000, 3587)
+		// Proof Size summary in bytes:
+		//  Measured:  `770`
+		//  Estimated: `3856`
+		// Minimum execution time: 52_157_000 picoseconds.
+		Weight::from_parts(74_582_000, 3856)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 	}
 	/// Storage: `NodeRegistry::CurrentEpoch` (r:1 w:1)
@@ -271,13 +293,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	fn on_epoch_boundary(e: u32, b: u32, ) -> Weight {
 		// Proof Size summary in bytes:
 		//  Measured:  `0 + b * (13379 ±0) + e * (107109 ±0)`
-		//  Estimated: `114526 + b * (42424 ±13_021) + e * (326146 ±0)`
-		// Minimum execution time: 424_133_000 picoseconds.
-		Weight::from_parts(424_133_000, 114526)
-			// Standard Error: 353_334_294
-			.saturating_add(Weight::from_parts(1_120_926_713, 0).saturating_mul(e.into()))
-			// Standard Error: 44_170_400
-			.saturating_add(Weight::from_parts(124_783_529, 0).saturating_mul(b.into()))
+		//  Estimated: `114526 + b * (42424 ±16_120) + e * (326146 ±0)`
+		// Minimum execution time: 489_230_000 picoseconds.
+		Weight::from_parts(489_230_000, 114526)
+			// Standard Error: 303_035_498
+			.saturating_add(Weight::from_parts(923_702_975, 0).saturating_mul(e.into()))
+			// Standard Error: 37_882_536
+			.saturating_add(Weight::from_parts(123_634_797, 0).saturating_mul(b.into()))
 			.saturating_add(T::DbWeight::get().reads(131_u64))
 			.saturating_add(T::DbWeight::get().reads((185_u64).saturating_mul(e.into())))
 			.saturating_add(T::DbWeight::get().reads((24_u64).saturating_mul(b.into())))
@@ -290,77 +312,77 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn register_node() -> Weight {
-		Weight::from_parts(197_134_000, 9623)
+		Weight::from_parts(228_882_000, 9623)
 			.saturating_add(RocksDbWeight::get().reads(6_u64))
 			.saturating_add(RocksDbWeight::get().writes(6_u64))
 	}
 	fn add_collateral() -> Weight {
-		Weight::from_parts(77_425_000, 3856)
+		Weight::from_parts(76_464_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn rotate_worker_key() -> Weight {
-		Weight::from_parts(32_568_000, 3856)
+		Weight::from_parts(27_190_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn set_url() -> Weight {
-		Weight::from_parts(22_854_000, 3856)
+		Weight::from_parts(21_382_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn bid_price() -> Weight {
-		Weight::from_parts(104_936_000, 9623)
+		Weight::from_parts(106_088_000, 9623)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn deregister_node() -> Weight {
-		Weight::from_parts(123_073_000, 9623)
+		Weight::from_parts(141_211_000, 9623)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn withdraw_node() -> Weight {
-		Weight::from_parts(108_762_000, 3856)
+		Weight::from_parts(92_458_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(5_u64))
 	}
 	fn claim_fees() -> Weight {
-		Weight::from_parts(58_467_000, 3856)
+		Weight::from_parts(62_193_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn register_echelon() -> Weight {
-		Weight::from_parts(19_620_000, 3587)
+		Weight::from_parts(29_534_000, 3587)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn update_echelon() -> Weight {
-		Weight::from_parts(16_555_000, 3587)
+		Weight::from_parts(20_881_000, 3587)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn set_epoch_length() -> Weight {
-		Weight::from_parts(8_543_000, 0)
+		Weight::from_parts(9_344_000, 0)
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn set_echelon_security() -> Weight {
-		Weight::from_parts(15_773_000, 3587)
+		Weight::from_parts(18_077_000, 3587)
 			.saturating_add(RocksDbWeight::get().reads(1_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn declare_profile() -> Weight {
-		Weight::from_parts(60_000_000, 3587)
+		Weight::from_parts(94_481_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn authorize_declare_profile() -> Weight {
-		Weight::from_parts(50_000_000, 3587)
+		Weight::from_parts(74_582_000, 3856)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 	}
 	fn on_epoch_boundary(e: u32, b: u32, ) -> Weight {
-		Weight::from_parts(424_133_000, 114526)
-			.saturating_add(Weight::from_parts(1_120_926_713, 0).saturating_mul(e.into()))
-			.saturating_add(Weight::from_parts(124_783_529, 0).saturating_mul(b.into()))
+		Weight::from_parts(489_230_000, 114526)
+			.saturating_add(Weight::from_parts(923_702_975, 0).saturating_mul(e.into()))
+			.saturating_add(Weight::from_parts(123_634_797, 0).saturating_mul(b.into()))
 			.saturating_add(RocksDbWeight::get().reads(131_u64))
 			.saturating_add(RocksDbWeight::get().reads((185_u64).saturating_mul(e.into())))
 			.saturating_add(RocksDbWeight::get().reads((24_u64).saturating_mul(b.into())))

@@ -84,3 +84,38 @@ where
 		},
 	}
 }
+
+/// The transaction plumbing of a test runtime whose off-chain workers submit authorized
+/// (general, unsigned) transactions, as every pallet of this chain with an off-chain worker does:
+/// `atoma_support::impl_test_authorized_transactions!(Test, RuntimeCall);` in a mock.
+#[macro_export]
+macro_rules! impl_test_authorized_transactions {
+	($runtime:ty, $call:ty) => {
+		impl<C> frame_system::offchain::CreateTransactionBase<C> for $runtime
+		where
+			$call: From<C>,
+		{
+			type Extrinsic = frame_system::mocking::MockUncheckedExtrinsic<$runtime>;
+			type RuntimeCall = $call;
+		}
+
+		impl<C> frame_system::offchain::CreateTransaction<C> for $runtime
+		where
+			$call: From<C>,
+		{
+			type Extension = ();
+			fn create_transaction(call: $call, extension: ()) -> Self::Extrinsic {
+				frame_system::mocking::MockUncheckedExtrinsic::<$runtime>::new_transaction(
+					call, extension,
+				)
+			}
+		}
+
+		impl<C> frame_system::offchain::CreateAuthorizedTransaction<C> for $runtime
+		where
+			$call: From<C>,
+		{
+			fn create_extension() {}
+		}
+	};
+}
