@@ -202,9 +202,11 @@ pub type UncheckedExtrinsic =
 pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on runtime upgrade, each once (versioned): the indexes of each node's
-/// jobs and dispute duties, which the off-chain workers read.
+/// jobs and dispute duties, which the off-chain workers read, and the prompt-token count of the
+/// commitments in flight.
 type Migrations = (
 	pallet_inference::migrations::v2::MigrateV1ToV2<Runtime>,
+	pallet_inference::migrations::v3::MigrateV2ToV3<Runtime>,
 	pallet_disputes::migrations::v1::MigrateV0ToV1<Runtime>,
 );
 

@@ -34,8 +34,8 @@ use atoma_primitives::{
 use atoma_support::{
 	inference::DisputedRequests,
 	offchain_jobs::{
-		backoff, fetch_trace, paired_worker, poll_job, post_job, trace_key, with_job_lock,
-		FinishedJob, JobState, JobTrace, KeptJobs, Poll, Refusal,
+		backoff, fetch_trace, kept_trace, paired_worker, poll_job, post_job, with_job_lock,
+		FinishedJob, JobState, KeptJobs, Poll, Refusal,
 	},
 	worker_key::KEY_TYPE,
 	NodeId, RequestId, WorkerPublic,
@@ -112,11 +112,7 @@ impl<T: Config> Pallet<T> {
 	/// side survived. The transaction pool keeps one answer per side and turn, so repeating an
 	/// answer in later blocks (until the chain has it) is harmless.
 	fn party_step(id: RequestId, dispute: &Dispute<T>, node: NodeId, key: &WorkerPublic) {
-		let Some(trace) =
-			StorageValueRef::persistent(&trace_key(id, node)).get::<JobTrace>().ok().flatten()
-		else {
-			return;
-		};
+		let Some(trace) = kept_trace(id, node) else { return };
 		match (&dispute.phase, &dispute.game) {
 			(DisputePhase::Bisecting { .. }, Game::Bisection(bisection)) => {
 				let Some(side) = dispute.side_of(node, &bisection.traces) else { return };

@@ -49,3 +49,67 @@ pub mod v2 {
 		<T as frame_system::Config>::DbWeight,
 	>;
 }
+
+/// Version 3: commitments carry the prompt tokens the node counted (`input_tokens`; fees are
+/// charged on them). Commitments of requests in flight at the upgrade were made without: they
+/// take the request's declared count, which is what their fee was to be charged on.
+pub mod v3 {
+	use codec::{Decode, Encode};
+	use frame_support::{
+		migrations::VersionedMigration, pallet_prelude::*, traits::UncheckedOnRuntimeUpgrade,
+	};
+
+	use crate::{types::Commitment, Commitments, Config, Pallet, Requests};
+
+	/// A commitment as version 2 stored it.
+	#[derive(Encode, Decode)]
+	pub enum OldCommitment {
+		/// Single and Sampling.
+		Quorum { root: [u8; 32], leaf: [u8; 32], output_tokens: u32, trace_root: [u8; 32] },
+		/// Cross-Validation.
+		Sealed {
+			sealed: [u8; 32],
+			output_tokens: u32,
+			trace_root: [u8; 32],
+			revealed: Option<[u8; 32]>,
+		},
+	}
+
+	/// Rewrite every commitment with its request's declared input tokens. Commitments exist only
+	/// for requests in flight: one block takes them.
+	pub struct AddInputTokens<T>(core::marker::PhantomData<T>);
+
+	impl<T: Config> UncheckedOnRuntimeUpgrade for AddInputTokens<T> {
+		fn on_runtime_upgrade() -> Weight {
+			let mut count = 0u64;
+			Commitments::<T>::translate::<OldCommitment, _>(|id, _node, old| {
+				count = count.saturating_add(1);
+				let input_tokens = Requests::<T>::get(id).map_or(0, |r| r.input_tokens);
+				Some(match old {
+					OldCommitment::Quorum { root, leaf, output_tokens, trace_root } => {
+						Commitment::Quorum { root, leaf, input_tokens, output_tokens, trace_root }
+					},
+					OldCommitment::Sealed { sealed, output_tokens, trace_root, revealed } => {
+						Commitment::Sealed {
+							sealed,
+							input_tokens,
+							output_tokens,
+							trace_root,
+							revealed,
+						}
+					},
+				})
+			});
+			T::DbWeight::get().reads_writes(count.saturating_mul(2), count)
+		}
+	}
+
+	/// [`AddInputTokens`], run once, from storage version 2 to 3.
+	pub type MigrateV2ToV3<T> = VersionedMigration<
+		2,
+		3,
+		AddInputTokens<T>,
+		Pallet<T>,
+		<T as frame_system::Config>::DbWeight,
+	>;
+}

@@ -40,8 +40,8 @@ use atoma_primitives::commitment::{output_digest, quorum_commitments, sealed_com
 use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
-		backoff, encode_hash, fetch_trace, paired_worker, poll_job, post_job, trace_key,
-		with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
+		backoff, encode_hash, fetch_trace, kept_trace, paired_worker, poll_job, post_job,
+		trace_key, with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
@@ -229,8 +229,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			// full pool, a reorg). Sent again every block until the chain has it; the pool
 			// refuses a copy of one it still holds.
 			(Phase::Executing { .. }, Some(JobState::Committed { .. })) => {
-				let kept_key = trace_key(id, node);
-				if let Ok(Some(trace)) = StorageValueRef::persistent(&kept_key).get::<JobTrace>() {
+				if let Some(trace) = kept_trace(id, node) {
 					Self::commit_kept_output(id, request, node, key, &role, &trace);
 				}
 			},

@@ -368,6 +368,31 @@ pub fn trace_key(request: RequestId, node: NodeId) -> Vec<u8> {
 	[TRACE_PREFIX, &(request, node).encode()].concat()
 }
 
+/// A [`JobTrace`] as nodes kept it before they recorded the prompt-token count.
+#[derive(Decode)]
+struct JobTraceV1 {
+	step_digests: Vec<[u8; 32]>,
+	canonical_output: Vec<u8>,
+}
+
+/// The trace `node` kept for `request`, also one kept by an earlier node version (a node
+/// upgraded during a dispute must still answer its bisection turns from it; its prompt-token
+/// count is unknown, 0).
+pub fn kept_trace(request: RequestId, node: NodeId) -> Option<JobTrace> {
+	let raw = sp_io::offchain::local_storage_get(
+		sp_core::offchain::StorageKind::PERSISTENT,
+		&trace_key(request, node),
+	)?;
+	JobTrace::decode(&mut &raw[..]).ok().or_else(|| {
+		let old = JobTraceV1::decode(&mut &raw[..]).ok()?;
+		Some(JobTrace {
+			step_digests: old.step_digests,
+			canonical_output: old.canonical_output,
+			input_tokens: 0,
+		})
+	})
+}
+
 /// `GET /v1/outputs/{job}`: the step digests of a completed job, checked against its trace
 /// root, with its canonical output `O`.
 pub fn fetch_trace(url: &str, job: &[u8], finished: &FinishedJob) -> Result<JobTrace, ()> {

@@ -180,3 +180,43 @@ fn the_upgrade_indexes_the_jobs_in_flight() {
 		all_commit(id, &output(1, 2));
 	});
 }
+
+/// Commitments made before version 3 have no prompt-token count: the upgrade gives them the
+/// request's declaration, and the request settles as it would have.
+#[test]
+fn the_upgrade_gives_commitments_in_flight_their_declared_input_tokens() {
+	use crate::migrations::v3::{MigrateV2ToV3, OldCommitment};
+	use codec::Encode;
+	use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(1, 2);
+		let q = atoma_primitives::commitment::quorum_commitments(&o, 2);
+		// Node 0 committed under version 2.
+		let old = OldCommitment::Quorum {
+			root: q.root,
+			leaf: q.leaves[0],
+			output_tokens: 2,
+			trace_root: trace_root_of(&o),
+		};
+		let key = crate::Commitments::<Test>::hashed_key_for(id, nodes[0]);
+		frame_support::storage::unhashed::put_raw(&key, &old.encode());
+		StorageVersion::new(2).put::<Inference>();
+		assert!(crate::Commitments::<Test>::get(id, nodes[0]).is_none(), "undecodable before");
+		MigrateV2ToV3::<Test>::on_runtime_upgrade();
+		assert_eq!(Inference::on_chain_storage_version(), 3);
+		assert_eq!(
+			crate::Commitments::<Test>::get(id, nodes[0]),
+			Some(crate::types::Commitment::Quorum {
+				root: q.root,
+				leaf: q.leaves[0],
+				input_tokens: 5,
+				output_tokens: 2,
+				trace_root: trace_root_of(&o),
+			})
+		);
+		assert_ok!(submit_signed(payload(id, nodes[1], quorum_kind(&o, 1, 2))));
+		assert!(crate::Results::<Test>::get(id).is_some());
+	});
+}

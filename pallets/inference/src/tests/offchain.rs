@@ -616,3 +616,26 @@ fn a_hung_job_is_posted_again() {
 		assert_eq!(job_state(id), Some(JobState::Running { job: b"job-2".to_vec(), attempts: 1 }));
 	});
 }
+
+/// A node upgraded while a request of its is disputed must still answer its bisection turns
+/// from the trace it kept: one kept before traces recorded the prompt-token count still reads.
+#[test]
+fn a_trace_kept_by_an_earlier_node_version_still_reads() {
+	use atoma_support::offchain_jobs::{kept_trace, trace_key};
+	let (mut ext, _offchain, _pool) = ext();
+	ext.execute_with(|| {
+		let (id, node) = (atoma_support::RequestId(3), NodeId(0));
+		let (digests, output) = (vec![[1u8; 32], [2; 32]], vec![9u8, 9]);
+		sp_io::offchain::local_storage_set(
+			StorageKind::PERSISTENT,
+			&trace_key(id, node),
+			&(digests.clone(), output.clone()).encode(),
+		);
+		let trace = kept_trace(id, node).expect("the old layout reads");
+		assert_eq!(
+			(trace.step_digests, trace.canonical_output, trace.input_tokens),
+			(digests, output, 0)
+		);
+		assert!(kept_trace(id, NodeId(1)).is_none());
+	});
+}
