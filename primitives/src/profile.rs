@@ -31,15 +31,12 @@ impl ExecutionProfile<'_> {
 	/// `H(TAG_EXECUTION_PROFILE ‖ for each part: len (u32 LE) ‖ bytes)`, parts in field order.
 	pub fn hash(&self) -> Hash {
 		let parts = [self.precision, self.device, self.kernel_tier, self.batch_policy, self.build];
-		let lens: [[u8; 4]; 5] =
-			parts.map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX).to_le_bytes());
-		let mut preimage: [&[u8]; 10] = [&[]; 10];
-		for (slot, (len, part)) in preimage.chunks_exact_mut(2).zip(lens.iter().zip(parts.iter())) {
-			if let [l, p] = slot {
-				*l = len;
-				*p = part.as_bytes();
-			}
-		}
+		let lens = parts.map(|p| u32::try_from(p.len()).unwrap_or(u32::MAX).to_le_bytes());
+		let preimage: alloc::vec::Vec<&[u8]> = lens
+			.iter()
+			.zip(parts)
+			.flat_map(|(len, part)| [len.as_slice(), part.as_bytes()])
+			.collect();
 		hash_tagged(TAG_EXECUTION_PROFILE, &preimage)
 	}
 }

@@ -210,20 +210,9 @@ impl<T: Config> Pallet<T> {
 	fn select(id: RequestId, now: BlockNumberFor<T>) {
 		let Some(mut request) = Requests::<T>::get(id) else { return };
 		let seed = selection::selection_seed(&Self::selection_randomness(), id);
-		// The candidates frozen at submission that can still take the job (a request queued
-		// before candidates were frozen draws from the eligible nodes of now).
-		let collateral = T::JobCollateral::get();
-		let candidates: Vec<NodeId> = match SelectionCandidates::<T>::take(id) {
-			Some(frozen) => frozen
-				.into_iter()
-				.filter(|n| {
-					T::Models::is_subscribed(*n, &request.model)
-						&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
-						&& T::Nodes::is_eligible(*n, collateral)
-				})
-				.collect(),
-			None => Self::eligible_nodes(&request.model, request.echelon, &[]),
-		};
+		// A request queued before candidates were frozen draws from the eligible nodes of now.
+		let candidates = Self::take_frozen_candidates(id, &request)
+			.unwrap_or_else(|| Self::eligible_nodes(&request.model, request.echelon, &[]));
 		let wanted = request.mode.public_nodes() as usize;
 		let drawn = selection::draw(candidates.clone(), wanted, seed);
 		if drawn.len() < wanted {
@@ -375,20 +364,28 @@ impl<T: Config> Pallet<T> {
 	/// The block of a pending redraw: draw the replacements from the frozen candidates that can
 	/// still take the job.
 	fn draw_replacements(id: RequestId, request: crate::Request<T>, now: BlockNumberFor<T>) {
-		let collateral = T::JobCollateral::get();
-		let candidates: Vec<NodeId> = SelectionCandidates::<T>::take(id)
-			.map(|frozen| frozen.into_inner())
-			.unwrap_or_default()
-			.into_iter()
-			.filter(|n| {
-				!request.nodes.contains(n)
-					&& !request.verifiers.contains(n)
-					&& T::Models::is_subscribed(*n, &request.model)
-					&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
-					&& T::Nodes::is_eligible(*n, collateral)
-			})
-			.collect();
+		let candidates = Self::take_frozen_candidates(id, &request).unwrap_or_default();
 		Self::replace(id, request, candidates, now)
+	}
+
+	/// The candidates frozen for `id` (`None` if none were) that can still take its job: still
+	/// subscribed to its model in its echelon, with free collateral, and not already working on
+	/// it.
+	fn take_frozen_candidates(id: RequestId, request: &crate::Request<T>) -> Option<Vec<NodeId>> {
+		let collateral = T::JobCollateral::get();
+		let frozen = SelectionCandidates::<T>::take(id)?;
+		Some(
+			frozen
+				.into_iter()
+				.filter(|n| {
+					!request.nodes.contains(n)
+						&& !request.verifiers.contains(n)
+						&& T::Models::is_subscribed(*n, &request.model)
+						&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
+						&& T::Nodes::is_eligible(*n, collateral)
+				})
+				.collect(),
+		)
 	}
 
 	/// The request fails while some of its nodes wait for replacement: they were released
