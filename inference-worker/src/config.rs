@@ -80,6 +80,11 @@ pub struct ServeArgs {
 	/// is evicted first.
 	#[arg(long, env = "ATOMA_WORKER_MAX_STORED_JOBS", default_value_t = 10_000)]
 	pub max_stored_jobs: usize,
+	/// The paired node's HTTP JSON-RPC endpoint (e.g. `http://127.0.0.1:9944`). Other nodes with a
+	/// role in a request read its by-hash input from this worker (`GET /v1/inputs/{hash}`); the
+	/// worker asks this node whether each reader holds the role. Without it, no input is served.
+	#[arg(long, env = "ATOMA_WORKER_NODE_RPC_URL")]
+	pub node_rpc_url: Option<String>,
 	/// Largest accepted request body in bytes; larger bodies get 413.
 	#[arg(long, env = "ATOMA_WORKER_MAX_BODY_BYTES", default_value_t = 1 << 20)]
 	pub max_body_bytes: usize,

@@ -70,6 +70,18 @@ pub enum WorkerError {
 	/// A job names an input by hash that was not uploaded (or was evicted).
 	#[error("no input with hash {0} was uploaded; PUT it to /v1/inputs/{0} first")]
 	InputNotUploaded(String),
+	/// A read of an uploaded input lacks a credential header (`atoma_primitives::input_read`).
+	#[error("reading an input needs the {0} header (see atoma_primitives::input_read)")]
+	MissingCredentials(&'static str),
+	/// This worker is not paired with a node that could authorize reads (`--node-rpc-url`).
+	#[error("this worker serves no inputs: it has no --node-rpc-url to check readers against")]
+	InputSharingDisabled,
+	/// The paired node refused the read.
+	#[error("the node refused the read: {0}")]
+	InputReadRefused(String),
+	/// The paired node could not be asked.
+	#[error("the node could not authorize the read: {0}")]
+	NodeUnavailable(String),
 	/// Inference or an internal step failed.
 	#[error("inference failed: {0}")]
 	Engine(String),
@@ -113,6 +125,10 @@ impl WorkerError {
 			Self::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
 			Self::InputHashMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "input_hash_mismatch"),
 			Self::InputNotUploaded(_) => (StatusCode::CONFLICT, "input_not_uploaded"),
+			Self::MissingCredentials(_) => (StatusCode::UNAUTHORIZED, "missing_credentials"),
+			Self::InputSharingDisabled => (StatusCode::FORBIDDEN, "input_sharing_disabled"),
+			Self::InputReadRefused(_) => (StatusCode::FORBIDDEN, "input_read_refused"),
+			Self::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),
 			Self::Engine(_) => (StatusCode::INTERNAL_SERVER_ERROR, "engine_error"),
 		}
 	}

@@ -27,6 +27,8 @@
 //!   runs on the async runtime.
 //! * [`jobs`] is the bounded in-memory store the off-chain worker polls.
 //! * [`commitments`] is the only place that calls the primitives' hashing.
+//! * [`inputs`] keeps prompts uploaded by hash; other nodes read them once [`node_rpc`] (the
+//!   worker's one outgoing call) has asked the paired node whether the reader holds a role.
 //!
 //! ## Determinism
 //!
@@ -48,6 +50,7 @@ pub mod fault;
 pub mod inputs;
 pub mod jobs;
 pub mod metrics;
+pub mod node_rpc;
 pub mod profile;
 pub mod shutdown;
 pub mod validation;

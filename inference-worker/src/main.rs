@@ -165,6 +165,7 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		started,
 		// 1,024 prompts or 64 MiB, whichever comes first.
 		inputs: Arc::new(atoma_inference_worker::inputs::InputStore::new(1_024, 64 << 20)),
+		node: args.node_rpc_url.clone().map(atoma_inference_worker::node_rpc::NodeRpc::new),
 	};
 	let app = api::router(state, args.max_body_bytes, args.request_timeout());
 

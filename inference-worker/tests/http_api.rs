@@ -583,4 +583,44 @@ fn inputs_uploaded_by_hash_feed_jobs() {
 
 	let r = w.post_json("/v1/jobs", &json!({"input_hash": hash, "prompt": "x"}));
 	assert_error(&r, 422, "invalid_body", None);
+
+	// Another node reads it back only with a reader's credentials...
+	let path = format!("/v1/inputs/{hash}");
+	let r = common::request(w.addr, "GET", &path, &[], None);
+	assert_error(&r, 401, "missing_credentials", None);
+	assert!(r.text().contains("x-atoma-request"), "{}", r.text());
+	// ...checked by the paired node: a worker without one serves no input.
+	let r = read_with_credentials(w.addr, &path);
+	assert_error(&r, 403, "input_sharing_disabled", None);
+}
+
+/// `GET path` with a read's credentials (`atoma_primitives::input_read`): well formed, but only a
+/// node can tell whether they hold.
+fn read_with_credentials(addr: std::net::SocketAddr, path: &str) -> common::Response {
+	use atoma_primitives::input_read::*;
+	let (reader, signature) = ("00".repeat(32), "00".repeat(64));
+	let headers = [
+		(HEADER_REQUEST, "1"),
+		(HEADER_READER, reader.as_str()),
+		(HEADER_TIMESTAMP, "0"),
+		(HEADER_SIGNATURE, signature.as_str()),
+	];
+	common::request(addr, "GET", path, &headers, None)
+}
+
+/// A worker whose node cannot be reached never serves an input: 503, no bytes.
+#[test]
+fn an_input_is_not_served_while_the_node_cannot_authorize_the_read() {
+	// A port nobody listens on: bound, then released.
+	let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+	let node = format!("http://127.0.0.1:{port}");
+	let w = common::Worker::start(&["--node-rpc-url", &node], &[]);
+	let prompt = b"a prompt";
+	let hash = hex::encode(atoma_primitives::hash::hash(prompt));
+	let path = format!("/v1/inputs/{hash}");
+	let r = common::request(w.addr, "PUT", &path, &[], Some(prompt));
+	assert_eq!(r.status, 201, "{}", r.text());
+	let r = read_with_credentials(w.addr, &path);
+	assert_error(&r, 503, "node_unavailable", None);
+	assert!(!r.text().contains("a prompt"));
 }

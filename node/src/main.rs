@@ -6,6 +6,7 @@
 mod chain_spec;
 mod cli;
 mod command;
+mod input_access;
 mod rpc;
 mod service;
 mod sortition;

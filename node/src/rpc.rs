@@ -1,7 +1,9 @@
 //! The node's JSON-RPC extensions beyond what `sc-service` provides (system, chain, state,
 //! author, offchain, rpc_methods): account nonces (`system_accountNextIndex`), fee queries
 //! (`payment_queryInfo`, `payment_queryFeeDetails`) and the slots this node's BABE keys may
-//! author in the current epoch (`babe_epochAuthorship`, unsafe: local operators only).
+//! author in the current epoch (`babe_epochAuthorship`, unsafe: local operators only), and
+//! whether another node may read a by-hash input from this node's worker
+//! (`atoma_authorizeInputRead`, asked by the worker: `crate::input_access`).
 
 use std::sync::Arc;
 
@@ -44,9 +46,11 @@ where
 	C::Api: pallet_transaction_payment_rpc::TransactionPaymentRuntimeApi<Block, Balance>,
 	C::Api: BlockBuilder<Block>,
 	C::Api: sp_consensus_babe::BabeApi<Block>,
+	C::Api: atoma_inference_runtime_api::InferenceApi<Block, Balance>,
 	P: TransactionPool + 'static,
 	SC: SelectChain<Block> + Clone + 'static,
 {
+	use crate::input_access::{InputAccess, InputAccessApiServer};
 	use pallet_transaction_payment_rpc::{TransactionPayment, TransactionPaymentApiServer};
 	use sc_consensus_babe_rpc::{Babe, BabeApiServer};
 	use substrate_frame_rpc_system::{System, SystemApiServer};
@@ -56,6 +60,7 @@ where
 
 	module.merge(System::new(client.clone(), pool).into_rpc())?;
 	module.merge(TransactionPayment::new(client.clone()).into_rpc())?;
+	module.merge(InputAccess::new(client.clone()).into_rpc())?;
 	module.merge(Babe::new(client, babe_worker_handle, keystore, select_chain).into_rpc())?;
 
 	Ok(module)

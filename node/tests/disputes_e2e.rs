@@ -12,13 +12,17 @@
 //! arbiters are paid from it, the user gets the whole escrow back, and every hold is released:
 //! the honest node withdraws.
 //!
+//! The lazy worker's test gives the prompt by hash and uploads it to the first node drawn only:
+//! the other party and the arbiters read it from that node's worker (each read signed with the
+//! reader's worker key, and authorized by the serving worker's own node against chain state).
+//!
 //! A fourth test stops the cheater's node once the dispute opens: a party that committed and
 //! then withholds its bisection answers loses all its collateral just the same.
 //!
 //! A fifth has no cheater but a malicious user: it names its input by hash and uploads it to one
 //! of the two selected workers only, hoping the other node is slashed for not serving it. That
-//! node attests "input unavailable", the arbiters cannot get the input either, and the dispute
-//! is dismissed: the user gets its escrow back and nobody loses anything.
+//! node reads the input from the other's worker, both run the request, and it settles: nobody
+//! loses anything.
 //!
 //! Needs the worker built with `--features atoma-inference-worker/fault-injection` (the test
 //! command builds it so).
@@ -51,6 +55,9 @@ const UNITS: Balance = atoma_runtime::currency::UNITS;
 /// What each added operator registers with.
 const COLLATERAL: Balance = 1_000 * UNITS;
 
+/// Every request's prompt.
+const PROMPT: &[u8] = br#"[{"role":"user","content":"Name three colors."}]"#;
+
 /// The operators of the added execution nodes; the last one's worker cheats.
 const OPERATORS: [&str; 3] = ["Bob", "Charlie", "Dave"];
 
@@ -70,6 +77,19 @@ impl Network {
 	fn logs(&self) -> String {
 		self.nodes.iter().map(|n| n.log_tail(25)).collect::<Vec<_>>().join("\n---\n")
 	}
+}
+
+/// The worker paired with `node` (Alice's genesis node 0, or an operator's).
+fn worker_of<'a>(net: &'a Network, ids: &[(NodeId, String)], node: NodeId) -> &'a Worker {
+	let index = ids.iter().position(|(n, _)| *n == node).map_or(0, |i| i + 1);
+	&net.workers[index]
+}
+
+/// Upload the prompt by hash to `node`'s worker only.
+fn upload_to(net: &Network, ids: &[(NodeId, String)], node: NodeId) {
+	let path = format!("/v1/inputs/{}", hex::encode(sp_crypto_hashing::blake2_256(PROMPT)));
+	let uploaded = worker_of(net, ids, node).put_raw(&path, PROMPT);
+	assert_eq!(uploaded["bytes"], PROMPT.len(), "{uploaded}");
 }
 
 fn pair(name: &str) -> sr25519::Pair {
@@ -111,40 +131,59 @@ fn current_epoch(rpc: &Rpc) -> u32 {
 /// `honest_args`, Dave's in `fault` mode (honest too when `None`).
 fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, String)>) {
 	let base = TempDir::new(&format!("disputes-e2e-{}", fault.unwrap_or("honest")));
-	let mut workers: Vec<Worker> = (0..3).map(|_| Worker::start_with(honest_args)).collect();
+	// Each worker asks its own node whether another node may read an input uploaded to it.
+	let rpc_ports: Vec<u16> = (0..4).map(|_| common::free_port()).collect();
+	let node_rpc = |i: usize| format!("http://127.0.0.1:{}", rpc_ports[i]);
+	let honest = |i: usize| {
+		let node = node_rpc(i);
+		Worker::start_with(&[honest_args, &["--node-rpc-url", &node]].concat())
+	};
+	let mut workers: Vec<Worker> = (0..3).map(honest).collect();
 	workers.push(match fault {
-		Some(fault) => Worker::start_with(&["--fault", fault, "--i-know-this-worker-cheats"]),
-		None => Worker::start_with(honest_args),
+		Some(fault) => Worker::start_with(&[
+			"--fault",
+			fault,
+			"--i-know-this-worker-cheats",
+			"--node-rpc-url",
+			&node_rpc(3),
+		]),
+		None => honest(3),
 	});
 	let alice_key = base.path("alice.key");
 	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
 	let alice_peer =
 		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
-	let mut alice = NodeProcess::start(&[
-		"--dev",
-		"--base-path",
-		&base.path("alice"),
-		"--node-key-file",
-		&alice_key,
-		"--inference-worker-url",
-		&workers[0].url(),
-	]);
+	let mut alice = NodeProcess::start_on(
+		&[
+			"--dev",
+			"--base-path",
+			&base.path("alice"),
+			"--node-key-file",
+			&alice_key,
+			"--inference-worker-url",
+			&workers[0].url(),
+		],
+		rpc_ports[0],
+	);
 	alice.wait_for_rpc(STARTUP);
 	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
 	let mut nodes = vec![alice];
 	for (i, name) in OPERATORS.iter().enumerate() {
-		let mut node = NodeProcess::start(&[
-			"--chain",
-			"dev",
-			&format!("--{}", name.to_lowercase()),
-			"--base-path",
-			&base.path(name),
-			"--bootnodes",
-			&bootnode,
-			"--unsafe-force-node-key-generation",
-			"--inference-worker-url",
-			&workers[i + 1].url(),
-		]);
+		let mut node = NodeProcess::start_on(
+			&[
+				"--chain",
+				"dev",
+				&format!("--{}", name.to_lowercase()),
+				"--base-path",
+				&base.path(name),
+				"--bootnodes",
+				&bootnode,
+				"--unsafe-force-node-key-generation",
+				"--inference-worker-url",
+				&workers[i + 1].url(),
+			],
+			rpc_ports[i + 1],
+		);
 		node.wait_for_rpc(STARTUP);
 		nodes.push(node);
 	}
@@ -152,8 +191,20 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 	let rpc = net.rpc();
 	rpc.wait_for_finalized(1, STARTUP);
 
+	// Alice's genesis node points at its worker's real URL, where other nodes read inputs.
+	let alice_operator = pair("Alice");
+	let nonce = common::next_nonce(&rpc, &AccountId::from(alice_operator.public()));
+	submit(
+		&rpc,
+		&alice_operator,
+		RuntimeCall::NodeRegistry(pallet_node_registry::Call::set_url {
+			node: NodeId(0),
+			url: net.workers[0].url().into_bytes(),
+		}),
+		nonce,
+	);
 	// Each operator registers one node (its worker key is its dev seed) and subscribes it.
-	for name in OPERATORS {
+	for (i, name) in OPERATORS.iter().enumerate() {
 		let operator = pair(name);
 		let nonce = common::next_nonce(&rpc, &AccountId::from(operator.public()));
 		submit(
@@ -162,7 +213,7 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 			RuntimeCall::NodeRegistry(pallet_node_registry::Call::register_node {
 				echelon: EchelonId(0),
 				worker_key: operator.public(),
-				url: b"http://worker".to_vec(),
+				url: net.workers[i + 1].url().into_bytes(),
 				collateral: COLLATERAL,
 				price_per_token: atoma_runtime::currency::MICRO_UNITS,
 			}),
@@ -222,9 +273,7 @@ fn spec() -> RequestSpec {
 	RequestSpec {
 		model: ModelId::from_name(b"smollm2-135m-instruct").expect("valid id"),
 		echelon: EchelonId(0),
-		input: RequestInput::Inline(
-			br#"[{"role":"user","content":"Name three colors."}]"#.to_vec(),
-		),
+		input: RequestInput::Inline(PROMPT.to_vec()),
 		// An upper bound (the chat template adds a system prompt): the worker refuses a prompt
 		// with more tokens, and the fee is charged on the count the nodes commit.
 		input_tokens: 64,
@@ -265,7 +314,14 @@ fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 	// It makes up min(max_tokens, 8) tokens: against a longer honest output the check is where
 	// its trace ends; against one as long, its steps differ from the first.
-	a_cheater_is_caught("lazy", &[], Some(|step, tokens| step == tokens.min(8) || step == 0));
+	// The input is given by hash and uploaded to one party only: the other party reads it from
+	// that party's worker to run the request, and so do the arbiters to check the step.
+	a_cheater_is_caught_with(
+		"lazy",
+		&[],
+		Some(|step, tokens| step == tokens.min(8) || step == 0),
+		Input::ByHashToOneParty,
+	);
 }
 
 #[test]
@@ -279,6 +335,14 @@ fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_mad
 	);
 }
 
+/// How the user gives its prompt.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+	Inline,
+	/// By hash, uploaded to the worker of the first node drawn only.
+	ByHashToOneParty,
+}
+
 /// Dave's worker cheats in `fault` mode; a request that draws it is disputed, its traces are
 /// bisected to a step that `expected_step` accepts, and that step decides.
 /// `expected_step(step, honest output's tokens)`; `None`: Dave's node stops once the dispute
@@ -287,6 +351,15 @@ fn a_cheater_is_caught(
 	fault: &str,
 	honest_args: &[&str],
 	expected_step: Option<fn(u32, u32) -> bool>,
+) {
+	a_cheater_is_caught_with(fault, honest_args, expected_step, Input::Inline)
+}
+
+fn a_cheater_is_caught_with(
+	fault: &str,
+	honest_args: &[&str],
+	expected_step: Option<fn(u32, u32) -> bool>,
+	input: Input,
 ) {
 	let (mut net, ids) = network(Some(fault), honest_args);
 	let rpc = net.rpc();
@@ -303,12 +376,25 @@ fn a_cheater_is_caught(
 			RequestId(raw.map(|r| u64::decode(&mut &r[..]).expect("an id")).unwrap_or(0))
 		};
 		let nonce = common::next_nonce(&rpc, &user_id);
-		let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: spec() });
+		let mut request = spec();
+		if input == Input::ByHashToOneParty {
+			request.input = RequestInput::Hash(sp_crypto_hashing::blake2_256(PROMPT));
+		}
+		let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: request });
 		submit(&rpc, &user, call, nonce);
+		let mut uploaded = input == Input::Inline;
 		loop {
 			if let Some(raw) = rpc.storage(&request_key(id), None) {
 				let r =
 					pallet_inference::Request::<Runtime>::decode(&mut &raw[..]).expect("request");
+				if let (false, Some(first)) = (uploaded, r.nodes.first()) {
+					upload_to(&net, &ids, *first);
+					println!(
+						"request {} drawn {:?}; input uploaded to {first:?} only",
+						id.0, r.nodes
+					);
+					uploaded = true;
+				}
 				if r.phase == pallet_inference::Phase::Disputed {
 					break 'ask (id, r.nodes.to_vec());
 				}
@@ -447,10 +533,12 @@ fn a_cheater_is_caught(
 }
 
 /// The selective-upload attack, on real nodes and workers: the user uploads its by-hash input to
-/// one selected worker only. That node serves it; the other's worker refuses the job
-/// (`input_not_uploaded`), so from the middle of the window its node attests "input unavailable"
-/// instead of timing out. The disagreement goes to a dispute whose arbiters cannot get the input
-/// either: dismissed, the whole escrow refunded, nobody slashed, every hold released.
+/// one selected worker only, hoping the other node times out or attests "unavailable" and is
+/// disputed. The other node's worker refuses the job (`input_not_uploaded`); its off-chain worker
+/// reads the input from the served node's worker, signing the read with its worker key, and that
+/// worker serves it once its own node has checked on chain that the reader was selected. Both
+/// nodes run the request and it settles like any other: no attestation, no dispute, nobody
+/// slashed.
 #[test]
 fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
 	let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -458,15 +546,7 @@ fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
 	let rpc = net.rpc();
 	let user = pair("Ferdie");
 	let user_id = AccountId::from(user.public());
-	let prompt = br#"[{"role":"user","content":"Name three colors."}]"#;
-	let hash = sp_crypto_hashing::blake2_256(prompt);
-	let worker_of = |node: NodeId| -> &Worker {
-		let index = match ids.iter().position(|(n, _)| *n == node) {
-			Some(i) => i + 1,
-			None => 0,
-		};
-		&net.workers[index]
-	};
+	let hash = sp_crypto_hashing::blake2_256(PROMPT);
 	let collateral_before: Vec<Balance> =
 		(0..=3u64).map(|i| node_record(&rpc, NodeId(i)).expect("node").collateral).collect();
 	let user_before = free_balance(&rpc, &user_id);
@@ -477,7 +557,7 @@ fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
 	};
 	let mut by_hash = spec();
 	by_hash.input = RequestInput::Hash(hash);
-	// A short window: "unavailable" counts from its middle on.
+	// A short window: a node that could not read the input would attest from its middle on.
 	by_hash.timeout = 20;
 	let nonce = common::next_nonce(&rpc, &user_id);
 	submit(
@@ -499,47 +579,29 @@ fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
 		std::thread::sleep(Duration::from_millis(200));
 	};
 	let (served, starved) = (parties[0], parties[1]);
-	let uploaded = worker_of(served).put_raw(&format!("/v1/inputs/{}", hex::encode(hash)), prompt);
-	assert_eq!(uploaded["bytes"], prompt.len(), "{uploaded}");
+	upload_to(&net, &ids, served);
 	println!("request {} drawn {parties:?}; input uploaded to {served:?} only", request.0);
 
-	// The starved node attests; the dispute opens, and is dismissed.
+	// The starved node reads the input from the served one: both run it, and it settles.
 	let started = Instant::now();
-	let mut games = std::collections::BTreeSet::new();
-	loop {
-		if let Some(raw) = rpc.storage(&dispute_key(request), None) {
-			let d = pallet_disputes::Dispute::<Runtime>::decode(&mut &raw[..]).expect("dispute");
-			let claim = d.claims.iter().find(|c| c.node == starved).map(|c| c.claim.clone());
-			assert_eq!(
-				claim,
-				Some(atoma_support::inference::ClaimedOutput::Unservable {
-					reason: atoma_primitives::unservable::UnservableReason::InputUnavailable
-				}),
-				"the starved node attested"
-			);
-			games.insert(format!("{:?}", d.game));
-		} else if !games.is_empty() && rpc.storage(&request_key(request), None).is_none() {
-			break;
-		}
+	while rpc.storage(&result_key(request), None).is_none() {
 		assert!(
-			rpc.storage(&result_key(request), None).is_none(),
-			"the request must not settle: no two nodes could run it"
+			rpc.storage(&dispute_key(request), None).is_none(),
+			"no dispute: {starved:?} read the input from {served:?}:\n{}",
+			net.logs()
 		);
-		assert!(started.elapsed() < SETTLEMENT, "the dispute did not end:\n{}", net.logs());
+		assert!(started.elapsed() < SETTLEMENT, "the request did not settle:\n{}", net.logs());
 		std::thread::sleep(Duration::from_millis(500));
 	}
-	println!("dispute over request {} dismissed after {:?}", request.0, started.elapsed());
-	assert_eq!(games.into_iter().collect::<Vec<_>>(), vec!["Full".to_string()]);
+	println!("request {} settled {:?} after the upload", request.0, started.elapsed());
+	assert!(rpc.storage(&dispute_key(request), None).is_none(), "never disputed");
 	for i in 0..=3u64 {
 		let record = node_record(&rpc, NodeId(i)).expect("node");
 		assert_eq!(record.collateral, collateral_before[i as usize], "node {i} lost nothing");
 		assert_eq!(record.reserved, 0, "node {i} holds no reservation");
 	}
 	let user_after = free_balance(&rpc, &user_id);
-	assert!(
-		user_after <= user_before && user_after + UNITS > user_before,
-		"the user paid its transaction fee and no more, and gained nothing: {user_before} -> {user_after}"
-	);
+	assert!(user_after < user_before, "the user paid for its answer");
 	for node in net.nodes.into_iter().rev() {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");

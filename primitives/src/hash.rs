@@ -18,7 +18,7 @@
 //! worker produces commitments that simply fail to match instead of being
 //! silently misinterpreted.
 
-use alloc::vec::Vec;
+use alloc::{string::String, vec::Vec};
 
 /// A 32-byte blake2-256 digest.
 ///
@@ -60,6 +60,9 @@ pub const TAG_STEP_VERDICT: &[u8] = b"atoma/step-verdict/v1";
 pub const TAG_UNSERVABLE: &[u8] = b"atoma/unservable/v1";
 /// Tag of a worker's execution profile (see [`crate::profile::ExecutionProfile::hash`]).
 pub const TAG_EXECUTION_PROFILE: &[u8] = b"atoma/execution-profile/v1";
+/// Domain tag of a worker-key signature that reads a by-hash input from a peer's worker
+/// ([`crate::input_read::signing_bytes`]; signed, not hashed).
+pub const TAG_INPUT_READ: &[u8] = b"atoma/input-read/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -79,6 +82,7 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_STEP_VERDICT,
 	TAG_UNSERVABLE,
 	TAG_EXECUTION_PROFILE,
+	TAG_INPUT_READ,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.
@@ -107,6 +111,40 @@ pub fn hash_tagged(tag: &[u8], parts: &[&[u8]]) -> Hash {
 		buf.extend_from_slice(part);
 	}
 	hash(&buf)
+}
+
+/// `bytes` as lowercase hex digits.
+pub fn to_hex(bytes: &[u8]) -> String {
+	const DIGITS: &[u8; 16] = b"0123456789abcdef";
+	let mut out = String::with_capacity(bytes.len().saturating_mul(2));
+	for byte in bytes {
+		for nibble in [byte >> 4, byte & 0x0f] {
+			out.push(DIGITS.get(usize::from(nibble)).copied().map_or('0', char::from));
+		}
+	}
+	out
+}
+
+/// Exactly `N` bytes from `2N` hex digits (either case, an optional `0x`).
+pub fn from_hex<const N: usize>(hex: &str) -> Option<[u8; N]> {
+	let digits = hex.strip_prefix("0x").unwrap_or(hex).as_bytes();
+	if digits.len() != N.checked_mul(2)? {
+		return None;
+	}
+	let nibble = |c: u8| -> Option<u8> {
+		match c {
+			b'0'..=b'9' => c.checked_sub(b'0'),
+			b'a'..=b'f' => c.checked_sub(b'a').and_then(|v| v.checked_add(10)),
+			b'A'..=b'F' => c.checked_sub(b'A').and_then(|v| v.checked_add(10)),
+			_ => None,
+		}
+	};
+	let mut out = [0u8; N];
+	for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
+		let (high, low) = (pair.first().copied()?, pair.get(1).copied()?);
+		*byte = (nibble(high)? << 4) | nibble(low)?;
+	}
+	Some(out)
 }
 
 #[cfg(test)]
@@ -141,5 +179,16 @@ mod tests {
 				0xf1, 0x2f, 0xe3, 0xa8
 			]
 		);
+	}
+
+	#[test]
+	fn hex_round_trips_and_refuses_wrong_lengths() {
+		let bytes = [0x00, 0x9f, 0xa0, 0xff];
+		assert_eq!(to_hex(&bytes), "009fa0ff");
+		assert_eq!(from_hex::<4>("009fa0ff"), Some(bytes));
+		assert_eq!(from_hex::<4>("0x009FA0FF"), Some(bytes));
+		assert_eq!(from_hex::<4>("009fa0f"), None);
+		assert_eq!(from_hex::<4>("009fa0fg"), None);
+		assert_eq!(from_hex::<3>("009fa0ff"), None);
 	}
 }

@@ -12,6 +12,7 @@
 //! ## Modules
 //!
 //! * [`hash`] — the hash function (blake2-256) and the domain-separation tags.
+//! * [`input_read`] — how a node proves its role to read a by-hash input from a peer's worker.
 //! * [`output`] — the canonical encoding `O` of an inference output.
 //! * [`commitment`] — per-node Sampling Consensus commitments `(root, leaf_i)`.
 //! * [`merkle`] — a generic binary Merkle tree with inclusion proofs.
@@ -64,6 +65,7 @@ extern crate alloc;
 pub mod bisection;
 pub mod commitment;
 pub mod hash;
+pub mod input_read;
 pub mod merkle;
 pub mod output;
 pub mod params;

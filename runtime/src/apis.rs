@@ -246,6 +246,7 @@ impl_runtime_apis! {
 		}
 	}
 
+	#[api_version(2)]
 	impl atoma_inference_runtime_api::InferenceApi<Block, Balance> for Runtime {
 		fn quote(
 			model: atoma_support::ModelId,
@@ -272,6 +273,12 @@ impl_runtime_apis! {
 
 		fn sortition_tasks() -> Vec<atoma_support::inference::SortitionTask> {
 			super::Inference::sortition_tasks()
+		}
+
+		fn authorize_input_read(
+			read: atoma_support::inference::InputRead,
+		) -> Result<(), atoma_support::inference::InputReadRefusal> {
+			super::Inference::authorize_input_read(&read)
 		}
 	}
 

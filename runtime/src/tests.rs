@@ -379,7 +379,7 @@ mod inference {
 
 	use super::*;
 	use crate::{genesis_config_presets::DEFAULT_MODEL_ID, Inference, NodeRegistry, RuntimeOrigin};
-	use atoma_inference_runtime_api::runtime_decl_for_inference_api::InferenceApiV1;
+	use atoma_inference_runtime_api::runtime_decl_for_inference_api::InferenceApiV2;
 	use atoma_primitives::{commitment::quorum_commitments, CanonicalOutput, FinishReason};
 	use atoma_support::{
 		inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},
@@ -491,6 +491,51 @@ mod inference {
 				Perquintill::from_rational(1u64, 8)
 			);
 			assert!(Runtime::sortition_tasks().is_empty());
+		});
+	}
+
+	/// `authorize_input_read` as the node asks it: Alice's dev node, selected for a by-hash
+	/// request, may read its input from another worker; a key no node holds may not.
+	#[test]
+	fn the_runtime_api_authorizes_input_reads_by_role() {
+		use atoma_support::inference::{InputRead, InputReadRefusal};
+		use sp_core::Pair;
+		ext_for("development").execute_with(|| {
+			let hash = sp_io::hashing::blake2_256(b"uploaded off chain");
+			let mut spec = default_spec();
+			spec.input = RequestInput::Hash(hash);
+			let id = RequestId(pallet_inference::NextRequestId::<Runtime>::get());
+			let bob = Sr25519Keyring::Bob.to_account_id();
+			assert_ok!(Inference::submit_request(RuntimeOrigin::signed(bob), spec));
+			let now = 1_700_000_000;
+			let message = atoma_primitives::input_read::signing_bytes(
+				&Inference::chain_id(),
+				id.0,
+				&hash,
+				now,
+			);
+			let read = |pair: &sp_core::sr25519::Pair| {
+				Runtime::authorize_input_read(InputRead {
+					request: id,
+					input_hash: hash,
+					reader: pair.public(),
+					timestamp: now,
+					signature: pair.sign(&message),
+					vrf: None,
+				})
+			};
+			let alice_worker = sp_core::sr25519::Pair::from_string("//Alice", None).unwrap();
+			// Not drawn yet: no role.
+			assert_eq!(read(&alice_worker), Err(InputReadRefusal::NoRole));
+			for block in 2..=3 {
+				System::set_block_number(block);
+				Inference::on_initialize(block);
+			}
+			let request = pallet_inference::Requests::<Runtime>::get(id).expect("in flight");
+			assert_eq!(request.nodes.to_vec(), vec![NodeId(0)], "Alice's node drawn");
+			assert_eq!(read(&alice_worker), Ok(()));
+			let stranger = sp_core::sr25519::Pair::from_string("//Stranger", None).unwrap();
+			assert_eq!(read(&stranger), Err(InputReadRefusal::UnknownReader));
 		});
 	}
 

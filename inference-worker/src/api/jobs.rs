@@ -63,6 +63,33 @@ pub(super) async fn upload_input(
 		.into_response())
 }
 
+/// Serve an uploaded input to another node that holds a role in its request: 200 with the bytes
+/// once the paired node has authorized the reader's credentials (`atoma_primitives::input_read`),
+/// checked before the store is even looked at, so an outsider learns nothing.
+#[tracing::instrument(skip_all)]
+pub(super) async fn read_input(
+	State(state): State<AppState>,
+	axum::extract::Path(hash): axum::extract::Path<String>,
+	headers: axum::http::HeaderMap,
+) -> Result<Response, WorkerError> {
+	let key = crate::inputs::parse_hash(&hash)
+		.ok_or_else(|| WorkerError::InvalidBody(format!("{hash:?} is not 64 hex digits")))?;
+	let auth =
+		atoma_primitives::input_read::InputReadAuth::from_headers(&hex::encode(key), |name| {
+			headers.get(name).and_then(|v| v.to_str().ok())
+		})
+		.map_err(WorkerError::MissingCredentials)?;
+	let node = state.node.as_ref().ok_or(WorkerError::InputSharingDisabled)?;
+	node.authorize(&auth).await.map_err(|e| match e {
+		crate::node_rpc::AccessError::Refused(why) => WorkerError::InputReadRefused(why),
+		crate::node_rpc::AccessError::NodeUnavailable(why) => WorkerError::NodeUnavailable(why),
+	})?;
+	let bytes =
+		state.inputs.get(&key).ok_or_else(|| WorkerError::InputNotUploaded(hex::encode(key)))?;
+	tracing::info!(input = %hex::encode(key), reader = %auth.reader, "input served");
+	Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
+}
+
 /// Queue a job; 202 with its id and a `Location` header.
 #[tracing::instrument(skip_all)]
 pub(super) async fn submit(

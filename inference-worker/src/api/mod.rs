@@ -60,6 +60,9 @@ pub struct AppState {
 	pub started: Instant,
 	/// Prompts uploaded by hash.
 	pub inputs: Arc<crate::inputs::InputStore>,
+	/// The paired node, which authorizes other nodes' reads of those prompts; `None`: none are
+	/// served.
+	pub node: Option<crate::node_rpc::NodeRpc>,
 }
 
 /// Which default `max_tokens` applies.
@@ -105,7 +108,7 @@ pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Durati
 		.route("/metrics", get(meta::metrics))
 		.route("/v1/models", get(meta::models))
 		.route("/v1/jobs", post(jobs::submit))
-		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input))
+		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input))
 		.route("/v1/jobs/{id}", get(jobs::get_job))
 		.route("/v1/outputs/{id}", get(jobs::get_output))
 		.route("/v1/completions", post(openai::completions))

@@ -43,7 +43,12 @@ pub struct NodeProcess {
 impl NodeProcess {
 	/// Starts `atoma-node` with `args` plus fresh RPC and p2p ports.
 	pub fn start(args: &[&str]) -> Self {
-		let rpc_port = free_port();
+		Self::start_on(args, free_port())
+	}
+
+	/// Starts `atoma-node` with `args`, serving JSON-RPC on `rpc_port` (known before the node
+	/// starts: its worker is told where to ask), and a fresh p2p port.
+	pub fn start_on(args: &[&str], rpc_port: u16) -> Self {
 		let p2p_port = free_port();
 		let mut child = Command::new(node_binary())
 			.args(args)

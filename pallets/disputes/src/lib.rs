@@ -502,6 +502,10 @@ pub mod pallet {
 		fn open_dispute_weight() -> Weight {
 			T::WeightInfo::open_dispute()
 		}
+
+		fn has_duty(request: RequestId, node: NodeId) -> bool {
+			Duties::<T>::contains_key(node, request)
+		}
 	}
 }
 

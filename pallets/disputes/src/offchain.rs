@@ -30,15 +30,16 @@ use alloc::vec::Vec;
 use atoma_primitives::{
 	bisection::{children, node_hash, prefix_digest, recompute_prefix, Children, TreeNode},
 	commitment::sealed_commitment,
+	unservable::UnservableReason,
 };
 use atoma_support::{
 	inference::DisputedRequests,
 	offchain_jobs::{
-		backoff, fetch_trace, kept_trace, paired_worker, poll_job, post_job, with_job_lock,
-		FinishedJob, JobState, KeptJobs, Poll, Refusal,
+		backoff, fetch_trace, kept_trace, paired_worker, poll_job, post_job, relay_input,
+		with_job_lock, FinishedJob, JobState, KeptJobs, Poll, Refusal,
 	},
 	worker_key::KEY_TYPE,
-	NodeId, RequestId, WorkerPublic,
+	NodeId, NodeRegistry, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_support::BoundedVec;
@@ -216,10 +217,17 @@ impl<T: Config> Pallet<T> {
 				store.set(&JobState::Committed { output_digest: digest });
 			}
 		};
-		// Post the job. A worker that refuses the request itself (a by-hash input it does not
-		// have, a prompt past the context) gives the arbiter its verdict: "unservable".
+		// Post the job. A by-hash input the worker lacks is read from a party's worker first,
+		// and the job posted again the next block. A worker that refuses the request itself (an
+		// input no party serves, a prompt past the context) gives the arbiter its verdict:
+		// "unservable".
 		let post = |attempts: u32| match post_job(url, T::Requests::arbitration_job(id, limit)) {
 			Ok(job) => store.set(&JobState::Running { job, attempts }),
+			Err(Refusal::Unservable(UnservableReason::InputUnavailable))
+				if Self::relay_input(url, id, node, key) =>
+			{
+				store.set(&JobState::Backoff { retry_at: now.saturating_add(1), attempts })
+			},
 			Err(Refusal::Unservable(reason)) => {
 				seal_verdict(Vote::Revealed(Verdict::unservable(reason)))
 			},
@@ -266,6 +274,18 @@ impl<T: Config> Pallet<T> {
 			},
 			_ => {},
 		}
+	}
+
+	/// Read the disputed request's by-hash input from a party's worker, proving this node's duty
+	/// (`atoma_primitives::input_read`); whether the local worker has it now.
+	fn relay_input(url: &str, id: RequestId, node: NodeId, key: &WorkerPublic) -> bool {
+		let Some((hash, holders)) = T::Requests::input_holders(id) else { return false };
+		let peers: Vec<Vec<u8>> = holders
+			.into_iter()
+			.filter(|holder| *holder != node)
+			.filter_map(T::Nodes::worker_url)
+			.collect();
+		relay_input(url, &peers, id, &hash, key, None, &Self::chain_id())
 	}
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.

@@ -5,7 +5,10 @@
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 use atoma_primitives::commitment::sealed_commitment;
-use atoma_support::{inference::VerificationMode, sortition, ModelRegistry, NodeRegistry};
+use atoma_support::{
+	inference::{DisputeManager, InputRead, InputReadRefusal, VerificationMode},
+	sortition, ModelRegistry, NodeId, NodeRegistry, NodeSummary, RequestId,
+};
 use frame_support::{ensure, pallet_prelude::*};
 use sp_runtime::{
 	traits::{Saturating, Verify},
@@ -17,7 +20,10 @@ use sp_runtime::{
 
 use crate::{
 	pallet::*,
-	types::{Commitment, CommitmentKind, CommitmentPayload, Phase, Request, UnservableReason},
+	types::{
+		Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput,
+		UnservableReason,
+	},
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 
@@ -68,50 +74,7 @@ impl<T: Config> Pallet<T> {
 			) => {
 				ensure!(existing.is_none(), Error::<T>::AlreadyCommitted);
 				if !request.nodes.contains(&node) {
-					// A verifier: prove the private selection, and be able to do the work.
-					let vrf = vrf
-						.as_ref()
-						.and_then(|proof| proof.to_signature())
-						.ok_or(Error::<T>::NotSelected)?;
-					ensure!(!request.excluded.contains(&node), Error::<T>::NotSelected);
-					ensure!(summary.echelon == request.echelon, Error::<T>::NotSelected);
-					ensure!(
-						T::Models::is_subscribed(node, &request.model),
-						Error::<T>::NotSelected
-					);
-					ensure!(
-						T::Nodes::is_eligible(node, T::JobCollateral::get()),
-						Error::<T>::NotSelected
-					);
-					// A key registered or rotated after the request could have been ground
-					// against its seed until one won the sortition.
-					ensure!(
-						T::Nodes::worker_key_since(node) < request.submitted_at.saturated_into(),
-						Error::<T>::WorkerKeyTooNew
-					);
-					// Nothing on chain may tell the primary, before its own commitment is in,
-					// whether anyone verifies it: verifiers commit after it.
-					ensure!(
-						request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p)),
-						Error::<T>::PrimaryNotCommitted
-					);
-					// The escrow pays `n` verifiers: later ones could be paid nothing.
-					let seats = match request.mode {
-						VerificationMode::CrossValidation { n, .. } => n as usize,
-						_ => 0,
-					};
-					ensure!(request.verifiers.len() < seats, Error::<T>::TooManyVerifiers);
-					let score = sortition::verified_score(
-						&summary.worker_key,
-						&request.selection_seed,
-						id,
-						&vrf,
-					)
-					.ok_or(Error::<T>::NotSelected)?;
-					ensure!(
-						sortition::is_selected(score, request.sortition_threshold),
-						Error::<T>::NotSelected
-					);
+					Self::check_verifier_seat(id, &request, node, &summary, vrf.as_ref())?;
 				}
 				deadline
 			},
@@ -149,6 +112,94 @@ impl<T: Config> Pallet<T> {
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(now < window_end, Error::<T>::NotExecuting);
 		Ok(CheckedCommitment { request, window_end })
+	}
+
+	/// Check that `node` (whose record is `summary`) won a Cross-Validation verifier seat of
+	/// request `id` with the VRF proof `vrf`, and may take it now.
+	pub(crate) fn check_verifier_seat(
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		summary: &NodeSummary<T::AccountId, BalanceOf<T>>,
+		vrf: Option<&sortition::VrfProof>,
+	) -> Result<(), Error<T>> {
+		// A verifier: prove the private selection, and be able to do the work.
+		let vrf = vrf.and_then(|proof| proof.to_signature()).ok_or(Error::<T>::NotSelected)?;
+		ensure!(!request.excluded.contains(&node), Error::<T>::NotSelected);
+		ensure!(summary.echelon == request.echelon, Error::<T>::NotSelected);
+		ensure!(T::Models::is_subscribed(node, &request.model), Error::<T>::NotSelected);
+		ensure!(T::Nodes::is_eligible(node, T::JobCollateral::get()), Error::<T>::NotSelected);
+		// A key registered or rotated after the request could have been ground against its seed
+		// until one won the sortition.
+		ensure!(
+			T::Nodes::worker_key_since(node) < request.submitted_at.saturated_into(),
+			Error::<T>::WorkerKeyTooNew
+		);
+		// Nothing on chain may tell the primary, before its own commitment is in, whether anyone
+		// verifies it: verifiers commit after it.
+		ensure!(
+			request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p)),
+			Error::<T>::PrimaryNotCommitted
+		);
+		// The escrow pays `n` verifiers: later ones could be paid nothing.
+		let seats = match request.mode {
+			VerificationMode::CrossValidation { n, .. } => n as usize,
+			_ => 0,
+		};
+		ensure!(request.verifiers.len() < seats, Error::<T>::TooManyVerifiers);
+		let score =
+			sortition::verified_score(&summary.worker_key, &request.selection_seed, id, &vrf)
+				.ok_or(Error::<T>::NotSelected)?;
+		ensure!(
+			sortition::is_selected(score, request.sortition_threshold),
+			Error::<T>::NotSelected
+		);
+		Ok(())
+	}
+
+	/// Whether the holder of the worker key `reader` may read the by-hash input `input_hash` of
+	/// request `id` from another node's worker (inference runtime API `authorize_input_read`,
+	/// asked by the serving worker's node; `atoma_primitives::input_read`). `signature` signs the
+	/// read at unix time `timestamp` (the serving node checks the time against its clock).
+	///
+	/// Who may: the nodes the request selected (one the user skipped), its joined verifiers and
+	/// replacements, the parties and arbiters of its dispute, and a Cross-Validation verifier
+	/// whose VRF proof wins a seat, once the primary's commitment is on chain (its read would
+	/// otherwise tell the primary that it is verified).
+	pub fn authorize_input_read(read: &InputRead) -> Result<(), InputReadRefusal> {
+		let InputRead { request: id, input_hash, reader, timestamp, signature, vrf } = read;
+		let (id, input_hash, timestamp) = (*id, *input_hash, *timestamp);
+		let request = Requests::<T>::get(id).ok_or(InputReadRefusal::UnknownRequest)?;
+		ensure!(
+			matches!(request.input, StoredInput::Hash(hash) if hash == input_hash),
+			InputReadRefusal::NotThisInput
+		);
+		let message = atoma_primitives::input_read::signing_bytes(
+			&Self::chain_id(),
+			id.0,
+			&input_hash,
+			timestamp,
+		);
+		ensure!(signature.verify(message.as_slice(), reader), InputReadRefusal::BadSignature);
+		let node = T::Nodes::node_by_worker_key(reader).ok_or(InputReadRefusal::UnknownReader)?;
+		if request.nodes.contains(&node)
+			|| Assignments::<T>::contains_key(node, id)
+			|| T::Disputes::has_duty(id, node)
+		{
+			return Ok(());
+		}
+		let summary = T::Nodes::node(node).ok_or(InputReadRefusal::UnknownReader)?;
+		match (request.mode, request.phase) {
+			(VerificationMode::CrossValidation { .. }, Phase::Executing { .. }) => {
+				Self::check_verifier_seat(id, &request, node, &summary, vrf.as_ref()).map_err(|e| {
+					match e {
+						Error::<T>::PrimaryNotCommitted => InputReadRefusal::PrimaryNotCommitted,
+						_ => InputReadRefusal::NoRole,
+					}
+				})
+			},
+			_ => Err(InputReadRefusal::NoRole),
+		}
 	}
 
 	/// `#[pallet::authorize]` of `submit_commitment`: valid once per (request, node, kind) until

@@ -41,11 +41,11 @@ use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
 		backoff, encode_hash, fetch_trace, kept_trace, paired_worker, poll_job, post_job,
-		trace_key, with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
+		relay_input, trace_key, with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
-	NodeId, RequestId, WorkerPublic,
+	NodeId, NodeRegistry, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_system::{
@@ -191,13 +191,13 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Phase::Executing { .. }, None) => {
 				KEPT_JOBS.keep((id, node));
 				let posted = post_job(url, Self::job_body(request, &role));
-				Self::after_post(posted, now, 0, id, request, node, key, &role, &store)
+				Self::after_post(url, posted, now, 0, id, request, node, key, &role, &store)
 			},
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
 				let posted = post_job(url, Self::job_body(request, &role));
-				Self::after_post(posted, now, attempts, id, request, node, key, &role, &store)
+				Self::after_post(url, posted, now, attempts, id, request, node, key, &role, &store)
 			},
 			// Attested "unservable" but not on chain yet: sent again every block.
 			(Phase::Executing { .. }, Some(JobState::Unservable { reason })) => {
@@ -261,8 +261,7 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 	) -> bool {
 		// A verifier commits after the primary (the chain refuses it before): kept until then,
 		// and sent by the `Committed` arm from the block the primary's commitment is in.
-		let primary_committed = request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p));
-		if matches!(role, Role::Verifier { .. }) && !primary_committed {
+		if matches!(role, Role::Verifier { .. }) && !Self::primary_committed(id, request) {
 			return false;
 		}
 		let output = &trace.canonical_output;
@@ -298,12 +297,20 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		Self::submit(CommitmentPayload { request: id, node, kind }, key)
 	}
 
-	/// The worker took the job, or refused it. A refusal of the request itself (an input that
-	/// was never uploaded, a prompt past the context) is attested on chain, so that nobody is
-	/// slashed for it; anything else is retried. An input may still be uploaded until the middle
-	/// of the window: until then the node asks its worker again every block.
+	/// Whether every public node of `request` (a Cross-Validation primary) has committed.
+	fn primary_committed(id: RequestId, request: &Request<T>) -> bool {
+		request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p))
+	}
+
+	/// The worker took the job, or refused it. A by-hash input the worker lacks is first read
+	/// from the worker of another node the request selected (the user may have uploaded it to
+	/// some of them only), and the job posted again the next block. A refusal of the request
+	/// itself (an input nobody served, a prompt past the context) is attested on chain, so that
+	/// nobody is slashed for it; anything else is retried. An input may still be uploaded until
+	/// the middle of the window: until then the node asks again every block.
 	#[allow(clippy::too_many_arguments)]
 	fn after_post(
+		url: &str,
 		posted: Result<Vec<u8>, Refusal>,
 		now: u32,
 		attempts: u32,
@@ -314,17 +321,27 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		role: &Role,
 		store: &StorageValueRef,
 	) {
+		let next_block = JobState::Backoff { retry_at: now.saturating_add(1), attempts };
 		match posted {
 			Ok(job) => store.set(&JobState::Running { job, attempts }),
-			// A verifier that cannot serve does not join; a public node attests.
-			Err(Refusal::Unservable(_)) if matches!(role, Role::Verifier { .. }) => {
-				store.set(&backoff(now, attempts))
+			Err(Refusal::Unservable(UnservableReason::InputUnavailable))
+				if Self::relay_input(url, id, request, node, key, role) =>
+			{
+				store.set(&next_block)
+			},
+			// A verifier that cannot serve does not join; one waiting for the primary's
+			// commitment before it may read the input asks again every block.
+			Err(Refusal::Unservable(reason)) if matches!(role, Role::Verifier { .. }) => {
+				if reason == UnservableReason::InputUnavailable {
+					store.set(&next_block)
+				} else {
+					store.set(&backoff(now, attempts))
+				}
 			},
 			Err(Refusal::Unservable(reason)) => {
 				let from = request.attest_unavailable_from().map(|b| b.saturated_into::<u32>());
 				if reason == UnservableReason::InputUnavailable && from.is_none_or(|f| now < f) {
-					return store
-						.set(&JobState::Backoff { retry_at: now.saturating_add(1), attempts });
+					return store.set(&next_block);
 				}
 				store.set(&JobState::Unservable { reason });
 				let kind = CommitmentKind::Unservable { reason };
@@ -332,6 +349,33 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			},
 			Err(Refusal::Transient) => store.set(&backoff(now, attempts)),
 		}
+	}
+
+	/// Read the request's by-hash input from the worker of another node it selected, proving
+	/// this node's role (`atoma_primitives::input_read`); whether the local worker has it now.
+	/// A verifier reads only once the primary's commitment is on chain: before, its read would
+	/// tell the primary that it is verified.
+	fn relay_input(
+		url: &str,
+		id: RequestId,
+		request: &Request<T>,
+		node: NodeId,
+		key: &WorkerPublic,
+		role: &Role,
+	) -> bool {
+		let StoredInput::Hash(hash) = request.input else { return false };
+		let vrf = match role {
+			Role::Verifier { proof } if Self::primary_committed(id, request) => Some(proof),
+			Role::Verifier { .. } => return false,
+			Role::Public { .. } => None,
+		};
+		let peers: Vec<Vec<u8>> = request
+			.nodes
+			.iter()
+			.filter(|peer| **peer != node)
+			.filter_map(|peer| T::Nodes::worker_url(*peer))
+			.collect();
+		relay_input(url, &peers, id, &hash, key, vrf, &Self::chain_id())
 	}
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.

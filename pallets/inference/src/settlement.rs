@@ -447,6 +447,14 @@ impl<T: Config> DisputedRequests<T::AccountId> for Pallet<T> {
 		Self::queue_convicted(node)
 	}
 
+	fn input_holders(request: RequestId) -> Option<([u8; 32], Vec<NodeId>)> {
+		let request = Requests::<T>::get(request)?;
+		match request.input {
+			crate::types::StoredInput::Hash(hash) => Some((hash, request.nodes.into_inner())),
+			crate::types::StoredInput::Inline(_) => None,
+		}
+	}
+
 	fn conclude_dispute_weight() -> Weight {
 		// The same work as a settlement: release the escrow and every reservation, record a
 		// result, drop the request and its commitments, and tell the caller pallet.

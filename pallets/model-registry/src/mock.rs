@@ -127,6 +127,9 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 	fn worker_key_since(_node: NodeId) -> u64 {
 		0
 	}
+	fn worker_url(_node: NodeId) -> Option<Vec<u8>> {
+		None
+	}
 	fn echelon_exists(_echelon: EchelonId) -> bool {
 		true
 	}

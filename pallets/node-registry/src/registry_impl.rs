@@ -35,6 +35,10 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		NodeByWorkerKey::<T>::get(key)
 	}
 
+	fn worker_url(node: NodeId) -> Option<alloc::vec::Vec<u8>> {
+		Nodes::<T>::get(node).map(|record| record.url.into_inner())
+	}
+
 	fn worker_key_since(node: NodeId) -> u64 {
 		WorkerKeySince::<T>::get(node).map_or(0, |block| block.saturated_into())
 	}

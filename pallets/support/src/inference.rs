@@ -287,6 +287,10 @@ pub trait DisputeManager<AccountId> {
 
 	/// The most [`Self::open_dispute`] can weigh; charged by the caller.
 	fn open_dispute_weight() -> Weight;
+
+	/// Whether `node` has a duty in the dispute over `request` (a party or an arbiter): it may
+	/// read the request's by-hash input from a party's worker to re-execute it.
+	fn has_duty(request: RequestId, node: NodeId) -> bool;
 }
 
 /// Without a disputes pallet a disputed request simply waits, funds held (tests of the inference
@@ -298,6 +302,10 @@ impl<AccountId> DisputeManager<AccountId> for () {
 
 	fn open_dispute_weight() -> Weight {
 		Weight::zero()
+	}
+
+	fn has_duty(_: RequestId, _: NodeId) -> bool {
+		false
 	}
 }
 
@@ -338,6 +346,11 @@ pub trait DisputedRequests<AccountId> {
 	/// `request` is not disputed. Off-chain only.
 	fn arbitration_job(request: RequestId, max_output_tokens: Option<u32>) -> Option<Vec<u8>>;
 
+	/// The hash of the disputed `request`'s input, when it was given by hash, and the nodes
+	/// whose workers may have it (those the request selected): an arbiter whose worker lacks the
+	/// input reads it from one of them. Off-chain only.
+	fn input_holders(request: RequestId) -> Option<([u8; 32], Vec<NodeId>)>;
+
 	/// For the disputes pallet's benchmarks: `subscribers` fresh eligible nodes serving a fresh
 	/// model, and a request of `user` run by `parties` of them whose commitments all disagree, so
 	/// that it is disputed ([`DisputeManager::open_dispute`] has been called).
@@ -361,4 +374,42 @@ pub struct SortitionTask {
 	pub echelon: EchelonId,
 	/// The primary, which cannot verify itself.
 	pub primary: NodeId,
+}
+
+/// A read of a request's by-hash input from a peer's worker, as the serving node asks the runtime
+/// to authorize it (`atoma_primitives::input_read`).
+#[derive(Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub struct InputRead {
+	/// The request.
+	pub request: RequestId,
+	/// The input's hash.
+	pub input_hash: [u8; 32],
+	/// The reader's worker key.
+	pub reader: crate::WorkerPublic,
+	/// Unix seconds when the reader signed (the serving node checks them against its clock).
+	pub timestamp: u64,
+	/// The reader's signature of `atoma_primitives::input_read::signing_bytes`.
+	pub signature: sp_core::sr25519::Signature,
+	/// A Cross-Validation verifier's VRF sortition proof.
+	pub vrf: Option<crate::sortition::VrfProof>,
+}
+
+/// Why a node may not read a request's by-hash input from a peer's worker (inference runtime API
+/// `authorize_input_read`; `atoma_primitives::input_read`).
+#[derive(Clone, Copy, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, Debug)]
+pub enum InputReadRefusal {
+	/// No such request in flight.
+	UnknownRequest,
+	/// The request's input is inline, or has another hash.
+	NotThisInput,
+	/// The signature does not verify under the reader's key for this chain.
+	BadSignature,
+	/// The reader's key is no registered node's current worker key.
+	UnknownReader,
+	/// The reader holds no role in the request: not selected, not a verifier with a winning
+	/// VRF proof, no duty in its dispute.
+	NoRole,
+	/// A verifier may read only once the primary's commitment is on chain: its read would tell
+	/// the primary that it is verified.
+	PrimaryNotCommitted,
 }

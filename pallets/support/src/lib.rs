@@ -32,7 +32,9 @@ extern crate alloc;
 
 pub mod draw;
 pub mod fees;
+// Test code (a seeded generator for fuzz tests): the runtime's no-panic lints do not apply.
 #[cfg(feature = "test-utils")]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
 pub mod fuzz;
 pub mod ids;
 pub mod inference;
@@ -87,6 +89,10 @@ pub trait NodeRegistry<AccountId, Balance> {
 
 	/// The node whose current worker key is `key`.
 	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId>;
+
+	/// The public URL of `node`'s inference worker (where users upload inputs given by hash,
+	/// and other nodes read them: `atoma_primitives::input_read`).
+	fn worker_url(node: NodeId) -> Option<Vec<u8>>;
 
 	/// The block from which `node`'s current worker key holds: its registration or its last key
 	/// rotation (0 for nodes of the genesis). A VRF proof made with a key chosen after a seed was

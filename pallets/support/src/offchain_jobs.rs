@@ -203,6 +203,90 @@ pub fn refusal_of(body: &[u8]) -> Refusal {
 	UnservableReason::from_worker_error(kind, code).map_or(Refusal::Transient, Refusal::Unservable)
 }
 
+/// Reading an input from peers and uploading it to the local worker ends within this, inside the
+/// job lock's deadline ([`with_job_lock`]: 3 × [`HTTP_DEADLINE_MS`]); a relay cut short is tried
+/// again the next block.
+pub const INPUT_RELAY_DEADLINE_MS: u64 = 4_000;
+
+/// Read the by-hash input `input_hash` of `request` from the first worker of `peers` (their
+/// public URLs) that serves it to this node, and upload it to the local worker at `url`. The read
+/// is signed with the worker key `key` (`atoma_primitives::input_read`), with a Cross-Validation
+/// verifier's `vrf` proof; the peer's node checks the role on chain. Whether the local worker has
+/// the input now.
+pub fn relay_input(
+	url: &str,
+	peers: &[Vec<u8>],
+	request: RequestId,
+	input_hash: &[u8; 32],
+	key: &WorkerPublic,
+	vrf: Option<&crate::sortition::VrfProof>,
+	chain: &crate::worker_key::ChainId,
+) -> bool {
+	use atoma_primitives::{hash::to_hex, input_read};
+	let timestamp = sp_io::offchain::timestamp().unix_millis() / 1_000;
+	let message = input_read::signing_bytes(chain, request.0, input_hash, timestamp);
+	let Some(signature) = sp_io::crypto::sr25519_sign(KEY_TYPE, key, &message) else {
+		return false;
+	};
+	let (hash_hex, request_id, timestamp) =
+		(encode_hash(input_hash), format!("{}", request.0), format!("{timestamp}"));
+	let (reader, signature) = (to_hex(&key.0), to_hex(&signature.0));
+	let vrf = vrf.map(|proof| to_hex(&proof.0));
+	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(INPUT_RELAY_DEADLINE_MS));
+	for peer in peers {
+		let Ok(peer) = core::str::from_utf8(peer) else { continue };
+		let peer_url = format!("{}/v1/inputs/{hash_hex}", peer.trim_end_matches('/'));
+		let mut read = http::Request::get(&peer_url)
+			.add_header(input_read::HEADER_REQUEST, &request_id)
+			.add_header(input_read::HEADER_READER, &reader)
+			.add_header(input_read::HEADER_TIMESTAMP, &timestamp)
+			.add_header(input_read::HEADER_SIGNATURE, &signature)
+			.deadline(deadline);
+		if let Some(proof) = &vrf {
+			read = read.add_header(input_read::HEADER_VRF_PROOF, proof);
+		}
+		let Ok(Ok(response)) = read.send().map(|pending| pending.try_wait(deadline)) else {
+			continue;
+		};
+		let Ok(response) = response else { continue };
+		if response.code != 200 {
+			log::info!(
+				target: "runtime::offchain-jobs",
+				"{peer} did not serve input {hash_hex} of request {}: HTTP {}",
+				request.0,
+				response.code
+			);
+			continue;
+		}
+		let bytes: Vec<u8> = response.body().collect();
+		// The peer is not trusted: only the bytes of the hash on chain are kept.
+		if atoma_primitives::hash::hash(&bytes) != *input_hash {
+			continue;
+		}
+		if upload_input(url, &hash_hex, bytes, deadline) {
+			return true;
+		}
+	}
+	false
+}
+
+/// `PUT /v1/inputs/{hash}` to the local worker by `deadline`; whether it kept the bytes.
+fn upload_input(
+	url: &str,
+	hash_hex: &str,
+	bytes: Vec<u8>,
+	deadline: sp_core::offchain::Timestamp,
+) -> bool {
+	let local_url = format!("{url}/v1/inputs/{hash_hex}");
+	let put = http::Request::new(&local_url)
+		.method(http::Method::Put)
+		.body(alloc::vec![bytes])
+		.add_header("Content-Type", "application/octet-stream")
+		.deadline(deadline)
+		.send();
+	matches!(put.map(|pending| pending.try_wait(deadline)), Ok(Ok(Ok(r))) if r.code == 201 || r.code == 200)
+}
+
 /// `GET /v1/models`: the hash of the worker's execution profile (`atoma_primitives::profile`).
 pub fn fetch_profile(url: &str) -> Option<[u8; 32]> {
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(HTTP_DEADLINE_MS));
@@ -430,36 +514,12 @@ pub fn parse_trace(body: &[u8]) -> Option<Vec<[u8; 32]>> {
 
 /// 64 hex digits as 32 bytes.
 pub fn decode_hash(hex: &str) -> Option<[u8; 32]> {
-	let digits = hex.as_bytes();
-	if digits.len() != 64 {
-		return None;
-	}
-	let nibble = |c: u8| -> Option<u8> {
-		match c {
-			b'0'..=b'9' => c.checked_sub(b'0'),
-			b'a'..=b'f' => c.checked_sub(b'a').and_then(|v| v.checked_add(10)),
-			b'A'..=b'F' => c.checked_sub(b'A').and_then(|v| v.checked_add(10)),
-			_ => None,
-		}
-	};
-	let mut out = [0u8; 32];
-	for (byte, pair) in out.iter_mut().zip(digits.chunks_exact(2)) {
-		let (high, low) = (pair.first().copied()?, pair.get(1).copied()?);
-		*byte = (nibble(high)? << 4) | nibble(low)?;
-	}
-	Some(out)
+	atoma_primitives::hash::from_hex(hex)
 }
 
 /// 32 bytes as 64 lowercase hex digits.
 pub fn encode_hash(hash: &[u8; 32]) -> String {
-	const DIGITS: &[u8; 16] = b"0123456789abcdef";
-	let mut out = String::with_capacity(64);
-	for byte in hash {
-		for nibble in [byte >> 4, byte & 0x0f] {
-			out.push(DIGITS.get(usize::from(nibble)).copied().map_or('0', char::from));
-		}
-	}
-	out
+	atoma_primitives::hash::to_hex(hash)
 }
 
 #[cfg(test)]

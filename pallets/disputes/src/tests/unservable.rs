@@ -133,3 +133,52 @@ fn an_unservable_verdict_is_accepted_in_a_step_check_and_a_malformed_one_is_not(
 		);
 	});
 }
+
+/// An arbiter whose worker lacks a by-hash input reads it from a party's worker: its duty in the
+/// dispute is its role, checked on chain by the party's node. A node with no duty may not read.
+#[test]
+fn the_parties_and_arbiters_of_a_dispute_may_read_its_input() {
+	use atoma_support::inference::{DisputedRequests, InputRead, InputReadRefusal, RequestInput};
+	ExtBuilder::default().build_and_execute(|| {
+		let hash = sp_io::hashing::blake2_256(b"uploaded to the parties");
+		let mut s = spec(VerificationMode::Sampling { n: 2 });
+		s.input = RequestInput::Hash(hash);
+		let id = RequestId(pallet_inference::NextRequestId::<Test>::get());
+		assert_ok!(Inference::submit_request(RuntimeOrigin::signed(USER), s));
+		next_block();
+		let parties = request(id).nodes.to_vec();
+		let honest = output(1, 4);
+		assert_ok!(commit(id, parties[0], quorum_kind(&honest, 0, 2)));
+		assert_ok!(commit(id, parties[1], quorum_kind(&output(2, 4), 1, 2)));
+		assert_eq!(Inference::input_holders(id), Some((hash, parties.clone())));
+		let arbiters = run_to_draw(id);
+		let read = |node: NodeId| {
+			let now = 1_700_000_000;
+			let message = atoma_primitives::input_read::signing_bytes(
+				&Inference::chain_id(),
+				id.0,
+				&hash,
+				now,
+			);
+			let signature = pair_of(node).sign(&message);
+			Inference::authorize_input_read(&InputRead {
+				request: id,
+				input_hash: hash,
+				reader: pair_of(node).public(),
+				timestamp: now,
+				signature,
+				vrf: None,
+			})
+		};
+		for node in arbiters.iter().chain(&parties) {
+			assert_eq!(read(*node), Ok(()), "{node:?} has a duty");
+		}
+		let outsider = (0..12)
+			.map(NodeId)
+			.find(|n| !arbiters.contains(n) && !parties.contains(n))
+			.expect("12 nodes");
+		assert_eq!(read(outsider), Err(InputReadRefusal::NoRole));
+		arbitrate(id, &arbiters, &vec![verdict(&honest, 2); arbiters.len()]);
+		assert!(!crate::Disputes::<Test>::contains_key(id), "resolved");
+	});
+}

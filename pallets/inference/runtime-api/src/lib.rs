@@ -5,6 +5,8 @@
 //!   whitepaper's Appendix A (Corollary 1) and the Sampling Consensus tamper bound `r^n`.
 //! - `sortition_tasks`: Cross-Validation requests in their commit window, for the node's VRF task
 //!   (node obfuscation: each node evaluates its own VRF natively and keeps the proof off chain).
+//! - `authorize_input_read` (version 2): whether a node may read a request's by-hash input from
+//!   another node's worker (`atoma_primitives::input_read`); the serving worker's node asks it.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -13,13 +15,14 @@ extern crate alloc;
 use alloc::vec::Vec;
 
 use atoma_support::{
-	inference::{SortitionTask, VerificationMode},
+	inference::{InputRead, InputReadRefusal, SortitionTask, VerificationMode},
 	EchelonId, ModelId,
 };
 use sp_runtime::{Perbill, Perquintill};
 
 sp_api::decl_runtime_apis! {
 	/// The Atoma inference API.
+	#[api_version(2)]
 	pub trait InferenceApi<Balance> where Balance: codec::Codec {
 		/// The escrow of a request for `model` in `echelon` with `input_tokens` and at most
 		/// `max_output_tokens`, verified by `mode`, at the echelon's current price; `None` if the
@@ -42,5 +45,13 @@ sp_api::decl_runtime_apis! {
 
 		/// Cross-Validation requests whose commit window is open.
 		fn sortition_tasks() -> Vec<SortitionTask>;
+
+		/// Whether the reader of `read` may read the by-hash input it names from another node's
+		/// worker: its signature must sign `atoma_primitives::input_read::signing_bytes` at its
+		/// timestamp (the caller checks the time against its clock), and the reader must hold a
+		/// role in the request (selected, a joined verifier, a duty in its dispute, or a verifier
+		/// seat its VRF proof wins).
+		#[api_version(2)]
+		fn authorize_input_read(read: InputRead) -> Result<(), InputReadRefusal>;
 	}
 }

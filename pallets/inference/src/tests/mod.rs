@@ -4,6 +4,7 @@ mod assignments;
 mod callers;
 mod cross_validation;
 mod fuzz;
+mod input_read;
 mod offchain;
 mod publish;
 mod sampling;
