@@ -62,6 +62,13 @@ pub struct ServeArgs {
 	/// `atoma-worker listening on http://ADDR`.
 	#[arg(long, env = "ATOMA_WORKER_LISTEN", default_value = "127.0.0.1:8080")]
 	pub listen: SocketAddr,
+	/// A second, public address serving only what users and other nodes need: `PUT` and `GET
+	/// /v1/inputs/{hash}` and `/health` (register this one on chain, behind a TLS proxy). The
+	/// `--listen` address keeps everything, free inference included: keep it on localhost or
+	/// behind a firewall. Printed on stdout, before the `--listen` line, as
+	/// `atoma-worker public on http://ADDR`.
+	#[arg(long, env = "ATOMA_WORKER_PUBLIC_LISTEN")]
+	pub public_listen: Option<SocketAddr>,
 	/// Device for the forward pass: `cpu`, `cuda` or `cuda:N` (needs the `cuda` feature).
 	#[arg(long, env = "ATOMA_WORKER_DEVICE", default_value = "cpu")]
 	pub device: DeviceSpec,

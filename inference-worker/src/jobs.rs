@@ -20,8 +20,8 @@ use crate::{
 	commitments::JobCommitments, engine::generate::GenerationOutput, validation::ValidatedRequest,
 };
 
-/// A job id, `job-<process nonce>-<counter>`: unique within a process and, through the nonce (the
-/// start time in milliseconds), across restarts of one worker.
+/// A job id, `job-<128 random bits, hex>`: unique, and unguessable, so that nobody can read a job
+/// whose id it was not given.
 pub type JobId = String;
 
 /// Lifecycle of a job.
@@ -121,10 +121,22 @@ impl JobStore {
 		self.inner.lock().unwrap_or_else(PoisonError::into_inner)
 	}
 
+	/// A random id. Should the OS have no randomness to give (never on a supported system), the
+	/// id is still unique: the process nonce and a counter, hashed.
+	fn fresh_id(&self) -> JobId {
+		let mut bits = [0u8; 16];
+		if getrandom::fill(&mut bits).is_err() {
+			let n = self.counter.fetch_add(1, Ordering::Relaxed);
+			let digest =
+				atoma_primitives::hash::hash(&[self.nonce.to_le_bytes(), n.to_le_bytes()].concat());
+			bits.copy_from_slice(&digest[..16]);
+		}
+		format!("job-{}", atoma_primitives::hash::to_hex(&bits))
+	}
+
 	/// Record a new queued job and return its id.
 	pub fn insert_queued(&self, request: &ValidatedRequest) -> JobId {
-		let n = self.counter.fetch_add(1, Ordering::Relaxed);
-		let id = format!("job-{:x}-{n}", self.nonce);
+		let id = self.fresh_id();
 		let record = JobRecord {
 			id: id.clone(),
 			model: request.model.clone(),

@@ -167,6 +167,26 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		inputs: Arc::new(atoma_inference_worker::inputs::InputStore::new(1_024, 64 << 20)),
 		node: args.node_rpc_url.clone().map(atoma_inference_worker::node_rpc::NodeRpc::new),
 	};
+	// The public address first: the `--listen` line below is the signal that the worker is ready.
+	let public = match args.public_listen {
+		Some(public_addr) => {
+			let listener = tokio::net::TcpListener::bind(public_addr).await?;
+			let addr = listener.local_addr()?;
+			let app =
+				api::public_router(state.clone(), args.max_body_bytes, args.request_timeout());
+			tracing::info!(%addr, "public address: inputs only");
+			let mut stdout = std::io::stdout().lock();
+			writeln!(stdout, "atoma-worker public on http://{addr}")?;
+			stdout.flush()?;
+			let shutdown = shutdown.clone();
+			Some(tokio::spawn(async move {
+				axum::serve(listener, app)
+					.with_graceful_shutdown(async move { shutdown.wait().await })
+					.await
+			}))
+		},
+		None => None,
+	};
 	let app = api::router(state, args.max_body_bytes, args.request_timeout());
 
 	let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -193,6 +213,10 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		() = async { shutdown.wait().await; tokio::time::sleep(grace).await } => {
 			tracing::warn!(grace_secs = grace.as_secs(), "grace period over; closing open connections");
 		},
+	}
+
+	if let Some(public) = public {
+		public.abort();
 	}
 
 	// Anything still running has no one left to deliver it to: the job store dies with us.

@@ -624,3 +624,44 @@ fn an_input_is_not_served_while_the_node_cannot_authorize_the_read() {
 	assert_error(&r, 503, "node_unavailable", None);
 	assert!(!r.text().contains("a prompt"));
 }
+
+/// The public address (the URL a node registers) serves what users and other nodes need and
+/// nothing more: free inference, jobs, outputs, models and metrics are not there. Job ids are
+/// unguessable.
+#[test]
+fn the_public_address_serves_inputs_and_nothing_else() {
+	let w = common::Worker::start(&["--public-listen", "127.0.0.1:0"], &[]);
+	let public = w.public_addr.expect("a public address");
+	// The operator's address runs jobs; their ids are 128 random bits.
+	let job = w.run_job(&json!({"prompt": "Once upon a time", "max_tokens": 2}));
+	let id = job["id"].as_str().expect("an id").to_owned();
+	let bits = id.strip_prefix("job-").expect("job-…");
+	assert!(bits.len() == 32 && bits.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+	let other = w.run_job(&json!({"prompt": "Once upon a time", "max_tokens": 2}));
+	assert_ne!(other["id"], job["id"]);
+
+	let json = [("Content-Type", "application/json")];
+	let body = br#"{"prompt": "Once upon a time", "max_tokens": 2}"#.as_slice();
+	for path in ["/v1/jobs", "/v1/completions", "/v1/chat/completions"] {
+		let r = common::request(public, "POST", path, &json, Some(body));
+		assert_error(&r, 404, "not_found", None);
+	}
+	for path in [format!("/v1/jobs/{id}"), format!("/v1/outputs/{id}"), "/v1/models".into()] {
+		assert_error(&common::request(public, "GET", &path, &[], None), 404, "not_found", None);
+	}
+	assert_error(&common::request(public, "GET", "/metrics", &[], None), 404, "not_found", None);
+	assert_eq!(common::request(public, "GET", "/health", &[], None).status, 200);
+
+	// Users upload inputs there; other nodes read them with credentials (checked by the node).
+	let prompt = b"a prompt given by hash";
+	let path = format!("/v1/inputs/{}", hex::encode(atoma_primitives::hash::hash(prompt)));
+	let r = common::request(public, "PUT", &path, &[], Some(prompt));
+	assert_eq!(r.status, 201, "{}", r.text());
+	assert_error(
+		&common::request(public, "GET", &path, &[], None),
+		401,
+		"missing_credentials",
+		None,
+	);
+	assert_error(&read_with_credentials(public, &path), 403, "input_sharing_disabled", None);
+}

@@ -191,7 +191,7 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 	let rpc = net.rpc();
 	rpc.wait_for_finalized(1, STARTUP);
 
-	// Alice's genesis node points at its worker's real URL, where other nodes read inputs.
+	// Alice's genesis node points at its worker's public URL, where other nodes read inputs.
 	let alice_operator = pair("Alice");
 	let nonce = common::next_nonce(&rpc, &AccountId::from(alice_operator.public()));
 	submit(
@@ -199,7 +199,7 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 		&alice_operator,
 		RuntimeCall::NodeRegistry(pallet_node_registry::Call::set_url {
 			node: NodeId(0),
-			url: net.workers[0].url().into_bytes(),
+			url: net.workers[0].public_url().into_bytes(),
 		}),
 		nonce,
 	);
@@ -213,7 +213,7 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 			RuntimeCall::NodeRegistry(pallet_node_registry::Call::register_node {
 				echelon: EchelonId(0),
 				worker_key: operator.public(),
-				url: net.workers[i + 1].url().into_bytes(),
+				url: net.workers[i + 1].public_url().into_bytes(),
 				collateral: COLLATERAL,
 				price_per_token: atoma_runtime::currency::MICRO_UNITS,
 			}),

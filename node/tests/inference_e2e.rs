@@ -181,7 +181,7 @@ fn two_nodes(label: &str) -> TwoNodes {
 		RuntimeCall::NodeRegistry(pallet_node_registry::Call::register_node {
 			echelon: EchelonId(0),
 			worker_key: bob_pair.public(),
-			url: worker_b.url().into_bytes(),
+			url: worker_b.public_url().into_bytes(),
 			collateral: 1_000 * atoma_runtime::currency::UNITS,
 			price_per_token: atoma_runtime::currency::MICRO_UNITS,
 		}),

@@ -100,10 +100,11 @@ impl AppState {
 	}
 }
 
-/// Build the router with all layers.
+/// The operator's router: everything, free inference included (`POST /v1/jobs`, the OpenAI
+/// endpoints). It listens on `--listen`, localhost by default; the paired node and the operator
+/// use it.
 pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Duration) -> Router {
-	let metrics = Arc::clone(&state.metrics);
-	Router::new()
+	let routes = Router::new()
 		.route("/health", get(meta::health))
 		.route("/metrics", get(meta::metrics))
 		.route("/v1/models", get(meta::models))
@@ -112,7 +113,35 @@ pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Durati
 		.route("/v1/jobs/{id}", get(jobs::get_job))
 		.route("/v1/outputs/{id}", get(jobs::get_output))
 		.route("/v1/completions", post(openai::completions))
-		.route("/v1/chat/completions", post(openai::chat_completions))
+		.route("/v1/chat/completions", post(openai::chat_completions));
+	with_layers(routes, state, max_body_bytes, timeout)
+}
+
+/// The public router, for the URL a node registers on chain: what users and other nodes need and
+/// nothing more. Users upload inputs given by hash; nodes with a role in a request read them
+/// (each read authorized by the paired node). No inference, no job or output of anyone's, no
+/// metrics: everything else is 404.
+pub fn public_router(
+	state: AppState,
+	max_body_bytes: usize,
+	timeout: std::time::Duration,
+) -> Router {
+	let routes = Router::new()
+		.route("/health", get(meta::health))
+		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input));
+	with_layers(routes, state, max_body_bytes, timeout)
+}
+
+/// The fallback, the state and every layer (body limit, timeout, JSON error bodies, metrics,
+/// tracing) around `routes`.
+fn with_layers(
+	routes: Router<AppState>,
+	state: AppState,
+	max_body_bytes: usize,
+	timeout: std::time::Duration,
+) -> Router {
+	let metrics = Arc::clone(&state.metrics);
+	routes
 		.fallback(fallback)
 		.with_state(state)
 		.layer(DefaultBodyLimit::max(max_body_bytes))

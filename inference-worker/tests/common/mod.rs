@@ -36,6 +36,8 @@ pub fn model_path() -> PathBuf {
 pub struct Worker {
 	pub child: Child,
 	pub addr: SocketAddr,
+	/// The public address, when started with `--public-listen`.
+	pub public_addr: Option<SocketAddr>,
 	stdin: Option<ChildStdin>,
 }
 
@@ -54,17 +56,22 @@ impl Worker {
 		let mut child = cmd.spawn().expect("spawn atoma-worker");
 		let stdout = child.stdout.take().expect("stdout");
 		let stdin = child.stdin.take();
-		let mut line = String::new();
-		BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-		let addr = line
-			.trim()
-			.strip_prefix("atoma-worker listening on http://")
-			.unwrap_or_else(|| {
-				panic!("unexpected first line {line:?} (did the worker fail to start?)")
-			})
-			.parse()
-			.expect("socket address");
-		Self { child, addr, stdin }
+		// `public on` (with `--public-listen`) comes first; `listening on` says it is ready.
+		let mut stdout = BufReader::new(stdout);
+		let mut public_addr = None;
+		let addr = loop {
+			let mut line = String::new();
+			stdout.read_line(&mut line).expect("read the worker's address lines");
+			let line = line.trim();
+			if let Some(public) = line.strip_prefix("atoma-worker public on http://") {
+				public_addr = Some(public.parse().expect("socket address"));
+			} else if let Some(addr) = line.strip_prefix("atoma-worker listening on http://") {
+				break addr.parse().expect("socket address");
+			} else {
+				panic!("unexpected line {line:?} (did the worker fail to start?)")
+			}
+		};
+		Self { child, addr, public_addr, stdin }
 	}
 
 	pub fn get(&self, path: &str) -> Response {

@@ -12,7 +12,11 @@ use serde_json::Value;
 /// The real inference worker with the real model, on a free port.
 pub struct Worker {
 	child: Child,
+	/// The operator's address: the node posts jobs there.
 	port: u16,
+	/// The public address (`--public-listen`): registered on chain; users upload inputs there and
+	/// other nodes read them.
+	public_port: u16,
 }
 
 impl Worker {
@@ -32,7 +36,7 @@ impl Worker {
 		let mut child = Command::new(exe)
 			.arg("--model")
 			.arg(format!("smollm2-135m-instruct={}", model.display()))
-			.args(["--listen", "127.0.0.1:0"])
+			.args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
 			.args(extra)
 			.stdout(Stdio::piped())
 			.stderr(Stdio::null())
@@ -40,17 +44,30 @@ impl Worker {
 			.expect("the worker starts");
 		let stdout = child.stdout.take().expect("piped");
 		let mut lines = BufReader::new(stdout).lines();
+		let port_of = |addr: &str| -> u16 {
+			addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port")
+		};
+		let mut public_port = None;
 		let port = loop {
-			let line = lines.next().expect("the worker prints its address").expect("utf-8");
+			let line = lines.next().expect("the worker prints its addresses").expect("utf-8");
+			if let Some(addr) = line.strip_prefix("atoma-worker public on http://") {
+				public_port = Some(port_of(addr));
+			}
 			if let Some(addr) = line.strip_prefix("atoma-worker listening on http://") {
-				break addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("a port");
+				break port_of(addr);
 			}
 		};
-		Worker { child, port }
+		Worker { child, port, public_port: public_port.expect("a public address") }
 	}
 
+	/// The operator's URL, for `--inference-worker-url`.
 	pub fn url(&self) -> String {
 		format!("http://127.0.0.1:{}", self.port)
+	}
+
+	/// The public URL, to register on chain.
+	pub fn public_url(&self) -> String {
+		format!("http://127.0.0.1:{}", self.public_port)
 	}
 
 	/// A plain HTTP request to the worker; the JSON body of its answer.
@@ -72,7 +89,9 @@ impl Worker {
 impl Worker {
 	/// `PUT` raw bytes; the JSON answer.
 	pub fn put_raw(&self, path: &str, body: &[u8]) -> Value {
-		let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("worker reachable");
+		// As a user uploads an input: to the public address.
+		let mut stream =
+			TcpStream::connect(("127.0.0.1", self.public_port)).expect("worker reachable");
 		let head = format!(
 			"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
 			body.len()
