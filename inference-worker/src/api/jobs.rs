@@ -74,19 +74,19 @@ pub(super) async fn read_input(
 ) -> Result<Response, WorkerError> {
 	let key = crate::inputs::parse_hash(&hash)
 		.ok_or_else(|| WorkerError::InvalidBody(format!("{hash:?} is not 64 hex digits")))?;
-	let auth =
-		atoma_primitives::input_read::InputReadAuth::from_headers(&hex::encode(key), |name| {
-			headers.get(name).and_then(|v| v.to_str().ok())
-		})
-		.map_err(WorkerError::MissingCredentials)?;
+	let hash = hex::encode(key);
+	let auth = atoma_primitives::input_read::InputReadAuth::from_headers(&hash, |name| {
+		headers.get(name).and_then(|v| v.to_str().ok())
+	})
+	.map_err(WorkerError::MissingCredentials)?;
 	let node = state.node.as_ref().ok_or(WorkerError::InputSharingDisabled)?;
 	node.authorize(&auth).await.map_err(|e| match e {
 		crate::node_rpc::AccessError::Refused(why) => WorkerError::InputReadRefused(why),
 		crate::node_rpc::AccessError::NodeUnavailable(why) => WorkerError::NodeUnavailable(why),
 	})?;
 	let bytes =
-		state.inputs.get(&key).ok_or_else(|| WorkerError::InputNotUploaded(hex::encode(key)))?;
-	tracing::info!(input = %hex::encode(key), reader = %auth.reader, "input served");
+		state.inputs.get(&key).ok_or_else(|| WorkerError::InputNotUploaded(hash.clone()))?;
+	tracing::info!(input = %hash, reader = %auth.reader, "input served");
 	Ok(([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response())
 }
 

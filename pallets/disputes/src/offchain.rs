@@ -39,7 +39,7 @@ use atoma_support::{
 		with_job_lock, FinishedJob, JobState, KeptJobs, Poll, Refusal,
 	},
 	worker_key::KEY_TYPE,
-	NodeId, NodeRegistry, RequestId, WorkerPublic,
+	NodeId, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_support::BoundedVec;
@@ -280,12 +280,16 @@ impl<T: Config> Pallet<T> {
 	/// (`atoma_primitives::input_read`); whether the local worker has it now.
 	fn relay_input(url: &str, id: RequestId, node: NodeId, key: &WorkerPublic) -> bool {
 		let Some((hash, holders)) = T::Requests::input_holders(id) else { return false };
-		let peers: Vec<Vec<u8>> = holders
-			.into_iter()
-			.filter(|holder| *holder != node)
-			.filter_map(T::Nodes::worker_url)
-			.collect();
-		relay_input(url, &peers, id, &hash, key, None, &Self::chain_id())
+		relay_input::<T::AccountId, BalanceOf<T>, T::Nodes>(
+			url,
+			&holders,
+			node,
+			id,
+			&hash,
+			key,
+			None,
+			&Self::chain_id(),
+		)
 	}
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.

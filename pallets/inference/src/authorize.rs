@@ -114,6 +114,11 @@ impl<T: Config> Pallet<T> {
 		Ok(CheckedCommitment { request, window_end })
 	}
 
+	/// Whether every public node of `request` (a Cross-Validation primary) has committed.
+	pub(crate) fn primary_committed(id: RequestId, request: &Request<T>) -> bool {
+		request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p))
+	}
+
 	/// Check that `node` (whose record is `summary`) won a Cross-Validation verifier seat of
 	/// request `id` with the VRF proof `vrf`, and may take it now.
 	pub(crate) fn check_verifier_seat(
@@ -137,10 +142,7 @@ impl<T: Config> Pallet<T> {
 		);
 		// Nothing on chain may tell the primary, before its own commitment is in, whether anyone
 		// verifies it: verifiers commit after it.
-		ensure!(
-			request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p)),
-			Error::<T>::PrimaryNotCommitted
-		);
+		ensure!(Self::primary_committed(id, request), Error::<T>::PrimaryNotCommitted);
 		// The escrow pays `n` verifiers: later ones could be paid nothing.
 		let seats = match request.mode {
 			VerificationMode::CrossValidation { n, .. } => n as usize,

@@ -267,8 +267,7 @@ impl<T: Config> Pallet<T> {
 		match request.phase {
 			Phase::Executing { deadline } if deadline == now => match request.mode {
 				VerificationMode::CrossValidation { .. } => {
-					let primary_committed =
-						request.nodes.iter().all(|n| Commitments::<T>::contains_key(id, n));
+					let primary_committed = Self::primary_committed(id, &request);
 					let awaiting_reveal =
 						request.nodes.iter().chain(request.verifiers.iter()).any(|n| {
 							Commitments::<T>::get(id, n).is_some_and(|c| c.awaits_reveal())

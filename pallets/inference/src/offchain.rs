@@ -45,7 +45,7 @@ use atoma_support::{
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
-	NodeId, NodeRegistry, RequestId, WorkerPublic,
+	NodeId, RequestId, WorkerPublic,
 };
 use codec::Encode;
 use frame_system::{
@@ -297,11 +297,6 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		Self::submit(CommitmentPayload { request: id, node, kind }, key)
 	}
 
-	/// Whether every public node of `request` (a Cross-Validation primary) has committed.
-	fn primary_committed(id: RequestId, request: &Request<T>) -> bool {
-		request.nodes.iter().all(|p| Commitments::<T>::contains_key(id, p))
-	}
-
 	/// The worker took the job, or refused it. A by-hash input the worker lacks is first read
 	/// from the worker of another node the request selected (the user may have uploaded it to
 	/// some of them only), and the job posted again the next block. A refusal of the request
@@ -369,13 +364,16 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			Role::Verifier { .. } => return false,
 			Role::Public { .. } => None,
 		};
-		let peers: Vec<Vec<u8>> = request
-			.nodes
-			.iter()
-			.filter(|peer| **peer != node)
-			.filter_map(|peer| T::Nodes::worker_url(*peer))
-			.collect();
-		relay_input(url, &peers, id, &hash, key, vrf, &Self::chain_id())
+		relay_input::<T::AccountId, BalanceOf<T>, T::Nodes>(
+			url,
+			&request.nodes,
+			node,
+			id,
+			&hash,
+			key,
+			vrf,
+			&Self::chain_id(),
+		)
 	}
 
 	/// Sign `payload` with the worker key and submit it as an authorized transaction.

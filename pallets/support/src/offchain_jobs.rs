@@ -208,14 +208,16 @@ pub fn refusal_of(body: &[u8]) -> Refusal {
 /// again the next block.
 pub const INPUT_RELAY_DEADLINE_MS: u64 = 4_000;
 
-/// Read the by-hash input `input_hash` of `request` from the first worker of `peers` (their
-/// public URLs) that serves it to this node, and upload it to the local worker at `url`. The read
-/// is signed with the worker key `key` (`atoma_primitives::input_read`), with a Cross-Validation
-/// verifier's `vrf` proof; the peer's node checks the role on chain. Whether the local worker has
-/// the input now.
-pub fn relay_input(
+/// Read the by-hash input `input_hash` of `request` from the first worker of `holders` (the nodes
+/// that may have it; `node`, this one, is skipped) that serves it to this node, and upload it to
+/// the local worker at `url`. The read goes to each holder's registered URL, signed with the
+/// worker key `key` (`atoma_primitives::input_read`), with a Cross-Validation verifier's `vrf`
+/// proof; the holder's node checks the role on chain. Whether the local worker has the input now.
+#[allow(clippy::too_many_arguments)]
+pub fn relay_input<AccountId, Balance, Nodes: NodeRegistry<AccountId, Balance>>(
 	url: &str,
-	peers: &[Vec<u8>],
+	holders: &[NodeId],
+	node: NodeId,
 	request: RequestId,
 	input_hash: &[u8; 32],
 	key: &WorkerPublic,
@@ -233,8 +235,10 @@ pub fn relay_input(
 	let (reader, signature) = (to_hex(&key.0), to_hex(&signature.0));
 	let vrf = vrf.map(|proof| to_hex(&proof.0));
 	let deadline = sp_io::offchain::timestamp().add(Duration::from_millis(INPUT_RELAY_DEADLINE_MS));
+	let peers =
+		holders.iter().filter(|holder| **holder != node).filter_map(|h| Nodes::worker_url(*h));
 	for peer in peers {
-		let Ok(peer) = core::str::from_utf8(peer) else { continue };
+		let Ok(peer) = core::str::from_utf8(&peer) else { continue };
 		let peer_url = format!("{}/v1/inputs/{hash_hex}", peer.trim_end_matches('/'));
 		let mut read = http::Request::get(&peer_url)
 			.add_header(input_read::HEADER_REQUEST, &request_id)
