@@ -27,9 +27,13 @@ model="$(scripts/fetch-model.sh)"
 
 dev_dir=${ATOMA_DEV_DIR:-$(mktemp -d -t atoma-dev.XXXXXX)}
 worker_bin="$(dirname "$NODE_BIN")/atoma-worker"
-# The worker asks the node whether another node may read an input uploaded to it by hash.
+# The worker asks the node whether another node may read an input uploaded to it by hash. It keeps
+# the outputs of chain jobs for their owners in the dev directory: the dev chain starts afresh each
+# time (its request ids with it), so its outputs do too.
+rm -rf "$dev_dir/worker-outputs"
 "$worker_bin" --model "smollm2-135m-instruct=$model" --listen 127.0.0.1:8080 \
-	--node-rpc-url http://127.0.0.1:9944 >"$dev_dir/worker.log" 2>&1 &
+	--node-rpc-url http://127.0.0.1:9944 --output-dir "$dev_dir/worker-outputs" \
+	>"$dev_dir/worker.log" 2>&1 &
 worker_pid=$!
 trap 'kill "$worker_pid" 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 1 120); do

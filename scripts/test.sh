@@ -9,6 +9,9 @@ source scripts/env.sh
 
 scripts/install-deps.sh
 
+echo "==> client (the layouts a client checks answers with, against the primitives' vectors)"
+(cd clients && node --test)
+
 echo "==> dependency checks"
 # One polkadot-sdk release line: no sp-*/sc-*/frame-*/pallet-* crate may appear in two versions.
 dups=$(cargo tree --locked -d --workspace --depth 0 --prefix none 2>/dev/null \

@@ -87,6 +87,13 @@ pub struct ServeArgs {
 	/// is evicted first.
 	#[arg(long, env = "ATOMA_WORKER_MAX_STORED_JOBS", default_value_t = 10_000)]
 	pub max_stored_jobs: usize,
+	/// Where the outputs of chain jobs are kept for their owners (one JSON file per request,
+	/// created if missing); they survive a restart.
+	#[arg(long, env = "ATOMA_WORKER_OUTPUT_DIR", default_value = "atoma-worker-outputs")]
+	pub output_dir: PathBuf,
+	/// Outputs kept in `--output-dir`; the oldest is deleted first.
+	#[arg(long, env = "ATOMA_WORKER_MAX_STORED_OUTPUTS", default_value_t = 20_000)]
+	pub max_stored_outputs: usize,
 	/// The paired node's HTTP JSON-RPC endpoint (e.g. `http://127.0.0.1:9944`). Other nodes with a
 	/// role in a request read its by-hash input from this worker (`GET /v1/inputs/{hash}`); the
 	/// worker asks this node whether each reader holds the role. Without it, no input is served.

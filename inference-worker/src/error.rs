@@ -70,9 +70,20 @@ pub enum WorkerError {
 	/// A job names an input by hash that was not uploaded (or was evicted).
 	#[error("no input with hash {0} was uploaded; PUT it to /v1/inputs/{0} first")]
 	InputNotUploaded(String),
-	/// A read of an uploaded input lacks a credential header (`atoma_primitives::input_read`).
-	#[error("reading an input needs the {0} header (see atoma_primitives::input_read)")]
+	/// A read of an uploaded input or of a request's output lacks a credential header
+	/// (`atoma_primitives::input_read`, `atoma_primitives::output_read`).
+	#[error("this read needs the {0} header")]
 	MissingCredentials(&'static str),
+	/// This worker holds no output of the request (it never ran it, or evicted it).
+	#[error("this worker has no output of request {0}")]
+	UnknownRequest(u64),
+	/// The output of a request was asked for by anyone but its owner, or with a stale or bad
+	/// signature.
+	#[error("the output is not served: {0}")]
+	OutputReadRefused(String),
+	/// The request's job still runs: ask for the stream (`Accept: text/event-stream`) or later.
+	#[error("the output of request {0} is still being generated; stream it with Accept: text/event-stream")]
+	OutputNotReady(u64),
 	/// This worker is not paired with a node that could authorize reads (`--node-rpc-url`).
 	#[error("this worker serves no inputs: it has no --node-rpc-url to check readers against")]
 	InputSharingDisabled,
@@ -126,6 +137,9 @@ impl WorkerError {
 			Self::InputHashMismatch(_) => (StatusCode::UNPROCESSABLE_ENTITY, "input_hash_mismatch"),
 			Self::InputNotUploaded(_) => (StatusCode::CONFLICT, "input_not_uploaded"),
 			Self::MissingCredentials(_) => (StatusCode::UNAUTHORIZED, "missing_credentials"),
+			Self::UnknownRequest(_) => (StatusCode::NOT_FOUND, "request_not_found"),
+			Self::OutputReadRefused(_) => (StatusCode::FORBIDDEN, "output_read_refused"),
+			Self::OutputNotReady(_) => (StatusCode::CONFLICT, "output_not_ready"),
 			Self::InputSharingDisabled => (StatusCode::FORBIDDEN, "input_sharing_disabled"),
 			Self::InputReadRefused(_) => (StatusCode::FORBIDDEN, "input_read_refused"),
 			Self::NodeUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "node_unavailable"),

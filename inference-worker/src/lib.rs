@@ -27,6 +27,8 @@
 //!   runs on the async runtime.
 //! * [`jobs`] is the bounded in-memory store the off-chain worker polls.
 //! * [`commitments`] is the only place that calls the primitives' hashing.
+//! * [`delivery`] keeps the output of every chain job (streamed while it runs, on disk once
+//!   complete) and serves it to the request's owner, whose signature it checks itself.
 //! * [`inputs`] keeps prompts uploaded by hash; other nodes read them once [`node_rpc`] (the
 //!   worker's one outgoing call) has asked the paired node whether the reader holds a role.
 //!
@@ -43,6 +45,7 @@
 pub mod api;
 pub mod commitments;
 pub mod config;
+pub mod delivery;
 pub mod engine;
 pub mod error;
 #[cfg(feature = "fault-injection")]

@@ -166,6 +166,13 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 		// 1,024 prompts or 64 MiB, whichever comes first.
 		inputs: Arc::new(atoma_inference_worker::inputs::InputStore::new(1_024, 64 << 20)),
 		node: args.node_rpc_url.clone().map(atoma_inference_worker::node_rpc::NodeRpc::new),
+		outputs: Arc::new(
+			atoma_inference_worker::delivery::OutputStore::open(
+				&args.output_dir,
+				args.max_stored_outputs,
+			)
+			.map_err(|e| format!("--output-dir {}: {e}", args.output_dir.display()))?,
+		),
 	};
 	// The public address first: the `--listen` line below is the signal that the worker is ready.
 	let public = match args.public_listen {

@@ -665,3 +665,132 @@ fn the_public_address_serves_inputs_and_nothing_else() {
 	);
 	assert_error(&read_with_credentials(public, &path), 403, "input_sharing_disabled", None);
 }
+
+/// An sr25519 key for a test account (a user's wallet key), from a seed.
+fn account(seed: u8) -> schnorrkel::Keypair {
+	schnorrkel::MiniSecretKey::from_bytes(&[seed; 32])
+		.expect("32 bytes")
+		.expand_to_keypair(schnorrkel::ExpansionMode::Ed25519)
+}
+
+/// `GET /v1/requests/{request}/output` signed by `signer` now, as polkadot.js would sign it
+/// (`atoma_primitives::output_read`); `stream` asks for server-sent events.
+fn read_output(
+	addr: std::net::SocketAddr,
+	chain: &[u8; 32],
+	request: u64,
+	signer: &schnorrkel::Keypair,
+	stream: bool,
+) -> common::Response {
+	use atoma_primitives::output_read::*;
+	let now = std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.expect("after 1970")
+		.as_secs();
+	let message = signing_bytes(chain, request, now);
+	let signature = signer.sign_simple(b"substrate", &message).to_bytes();
+	let (account, signature, now) =
+		(hex::encode(signer.public.to_bytes()), hex::encode(signature), now.to_string());
+	let mut headers = vec![
+		(HEADER_ACCOUNT, account.as_str()),
+		(HEADER_TIMESTAMP, now.as_str()),
+		(HEADER_SIGNATURE, signature.as_str()),
+	];
+	if stream {
+		headers.push(("Accept", "text/event-stream"));
+	}
+	common::request(addr, "GET", &format!("/v1/requests/{request}/output"), &headers, None)
+}
+
+/// A chain job's output goes to its owner only: streamed while it is generated (from the first
+/// token, whenever the owner comes), whole afterwards, from the public address, and still after a
+/// restart; with the values its commitment is computed from, equal to the job's own.
+#[test]
+fn the_owner_alone_reads_a_chain_jobs_output_streamed_then_whole_and_after_a_restart() {
+	let chain = [7u8; 32];
+	let (owner, stranger) = (account(1), account(2));
+	let w = common::Worker::start(&["--public-listen", "127.0.0.1:0"], &[]);
+	let public = w.public_addr.expect("a public address");
+	let ticket = json!({
+		"request": 42,
+		"owner": hex::encode(owner.public.to_bytes()),
+		"chain": hex::encode(chain),
+	});
+	let mut job = chat("What is the capital of France?");
+	job["max_tokens"] = json!(24);
+	job["quorum_size"] = json!(2);
+	job["node_index"] = json!(1);
+	job["delivery"] = ticket.clone();
+	// A job ahead of it in the queue, so that the owner is reading before its first token.
+	let ahead = w.post_json("/v1/jobs", &json!({"prompt": "Once upon a time", "max_tokens": 96}));
+	assert_eq!(ahead.status, 202, "{}", ahead.text());
+	let r = w.post_json("/v1/jobs", &job);
+	assert_eq!(r.status, 202, "{}", r.text());
+	let id = r.json()["id"].as_str().expect("an id").to_owned();
+
+	// The owner streams it while it runs: tokens in order, then the whole output.
+	let streamed = read_output(public, &chain, 42, &owner, true);
+	assert_eq!(streamed.status, 200, "{}", streamed.text());
+	assert!(streamed.header("content-type").is_some_and(|v| v.starts_with("text/event-stream")));
+	let events: Vec<Value> =
+		streamed.sse_data().iter().map(|d| serde_json::from_str(d).expect("JSON")).collect();
+	let (output, tokens) = events.split_last().expect("events");
+	assert!(!tokens.is_empty(), "tokens were streamed before the output: {events:?}");
+	for (i, token) in tokens.iter().enumerate() {
+		assert_eq!(token["index"], i, "{token}");
+	}
+	let job = w.wait_job(&id);
+	assert_eq!(job["status"], "completed");
+	assert_eq!(output["request"], 42);
+	assert_eq!(output["token_ids"], job["output"]["token_ids"]);
+	assert_eq!(output["text"], job["output"]["text"]);
+	let streamed_ids: Vec<Value> = tokens.iter().map(|t| t["token_id"].clone()).collect();
+	assert_eq!(Value::from(streamed_ids), job["output"]["token_ids"]);
+	assert_eq!(output["commitment"]["root"], job["commitments"]["root"]);
+	assert_eq!(output["commitment"]["leaf"], job["commitments"]["leaf"]);
+	assert_eq!(output["commitment"]["node_index"], 1);
+	assert_eq!(output["commitment"]["quorum_size"], 2);
+	// The client rebuilds the commitment from the bytes alone.
+	let o = hex::decode(output["canonical_output"].as_str().expect("hex")).expect("hex");
+	let root = atoma_primitives::commitment::quorum_commitments(&o, 2).root;
+	assert_eq!(output["commitment"]["root"], hex::encode(root));
+
+	// Whole afterwards, as JSON or as a one-event stream.
+	let whole = read_output(public, &chain, 42, &owner, false);
+	assert_eq!(whole.status, 200, "{}", whole.text());
+	assert_eq!(&whole.json(), output);
+	let again = read_output(public, &chain, 42, &owner, true);
+	assert_eq!(again.sse_data().len(), 1);
+
+	// Nobody else: no credentials, a stranger, the owner's key for another chain, or a request
+	// this worker does not hold.
+	let r = common::request(public, "GET", "/v1/requests/42/output", &[], None);
+	assert_error(&r, 401, "missing_credentials", None);
+	let r = read_output(public, &chain, 42, &stranger, true);
+	assert_error(&r, 403, "output_read_refused", None);
+	assert!(!r.text().contains("Paris"));
+	let r = read_output(public, &[8; 32], 42, &owner, false);
+	assert_error(&r, 403, "output_read_refused", None);
+	assert_error(&read_output(public, &chain, 43, &owner, false), 404, "request_not_found", None);
+
+	// A malformed ticket is refused before anything runs.
+	let mut bad = chat("hi");
+	bad["delivery"] = json!({"request": 1, "owner": "00", "chain": hex::encode(chain)});
+	assert_error(&w.post_json("/v1/jobs", &bad), 422, "invalid_body", None);
+
+	// A restart loses nothing.
+	let dir = w.output_dir.clone();
+	drop(w);
+	let w = common::Worker::start_in(&dir, &["--public-listen", "127.0.0.1:0"], &[]);
+	let public = w.public_addr.expect("a public address");
+	let after = read_output(public, &chain, 42, &owner, false);
+	assert_eq!(after.status, 200, "{}", after.text());
+	assert_eq!(&after.json(), output);
+	assert_error(
+		&read_output(public, &chain, 42, &stranger, false),
+		403,
+		"output_read_refused",
+		None,
+	);
+	let _ = std::fs::remove_dir_all(&dir);
+}

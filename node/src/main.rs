@@ -7,6 +7,7 @@ mod chain_spec;
 mod cli;
 mod command;
 mod input_access;
+mod job_finisher;
 mod rpc;
 mod service;
 mod sortition;

@@ -273,6 +273,17 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 			"offchain-worker",
 			offchain_workers.run(client.clone(), task_manager.spawn_handle()).boxed(),
 		);
+		// Commitments leave as jobs finish, not at the next block's off-chain worker run.
+		task_manager.spawn_handle().spawn(
+			"atoma-job-finisher",
+			"atoma",
+			crate::job_finisher::run(
+				client.clone(),
+				backend.clone(),
+				keystore_container.keystore(),
+				OffchainTransactionPoolFactory::new(transaction_pool.clone()),
+			),
+		);
 	}
 
 	crate::sortition::pair_worker(&*backend, &*keystore_container.keystore(), &config, &atoma)?;

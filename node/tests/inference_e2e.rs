@@ -2,8 +2,9 @@
 //! real model; the real `atoma-node --dev` (Alice's execution node from the dev genesis, her
 //! worker key inserted by `--dev`) pairs with it through `--inference-worker-url`. A request
 //! submitted over JSON-RPC is selected, run by the worker through the off-chain worker, committed
-//! with an authorized transaction and settled; the settled commitment equals what the worker
-//! computes for the same job.
+//! with an authorized transaction and settled. The request's owner streams the answer from the
+//! worker before settlement, signed with its account key, and checks it against the settled
+//! commitment; nobody else can read it, and a worker restart loses none of it.
 
 mod common;
 
@@ -58,7 +59,7 @@ fn spec(prompt: &str) -> RequestSpec {
 }
 
 #[test]
-fn a_prompt_settles_with_the_workers_commitment() {
+fn a_prompt_settles_and_its_owner_receives_the_streamed_answer() {
 	let _serial = one_at_a_time();
 	let worker = Worker::start();
 	let mut node = NodeProcess::start(&["--dev", "--tmp", "--inference-worker-url", &worker.url()]);
@@ -74,45 +75,103 @@ fn a_prompt_settles_with_the_workers_commitment() {
 	let xt = common::sign_call(&rpc, &bob, call, nonce);
 	rpc.call("author_submitExtrinsic", json!([hex_encode(&xt.encode())]));
 
+	let genesis: [u8; 32] = common::hex_decode(&rpc.block_hash(0).expect("genesis"))
+		.try_into()
+		.expect("a 32-byte hash");
+
+	// The owner streams the answer from the worker as it is generated, asking from submission on
+	// (404 until the node hands the job over), while the main thread waits for settlement.
 	let started = Instant::now();
-	let raw = loop {
-		if let Some(raw) = rpc.storage(&result_key(RequestId(0)), None) {
-			break raw;
-		}
-		assert!(started.elapsed() < SETTLEMENT, "not settled:\n{}", node.log_tail(40));
-		std::thread::sleep(Duration::from_millis(500));
-	};
-	println!("settled {:?} after submission", started.elapsed());
+	let (streamed, raw) = std::thread::scope(|scope| {
+		let reader = scope.spawn(|| {
+			let mut settled_at_first_token = None;
+			loop {
+				let read = worker.read_output(&genesis, 0, &bob, true, |name, _| {
+					if name == "token" && settled_at_first_token.is_none() {
+						settled_at_first_token =
+							Some(rpc.storage(&result_key(RequestId(0)), None).is_some());
+						println!("first token {:?} after submission", started.elapsed());
+					}
+				});
+				if read.status != 404 || started.elapsed() > SETTLEMENT {
+					return (read, settled_at_first_token);
+				}
+				std::thread::sleep(Duration::from_millis(50));
+			}
+		});
+		let raw = loop {
+			if let Some(raw) = rpc.storage(&result_key(RequestId(0)), None) {
+				break raw;
+			}
+			assert!(started.elapsed() < SETTLEMENT, "not settled:\n{}", node.log_tail(40));
+			std::thread::sleep(Duration::from_millis(100));
+		};
+		println!("settled {:?} after submission", started.elapsed());
+		(reader.join().expect("the reader"), raw)
+	});
 	let result = pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..])
 		.expect("a request result");
 	assert_eq!(result.nodes.to_vec(), vec![NodeId(0)], "Alice's node ran it");
 	assert!(result.output_tokens > 0 && result.output_tokens <= 12);
-
-	// The same job, asked of the worker directly, commits to the same output.
-	let job = worker.http(
-		"POST",
-		"/v1/jobs",
-		Some(&json!({
-			"model": "smollm2-135m-instruct",
-			"messages": serde_json::from_str::<Value>(prompt).unwrap(),
-			"max_tokens": 12,
-			"temperature_milli": 0,
-			"seed": result.sampler_seed,
-			"node_index": 0,
-			"quorum_size": 1,
-		})),
+	// The node's job finisher committed it as the job finished, not the next block's off-chain
+	// worker run.
+	assert!(
+		node.log_tail(400).contains("committed request 0 as its job finished"),
+		"{}",
+		node.log_tail(60)
 	);
-	let id = job["id"].as_str().map(str::to_owned).unwrap_or_else(|| job["id"].to_string());
-	let done = loop {
-		let view = worker.http("GET", &format!("/v1/jobs/{id}"), None);
-		if view["status"] == "completed" {
-			break view;
-		}
-		assert!(view["status"] != "failed", "the job failed: {view}");
-		std::thread::sleep(Duration::from_millis(200));
+
+	// Streamed before settlement: tokens, then the whole output, which is the settled one.
+	let (stream, settled_at_first_token) = streamed;
+	assert_eq!(stream.status, 200, "{:?}", stream.events);
+	assert_eq!(settled_at_first_token, Some(false), "the first token came before settlement");
+	let (last, tokens) = stream.events.split_last().expect("events");
+	assert_eq!(last.0, "output", "{:?}", stream.events);
+	let output = &last.1;
+	let token_ids: Vec<u32> = serde_json::from_value(output["token_ids"].clone()).expect("ids");
+	let streamed_ids: Vec<u32> =
+		tokens.iter().map(|(_, t)| t["token_id"].as_u64().expect("an id") as u32).collect();
+	assert_eq!(streamed_ids, token_ids);
+	assert_eq!(token_ids.len() as u32, result.output_tokens);
+	// The client's check: O rebuilt from the tokens, its commitment equal to the settled one.
+	let finish = match output["finish_reason"].as_str() {
+		Some("stop") => atoma_primitives::FinishReason::Stop,
+		_ => atoma_primitives::FinishReason::Length,
 	};
-	assert_eq!(done["commitments"]["root"], hex::encode(result.output_commitment));
-	println!("answer: {}", done["output"]["text"]);
+	let o = atoma_primitives::CanonicalOutput::new(&token_ids, finish).encode_canonical();
+	assert_eq!(
+		atoma_primitives::commitment::quorum_commitments(&o, 1).root,
+		result.output_commitment
+	);
+	assert_eq!(output["commitment"]["root"], hex::encode(result.output_commitment));
+	println!("answer: {}", output["text"]);
+
+	// Whole afterwards; nobody else reads it.
+	let whole = worker.read_output(&genesis, 0, &bob, false, |_, _| {});
+	assert_eq!((whole.status, &whole.events[0].1), (200, output));
+	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
+	let stranger = worker.read_output(&genesis, 0, &charlie, true, |_, _| {});
+	assert_eq!(stranger.status, 403);
+	assert_eq!(stranger.events[0].1["error"]["type"], "output_read_refused");
+
+	// The job finisher's runtime calls need the node's offchain database, keystore and pool,
+	// which only the node registers: over RPC (`state_call`) they fail, so nobody outside reads
+	// the node's jobs or makes it commit.
+	let args = (RequestId(0), NodeId(0), b"job-x".to_vec(), b"{}".to_vec(), b"{}".to_vec());
+	for (method, args) in [
+		("InferenceApi_jobs_awaiting_output", Vec::new()),
+		("InferenceApi_commit_finished_job", args.encode()),
+	] {
+		let answer = rpc.try_call("state_call", json!([method, hex_encode(&args)]));
+		assert!(answer.is_err(), "{method} answered over RPC: {answer:?}");
+	}
+
+	// A worker restart loses nothing.
+	let dir = worker.output_dir.clone();
+	drop(worker);
+	let worker = Worker::start_in(&dir, &[]);
+	let after = worker.read_output(&genesis, 0, &bob, false, |_, _| {});
+	assert_eq!((after.status, &after.events[0].1), (200, output));
 
 	let status = node.stop(Duration::from_secs(60));
 	assert!(status.success(), "node exited with {status}");
@@ -245,6 +304,22 @@ fn wait_for_result(
 	pallet_inference::types::RequestResult::<Runtime>::decode(&mut &raw[..]).expect("a result")
 }
 
+/// The chain's genesis hash: what an owner's signed read of its output binds.
+fn genesis(rpc: &common::Rpc) -> [u8; 32] {
+	common::hex_decode(&rpc.block_hash(0).expect("genesis")).try_into().expect("a 32-byte hash")
+}
+
+/// The output of `request` as each worker (Alice's, then Bob's) delivers it to Charlie, its owner:
+/// the JSON output, or the error body, with the status.
+fn delivered(net: &TwoNodes, request: u64) -> [(u16, Value); 2] {
+	let chain = genesis(&net.alice.rpc());
+	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
+	[&net.workers.0, &net.workers.1].map(|worker| {
+		let read = worker.read_output(&chain, request, &charlie, false, |_, _| {});
+		(read.status, read.events[0].1.clone())
+	})
+}
+
 /// Submit `mode` with `prompt` from Charlie.
 fn ask(net: &TwoNodes, prompt: &str, mode: VerificationMode, timeout: u32) {
 	let rpc = net.alice.rpc();
@@ -273,6 +348,16 @@ fn sampling_with_two_nodes_and_two_workers_settles() {
 	nodes.sort();
 	assert_eq!(nodes, vec![NodeId(0), NodeId(1)], "both execution nodes ran it");
 	assert!(result.output_tokens > 0);
+	// Both deliver the answer to its owner, each with its own leaf of the settled root.
+	let [alice, bob] = delivered(&net, 0);
+	assert_eq!((alice.0, bob.0), (200, 200), "{alice:?} {bob:?}");
+	assert_eq!(alice.1["token_ids"], bob.1["token_ids"]);
+	for (output, index) in [(&alice.1, 0), (&bob.1, 1)] {
+		assert_eq!(output["commitment"]["root"], hex::encode(result.output_commitment));
+		assert_eq!(output["commitment"]["quorum_size"], 2);
+		let position = result.nodes.iter().position(|n| *n == NodeId(index)).expect("a node");
+		assert_eq!(output["commitment"]["node_index"], position);
+	}
 	for node in [net.bob, net.alice] {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");
@@ -302,6 +387,14 @@ fn cross_validation_with_p_one_settles_with_a_private_verifier() {
 		.iter()
 		.any(|n| n.log_tail(400).contains("is a verifier of request 0"));
 	assert!(verifier_logged, "a node's sortition task proved its selection");
+	// The primary's worker delivers the answer to its owner; the secret verifier's worker does
+	// not even know the request (its node sent it no delivery ticket).
+	let mut reads = delivered(&net, 0).to_vec();
+	reads.sort_by_key(|(status, _)| *status);
+	let [(served, output), (hidden, refusal)] = [reads[0].clone(), reads[1].clone()];
+	assert_eq!((served, hidden), (200, 404), "{output} {refusal}");
+	assert_eq!(refusal["error"]["type"], "request_not_found");
+	assert_eq!(output["commitment"]["output_hash"], hex::encode(result.output_commitment));
 	for node in [net.bob, net.alice] {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");

@@ -63,6 +63,9 @@ pub const TAG_EXECUTION_PROFILE: &[u8] = b"atoma/execution-profile/v1";
 /// Domain tag of a worker-key signature that reads a by-hash input from a peer's worker
 /// ([`crate::input_read::signing_bytes`]; signed, not hashed).
 pub const TAG_INPUT_READ: &[u8] = b"atoma/input-read/v1";
+/// Tag that opens the message a request's owner signs to read its output from a worker
+/// ([`crate::output_read::message`]; signed, not hashed).
+pub const TAG_OUTPUT_READ: &[u8] = b"atoma/output-read/v1";
 
 /// Every tag defined by this crate, so tests (and auditors) can check in one
 /// place that they are pairwise distinct and none is a prefix of another.
@@ -83,6 +86,7 @@ pub const ALL_TAGS: &[&[u8]] = &[
 	TAG_UNSERVABLE,
 	TAG_EXECUTION_PROFILE,
 	TAG_INPUT_READ,
+	TAG_OUTPUT_READ,
 ];
 
 /// `H(data)` — blake2-256 of a byte string.

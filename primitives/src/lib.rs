@@ -14,6 +14,7 @@
 //! * [`hash`] — the hash function (blake2-256) and the domain-separation tags.
 //! * [`input_read`] — how a node proves its role to read a by-hash input from a peer's worker.
 //! * [`output`] — the canonical encoding `O` of an inference output.
+//! * [`output_read`] — how a request's owner proves itself to read its output from a worker.
 //! * [`commitment`] — per-node Sampling Consensus commitments `(root, leaf_i)`.
 //! * [`merkle`] — a generic binary Merkle tree with inclusion proofs.
 //! * [`weights`] — the Merkle root of a model-weights file (streaming).
@@ -68,6 +69,7 @@ pub mod hash;
 pub mod input_read;
 pub mod merkle;
 pub mod output;
+pub mod output_read;
 pub mod params;
 pub mod profile;
 pub mod prompt;

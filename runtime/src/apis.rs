@@ -246,7 +246,7 @@ impl_runtime_apis! {
 		}
 	}
 
-	#[api_version(2)]
+	#[api_version(3)]
 	impl atoma_inference_runtime_api::InferenceApi<Block, Balance> for Runtime {
 		fn quote(
 			model: atoma_support::ModelId,
@@ -279,6 +279,20 @@ impl_runtime_apis! {
 			read: atoma_support::inference::InputRead,
 		) -> Result<(), atoma_support::inference::InputReadRefusal> {
 			super::Inference::authorize_input_read(&read)
+		}
+
+		fn jobs_awaiting_output() -> Vec<(atoma_support::RequestId, atoma_support::NodeId, Vec<u8>)> {
+			super::Inference::jobs_awaiting_output()
+		}
+
+		fn commit_finished_job(
+			request: atoma_support::RequestId,
+			node: atoma_support::NodeId,
+			job: Vec<u8>,
+			job_view: Vec<u8>,
+			output_view: Vec<u8>,
+		) -> bool {
+			super::Inference::commit_finished_job(request, node, job, &job_view, &output_view)
 		}
 	}
 

@@ -124,6 +124,9 @@ pub struct JobRequest {
 	/// The prompt tokens the chain request declared (and its escrow pays for): a prompt that
 	/// tokenizes to more is refused (`prompt_tokens_over_declared`) before any work is done.
 	pub max_prompt_tokens: Option<u32>,
+	/// Set by the paired node on a chain job: the request and its owner, to whom the worker
+	/// delivers the output (`GET /v1/requests/{request}/output`).
+	pub delivery: Option<atoma_primitives::output_read::DeliveryTicket>,
 }
 
 impl JobRequest {

@@ -99,11 +99,15 @@ pub(super) async fn submit(
 	if let Some(hash) = request.input_hash.take() {
 		resolve_input(&state, &hash, &mut request)?;
 	}
+	let ticket = super::delivery::take_ticket(&mut request)?;
 	let raw = request.into_raw()?;
 	let (_, validated) = state.validate(raw, MaxTokensDefault::Worker).await?;
 	let model = validated.model.clone();
 	let prompt_tokens = validated.prompt_tokens.len();
-	let id = state.engine.submit(validated, None)?;
+	let id = match ticket {
+		Some(ticket) => super::delivery::submit_delivered(&state, ticket, validated)?,
+		None => state.engine.submit(validated, None)?,
+	};
 	let body = json!({
 		"id": id,
 		"object": "job",

@@ -7,6 +7,8 @@
 //! | `POST /v1/jobs`              | queue a job, 202 with its id at once                        |
 //! | `GET  /v1/jobs/{id}`         | status, output, token counts, commitments                   |
 //! | `GET  /v1/outputs/{id}`      | canonical output bytes and the proof material               |
+//! | `PUT/GET /v1/inputs/{hash}`  | inputs given by hash: upload; read by a node with a role    |
+//! | `GET  /v1/requests/{id}/output` | a chain request's output, for its owner (SSE or JSON)    |
 //! | `POST /v1/completions`       | OpenAI text completion, plain or SSE                        |
 //! | `POST /v1/chat/completions`  | OpenAI chat completion, plain or SSE                        |
 //! | `GET  /metrics`              | Prometheus text format                                      |
@@ -14,6 +16,7 @@
 //! Every error response, including the router's own (405, 408, unknown route), has the JSON body
 //! of [`crate::error::ErrorBody`].
 
+mod delivery;
 mod dto;
 mod jobs;
 mod meta;
@@ -63,6 +66,8 @@ pub struct AppState {
 	/// The paired node, which authorizes other nodes' reads of those prompts; `None`: none are
 	/// served.
 	pub node: Option<crate::node_rpc::NodeRpc>,
+	/// The outputs of chain jobs, for their owners.
+	pub outputs: Arc<crate::delivery::OutputStore>,
 }
 
 /// Which default `max_tokens` applies.
@@ -112,15 +117,16 @@ pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Durati
 		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input))
 		.route("/v1/jobs/{id}", get(jobs::get_job))
 		.route("/v1/outputs/{id}", get(jobs::get_output))
+		.route("/v1/requests/{request}/output", get(delivery::read_output))
 		.route("/v1/completions", post(openai::completions))
 		.route("/v1/chat/completions", post(openai::chat_completions));
 	with_layers(routes, state, max_body_bytes, timeout)
 }
 
 /// The public router, for the URL a node registers on chain: what users and other nodes need and
-/// nothing more. Users upload inputs given by hash; nodes with a role in a request read them
-/// (each read authorized by the paired node). No inference, no job or output of anyone's, no
-/// metrics: everything else is 404.
+/// nothing more. Users upload inputs given by hash and read their requests' outputs (each read
+/// signed by the request's owner); nodes with a role in a request read its input (each read
+/// authorized by the paired node). No inference, no job, no metrics: everything else is 404.
 pub fn public_router(
 	state: AppState,
 	max_body_bytes: usize,
@@ -128,7 +134,8 @@ pub fn public_router(
 ) -> Router {
 	let routes = Router::new()
 		.route("/health", get(meta::health))
-		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input));
+		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input))
+		.route("/v1/requests/{request}/output", get(delivery::read_output));
 	with_layers(routes, state, max_body_bytes, timeout)
 }
 

@@ -38,15 +38,33 @@ pub struct Worker {
 	pub addr: SocketAddr,
 	/// The public address, when started with `--public-listen`.
 	pub public_addr: Option<SocketAddr>,
+	/// Where it keeps the outputs of chain jobs (`--output-dir`).
+	pub output_dir: PathBuf,
 	stdin: Option<ChildStdin>,
 }
 
+/// A fresh directory for one worker's outputs.
+pub fn fresh_output_dir() -> PathBuf {
+	static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+	let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+	let dir = std::env::temp_dir().join(format!("atoma-worker-test-{}-{n}", std::process::id()));
+	let _ = std::fs::remove_dir_all(&dir);
+	dir
+}
+
 impl Worker {
-	/// Start the worker with the reference model and `args`, with `env` set.
+	/// Start the worker with the reference model and `args`, with `env` set, keeping its outputs
+	/// in a fresh directory.
 	pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+		Self::start_in(&fresh_output_dir(), args, env)
+	}
+
+	/// Start the worker keeping its outputs in `output_dir` (a restarted worker finds them).
+	pub fn start_in(output_dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
 		let model = model_path();
 		let mut cmd = Command::new(env!("CARGO_BIN_EXE_atoma-worker"));
 		cmd.arg("--model").arg(&model).args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"]);
+		cmd.arg("--output-dir").arg(output_dir);
 		cmd.args(args);
 		cmd.env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()));
 		for (k, v) in env {
@@ -71,7 +89,7 @@ impl Worker {
 				panic!("unexpected line {line:?} (did the worker fail to start?)")
 			}
 		};
-		Self { child, addr, public_addr, stdin }
+		Self { child, addr, public_addr, output_dir: output_dir.to_owned(), stdin }
 	}
 
 	pub fn get(&self, path: &str) -> Response {

@@ -17,6 +17,8 @@ pub struct Worker {
 	/// The public address (`--public-listen`): registered on chain; users upload inputs there and
 	/// other nodes read them.
 	public_port: u16,
+	/// Where it keeps the outputs of chain jobs (`--output-dir`).
+	pub output_dir: PathBuf,
 }
 
 impl Worker {
@@ -24,8 +26,19 @@ impl Worker {
 		Self::start_with(&[])
 	}
 
-	/// Start with extra command-line arguments (say, a `--fault` mode).
+	/// Start with extra command-line arguments (say, a `--fault` mode), keeping its outputs in a
+	/// fresh directory.
 	pub fn start_with(extra: &[&str]) -> Self {
+		static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+		let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+		let dir =
+			std::env::temp_dir().join(format!("atoma-e2e-outputs-{}-{n}", std::process::id()));
+		let _ = std::fs::remove_dir_all(&dir);
+		Self::start_in(&dir, extra)
+	}
+
+	/// Start keeping its outputs in `output_dir` (a restarted worker finds them there).
+	pub fn start_in(output_dir: &std::path::Path, extra: &[&str]) -> Self {
 		let exe = super::node_binary().with_file_name("atoma-worker");
 		assert!(exe.exists(), "{} is missing: build the workspace first", exe.display());
 		let model = std::env::var_os("ATOMA_MODEL_GGUF").map(PathBuf::from).unwrap_or_else(|| {
@@ -37,6 +50,8 @@ impl Worker {
 			.arg("--model")
 			.arg(format!("smollm2-135m-instruct={}", model.display()))
 			.args(["--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0"])
+			.arg("--output-dir")
+			.arg(output_dir)
 			.args(extra)
 			.stdout(Stdio::piped())
 			.stderr(Stdio::null())
@@ -57,7 +72,12 @@ impl Worker {
 				break port_of(addr);
 			}
 		};
-		Worker { child, port, public_port: public_port.expect("a public address") }
+		Worker {
+			child,
+			port,
+			public_port: public_port.expect("a public address"),
+			output_dir: output_dir.to_owned(),
+		}
 	}
 
 	/// The operator's URL, for `--inference-worker-url`.
@@ -115,5 +135,73 @@ impl Drop for Worker {
 	fn drop(&mut self) {
 		let _ = self.child.kill();
 		let _ = self.child.wait();
+	}
+}
+
+/// What a read of a request's output got: the status, and the events (`(name, JSON)`) of a
+/// stream or the one JSON body of a plain read.
+pub struct OutputRead {
+	pub status: u16,
+	pub events: Vec<(String, Value)>,
+}
+
+impl Worker {
+	/// `GET /v1/requests/{request}/output` on the public address, signed now by `signer` as its
+	/// owner would sign it (`atoma_primitives::output_read`); `stream` asks for server-sent events,
+	/// and `on_event` sees each event as it arrives. HTTP/1.0, so the body is not chunked and ends
+	/// when the stream does.
+	pub fn read_output(
+		&self,
+		chain: &[u8; 32],
+		request: u64,
+		signer: &sp_core::sr25519::Pair,
+		stream: bool,
+		mut on_event: impl FnMut(&str, &Value),
+	) -> OutputRead {
+		use atoma_primitives::output_read::*;
+		use sp_core::Pair;
+		let now = std::time::SystemTime::now()
+			.duration_since(std::time::UNIX_EPOCH)
+			.expect("after 1970")
+			.as_secs();
+		let signature = signer.sign(&signing_bytes(chain, request, now));
+		let accept = if stream { "Accept: text/event-stream\r\n" } else { "" };
+		let head = format!(
+			"GET /v1/requests/{request}/output HTTP/1.0\r\nHost: 127.0.0.1\r\n{accept}{HEADER_ACCOUNT}: {}\r\n{HEADER_TIMESTAMP}: {now}\r\n{HEADER_SIGNATURE}: {}\r\n\r\n",
+			hex::encode(signer.public().0),
+			hex::encode(signature.0),
+		);
+		let mut socket =
+			TcpStream::connect(("127.0.0.1", self.public_port)).expect("worker reachable");
+		socket.write_all(head.as_bytes()).expect("write");
+		let mut lines = BufReader::new(socket).lines().map_while(Result::ok);
+		let status_line = lines.next().expect("a status line");
+		let status: u16 =
+			status_line.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status code");
+		// Headers end at the first empty line.
+		for line in lines.by_ref() {
+			if line.is_empty() {
+				break;
+			}
+		}
+		let mut events = Vec::new();
+		if !stream || status != 200 {
+			let body: String = lines.collect::<Vec<_>>().join("\n");
+			let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+			on_event("body", &value);
+			events.push(("body".to_owned(), value));
+			return OutputRead { status, events };
+		}
+		let mut name = String::from("message");
+		for line in lines {
+			if let Some(event) = line.strip_prefix("event:") {
+				name = event.trim().to_owned();
+			} else if let Some(data) = line.strip_prefix("data:") {
+				let value: Value = serde_json::from_str(data.trim()).expect("JSON event data");
+				on_event(&name, &value);
+				events.push((name.clone(), value));
+			}
+		}
+		OutputRead { status, events }
 	}
 }

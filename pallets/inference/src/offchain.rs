@@ -40,8 +40,9 @@ use atoma_primitives::commitment::{output_digest, quorum_commitments, sealed_com
 use atoma_support::{
 	inference::VerificationMode,
 	offchain_jobs::{
-		backoff, encode_hash, fetch_trace, kept_trace, paired_worker, poll_job, post_job,
-		relay_input, trace_key, with_job_lock, JobTrace, KeptJobs, Poll, Refusal,
+		backoff, encode_hash, fetch_trace, kept_trace, paired_worker, parse_job, poll_job,
+		post_job, relay_input, trace_key, trace_of, with_job_lock, JobTrace, KeptJobs, Poll,
+		Refusal,
 	},
 	sortition::VrfProof,
 	worker_key::KEY_TYPE,
@@ -110,6 +111,69 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			});
 		}
 		Self::forget_ended_jobs(&local);
+	}
+
+	/// The jobs this node handed to its inference worker and still waits on: `(request, node,
+	/// worker job id)`. The node's job finisher (`node/src/job_finisher.rs`) polls their workers
+	/// between blocks and hands each finished one to [`Self::commit_finished_job`]. Reads the
+	/// node's offchain storage (the caller registers `OffchainDbExt`).
+	pub fn jobs_awaiting_output() -> Vec<(RequestId, NodeId, Vec<u8>)> {
+		KEPT_JOBS
+			.jobs()
+			.into_iter()
+			.filter_map(|(id, node)| {
+				match StorageValueRef::persistent(&job_key(id, node)).get::<JobState>() {
+					Ok(Some(JobState::Running { job, .. })) => Some((id, node, job)),
+					_ => None,
+				}
+			})
+			.collect()
+	}
+
+	/// Commit `node`'s job `job` for request `id` the moment its worker finished it, instead of
+	/// at the next block's off-chain worker run: `job_view` and `output_view` are the worker's
+	/// `GET /v1/jobs/{job}` and `GET /v1/outputs/{job}` bodies, checked exactly as the off-chain
+	/// worker checks them. The node calls it with the offchain database, the keystore and the
+	/// transaction pool registered (`node/src/job_finisher.rs`). Whether a commitment went to the
+	/// pool. The job moves from `Running` to `Committed` by compare-and-set, so an off-chain
+	/// worker run at the same time and this call commit it once between them; anything that does
+	/// not check out is left to the off-chain worker, which retries as before.
+	pub fn commit_finished_job(
+		id: RequestId,
+		node: NodeId,
+		job: Vec<u8>,
+		job_view: &[u8],
+		output_view: &[u8],
+	) -> bool {
+		let Some((_, local)) = paired_worker::<T::AccountId, BalanceOf<T>, T::Nodes>() else {
+			return false;
+		};
+		let Some(key) = local.iter().find(|(n, _)| *n == node).map(|(_, key)| *key) else {
+			return false;
+		};
+		let Some(request) = Requests::<T>::get(id) else { return false };
+		if !matches!(request.phase, Phase::Executing { .. })
+			|| Commitments::<T>::contains_key(id, node)
+		{
+			return false;
+		}
+		let Some(role) = Self::role_of(id, &request, node, &key) else { return false };
+		let Poll::Done(done) = parse_job(job_view) else { return false };
+		let Some(trace) = trace_of(output_view, &done) else { return false };
+		// The steps are kept before the job is marked committed, as the off-chain worker keeps
+		// them: a dispute's bisection is answered from them.
+		StorageValueRef::persistent(&trace_key(id, node)).set(&trace);
+		let output_digest = output_digest(&trace.canonical_output);
+		let claimed =
+			StorageValueRef::persistent(&job_key(id, node)).mutate::<JobState, (), _>(|state| {
+				match state {
+					Ok(Some(JobState::Running { job: running, .. })) if running == job => {
+						Ok(JobState::Committed { output_digest })
+					},
+					_ => Err(()),
+				}
+			});
+		claimed.is_ok() && Self::commit_kept_output(id, &request, node, &key, &role, &trace)
 	}
 
 	/// The jobs of this node's worker keys: their assignments on chain, then the verifier seats
@@ -190,13 +254,13 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			(Phase::Executing { .. }, _) if on_chain.is_some() => {},
 			(Phase::Executing { .. }, None) => {
 				KEPT_JOBS.keep((id, node));
-				let posted = post_job(url, Self::job_body(request, &role));
+				let posted = post_job(url, Self::delivered_job_body(id, request, &role));
 				Self::after_post(url, posted, now, 0, id, request, node, key, &role, &store)
 			},
 			(Phase::Executing { .. }, Some(JobState::Backoff { retry_at, attempts }))
 				if now >= retry_at =>
 			{
-				let posted = post_job(url, Self::job_body(request, &role));
+				let posted = post_job(url, Self::delivered_job_body(id, request, &role));
 				Self::after_post(url, posted, now, attempts, id, request, node, key, &role, &store)
 			},
 			// Attested "unservable" but not on chain yet: sent again every block.
@@ -388,10 +452,34 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 		SubmitTransaction::<T, Call<T>>::submit_transaction(xt).is_ok()
 	}
 
+	/// The job body of a node's own job: [`Self::job_body`], and for a publicly selected node the
+	/// delivery ticket (`atoma_primitives::output_read`), so that its worker serves the output to
+	/// the request's owner. A Cross-Validation verifier sends none: its worker must not answer for
+	/// a request it secretly verifies. Neither does an owner whose account is not a 32-byte
+	/// public key (no wallet could sign for it).
+	pub(crate) fn delivered_job_body(
+		id: RequestId,
+		request: &Request<T>,
+		role: &Role,
+	) -> Option<Vec<u8>> {
+		let mut body = Self::job_json(request, role)?;
+		let owner = <[u8; 32]>::try_from(request.owner.encode()).ok();
+		if let (Role::Public { .. }, Some(owner)) = (role, owner) {
+			let ticket =
+				atoma_primitives::output_read::DeliveryTicket::new(id.0, &owner, &Self::chain_id());
+			body.as_object_mut()?.insert("delivery".into(), serde_json::to_value(ticket).ok()?);
+		}
+		serde_json::to_vec(&body).ok()
+	}
+
 	/// The job body for the worker: the prompt (inline: a JSON list of chat messages, or plain
 	/// text; by hash: `input_hash`, the bytes the user uploaded to the worker), the sampling
 	/// parameters with the chain's sampler seed, and the node's quorum position.
 	pub(crate) fn job_body(request: &Request<T>, role: &Role) -> Option<Vec<u8>> {
+		serde_json::to_vec(&Self::job_json(request, role)?).ok()
+	}
+
+	fn job_json(request: &Request<T>, role: &Role) -> Option<serde_json::Value> {
 		let (index, quorum) = match role {
 			Role::Public { index, quorum } => (*index, *quorum),
 			Role::Verifier { .. } => (0, 1),
@@ -420,6 +508,6 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 			StoredInput::Hash(hash) => ("input_hash", serde_json::Value::String(encode_hash(hash))),
 		};
 		body.as_object_mut()?.insert(field.into(), value);
-		serde_json::to_vec(&body).ok()
+		Some(body)
 	}
 }

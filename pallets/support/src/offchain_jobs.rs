@@ -495,14 +495,21 @@ pub fn fetch_trace(url: &str, job: &[u8], finished: &FinishedJob) -> Result<JobT
 		return Err(());
 	}
 	let body: Vec<u8> = response.body().collect();
-	let step_digests = parse_trace(&body).ok_or(())?;
+	trace_of(&body, finished).ok_or(())
+}
+
+/// The [`JobTrace`] of a finished job from its `GET /v1/outputs/{job}` body: the step digests,
+/// checked against the job's trace root, with its canonical output `O`.
+/// `None` if the steps do not check out.
+pub fn trace_of(output_view: &[u8], finished: &FinishedJob) -> Option<JobTrace> {
+	let step_digests = parse_trace(output_view)?;
 	// A worker whose steps do not hash to its own trace root, or not one per token, is broken.
 	if atoma_primitives::trace::trace_root(&step_digests) != finished.trace_root
 		|| step_digests.len() != finished.output_tokens as usize
 	{
-		return Err(());
+		return None;
 	}
-	Ok(JobTrace {
+	Some(JobTrace {
 		step_digests,
 		canonical_output: finished.canonical_output.clone(),
 		input_tokens: finished.input_tokens,

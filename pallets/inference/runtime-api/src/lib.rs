@@ -7,6 +7,12 @@
 //!   (node obfuscation: each node evaluates its own VRF natively and keeps the proof off chain).
 //! - `authorize_input_read` (version 2): whether a node may read a request's by-hash input from
 //!   another node's worker (`atoma_primitives::input_read`); the serving worker's node asks it.
+//! - `jobs_awaiting_output` and `commit_finished_job` (version 3): the node's job finisher commits
+//!   a job the moment its worker finishes it, between blocks (`node/src/job_finisher.rs`). Both
+//!   read the node's offchain storage, and the second signs and submits: the node calls them with
+//!   the offchain database, keystore and transaction pool extensions registered. Over RPC
+//!   (`state_call`) nothing registers them, so there they fail: nobody outside the node reads
+//!   its jobs or makes it commit (`node/tests/inference_e2e.rs` checks it).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 
@@ -16,13 +22,13 @@ use alloc::vec::Vec;
 
 use atoma_support::{
 	inference::{InputRead, InputReadRefusal, SortitionTask, VerificationMode},
-	EchelonId, ModelId,
+	EchelonId, ModelId, NodeId, RequestId,
 };
 use sp_runtime::{Perbill, Perquintill};
 
 sp_api::decl_runtime_apis! {
 	/// The Atoma inference API.
-	#[api_version(2)]
+	#[api_version(3)]
 	pub trait InferenceApi<Balance> where Balance: codec::Codec {
 		/// The escrow of a request for `model` in `echelon` with `input_tokens` and at most
 		/// `max_output_tokens`, verified by `mode`, at the echelon's current price; `None` if the
@@ -50,8 +56,24 @@ sp_api::decl_runtime_apis! {
 		/// worker: its signature must sign `atoma_primitives::input_read::signing_bytes` at its
 		/// timestamp (the caller checks the time against its clock), and the reader must hold a
 		/// role in the request (selected, a joined verifier, a duty in its dispute, or a verifier
-		/// seat its VRF proof wins).
-		#[api_version(2)]
+		/// seat its VRF proof wins). Since version 2.
 		fn authorize_input_read(read: InputRead) -> Result<(), InputReadRefusal>;
+
+		/// The jobs this node's off-chain worker handed to its inference worker and still waits
+		/// on: `(request, node, worker job id)`, from the node's offchain storage.
+		#[api_version(3)]
+		fn jobs_awaiting_output() -> Vec<(RequestId, NodeId, Vec<u8>)>;
+
+		/// Commit a finished job now: `job_view` and `output_view` are the worker's
+		/// `GET /v1/jobs/{job}` and `GET /v1/outputs/{job}` bodies. Whether a commitment went to
+		/// the transaction pool (`false`: the off-chain worker takes it from here).
+		#[api_version(3)]
+		fn commit_finished_job(
+			request: RequestId,
+			node: NodeId,
+			job: Vec<u8>,
+			job_view: Vec<u8>,
+			output_view: Vec<u8>,
+		) -> bool;
 	}
 }

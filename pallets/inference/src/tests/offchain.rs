@@ -639,3 +639,56 @@ fn a_trace_kept_by_an_earlier_node_version_still_reads() {
 		assert!(kept_trace(id, NodeId(1)).is_none());
 	});
 }
+
+/// The node's job finisher commits a job the moment its worker finishes it, between blocks
+/// (`InferenceApi::commit_finished_job`): checked like the off-chain worker checks it, kept for a
+/// dispute, committed once even if an off-chain worker run gets there too.
+#[test]
+fn a_finished_job_is_committed_between_blocks_exactly_once() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		offchain.write().expect_request(expected_post(id, r#"{"id":"job-1","status":"queued"}"#));
+		Inference::offchain_worker(2);
+		assert_eq!(Inference::jobs_awaiting_output(), vec![(id, NodeId(0), b"job-1".to_vec())]);
+
+		let o = output(11, 3);
+		let view = completed_job(&o).into_bytes();
+		let steps = |steps: &[[u8; 32]]| job_output("job-1", steps).response.unwrap();
+		let all_steps = steps(&trace_of(&o));
+		let commit = |node: u32, job: &[u8], view: &[u8], steps: &[u8]| {
+			Inference::commit_finished_job(id, NodeId(node), job.to_vec(), view, steps)
+		};
+		// Not finished, steps that do not hash to the trace root, another job, another node:
+		// nothing is committed and the job stays with the off-chain worker.
+		let running = br#"{"id":"job-1","status":"running"}"#;
+		assert!(!commit(0, b"job-1", running, &all_steps));
+		assert!(!commit(0, b"job-1", &view, &steps(&trace_of(&o)[..2])));
+		assert!(!commit(0, b"job-2", &view, &all_steps));
+		assert!(!commit(1, b"job-1", &view, &all_steps));
+		assert!(pool.read().transactions.is_empty());
+		assert!(matches!(job_state(id), Some(JobState::Running { .. })));
+
+		// Finished: committed now, with the steps kept; a second call (or a racing off-chain
+		// worker run) finds it committed.
+		assert!(commit(0, b"job-1", &view, &all_steps));
+		assert!(!commit(0, b"job-1", &view, &all_steps));
+		assert!(Inference::jobs_awaiting_output().is_empty());
+		assert!(matches!(job_state(id), Some(JobState::Committed { .. })));
+		assert_eq!(
+			atoma_support::offchain_jobs::kept_trace(id, NodeId(0)).unwrap().step_digests,
+			trace_of(&o)
+		);
+		let (payload, signature) = pooled_commitment(&pool);
+		assert!(pool.read().transactions.is_empty(), "one commitment");
+		assert_eq!(payload.kind, with_input_tokens(quorum_kind(&o, 0, 1), 4));
+		assert_ok!(Inference::submit_commitment(
+			frame_system::RawOrigin::Authorized.into(),
+			payload,
+			signature
+		));
+		assert!(crate::Results::<Test>::get(id).is_some());
+		// Settled: nothing is committed again.
+		assert!(!commit(0, b"job-1", &view, &all_steps));
+	});
+}

@@ -1,0 +1,161 @@
+// One request's life as its owner sees it, for `ask.mjs` and `bench-latency.mjs`: submit, stream
+// the answer from the selected nodes' workers, wait for settlement and finality, verify.
+import { checkDelivered, streamOutput } from './atoma.mjs';
+
+export const MODEL = 'smollm2-135m-instruct';
+
+/// The chain's `VerificationMode` for `single`, `sampling:N` or `cv:N:PERCENT`.
+export function verificationMode(mode) {
+  const [kind, n, percent] = mode.split(':');
+  if (kind === 'single') return { Single: null };
+  if (kind === 'sampling') return { Sampling: { n: Number(n ?? 2) } };
+  if (kind === 'cv') return { CrossValidation: { n: Number(n ?? 1), p: Number(percent ?? 100) * 10_000_000 } };
+  throw new Error(`unknown mode ${mode}`);
+}
+
+const hex = (u8a) => Buffer.from(u8a).toString('hex');
+
+/// Submit `prompt` as `signer` (a keyring pair) and follow it to finality. `log` gets progress
+/// lines, `onText` the answer's text as it streams. Resolves with the request id, the verified
+/// answer, the settled result, the timings (ms from submission: included, selected,
+/// first_token, answer, settled, finalized) and the block numbers (included, selected, settled);
+/// rejects if the request does not settle or the
+/// answer is not the settled one.
+export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, log = () => {}, onText = () => {} }) {
+  const genesisHash = api.genesisHash.toHex();
+  const messages = JSON.stringify([{ role: 'user', content: prompt }]);
+  const spec = {
+    model: MODEL,
+    echelon: 0,
+    input: { Inline: messages },
+    // An upper bound on the prompt's tokens (at most one per byte, plus the chat template's
+    // system prompt): a worker refuses a prompt with more, and the fee is charged on the count
+    // the nodes commit, so a generous bound only holds more escrow until settlement.
+    inputTokens: messages.length + 64,
+    params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: maxTokens, seed: 0 },
+    mode: verificationMode(mode),
+    timeout,
+    destination: 'Worker',
+  };
+
+  const started = performance.now();
+  const timings = {};
+  // Block numbers: inclusion, selection, settlement.
+  const blocks = {};
+  const mark = (name) => { timings[name] ??= Math.round(performance.now() - started); };
+
+  const request = await new Promise((resolve, reject) => {
+    api.tx.inference.submitRequest(spec).signAndSend(signer, ({ status, events, dispatchError }) => {
+      if (dispatchError) {
+        const e = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : dispatchError;
+        reject(new Error(`submit_request failed: ${e.section ?? ''}.${e.name ?? e.toString()}`));
+      }
+      const submitted = events.find(({ event }) => api.events.inference.RequestSubmitted.is(event));
+      if (status.isInBlock && submitted) {
+        mark('included');
+        blocks.includedHash = status.asInBlock;
+        const { request: id, escrow } = submitted.event.data;
+        log(`submitted request ${id} in block ${status.asInBlock.toHex()} (escrow ${escrow} plancks)`);
+        resolve(id.toNumber());
+      }
+    }).catch(reject);
+  });
+
+  // The answer: streamed from every selected node's worker, shown from the first to stream.
+  let answer = null;
+  const streams = [];
+  const aborts = new AbortController();
+  let streaming = null;
+  const startStreams = async (nodes) => {
+    for (const node of nodes) {
+      const url = Buffer.from((await api.query.nodeRegistry.nodes(node)).unwrap().url).toString('utf8');
+      streams.push(streamOutput({
+        url, request, pair: signer, genesisHash, signal: aborts.signal, deadline: Date.now() + 120_000,
+        onToken: (token) => {
+          mark('first_token');
+          streaming ??= url;
+          if (streaming === url) onText(token.text);
+        },
+      }).then((output) => {
+        mark('answer');
+        if (!answer) {
+          answer = output;
+          log(`\nanswer complete from ${url} (${output.token_ids.length} tokens, finish ${output.finish_reason}); awaiting settlement`);
+        }
+        return output;
+      }).catch((e) => {
+        if (!aborts.signal.aborted) log(`(${url}: ${e.message})`);
+        return null;
+      }));
+    }
+  };
+
+  // Each new block's events: the selection, then the end of the request.
+  let heads;
+  const [settled, header] = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('not settled within 5 minutes')), 300_000);
+    heads = api.rpc.chain.subscribeNewHeads(async (head) => {
+      const records = await api.query.system.events.at(head.hash);
+      for (const { event } of records) {
+        if (event.data.request?.toNumber?.() !== request) continue;
+        if (api.events.inference.NodesSelected.is(event) && timings.selected === undefined) {
+          mark('selected');
+          blocks.selected = head.number.toNumber();
+          log(`block #${head.number} selected node(s) ${event.data.nodes.map((n) => n.toString()).join(', ')}`);
+          startStreams(event.data.nodes).catch(reject);
+        }
+        const done = api.events.inference.RequestSettled.is(event) || api.events.inference.RequestFailed.is(event)
+          || api.events.inference.RequestDisputed.is(event);
+        if (done) {
+          clearTimeout(timer);
+          mark('settled');
+          blocks.settled = head.number.toNumber();
+          resolve([event, head]);
+        }
+      }
+    });
+    heads.catch(reject);
+  });
+  (await heads)();
+  if (!api.events.inference.RequestSettled.is(settled)) {
+    aborts.abort();
+    throw new Error(`request ${request} ended with ${settled.method}: ${settled.data.toString()}`);
+  }
+  const result = (await api.query.inference.results(request)).unwrap();
+  const commitment = `0x${hex(result.outputCommitment)}`;
+  log(`settled in block #${header.number} (${header.hash.toHex()})`);
+  log(`  output commitment  ${commitment}`);
+  log(`  output tokens      ${result.outputTokens}`);
+  log(`  nodes              ${result.nodes.map((n) => n.toString()).join(', ')}`);
+  log(`  sampler seed       ${result.samplerSeed}`);
+
+  // The answer may still be arriving; the first complete one is checked.
+  if (!answer) {
+    await Promise.race([
+      Promise.any(streams.map((s) => s.then((o) => o ?? Promise.reject()))).catch(() => null),
+      new Promise((resolve) => setTimeout(resolve, 60_000)),
+    ]);
+  }
+  aborts.abort();
+  if (!answer) throw new Error('no selected node delivered the answer');
+  const checked = { n: result.nodes.length, crossValidation: spec.mode.CrossValidation !== undefined };
+  const mismatch = checkDelivered(answer, commitment, checked);
+  if (mismatch) throw new Error(`the delivered answer is not the settled one: ${mismatch}`);
+  log(`verified: the ${answer.token_ids.length} tokens received hash to the settled commitment`);
+
+  // Finality of the settling block.
+  let finalized;
+  const reached = new Promise((resolve) => { finalized = resolve; });
+  const finality = api.rpc.chain.subscribeFinalizedHeads((head) => {
+    if (head.number.toNumber() >= header.number.toNumber()) {
+      mark('finalized');
+      finalized();
+    }
+  });
+  await reached;
+  (await finality)();
+  log(`finalized ${timings.finalized} ms after submission`);
+  blocks.included = (await api.rpc.chain.getHeader(blocks.includedHash)).number.toNumber();
+  delete blocks.includedHash;
+  return { request, answer, result, timings, blocks };
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Latency from submission to first streamed token, complete answer, settlement and finality, for
+# Single, Sampling (n = 2, 3) and Cross-Validation at 16 and 128 output tokens, beside the worker's
+# native time for the same prompt: a local three-node network (clients/bench-latency.mjs). Prints a
+# markdown table; the numbers are kept in docs/benchmarks.md. Not a test: it asserts nothing.
+#
+#   scripts/bench-latency.sh [--runs N]      (default 3; about 3 minutes a run on 2 cores)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/env.sh
+for bin in "$NODE_BIN" "$(dirname "$NODE_BIN")/atoma-worker"; do
+	[ -x "$bin" ] || { echo "$bin is missing: build first (cargo build --release --workspace)" >&2; exit 1; }
+done
+[ -d clients/node_modules/@polkadot/api ] || (cd clients && npm ci --silent --no-audit --no-fund)
+MODEL="$(scripts/fetch-model.sh)"
+BENCH_DIR="$(mktemp -d -t atoma-bench.XXXXXX)"
+export NODE_BIN MODEL BENCH_DIR
+export WORKER_BIN="$(dirname "$NODE_BIN")/atoma-worker"
+echo "==> logs in $BENCH_DIR" >&2
+node clients/bench-latency.mjs "$@"
