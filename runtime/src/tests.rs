@@ -379,7 +379,7 @@ mod inference {
 
 	use super::*;
 	use crate::{genesis_config_presets::DEFAULT_MODEL_ID, Inference, NodeRegistry, RuntimeOrigin};
-	use atoma_inference_runtime_api::runtime_decl_for_inference_api::InferenceApiV2;
+	use atoma_inference_runtime_api::runtime_decl_for_inference_api::InferenceApiV3;
 	use atoma_primitives::{commitment::quorum_commitments, CanonicalOutput, FinishReason};
 	use atoma_support::{
 		inference::{OutputDestination, RequestInput, RequestSpec, VerificationMode},

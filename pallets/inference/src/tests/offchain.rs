@@ -656,7 +656,7 @@ fn a_finished_job_is_committed_between_blocks_exactly_once() {
 		let view = completed_job(&o).into_bytes();
 		let steps = |steps: &[[u8; 32]]| job_output("job-1", steps).response.unwrap();
 		let all_steps = steps(&trace_of(&o));
-		let commit = |node: u32, job: &[u8], view: &[u8], steps: &[u8]| {
+		let commit = |node: u64, job: &[u8], view: &[u8], steps: &[u8]| {
 			Inference::commit_finished_job(id, NodeId(node), job.to_vec(), view, steps)
 		};
 		// Not finished, steps that do not hash to the trace root, another job, another node:
