@@ -2,7 +2,8 @@
 // "verified" once the chain has settled the request on the same output.
 //
 //   node clients/ask.mjs "What is the capital of France?" [--ws ws://127.0.0.1:9944]
-//        [--mode single | sampling:N | cv:N:PERCENT] [--max-tokens 32] [--signer //Bob] [--json]
+//        [--mode single | sampling:N | cv:N:PERCENT] [--max-tokens 32] [--signer //Bob] [--on-chain]
+//        [--json]
 //
 // 1. Submits `inference.submitRequest` (signed by `--signer`) for the default model.
 // 2. When the chain selects the nodes (`inference.NodesSelected`), asks each selected node's worker
@@ -11,14 +12,16 @@
 // 3. When the request settles, prints the receipt (block, output commitment, nodes) and rebuilds
 //    the commitment from the token ids it received: "verified" only if it equals the chain's.
 //    The answer is never computed twice: it comes from the nodes that ran the request.
-// 4. `--json` prints one JSON line instead: the answer and the timings (ms from submission to
+// 4. `--on-chain` makes the chain the request's destination: the nodes publish the output on chain
+//    when it settles, and the client checks the published bytes against the answer.
+// 5. `--json` prints one JSON line instead: the answer and the timings (ms from submission to
 //    inclusion, selection, first token, complete answer, settlement, finality).
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
 
 import { ask } from './request.mjs';
 
 function parseArgs(argv) {
-  const args = { ws: 'ws://127.0.0.1:9944', mode: 'single', maxTokens: 32, signer: '//Bob', json: false };
+  const args = { ws: 'ws://127.0.0.1:9944', mode: 'single', maxTokens: 32, signer: '//Bob', json: false, onChain: false };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -27,6 +30,7 @@ function parseArgs(argv) {
     else if (a === '--max-tokens') args.maxTokens = Number(argv[++i]);
     else if (a === '--signer') args.signer = argv[++i];
     else if (a === '--json') args.json = true;
+    else if (a === '--on-chain') args.onChain = true;
     else rest.push(a);
   }
   args.prompt = rest.join(' ');
@@ -40,7 +44,7 @@ async function main() {
   const signer = new Keyring({ type: 'sr25519' }).addFromUri(args.signer);
   const quiet = () => {};
   const { request, answer, timings } = await ask({
-    api, signer, prompt: args.prompt, mode: args.mode, maxTokens: args.maxTokens,
+    api, signer, prompt: args.prompt, mode: args.mode, maxTokens: args.maxTokens, onChain: args.onChain,
     log: args.json ? quiet : (line) => console.log(line),
     onText: args.json ? quiet : (text) => process.stdout.write(text),
   });

@@ -3,11 +3,15 @@
 // output tokens, timed from submission by `ask()` (request.mjs), beside the worker's native
 // inference time for the same prompt. Prints a markdown table (kept in docs/benchmarks.md).
 //
-//   scripts/bench-latency.sh [--runs N]        (builds nothing: run scripts/run-dev.sh's build first)
+//   scripts/bench-latency.sh [--runs N] [--slot-ms MS] [--tokens 16,128]
+//
+// Builds nothing: run scripts/run-dev.sh's build first. `--slot-ms` runs the network on a copy of
+// the dev chain spec with another slot duration (`blockTime.slotDuration`, 3000 by default), to
+// measure what the block time costs.
 //
 // Environment (set by the script): NODE_BIN, WORKER_BIN, MODEL, BENCH_DIR.
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
 
@@ -15,7 +19,10 @@ import { MODEL, ask } from './request.mjs';
 
 const PROMPT = 'Write a short story about a lighthouse keeper.';
 const UNITS = 10n ** 12n;
-const runs = Number(process.argv[process.argv.indexOf('--runs') + 1] || 3) || 3;
+const option = (name) => (process.argv.includes(name) ? process.argv[process.argv.indexOf(name) + 1] : undefined);
+const runs = Number(option('--runs') || 3) || 3;
+const slotMs = Number(option('--slot-ms') || 3000);
+const tokenCounts = (option('--tokens') || '16,128').split(',').map(Number);
 const { NODE_BIN, WORKER_BIN, MODEL: MODEL_PATH, BENCH_DIR } = process.env;
 const children = [];
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -75,12 +82,19 @@ async function main() {
   await startWorker('alice', 8080, 8081, 9944);
   await startWorker('bob', 8090, 8091, 9945);
   await startWorker('charlie', 8100, 8101, 9946);
-  const common = ['--tmp', '--no-prometheus', '--no-telemetry', '--no-mdns'];
-  start('node-alice', NODE_BIN, ['--dev', ...common, '--rpc-port', '9944', '--port', '30333',
-    '--node-key-file', nodeKey, '--inference-worker-url', 'http://127.0.0.1:8080']);
+  // The dev chain spec, with the slot duration asked for.
+  const spec = JSON.parse(execFileSync(NODE_BIN, ['export-chain-spec', '--chain', 'dev'], { maxBuffer: 1 << 26 }).toString());
+  spec.genesis.runtimeGenesis.patch.blockTime = { slotDuration: slotMs };
+  const chain = `${BENCH_DIR}/dev-spec.json`;
+  writeFileSync(chain, JSON.stringify(spec));
+  const common = ['--chain', chain, '--tmp', '--no-prometheus', '--no-telemetry', '--no-mdns'];
+  // What `--dev` is, on this chain spec.
+  start('node-alice', NODE_BIN, ['--alice', '--validator', '--force-authoring', ...common,
+    '--rpc-port', '9944', '--port', '30333', '--node-key-file', nodeKey,
+    '--inference-worker-url', 'http://127.0.0.1:8080']);
   const bootnode = `/ip4/127.0.0.1/tcp/30333/p2p/${alicePeer}`;
   for (const [who, rpc, p2p, worker] of [['bob', 9945, 30334, 8090], ['charlie', 9946, 30335, 8100]]) {
-    start(`node-${who}`, NODE_BIN, ['--chain', 'dev', `--${who}`, ...common, '--rpc-port', String(rpc),
+    start(`node-${who}`, NODE_BIN, [`--${who}`, ...common, '--rpc-port', String(rpc),
       '--port', String(p2p), '--bootnodes', bootnode, '--unsafe-force-node-key-generation',
       '--inference-worker-url', `http://127.0.0.1:${worker}`]);
   }
@@ -114,29 +128,34 @@ async function main() {
 
   const user = keyring.addFromUri('//Dave');
   const rows = [];
-  for (const tokens of [16, 128]) {
+  for (const tokens of tokenCounts) {
     const baseline = [];
     for (let i = 0; i < runs; i++) baseline.push(await native(tokens));
     // Cross-Validation settles after its commit window (the request's timeout) and the reveal:
     // the shortest window the verifier's run fits in, with a block to prove its seat and a
     // block of margin.
     const slowest = Math.max(...baseline.map((b) => b.answer));
-    const cvWindow = Math.max(3, Math.ceil(slowest / 3000) + 2);
-    for (const mode of ['single', 'sampling:2', 'sampling:3', 'cv:1:100']) {
+    const cvWindow = Math.max(3, Math.ceil(slowest / slotMs) + 2);
+    // `+chain`: the destination is the chain, and the nodes publish the output once it settles.
+    for (const row of ['single', 'sampling:2', 'sampling:3', 'cv:1:100', 'sampling:2+chain']) {
+      const [mode, destination] = row.split('+');
       const measured = [];
       const timeout = mode.startsWith('cv') ? cvWindow : 40;
       for (let i = 0; i < runs; i++) {
-        const { timings, answer, result, blocks } = await ask({ api, signer: user, prompt: PROMPT, mode, maxTokens: tokens, timeout });
+        const { timings, answer, result, blocks } = await ask({
+          api, signer: user, prompt: PROMPT, mode, maxTokens: tokens, timeout, onChain: destination === 'chain',
+        });
         measured.push({
           ...timings,
           output_tokens: answer.token_ids.length,
           nodes: result.nodes.length,
           selected_after: blocks.selected - blocks.included,
           settled_after: blocks.settled - blocks.included,
+          published_after: blocks.published === undefined ? undefined : blocks.published - blocks.included,
         });
-        process.stderr.write(`${mode} ${tokens} tokens (timeout ${timeout}): ${JSON.stringify({ timings, blocks, nodes: result.nodes.length })}\n`);
+        process.stderr.write(`${row} ${tokens} tokens (timeout ${timeout}): ${JSON.stringify({ timings, blocks, nodes: result.nodes.length })}\n`);
       }
-      rows.push({ mode: mode.startsWith('cv') ? `${mode} (window ${cvWindow})` : mode, tokens, measured, baseline });
+      rows.push({ mode: mode.startsWith('cv') ? `${row} (window ${cvWindow})` : row, tokens, measured, baseline });
     }
   }
 
@@ -147,11 +166,13 @@ async function main() {
   for (const { mode, tokens, measured, baseline } of rows) {
     const [nFirst, nAll] = [col(baseline, 'first_token'), col(baseline, 'answer')];
     const settled = col(measured, 'settled');
+    const published = measured[0].published === undefined ? ''
+      : ` (on chain at ${col(measured, 'published')}, +${col(measured, 'published_after')})`;
     console.log(`| ${mode} | ${tokens} | ${col(measured, 'output_tokens')} | ${col(measured, 'nodes')} | ${nFirst} | ${nAll} `
-      + `| ${col(measured, 'first_token')} | ${col(measured, 'answer')} | ${settled} | ${(settled / nAll).toFixed(1)}x `
+      + `| ${col(measured, 'first_token')} | ${col(measured, 'answer')} | ${settled}${published} | ${(settled / nAll).toFixed(1)}x `
       + `| ${col(measured, 'finalized')} | +${col(measured, 'selected_after')}, +${col(measured, 'settled_after')} |`);
   }
-  console.log(`\nms from submission, median of ${runs}; inclusion ${col(rows.flatMap((r) => r.measured), 'included')} ms, `
+  console.log(`\n${slotMs} ms slots; ms from submission, median of ${runs}; inclusion ${col(rows.flatMap((r) => r.measured), 'included')} ms, `
     + `selection ${col(rows.flatMap((r) => r.measured), 'selected')} ms (medians over every run)`);
   await api.disconnect();
 }

@@ -18,10 +18,12 @@ const hex = (u8a) => Buffer.from(u8a).toString('hex');
 /// Submit `prompt` as `signer` (a keyring pair) and follow it to finality. `log` gets progress
 /// lines, `onText` the answer's text as it streams. Resolves with the request id, the verified
 /// answer, the settled result, the timings (ms from submission: included, selected,
-/// first_token, answer, settled, finalized) and the block numbers (included, selected, settled);
-/// rejects if the request does not settle or the
-/// answer is not the settled one.
-export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, log = () => {}, onText = () => {} }) {
+/// first_token, answer, settled, finalized; with `onChain`, published) and the block numbers
+/// (included, selected, settled; with `onChain`, published); rejects if the request does not
+/// settle or the answer is not the settled one. With `onChain` the request's destination is the
+/// chain: the nodes publish the output themselves once it settles (`inference.OutputPublished`),
+/// and the published bytes must be the answer's.
+export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, onChain = false, log = () => {}, onText = () => {} }) {
   const genesisHash = api.genesisHash.toHex();
   const messages = JSON.stringify([{ role: 'user', content: prompt }]);
   const spec = {
@@ -35,7 +37,7 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
     params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: maxTokens, seed: 0 },
     mode: verificationMode(mode),
     timeout,
-    destination: 'Worker',
+    destination: onChain ? 'OnChain' : 'Worker',
   };
 
   const started = performance.now();
@@ -90,10 +92,14 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
     }
   };
 
-  // Each new block's events: the selection, then the end of the request.
+  // Each new block's events: the selection, the end of the request, and (on chain) the
+  // publication of its output.
   let heads;
+  let timer;
+  let publishedSeen;
+  const published = new Promise((resolve) => { publishedSeen = resolve; });
   const [settled, header] = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('not settled within 5 minutes')), 300_000);
+    timer = setTimeout(() => reject(new Error('not settled within 5 minutes')), 300_000);
     heads = api.rpc.chain.subscribeNewHeads(async (head) => {
       const records = await api.query.system.events.at(head.hash);
       for (const { event } of records) {
@@ -104,10 +110,15 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
           log(`block #${head.number} selected node(s) ${event.data.nodes.map((n) => n.toString()).join(', ')}`);
           startStreams(event.data.nodes).catch(reject);
         }
+        if (api.events.inference.OutputPublished.is(event)) {
+          mark('published');
+          blocks.published = head.number.toNumber();
+          publishedSeen?.();
+        }
         const done = api.events.inference.RequestSettled.is(event) || api.events.inference.RequestFailed.is(event)
           || api.events.inference.RequestDisputed.is(event);
         if (done) {
-          clearTimeout(timer);
+          if (!onChain) clearTimeout(timer);
           mark('settled');
           blocks.settled = head.number.toNumber();
           resolve([event, head]);
@@ -116,6 +127,11 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
     });
     heads.catch(reject);
   });
+  if (onChain && api.events.inference.RequestSettled.is(settled)) {
+    // Nobody signs for it: the nodes' off-chain workers send it as the request settles.
+    await Promise.race([published, new Promise((resolve) => setTimeout(resolve, 60_000))]);
+  }
+  clearTimeout(timer);
   (await heads)();
   if (!api.events.inference.RequestSettled.is(settled)) {
     aborts.abort();
@@ -142,6 +158,14 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
   const mismatch = checkDelivered(answer, commitment, checked);
   if (mismatch) throw new Error(`the delivered answer is not the settled one: ${mismatch}`);
   log(`verified: the ${answer.token_ids.length} tokens received hash to the settled commitment`);
+  if (onChain) {
+    const output = await api.query.inference.outputs(request);
+    if (output.isNone) throw new Error('the output was not published on chain within a minute');
+    if (output.unwrap().toHex() !== `0x${answer.canonical_output}`) {
+      throw new Error('the output published on chain is not the delivered answer');
+    }
+    log(`published on chain in block #${blocks.published}, ${timings.published - timings.settled} ms after settlement`);
+  }
 
   // Finality of the settling block.
   let finalized;

@@ -4,7 +4,8 @@
 # native time for the same prompt: a local three-node network (clients/bench-latency.mjs). Prints a
 # markdown table; the numbers are kept in docs/benchmarks.md. Not a test: it asserts nothing.
 #
-#   scripts/bench-latency.sh [--runs N]      (default 3; about 3 minutes a run on 2 cores)
+#   scripts/bench-latency.sh [--runs N] [--slot-ms MS] [--tokens 16,128]
+#                            (default 3 runs, 3000 ms slots; about 3 minutes a run on 2 cores)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh

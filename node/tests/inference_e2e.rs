@@ -18,7 +18,7 @@ use atoma_support::{
 };
 use codec::{Decode, Encode};
 use common::{
-	chain::{node_key, request_key, result_key, submit, value_key},
+	chain::{node_key, output_key, request_key, result_key, submit, value_key},
 	hex_encode, run_subcommand,
 	worker::Worker,
 	NodeProcess, TempDir,
@@ -322,27 +322,33 @@ fn delivered(net: &TwoNodes, request: u64) -> [(u16, Value); 2] {
 
 /// Submit `mode` with `prompt` from Charlie.
 fn ask(net: &TwoNodes, prompt: &str, mode: VerificationMode, timeout: u32) {
-	let rpc = net.alice.rpc();
-	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
 	let mut request = spec(prompt);
 	request.mode = mode;
 	request.timeout = timeout;
+	submit_request(net, request);
+}
+
+/// Charlie submits `request`.
+fn submit_request(net: &TwoNodes, request: RequestSpec) {
+	let rpc = net.alice.rpc();
+	let charlie = sr25519::Pair::from_string("//Charlie", None).expect("dev seed");
 	let nonce = common::next_nonce(&rpc, &AccountId::from(charlie.public()));
 	let call = RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: request });
 	submit(&rpc, &charlie, call, nonce);
 }
 
 /// Sampling Consensus (n = 2): both nodes run the request, both commit, it settles, both paid.
+/// Its destination is on chain: the nodes publish the output themselves, and it is the one their
+/// workers deliver.
 #[test]
 fn sampling_with_two_nodes_and_two_workers_settles() {
 	let _serial = one_at_a_time();
 	let net = two_nodes("sampling-e2e");
-	ask(
-		&net,
-		r#"[{"role":"user","content":"Name the largest planet."}]"#,
-		VerificationMode::Sampling { n: 2 },
-		60,
-	);
+	let mut request = spec(r#"[{"role":"user","content":"Name the largest planet."}]"#);
+	request.mode = VerificationMode::Sampling { n: 2 };
+	request.timeout = 60;
+	request.destination = OutputDestination::OnChain;
+	submit_request(&net, request);
 	let result = wait_for_result(&net, RequestId(0));
 	let mut nodes = result.nodes.to_vec();
 	nodes.sort();
@@ -358,6 +364,20 @@ fn sampling_with_two_nodes_and_two_workers_settles() {
 		let position = result.nodes.iter().position(|n| *n == NodeId(index)).expect("a node");
 		assert_eq!(output["commitment"]["node_index"], position);
 	}
+	// Nobody sent a signed transaction: a node's off-chain worker published the output in the
+	// run of the settling block, fee-less (the chain checked it against the settled root).
+	let rpc = net.alice.rpc();
+	let started = Instant::now();
+	let published = loop {
+		if let Some(raw) = rpc.storage(&output_key(RequestId(0)), None) {
+			break Vec::<u8>::decode(&mut &raw[..]).expect("an output");
+		}
+		assert!(started.elapsed() < SETTLEMENT, "never published:\n{}", net.alice.log_tail(20));
+		std::thread::sleep(Duration::from_millis(500));
+	};
+	let (token_ids, _) =
+		atoma_primitives::output::decode_canonical(&published).expect("a canonical output");
+	assert_eq!(serde_json::json!(token_ids), alice.1["token_ids"]);
 	for node in [net.bob, net.alice] {
 		let status = node.stop(Duration::from_secs(60));
 		assert!(status.success(), "node exited with {status}");

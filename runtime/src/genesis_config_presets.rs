@@ -164,6 +164,10 @@ fn genesis(
 				.collect::<Vec<_>>(),
 		},
 		sudo: SudoConfig { key: Some(root) },
+		// Every preset runs 3 s slots; a chain spec may set another (`crate::block_time`).
+		block_time: crate::BlockTimeConfig {
+			slot_duration: crate::block_time::DEFAULT_SLOT_DURATION,
+		},
 		node_registry: NodeRegistryConfig { epoch_length: inference.epoch_length, echelons, nodes },
 		model_registry: ModelRegistryConfig {
 			models,

@@ -101,6 +101,58 @@ fn assert_validators(preset: &str, validators: &[(Sr25519Keyring, Ed25519Keyring
 	});
 }
 
+/// Genesis storage of `preset` with `patch` merged into its JSON, as `--chain spec.json` would.
+fn patched_preset_storage(
+	name: &str,
+	patch: serde_json::Value,
+) -> Result<sp_runtime::Storage, String> {
+	let patch_bytes = genesis_config_presets::get_preset(&PresetId::from(name)).expect("preset");
+	let mut config = serde_json::to_value(RuntimeGenesisConfig::default()).expect("serializes");
+	sc_merge(&mut config, serde_json::from_slice(&patch_bytes).expect("preset is JSON"));
+	sc_merge(&mut config, patch);
+	let config: RuntimeGenesisConfig = serde_json::from_value(config).map_err(|e| e.to_string())?;
+	match std::panic::catch_unwind(|| config.build_storage()) {
+		Ok(built) => built,
+		Err(_) => Err("genesis panicked".to_string()),
+	}
+}
+
+#[test]
+fn every_preset_runs_three_second_slots() {
+	for name in genesis_config_presets::preset_names() {
+		sp_io::TestExternalities::new(preset_storage(&name)).execute_with(|| {
+			assert_eq!(Babe::slot_duration(), 3_000, "{name}");
+			assert_eq!(crate::block_time::SlotDuration::<Runtime>::get(), 3_000, "{name}");
+		});
+	}
+}
+
+/// A chain spec chooses its slot: BABE's slot duration (what every node reads at start) and the
+/// timestamp pallet's minimum period follow it, and blocks are produced at that pace.
+#[test]
+fn a_chain_spec_sets_the_slot_duration() {
+	use frame_support::traits::Get;
+	let storage = patched_preset_storage(
+		"development",
+		serde_json::json!({ "blockTime": { "slotDuration": 1_000 } }),
+	)
+	.expect("a 1 s slot builds");
+	sp_io::TestExternalities::new(storage).execute_with(|| {
+		assert_eq!(Babe::slot_duration(), 1_000);
+		assert_eq!(<Runtime as pallet_timestamp::Config>::MinimumPeriod::get(), 500);
+		use sp_consensus_babe::runtime_decl_for_babe_api::BabeApiV2;
+		assert_eq!(<Runtime as BabeApiV2<crate::Block>>::configuration().slot_duration, 1_000);
+	});
+	// A slot no node could keep, or one BABE cannot halve, gives no genesis at all.
+	for bad in [400u64, 1_001] {
+		let refused = patched_preset_storage(
+			"development",
+			serde_json::json!({ "blockTime": { "slotDuration": bad } }),
+		);
+		assert!(refused.is_err(), "{bad} ms was accepted");
+	}
+}
+
 #[test]
 fn development_preset_has_alice_as_only_validator() {
 	assert_validators("development", &[(Sr25519Keyring::Alice, Ed25519Keyring::Alice)]);

@@ -35,6 +35,11 @@ pub fn result_key(request: RequestId) -> String {
 	twox64_map_key(b"Inference", b"Results", request)
 }
 
+/// `Inference::Outputs` storage key of `request` (outputs published on chain).
+pub fn output_key(request: RequestId) -> String {
+	twox64_map_key(b"Inference", b"Outputs", request)
+}
+
 /// `Inference::Requests` storage key of `request`.
 pub fn request_key(request: RequestId) -> String {
 	twox64_map_key(b"Inference", b"Requests", request)

@@ -180,6 +180,7 @@ impl pallet_inference::Config for Test {
 	type MinTimeout = ConstU32<2>;
 	type MaxTimeout = ConstU32<50>;
 	type RevealWindow = ConstU32<3>;
+	type VerifierWindow = ConstU32<4>;
 	type MaxRedraws = ConstU32<2>;
 	type JobCollateral = ConstU64<JOB_COLLATERAL>;
 	type TimeoutSlash = TimeoutSlash;

@@ -243,6 +243,32 @@ impl<T: Config> Pallet<T> {
 	}
 }
 
+/// How long a node's publication stays valid in the pool; its off-chain worker sends it again
+/// each block until the output is on chain.
+const PUBLICATION_LONGEVITY: u64 = 8;
+
+impl<T: Config> Pallet<T> {
+	/// `#[pallet::authorize]` of `publish_output`: the output of a settled `OnChain` request,
+	/// matching its commitment, valid once per request (the pool keeps the first copy, from the
+	/// fastest node). It needs no signature: only the settled output passes, and only once.
+	pub(crate) fn authorize_publication(
+		request: RequestId,
+		output: &[u8],
+	) -> TransactionValidityWithRefund {
+		Self::check_publication(request, output.to_vec()).map_err(|e| match e {
+			Error::<T>::AlreadyPublished => InvalidTransaction::Stale,
+			other => InvalidTransaction::Custom(other.as_u8()),
+		})?;
+		let validity = ValidTransaction::with_tag_prefix("atoma-output")
+			.priority(TransactionPriority::MAX / 4)
+			.and_provides(request)
+			.longevity(PUBLICATION_LONGEVITY)
+			.propagate(true)
+			.build()?;
+		Ok((validity, Weight::zero()))
+	}
+}
+
 impl<T> Error<T> {
 	/// The error's index, used as the custom code of an invalid transaction.
 	pub fn as_u8(&self) -> u8 {

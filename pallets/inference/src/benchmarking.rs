@@ -83,6 +83,31 @@ fn serving<T: Config>(count: u32) -> Setup<T> {
 	Setup { model, echelon: echelon.unwrap_or_default(), nodes, _t: Default::default() }
 }
 
+/// Request 7: a settled `MaxQuorum` Sampling request whose destination is on chain, and the largest
+/// output it can have settled on; returns its owner and that output.
+fn settled_on_chain<T: Config>() -> (T::AccountId, Vec<u8>) {
+	let n = T::MaxQuorum::get();
+	let header = atoma_primitives::output::CANONICAL_OUTPUT_HEADER_LEN as u32;
+	let o = output((T::MaxOutputLen::get() - header) / 4);
+	let root = quorum_commitments(&o, n).root;
+	let owner = user::<T>();
+	let nodes: Vec<NodeId> = (0..n).map(|i| NodeId(i.into())).collect();
+	Results::<T>::insert(
+		RequestId(7),
+		crate::types::RequestResult {
+			owner: owner.clone(),
+			mode: VerificationMode::Sampling { n },
+			output_commitment: root,
+			output_tokens: 0,
+			nodes: BoundedVec::truncate_from(nodes),
+			sampler_seed: 0,
+			destination: OutputDestination::OnChain,
+			settled_at: 1u32.into(),
+		},
+	);
+	(owner, o)
+}
+
 fn user<T: Config>() -> T::AccountId {
 	let who: T::AccountId = whitelisted_caller();
 	let plenty = T::JobCollateral::get().saturating_mul(1_000_000u32.into());
@@ -317,30 +342,27 @@ mod benchmarks {
 	/// Publishing the largest output of a `MaxQuorum` Sampling request: `MaxQuorum` leaves over it.
 	#[benchmark]
 	fn publish_output() {
-		let n = T::MaxQuorum::get();
-		let header = atoma_primitives::output::CANONICAL_OUTPUT_HEADER_LEN as u32;
-		let o = output((T::MaxOutputLen::get() - header) / 4);
-		let root = quorum_commitments(&o, n).root;
-		let owner = user::<T>();
-		let nodes: Vec<NodeId> = (0..n).map(|i| NodeId(i.into())).collect();
-		Results::<T>::insert(
-			RequestId(7),
-			crate::types::RequestResult {
-				owner: owner.clone(),
-				mode: VerificationMode::Sampling { n },
-				output_commitment: root,
-				output_tokens: 0,
-				nodes: BoundedVec::truncate_from(nodes),
-				sampler_seed: 0,
-				destination: OutputDestination::OnChain,
-				settled_at: 1u32.into(),
-			},
-		);
+		let (owner, o) = settled_on_chain::<T>();
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), RequestId(7), o);
 
 		assert!(Outputs::<T>::contains_key(RequestId(7)));
+	}
+
+	/// A node's fee-less publication of the same output, checked as it enters the pool.
+	#[benchmark]
+	fn authorize_publish_output() -> Result<(), BenchmarkError> {
+		let (_, o) = settled_on_chain::<T>();
+		let call = Call::<T>::publish_output { request: RequestId(7), output: o };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the output is authorized")?;
+		}
+		Ok(())
 	}
 
 	/// Selecting `s` `MaxQuorum` Sampling requests in one block.

@@ -203,6 +203,12 @@ impl<T: Config> Pallet<T> {
 					Requests::<T>::insert(id, &request);
 					Assignments::<T>::insert(node, id, ());
 				}
+				let seats_taken = match request.mode {
+					VerificationMode::CrossValidation { n, .. } => {
+						request.verifiers.len() >= n as usize
+					},
+					_ => false,
+				};
 				Commitments::<T>::insert(
 					id,
 					node,
@@ -219,6 +225,12 @@ impl<T: Config> Pallet<T> {
 				} else {
 					Event::VerifierJoined { request: id, node }
 				});
+				// Every seat the escrow pays for is taken: nobody else may join, so the reveal
+				// starts now instead of at the window's end.
+				if seats_taken && !is_primary {
+					let now = frame_system::Pallet::<T>::block_number();
+					Self::start_reveal(id, request, now);
+				}
 			},
 			CommitmentKind::Reveal { output_digest } => {
 				Commitments::<T>::mutate(id, node, |c| {
@@ -240,12 +252,12 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// The Cross-Validation primary commits: the commit window lasts at least `RevealWindow`
+	/// The Cross-Validation primary commits: the commit window lasts at least `VerifierWindow`
 	/// more blocks, so that verifiers (who commit only after the primary) have time to.
 	fn leave_verifiers_time(id: RequestId, request: &mut Request<T>) {
 		let Phase::Executing { deadline } = request.phase else { return };
-		let wanted =
-			frame_system::Pallet::<T>::block_number().saturating_add(T::RevealWindow::get().into());
+		let wanted = frame_system::Pallet::<T>::block_number()
+			.saturating_add(T::VerifierWindow::get().into());
 		if wanted <= deadline {
 			return;
 		}
@@ -267,6 +279,21 @@ impl<T: Config> Pallet<T> {
 	}
 
 	pub(crate) fn do_publish_output(request: RequestId, output: Vec<u8>) -> DispatchResult {
+		let output = Self::check_publication(request, output)?;
+		let bytes = output.len() as u32;
+		Outputs::<T>::insert(request, output);
+		Self::expire_later(crate::types::Expiring::Output, request);
+		Self::deposit_event(Event::OutputPublished { request, bytes });
+		Ok(())
+	}
+
+	/// Check that `output` is the output request `request` settled on, and that it is still to
+	/// be published on chain; the named error says what is wrong. The same check authorizes a
+	/// node's fee-less publication.
+	pub(crate) fn check_publication(
+		request: RequestId,
+		output: Vec<u8>,
+	) -> Result<BoundedVec<u8, T::MaxOutputLen>, Error<T>> {
 		let result = Results::<T>::get(request).ok_or(Error::<T>::NotSettled)?;
 		ensure!(
 			result.destination == OutputDestination::OnChain,
@@ -291,11 +318,7 @@ impl<T: Config> Pallet<T> {
 			},
 		};
 		ensure!(matches, Error::<T>::OutputMismatch);
-		let bytes = output.len() as u32;
-		Outputs::<T>::insert(request, output);
-		Self::expire_later(crate::types::Expiring::Output, request);
-		Self::deposit_event(Event::OutputPublished { request, bytes });
-		Ok(())
+		Ok(output)
 	}
 
 	/// The nodes subscribed to `model` in `echelon` that may take a job now, without `excluded`.

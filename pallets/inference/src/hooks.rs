@@ -292,7 +292,11 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	fn start_reveal(id: RequestId, mut request: crate::Request<T>, now: BlockNumberFor<T>) {
+	pub(crate) fn start_reveal(
+		id: RequestId,
+		mut request: crate::Request<T>,
+		now: BlockNumberFor<T>,
+	) {
 		let Ok(deadline) =
 			Self::schedule_deadline(now.saturating_add(T::RevealWindow::get().into()), id)
 		else {

@@ -154,6 +154,14 @@ pub mod pallet {
 		#[pallet::constant]
 		type RevealWindow: Get<u32>;
 
+		/// The fewest blocks a Cross-Validation commit window stays open after the primary's
+		/// commitment, for verifiers (who may commit only after it) to join. Size it to a
+		/// verifier's work after that commitment: a block to see it, reading a by-hash input, and
+		/// the echelon's generation time. The window closes sooner once every verifier seat the
+		/// escrow pays for is taken.
+		#[pallet::constant]
+		type VerifierWindow: Get<u32>;
+
 		/// How many times one request may replace its late nodes before it is refunded.
 		#[pallet::constant]
 		type MaxRedraws: Get<u32>;
@@ -378,7 +386,7 @@ pub mod pallet {
 			refunded: BalanceOf<T>,
 		},
 		/// The Cross-Validation primary committed late: verifiers, who commit after it, have
-		/// until `deadline` (`RevealWindow` blocks from the primary's commitment).
+		/// until `deadline` (`VerifierWindow` blocks from the primary's commitment).
 		CommitWindowExtended { request: RequestId, deadline: BlockNumberFor<T> },
 		/// A selected node attested that the request cannot be served.
 		UnservableAttested { request: RequestId, node: NodeId, reason: UnservableReason },
@@ -498,6 +506,7 @@ pub mod pallet {
 			assert!(T::MinTimeout::get() >= 1, "MinTimeout must be at least 1 block");
 			assert!(T::MinTimeout::get() <= T::MaxTimeout::get(), "MinTimeout <= MaxTimeout");
 			assert!(T::RevealWindow::get() >= 1, "RevealWindow must be at least 1 block");
+			assert!(T::VerifierWindow::get() >= 1, "VerifierWindow must be at least 1 block");
 			assert!(T::MaxSelectionsPerBlock::get() >= 1, "MaxSelectionsPerBlock >= 1");
 			assert!(T::SelectionDelay::get() >= 1, "a draw comes after the submission block");
 			assert!(
@@ -568,18 +577,26 @@ pub mod pallet {
 
 		/// Publish the output of a settled request whose destination is `OnChain`.
 		///
-		/// - `origin`: signed by anyone (usually the owner or an executing operator).
+		/// - `origin`: signed by anyone (the owner, say), or authorized: the off-chain workers of
+		///   the nodes that settled the request send it fee-less as soon as it settles, and the
+		///   pool keeps the first copy (the fastest node's); the output itself is the proof.
 		/// - `output`: the canonical output `O`, at most `MaxOutputLen` bytes; it must match the
-		///   settled commitment (quorum leaf 0, or `H(O)`).
+		///   settled commitment (the quorum root over its leaves, or `H(O)`).
 		///
 		/// Emits `OutputPublished`.
 		#[pallet::call_index(2)]
+		#[pallet::authorize(|_source, request: &RequestId, output: &Vec<u8>| {
+			Pallet::<T>::authorize_publication(*request, output)
+		})]
 		pub fn publish_output(
 			origin: OriginFor<T>,
 			request: RequestId,
 			output: Vec<u8>,
 		) -> DispatchResult {
-			ensure_signed(origin)?;
+			match origin.into() {
+				Ok(frame_system::RawOrigin::Signed(_) | frame_system::RawOrigin::Authorized) => {},
+				_ => return Err(DispatchError::BadOrigin),
+			}
 			Self::do_publish_output(request, output)
 		}
 	}

@@ -25,7 +25,9 @@
 //! against the trace root it commits, and keeps them with the output in offchain storage
 //! (`atoma_support::offchain_jobs::JobTrace`): a dispute's bisection asks for them.
 //!
-//! Commitments are signed with the worker key and sent as authorized, fee-less transactions.
+//! Commitments are signed with the worker key and sent as authorized, fee-less transactions. So is
+//! the output of a settled request whose destination is on chain: each node that ran it sends
+//! it in the run of the settling block, and the first copy in the pool is published.
 //! Every HTTP call has a deadline; a per-(request, node) storage lock stops two overlapping runs
 //! from submitting twice; failures back off exponentially. What a job left in offchain storage
 //! (its state, trace, lock and sortition proof) is removed once the request has ended or the node
@@ -110,7 +112,34 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 				Self::step(&url, now, id, &request, node, &key, role)
 			});
 		}
+		Self::publish_settled_outputs();
 		Self::forget_ended_jobs(&local);
+	}
+
+	/// Publish the outputs this node kept of settled requests whose destination is on chain, as
+	/// fee-less authorized transactions: every node that ran such a request sends it in the run
+	/// of the block that settles it, and the pool keeps the first (the output is the same).
+	/// Sent again each block until one is on chain.
+	fn publish_settled_outputs() {
+		for (id, node) in KEPT_JOBS.jobs() {
+			if let Some(output) = Self::publishable_output(id, node) {
+				let call = Call::<T>::publish_output { request: id, output };
+				let xt = T::create_authorized_transaction(call.into());
+				// A copy already in the pool is refused; the next run tries again if needed.
+				let _ = SubmitTransaction::<T, Call<T>>::submit_transaction(xt);
+			}
+		}
+	}
+
+	/// The output `node` kept for request `id`, if the request settled on it, its destination
+	/// is on chain, and nobody published it yet.
+	fn publishable_output(id: RequestId, node: NodeId) -> Option<Vec<u8>> {
+		if Requests::<T>::contains_key(id) {
+			return None;
+		}
+		let output = kept_trace(id, node)?.canonical_output;
+		Self::check_publication(id, output.clone()).ok()?;
+		Some(output)
 	}
 
 	/// The jobs this node handed to its inference worker and still waits on: `(request, node,
@@ -200,14 +229,16 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 
 	/// Remove what ended jobs left in offchain storage: those whose request is no longer in
 	/// flight, or whose node no longer works on it (replaced after a timeout or a conviction, or
-	/// a verifier seat that was not taken in the commit window).
+	/// a verifier seat that was not taken in the commit window). An output still to be published
+	/// on chain is kept until it is.
 	fn forget_ended_jobs(local: &[(NodeId, WorkerPublic)]) {
 		KEPT_JOBS.forget_ended(
 			|(id, node)| {
-				Requests::<T>::get(id).is_none_or(|r| {
+				let ended = Requests::<T>::get(id).is_none_or(|r| {
 					!Assignments::<T>::contains_key(node, id)
 						&& !matches!(r.phase, Phase::Executing { .. })
-				})
+				});
+				ended && Self::publishable_output(*id, *node).is_none()
 			},
 			|(id, node)| {
 				StorageValueRef::persistent(&job_key(*id, *node)).clear();

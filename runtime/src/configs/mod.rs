@@ -30,7 +30,7 @@ use sp_version::RuntimeVersion;
 
 use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
-	time::{DAYS, EPOCH_DURATION_IN_SLOTS, MILLI_SECS_PER_BLOCK, SLOT_DURATION},
+	time::{DAYS, EPOCH_DURATION_IN_SLOTS},
 	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Inference,
 	ModelRegistry, NodeRegistry, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
 	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys,
@@ -82,22 +82,24 @@ impl frame_system::Config for Runtime {
 	type SystemWeightInfo = frame_system::weights::SubstrateWeight<Runtime>;
 }
 
+impl crate::block_time::Config for Runtime {}
+
 impl pallet_timestamp::Config for Runtime {
 	type Moment = u64;
 	type OnTimestampSet = Babe;
-	type MinimumPeriod = ConstU64<{ SLOT_DURATION / 2 }>;
+	// Half the slot the genesis chose: BABE's slot duration is twice this.
+	type MinimumPeriod = crate::block_time::MinimumPeriod<Runtime>;
 	type WeightInfo = pallet_timestamp::weights::SubstrateWeight<Runtime>;
 }
 
 parameter_types! {
 	pub const EpochDuration: u64 = EPOCH_DURATION_IN_SLOTS;
-	pub const ExpectedBlockTime: u64 = MILLI_SECS_PER_BLOCK;
 	pub const MaxAuthorities: u32 = 100;
 }
 
 impl pallet_babe::Config for Runtime {
 	type EpochDuration = EpochDuration;
-	type ExpectedBlockTime = ExpectedBlockTime;
+	type ExpectedBlockTime = crate::block_time::ExpectedBlockTime<Runtime>;
 	// Epochs change when the session pallet rotates sessions (one session per BABE epoch).
 	type EpochChangeTrigger = pallet_babe::ExternalTrigger;
 	type DisabledValidators = Session;
@@ -287,6 +289,10 @@ impl pallet_inference::Config for Runtime {
 	// One hour of 3 s blocks.
 	type MaxTimeout = ConstU32<1_200>;
 	type RevealWindow = ConstU32<10>;
+	// 15 s after the primary's commitment: a block to see it, a by-hash input's read, and a
+	// 128-token generation of the dev VM (9.5 s, docs/benchmarks.md) with a block of margin. A
+	// window whose verifier seats are all taken closes at once.
+	type VerifierWindow = ConstU32<5>;
 	type MaxRedraws = ConstU32<3>;
 	type JobCollateral = JobCollateral;
 	type TimeoutSlash = TimeoutSlash;

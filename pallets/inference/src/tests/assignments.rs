@@ -99,11 +99,12 @@ fn a_convicted_nodes_open_jobs_get_fresh_nodes_and_its_commitments_go() {
 
 #[test]
 fn a_convicted_verifier_is_dropped_before_the_reveal() {
-	ExtBuilder::default().nodes(2).build_and_execute(|| {
-		let mode = VerificationMode::CrossValidation { n: 1, p: Perbill::from_percent(100) };
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		// Two paid seats, one taken: the commit window stays open until its deadline.
+		let mode = VerificationMode::CrossValidation { n: 2, p: Perbill::from_percent(100) };
 		let id = submit_and_select(mode);
 		let primary = selected(id)[0];
-		let verifier = NodeId(1 - primary.0);
+		let verifier = NodeId(if primary.0 == 0 { 1 } else { 0 });
 		let o = output(5, 6);
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));

@@ -26,13 +26,16 @@ fn with_p_one_every_other_node_verifies_and_all_are_paid() {
 
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
-		System::assert_last_event(Event::VerifierJoined { request: id, node: verifier }.into());
+		System::assert_has_event(Event::VerifierJoined { request: id, node: verifier }.into());
 		assert_eq!(node_record(verifier).reserved, JOB_COLLATERAL);
 
-		// No one knows whether more verifiers exist: the request waits for the window to close.
-		run_to_block(7);
-		assert_eq!(request(id).phase, Phase::Revealing { deadline: 10 });
-		System::assert_has_event(Event::RevealStarted { request: id, deadline: 10 }.into());
+		// The escrow pays one verifier and it joined: nobody else may, so the reveal starts at
+		// once instead of at the window's end.
+		let reveal_until = System::block_number() + 3;
+		assert_eq!(request(id).phase, Phase::Revealing { deadline: reveal_until });
+		System::assert_last_event(
+			Event::RevealStarted { request: id, deadline: reveal_until }.into(),
+		);
 		assert_noop!(
 			submit_signed(payload(id, primary, reveal_kind(&output(9, 9)))),
 			sp_runtime::DispatchError::Other("unauthorized")
@@ -155,7 +158,7 @@ fn disagreeing_digests_are_disputed() {
 		let (good, bad) = (output(1, 2), output(3, 2));
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &bad, false))));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &good, true))));
-		run_to_block(7);
+		// The only paid seat is taken: the reveal starts at once.
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&bad))));
 		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&good))));
 		assert_eq!(request(id).phase, Phase::Disputed);
@@ -171,7 +174,6 @@ fn a_verifier_that_does_not_reveal_is_slashed_and_the_rest_settle() {
 		let o = output(1, 2);
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
-		run_to_block(7);
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
 		run_to_block(10);
 		System::assert_has_event(
@@ -243,9 +245,11 @@ fn at_most_max_quorum_verifiers_join() {
 		let last = verifiers[3];
 		let p = payload(id, last, sealed_kind(id, last, &o, true));
 		let sig = sign(&p, last);
+		// The third seat closed the commit window: a fourth verifier is too late.
+		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
 		assert_noop!(
 			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
-			Error::<Test>::TooManyVerifiers
+			Error::<Test>::NotExecuting
 		);
 	});
 }
@@ -259,7 +263,6 @@ fn a_node_reveals_once() {
 		let o = output(1, 2);
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
-		run_to_block(7);
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
 		let p = payload(id, primary, reveal_kind(&o));
 		let sig = sign(&p, primary);
@@ -291,9 +294,12 @@ fn verifier_seats_stop_at_what_the_escrow_pays() {
 		)));
 		let p = payload(id, verifiers[1], sealed_kind(id, verifiers[1], &o, true));
 		let sig = sign(&p, verifiers[1]);
+		// The one paid seat is taken, so the commit window closed: nobody else joins. (Were it
+		// still open, the seat check would refuse `TooManyVerifiers`; see the input-read tests.)
+		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
 		assert_noop!(
 			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig),
-			Error::<Test>::TooManyVerifiers
+			Error::<Test>::NotExecuting
 		);
 	});
 }
@@ -406,7 +412,7 @@ fn a_primary_that_commits_late_leaves_verifiers_time() {
 		let Phase::Executing { deadline } = request(id).phase else { panic!("executing") };
 		run_to_block(deadline - 1);
 		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
-		let window: u32 = <Test as crate::Config>::RevealWindow::get();
+		let window: u32 = <Test as crate::Config>::VerifierWindow::get();
 		let extended = deadline - 1 + u64::from(window);
 		assert_eq!(request(id).phase, Phase::Executing { deadline: extended });
 		System::assert_has_event(
@@ -414,11 +420,43 @@ fn a_primary_that_commits_late_leaves_verifiers_time() {
 		);
 		// The old deadline passes without closing the window.
 		run_to_block(deadline + 1);
+		assert!(matches!(request(id).phase, Phase::Executing { .. }));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
-		run_to_block(extended);
 		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
 		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&o))));
 		assert!(crate::Results::<Test>::get(id).is_some_and(|r| r.nodes.len() == 2));
+	});
+}
+
+/// Verifiers may join until the window closes, so the request waits for it while a seat the
+/// escrow pays for is free; the moment the last one is taken, the reveal starts.
+#[test]
+fn the_window_closes_when_the_last_paid_seat_is_taken() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(cv(2, 100));
+		let primary = selected(id)[0];
+		let [first, second] = others(id, 3)[..] else { panic!("two other nodes") };
+		let o = output(2, 3);
+		let Phase::Executing { deadline } = request(id).phase else { panic!("executing") };
+		assert_ok!(submit_signed(payload(id, primary, sealed_kind(id, primary, &o, false))));
+		assert_ok!(submit_signed(payload(id, first, sealed_kind(id, first, &o, true))));
+		// One seat is still free: the window stays open.
+		next_block();
+		assert_eq!(request(id).phase, Phase::Executing { deadline });
+		assert_ok!(submit_signed(payload(id, second, sealed_kind(id, second, &o, true))));
+		let reveal_until = System::block_number() + 3;
+		assert!(reveal_until < deadline + 3, "sooner than at the window's end");
+		assert_eq!(request(id).phase, Phase::Revealing { deadline: reveal_until });
+		System::assert_last_event(
+			Event::RevealStarted { request: id, deadline: reveal_until }.into(),
+		);
+		for node in [primary, first, second] {
+			assert_ok!(submit_signed(payload(id, node, reveal_kind(&o))));
+		}
+		assert!(crate::Results::<Test>::get(id).is_some_and(|r| r.nodes.len() == 3));
+		// The commit window's own deadline passes harmlessly.
+		run_to_block(deadline + 1);
+		assert!(crate::Results::<Test>::get(id).is_some());
 	});
 }

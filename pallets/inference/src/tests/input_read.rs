@@ -146,7 +146,6 @@ fn a_verifier_reads_after_the_primary_committed_and_only_with_a_winning_proof() 
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
 		// A joined verifier keeps its role without the proof.
 		assert_eq!(read_as(id, hash, verifier, verifier, None), Ok(()));
-		run_to_block(7);
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
 		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&o))));
 	});
@@ -170,7 +169,6 @@ fn a_verifier_over_the_seats_the_escrow_pays_cannot_read() {
 			read_as(id, hash, late, late, Some(vrf_proof(id, late))),
 			Err(InputReadRefusal::NoRole)
 		);
-		run_to_block(7);
 		assert_ok!(submit_signed(payload(id, primary, reveal_kind(&o))));
 		assert_ok!(submit_signed(payload(id, first, reveal_kind(&o))));
 	});

@@ -141,14 +141,38 @@ fn with_input_tokens(mut kind: crate::CommitmentKind, count: u32) -> crate::Comm
 	kind
 }
 
+/// The call of the transaction the off-chain worker last put in the pool.
+fn pooled_call(pool: &Pool) -> Call<Test> {
+	let tx = pool.write().transactions.pop().expect("a transaction was submitted");
+	let xt = frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
+	let RuntimeCall::Inference(call) = xt.function else { panic!("not an inference call") };
+	call
+}
+
 /// The commitment the off-chain worker last put in the pool.
 fn pooled_commitment(pool: &Pool) -> (crate::CommitmentPayload, sp_core::sr25519::Signature) {
-	let tx = pool.write().transactions.pop().expect("a commitment was submitted");
-	let xt = frame_system::mocking::MockUncheckedExtrinsic::<Test>::decode(&mut &tx[..]).unwrap();
-	let RuntimeCall::Inference(Call::submit_commitment { payload, signature }) = xt.function else {
+	let Call::submit_commitment { payload, signature } = pooled_call(pool) else {
 		panic!("not a commitment")
 	};
 	(payload, signature)
+}
+
+/// The authorized publication the off-chain worker last put in the pool.
+fn pooled_publication(pool: &Pool) -> (atoma_support::RequestId, Vec<u8>) {
+	let Call::publish_output { request, output } = pooled_call(pool) else {
+		panic!("not a publication")
+	};
+	(request, output)
+}
+
+/// Dispatch the commitment the off-chain worker last put in the pool, as a block would.
+fn include_pooled_commitment(pool: &Pool) {
+	let (payload, signature) = pooled_commitment(pool);
+	assert_ok!(Inference::submit_commitment(
+		frame_system::RawOrigin::Authorized.into(),
+		payload,
+		signature
+	));
 }
 
 #[test]
@@ -690,5 +714,87 @@ fn a_finished_job_is_committed_between_blocks_exactly_once() {
 		assert!(crate::Results::<Test>::get(id).is_some());
 		// Settled: nothing is committed again.
 		assert!(!commit(0, b"job-1", &view, &all_steps));
+	});
+}
+
+/// A request whose destination is on chain: the node that ran it publishes its output itself in
+/// the run of the settling block, fee-less, and sends it again until it is on chain; then it
+/// forgets the job. Nobody has to send a signed transaction.
+#[test]
+fn the_node_publishes_a_settled_output_bound_for_the_chain() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let mut spec = spec(VerificationMode::Single);
+		spec.destination = atoma_support::inference::OutputDestination::OnChain;
+		let id = submit(spec);
+		next_block();
+		let o = output(11, 3);
+		run_job_to_commitment(&offchain, id, &o, 2);
+		include_pooled_commitment(&pool);
+		// Before settlement there was nothing to publish: the commitment was all.
+		assert!(pool.read().transactions.is_empty());
+		assert!(crate::Results::<Test>::get(id).is_some());
+
+		// The settling block's run publishes the kept output.
+		Inference::offchain_worker(4);
+		let (request, output) = pooled_publication(&pool);
+		assert_eq!((request, &output), (id, &o));
+		let call = Call::<Test>::publish_output { request, output: output.clone() };
+		use frame_support::traits::Authorize;
+		assert!(call
+			.authorize(sp_runtime::transaction_validity::TransactionSource::Local)
+			.is_some_and(|v| v.is_ok()));
+		// The pool dropped it: the next run sends it again, as the job is still kept.
+		assert!(job_state(id).is_some());
+		Inference::offchain_worker(5);
+		let (again, output) = pooled_publication(&pool);
+		assert_eq!(again, id);
+		assert_ok!(Inference::publish_output(
+			frame_system::RawOrigin::Authorized.into(),
+			id,
+			output
+		));
+		assert_eq!(crate::Outputs::<Test>::get(id).map(|o| o.to_vec()), Some(o.clone()));
+		// Published: a second copy is stale, and the job is forgotten.
+		let copy = Call::<Test>::publish_output { request: id, output: o.clone() };
+		assert!(copy
+			.authorize(sp_runtime::transaction_validity::TransactionSource::Local)
+			.is_some_and(|v| v.is_err()));
+		Inference::offchain_worker(6);
+		assert!(pool.read().transactions.is_empty());
+		assert_eq!(job_state(id), None);
+	});
+}
+
+/// A request whose output stays off chain is never published; and a kept output that is not the
+/// settled one (a node that was outvoted) is never sent: the pool would refuse it.
+#[test]
+fn only_the_settled_output_of_an_on_chain_request_is_published() {
+	let (mut ext, offchain, pool) = ext();
+	ext.execute_with(|| {
+		let id = submit_and_select(VerificationMode::Single);
+		let o = output(11, 3);
+		run_job_to_commitment(&offchain, id, &o, 2);
+		include_pooled_commitment(&pool);
+		Inference::offchain_worker(4);
+		assert!(pool.read().transactions.is_empty(), "the destination is the worker");
+		assert_eq!(job_state(id), None);
+
+		// An on-chain request settled on another output than the one this node kept.
+		let mut spec = spec(VerificationMode::Single);
+		spec.destination = atoma_support::inference::OutputDestination::OnChain;
+		let id = submit(spec);
+		next_block();
+		run_job_to_commitment(&offchain, id, &o, 5);
+		include_pooled_commitment(&pool);
+		let other = output(12, 3);
+		crate::Results::<Test>::mutate(id, |r| {
+			if let Some(r) = r {
+				r.output_commitment = quorum_commitments(&other, 1).root;
+			}
+		});
+		Inference::offchain_worker(7);
+		assert!(pool.read().transactions.is_empty());
+		assert_eq!(job_state(id), None);
 	});
 }

@@ -118,3 +118,42 @@ fn pruning_takes_at_most_max_pruned_per_block() {
 		assert!(ids.iter().all(|id| crate::Results::<Test>::get(*id).is_none()));
 	});
 }
+
+/// The fee-less path nodes publish by: the output itself is the proof, so anything but the
+/// settled output of an on-chain request, still unpublished, is refused at the pool.
+#[test]
+fn a_publication_is_authorized_for_the_settled_output_only() {
+	use frame_support::traits::Authorize;
+	use sp_runtime::transaction_validity::{InvalidTransaction, TransactionSource};
+	let authorize = |request, output: Vec<u8>| {
+		crate::Call::<Test>::publish_output { request, output }
+			.authorize(TransactionSource::External)
+			.expect("publish_output is authorizable")
+			.map(|_| ())
+	};
+	let code = |e: Error<Test>| Err(InvalidTransaction::Custom(e.as_u8()).into());
+	ExtBuilder::default().build_and_execute(|| {
+		let o = output(4, 3);
+		let pending = submit(spec(VerificationMode::Single));
+		assert_eq!(authorize(pending, o.clone()), code(Error::<Test>::NotSettled));
+		next_block();
+		all_commit(pending, &o);
+		assert_eq!(authorize(pending, o.clone()), code(Error::<Test>::NotOnChainDestination));
+
+		let id = settle_on_chain(VerificationMode::Sampling { n: 2 }, &o);
+		assert_eq!(authorize(id, output(5, 3)), code(Error::<Test>::OutputMismatch));
+		assert_eq!(authorize(id, vec![0; 257]), code(Error::<Test>::OutputTooLarge));
+		assert_eq!(authorize(id, o.clone()), Ok(()));
+		// Neither unsigned nor root may call it: only a signed or an authorized origin.
+		assert_noop!(
+			Inference::publish_output(RuntimeOrigin::none(), id, o.clone()),
+			sp_runtime::DispatchError::BadOrigin
+		);
+		assert_ok!(Inference::publish_output(
+			frame_system::RawOrigin::Authorized.into(),
+			id,
+			o.clone()
+		));
+		assert_eq!(authorize(id, o), Err(InvalidTransaction::Stale.into()));
+	});
+}

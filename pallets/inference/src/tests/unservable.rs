@@ -222,7 +222,7 @@ fn a_verifier_that_serves_what_the_primary_called_unservable_disputes_it() {
 			unservable(UnservableReason::InvalidPrompt)
 		)));
 		assert_ok!(submit_signed(payload(id, verifier, sealed_kind(id, verifier, &o, true))));
-		run_to_block(7);
+		// The only paid seat is taken: the reveal starts at once.
 		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
 		// The primary's attestation needs no reveal: the verifier's reveal concludes.
 		assert_ok!(submit_signed(payload(id, verifier, reveal_kind(&o))));
