@@ -1,0 +1,183 @@
+"""The worker against llama.cpp on the same GGUF file: run by scripts/bench-engine.sh.
+
+Both engines get the same prompt token ids (token 260, " the", repeated to the cell's length, no
+chat template), decode greedily from a fresh KV cache, and stop at the model's end of sequence or
+the cell's token limit. Both are timed the same way, in process, without HTTP:
+
+- TTFT: from the start of the prompt's evaluation to the first generated token (prefill plus one
+  sampling step); prompt tok/s = prompt tokens / TTFT;
+- decode tok/s: the tokens after the first, over the time after the first.
+
+The worker reports these from its own clock (`timings` of `GET /v1/jobs/{id}`); llama.cpp is
+driven token by token through llama-cpp-python's `Llama.eval`. Each cell's best of `--reps` runs
+is kept, after one warm-up. Peak RSS: the worker process's VmHWM; for llama.cpp, the peak of a
+Python process that loads only llama-cpp-python and numpy (about 40 MiB of it is Python's own).
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.request
+
+PROMPT_TOKEN = 260
+
+
+def parse_cells(text):
+    return [tuple(int(x) for x in cell.split("x")) for cell in text.split(",")]
+
+
+def best(runs):
+    """The run with the shortest total time."""
+    return min(runs, key=lambda r: r["total_ms"])
+
+
+def summary(prompt_len, run):
+    gen, ttft, total = run["generated"], run["ttft_ms"], run["total_ms"]
+    decode = (gen - 1) / ((total - ttft) / 1e3) if gen > 1 and total > ttft else float("nan")
+    return {
+        "generated": gen,
+        "prompt_tps": prompt_len / (ttft / 1e3),
+        "decode_tps": decode,
+        "ttft_ms": ttft,
+    }
+
+
+def measure_worker(args, threads, cells):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads), RUST_LOG="warn")
+    worker = subprocess.Popen(
+        [args.worker, "--model", args.model, "--precision", args.precision,
+         "--listen", "127.0.0.1:0", "--max-tokens-limit", "4096"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    try:
+        line = worker.stdout.readline()
+        if "listening on" not in line:
+            sys.exit(f"the worker did not start: {line!r}")
+        url = line.split("listening on ", 1)[1].strip()
+
+        def call(method, path, body=None):
+            data = json.dumps(body).encode() if body is not None else None
+            request = urllib.request.Request(url + path, data=data, method=method,
+                                             headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(request, timeout=600) as response:
+                return json.load(response)
+
+        def run(prompt_len, out_len):
+            body = {"prompt": [PROMPT_TOKEN] * prompt_len, "max_tokens": out_len}
+            job_id = call("POST", "/v1/completions", body)["atoma"]["job_id"]
+            job = call("GET", f"/v1/jobs/{job_id}")
+            t = job["timings"]
+            return {"generated": job["usage"]["completion_tokens"],
+                    "ttft_ms": t["time_to_first_token_ms"], "total_ms": t["total_ms"]}
+
+        run(4, 4)
+        rows = {cell: summary(cell[0], best([run(*cell) for _ in range(args.reps)]))
+                for cell in cells}
+        with open(f"/proc/{worker.pid}/status") as status:
+            peak_kib = next(int(l.split()[1]) for l in status if l.startswith("VmHWM"))
+        return rows, peak_kib / 1024
+    finally:
+        worker.terminate()
+        worker.wait()
+
+
+def measure_llama(args, threads, cells):
+    """Runs in its own process (`--llama-only`), so that its peak RSS is llama.cpp's alone."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--llama-only", "--model", args.model, "--threads",
+         str(threads), "--cells", args.cells, "--reps", str(args.reps)],
+        check=True, capture_output=True, text=True).stdout
+    report = json.loads(out)
+    rows = {tuple(cell): row for cell, row in report["rows"]}
+    return rows, report["peak_mib"]
+
+
+def llama_only(args):
+    import numpy as np
+    from llama_cpp import Llama
+
+    threads = int(args.threads)
+    llm = Llama(model_path=args.model, n_threads=threads, n_threads_batch=threads, n_ctx=4096,
+                verbose=False)
+    eos, vocab = llm.token_eos(), llm.n_vocab()
+
+    def last_logits():
+        # llama.cpp computes the logits of the batch's last token only (no `logits_all`).
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(vocab,))
+
+    def run(prompt_len, out_len):
+        llm.reset()
+        started = time.perf_counter()
+        llm.eval([PROMPT_TOKEN] * prompt_len)
+        generated, first = 0, None
+        while generated < out_len:
+            token = int(np.argmax(last_logits()))
+            generated += 1
+            if first is None:
+                first = time.perf_counter()
+            if token == eos or generated == out_len:
+                break
+            llm.eval([token])
+        done = time.perf_counter()
+        return {"generated": generated, "ttft_ms": (first - started) * 1e3,
+                "total_ms": (done - started) * 1e3}
+
+    run(4, 4)
+    rows = [[list(cell), summary(cell[0], best([run(*cell) for _ in range(args.reps)]))]
+            for cell in parse_cells(args.cells)]
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rows": rows, "peak_mib": peak_mib}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--worker")
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--cells", default="16x128,128x128,1024x128")
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--precision", default="f32", choices=["f32", "quantized"])
+    parser.add_argument("--llama-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.llama_only:
+        return llama_only(args)
+
+    import llama_cpp
+
+    cells = parse_cells(args.cells)
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                if l.startswith("model name")), "unknown CPU")
+    print(f"# {os.path.basename(args.model)} on {cpu} ({os.cpu_count()} CPUs); worker precision "
+          f"{args.precision}; llama.cpp via llama-cpp-python {llama_cpp.__version__}; best of "
+          f"{args.reps}; prompt = token {PROMPT_TOKEN} repeated, greedy, fresh KV cache")
+    print()
+    print("| threads | prompt tokens | max new | engine | generated | prompt tok/s | decode tok/s "
+          "| TTFT ms | peak RSS MiB |")
+    print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    ratios = []
+    for threads in [int(t) for t in args.threads.split(",")]:
+        worker, worker_peak = measure_worker(args, threads, cells)
+        llama, llama_peak = measure_llama(args, threads, cells)
+        for cell in cells:
+            for name, rows, peak in (("atoma-worker", worker, worker_peak),
+                                     ("llama.cpp", llama, llama_peak)):
+                r = rows[cell]
+                print(f"| {threads} | {cell[0]} | {cell[1]} | {name} | {r['generated']} "
+                      f"| {r['prompt_tps']:.0f} | {r['decode_tps']:.1f} | {r['ttft_ms']:.0f} "
+                      f"| {peak:.0f} |", flush=True)
+            w, l = worker[cell], llama[cell]
+            ratios.append((threads, cell, w["prompt_tps"] / l["prompt_tps"],
+                           w["decode_tps"] / l["decode_tps"], w["ttft_ms"] / l["ttft_ms"]))
+    print()
+    print("| threads | prompt tokens | prompt tok/s, worker / llama.cpp | decode tok/s, worker / "
+          "llama.cpp | TTFT, worker / llama.cpp |")
+    print("|---:|---:|---:|---:|---:|")
+    for threads, cell, prompt, decode, ttft in ratios:
+        print(f"| {threads} | {cell[0]} | {prompt:.2f}x | {decode:.2f}x | {ttft:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
