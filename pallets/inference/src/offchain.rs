@@ -112,23 +112,27 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 				Self::step(&url, now, id, &request, node, &key, role)
 			});
 		}
-		Self::publish_settled_outputs();
-		Self::forget_ended_jobs(&local);
+		let publishing = Self::publish_settled_outputs();
+		Self::forget_ended_jobs(&local, &publishing);
 	}
 
 	/// Publish the outputs this node kept of settled requests whose destination is on chain, as
 	/// fee-less authorized transactions: every node that ran such a request sends it in the run
 	/// of the block that settles it, and the pool keeps the first (the output is the same).
-	/// Sent again each block until one is on chain.
-	fn publish_settled_outputs() {
+	/// Sent again each block until one is on chain. Returns the jobs it sent: their outputs are
+	/// kept until then.
+	fn publish_settled_outputs() -> Vec<(RequestId, NodeId)> {
+		let mut publishing = Vec::new();
 		for (id, node) in KEPT_JOBS.jobs() {
 			if let Some(output) = Self::publishable_output(id, node) {
 				let call = Call::<T>::publish_output { request: id, output };
 				let xt = T::create_authorized_transaction(call.into());
 				// A copy already in the pool is refused; the next run tries again if needed.
 				let _ = SubmitTransaction::<T, Call<T>>::submit_transaction(xt);
+				publishing.push((id, node));
 			}
 		}
+		publishing
 	}
 
 	/// The output `node` kept for request `id`, if the request settled on it, its destination
@@ -229,16 +233,16 @@ impl<T: Config + CreateAuthorizedTransaction<Call<T>>> Pallet<T> {
 
 	/// Remove what ended jobs left in offchain storage: those whose request is no longer in
 	/// flight, or whose node no longer works on it (replaced after a timeout or a conviction, or
-	/// a verifier seat that was not taken in the commit window). An output still to be published
-	/// on chain is kept until it is.
-	fn forget_ended_jobs(local: &[(NodeId, WorkerPublic)]) {
+	/// a verifier seat that was not taken in the commit window). The jobs in `publishing` keep
+	/// their output until it is on chain.
+	fn forget_ended_jobs(local: &[(NodeId, WorkerPublic)], publishing: &[(RequestId, NodeId)]) {
 		KEPT_JOBS.forget_ended(
 			|(id, node)| {
 				let ended = Requests::<T>::get(id).is_none_or(|r| {
 					!Assignments::<T>::contains_key(node, id)
 						&& !matches!(r.phase, Phase::Executing { .. })
 				});
-				ended && Self::publishable_output(*id, *node).is_none()
+				ended && !publishing.contains(&(*id, *node))
 			},
 			|(id, node)| {
 				StorageValueRef::persistent(&job_key(*id, *node)).clear();
