@@ -12,9 +12,16 @@ The worker reports these from its own clock (`timings` of `GET /v1/jobs/{id}`); 
 driven token by token through llama-cpp-python's `Llama.eval`. Each cell's best of `--reps` runs
 is kept, after one warm-up. Peak RSS: the worker process's VmHWM; for llama.cpp, the peak of a
 Python process that loads only llama-cpp-python and numpy (about 40 MiB of it is Python's own).
+
+`--concurrency 1,2,4,8,16` adds the throughput table: N requests sent to the worker at once (the
+same prompt length and token limit, through the HTTP API, as clients would), total generated
+tokens over the wall time from the first request to the last answer, against the worker's own
+single stream and llama.cpp's (which serves one request at a time: its throughput at any
+concurrency is its single stream's).
 """
 
 import argparse
+import concurrent.futures
 import json
 import os
 import resource
@@ -76,9 +83,22 @@ def measure_worker(args, threads, cells):
         run(4, 4)
         rows = {cell: summary(cell[0], best([run(*cell) for _ in range(args.reps)]))
                 for cell in cells}
+        throughput = {}
+        for n in args.concurrency:
+            prompt_len, out_len = args.concurrency_cell
+            # Different prompts (the token repeated a different number of times), so that the
+            # jobs are not the same computation.
+            bodies = [{"prompt": [PROMPT_TOKEN] * (prompt_len + i), "max_tokens": out_len}
+                      for i in range(n)]
+            started = time.perf_counter()
+            with concurrent.futures.ThreadPoolExecutor(max_workers=n) as pool:
+                answers = list(pool.map(lambda b: call("POST", "/v1/completions", b), bodies))
+            wall = time.perf_counter() - started
+            generated = sum(a["usage"]["completion_tokens"] for a in answers)
+            throughput[n] = (generated, wall)
         with open(f"/proc/{worker.pid}/status") as status:
             peak_kib = next(int(l.split()[1]) for l in status if l.startswith("VmHWM"))
-        return rows, peak_kib / 1024
+        return rows, peak_kib / 1024, throughput
     finally:
         worker.terminate()
         worker.wait()
@@ -139,11 +159,16 @@ def main():
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--cells", default="16x128,128x128,1024x128")
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--precision", default="f32", choices=["f32", "quantized"])
+    parser.add_argument("--precision", default="native", choices=["native", "f32", "quantized"])
+    parser.add_argument("--concurrency", default="",
+                        help="e.g. 1,2,4,8,16: the throughput table, at the last thread count")
+    parser.add_argument("--concurrency-cell", default="16x128")
     parser.add_argument("--llama-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.llama_only:
         return llama_only(args)
+    args.concurrency = [int(n) for n in args.concurrency.split(",") if n]
+    args.concurrency_cell = parse_cells(args.concurrency_cell)[0]
 
     import llama_cpp
 
@@ -158,8 +183,11 @@ def main():
           "| TTFT ms | peak RSS MiB |")
     print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     ratios = []
-    for threads in [int(t) for t in args.threads.split(",")]:
-        worker, worker_peak = measure_worker(args, threads, cells)
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    for threads in thread_counts:
+        concurrency = args.concurrency if threads == thread_counts[-1] else []
+        worker, worker_peak, throughput = measure_worker(
+            argparse.Namespace(**{**vars(args), "concurrency": concurrency}), threads, cells)
         llama, llama_peak = measure_llama(args, threads, cells)
         for cell in cells:
             for name, rows, peak in (("atoma-worker", worker, worker_peak),
@@ -177,6 +205,28 @@ def main():
     print("|---:|---:|---:|---:|---:|")
     for threads, cell, prompt, decode, ttft in ratios:
         print(f"| {threads} | {cell[0]} | {prompt:.2f}x | {decode:.2f}x | {ttft:.2f}x |")
+    if throughput:
+        prompt_len, out_len = args.concurrency_cell
+        llama_single = llama.get((prompt_len, out_len))
+        print()
+        print(f"Throughput, {thread_counts[-1]} threads, prompts of {prompt_len}+ tokens, "
+              f"{out_len} new tokens each, all sent at once:")
+        print()
+        print("| concurrent requests | generated | wall s | tok/s | vs worker single stream "
+              "| vs llama.cpp single stream |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        single = throughput[min(throughput)]
+        single_tps = single[0] / single[1]
+        for n, (generated, wall) in sorted(throughput.items()):
+            tps = generated / wall
+            peer = ""
+            if llama_single:
+                # llama.cpp's single stream, end to end: its generated tokens over TTFT + decode.
+                r = llama_single
+                llama_wall = r["ttft_ms"] / 1e3 + (r["generated"] - 1) / r["decode_tps"]
+                peer = f"{tps / (r['generated'] / llama_wall):.2f}x"
+            print(f"| {n} | {generated} | {wall:.1f} | {tps:.1f} | {tps / single_tps:.2f}x "
+                  f"| {peer} |")
 
 
 if __name__ == "__main__":

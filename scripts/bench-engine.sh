@@ -5,7 +5,8 @@
 # markdown table with the worker / llama.cpp ratios; the numbers are kept in docs/benchmarks.md.
 #
 #   scripts/bench-engine.sh [--threads 1,2] [--cells 16x128,128x128,1024x128] [--reps 3]
-#                           [--precision f32|quantized]
+#                           [--precision native|f32|quantized] [--concurrency 1,2,4,8,16]
+#                           [--concurrency-cell 16x128]
 #
 # llama.cpp comes from the package registry: `llama-cpp-python` (pinned below) is built from source
 # for this CPU into its own virtualenv under ~/.cache/atoma-bench the first time (about 10 minutes

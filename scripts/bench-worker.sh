@@ -2,7 +2,7 @@
 # Benchmark the inference worker (not a test): prompt tokens/s (prefill), generated tokens/s
 # (decode), time to first token and peak resident memory, for a few prompt and output lengths.
 #
-# Usage: scripts/bench-worker.sh [--precision f32|quantized] [--threads N] [--reps N]
+# Usage: scripts/bench-worker.sh [--precision native|f32|quantized] [--threads N] [--reps N]
 #                                [--cells 16x32,128x32,...]   (prompt tokens x max new tokens)
 #   ATOMA_WORKER_BIN  the worker binary (default: target/release/atoma-worker under
 #                     $CARGO_TARGET_DIR or ./target; build with `cargo build --release` first)
@@ -16,7 +16,7 @@
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-PRECISION=f32
+PRECISION=native
 THREADS=""
 REPS=3
 CELLS="16x32,128x32,512x32,16x128,1024x128,2048x64"

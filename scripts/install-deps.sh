@@ -12,6 +12,11 @@
 #   RUSTUP_AUTO_INSTALL=0, and on rustup >= 1.28, nothing is installed on first use.
 # - The client's npm packages (clients/node_modules, from package-lock.json).
 #
+# Two tools are installed by the scripts that use them, into their own directories under
+# ~/.cache, because nothing else needs them: CUDA 13.0's compiler and headers from PyPI
+# (`scripts/cuda-check.sh`, the test command's build check of the worker's `cuda` feature) and
+# llama.cpp through llama-cpp-python (`scripts/bench-engine.sh`, a benchmark).
+#
 #   scripts/install-deps.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -47,6 +47,9 @@ FEATURES=(--features atoma-inference-worker/fault-injection)
 echo "==> building (release)"
 cargo build --release --locked --workspace "${FEATURES[@]}"
 
+echo "==> the worker's cuda feature compiles (CUDA 13.0 from PyPI, no GPU needed)"
+scripts/cuda-check.sh
+
 echo "==> tests"
 cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast
 

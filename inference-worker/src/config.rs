@@ -7,6 +7,8 @@ use std::{net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::engine::native::Tier;
+
 /// Default path of the reference model, relative to the working directory (`scripts/fetch-model.sh`
 /// puts it there).
 pub const DEFAULT_MODEL_PATH: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
@@ -72,14 +74,19 @@ pub struct ServeArgs {
 	/// Device for the forward pass: `cpu`, `cuda` or `cuda:N` (needs the `cuda` feature).
 	#[arg(long, env = "ATOMA_WORKER_DEVICE", default_value = "cpu")]
 	pub device: DeviceSpec,
-	/// Numeric format of the matmuls. `f32` dequantizes the GGUF weights once at load and runs
-	/// f32 matmuls (4 bytes per weight in memory; for the Q4_1 reference model on CPU it is both
-	/// faster and closer to the f32 reference than the quantized kernels, which also quantize
-	/// activations to 8 bits). `quantized` keeps the GGUF's block format (least memory; needed for
-	/// models whose f32 weights do not fit). Part of the execution profile: nodes compared with
-	/// each other must use the same value.
-	#[arg(long, env = "ATOMA_WORKER_PRECISION", default_value = "f32")]
+	/// Numeric format and engine of the matmuls. `native` (CPU only) is this worker's own
+	/// engine: the GGUF's blocks stay quantized, activations are quantized to 8 bits, every
+	/// output is reduced in one fixed order, so results are the same bits on every x86 kernel
+	/// tier and in any batch; jobs of a model share forward passes (continuous batching). `f32`
+	/// (candle) dequantizes the weights once at load and runs f32 matmuls, one job at a time
+	/// (4 bytes per weight; runs on CUDA too). `quantized` is candle's block-format kernels. Part
+	/// of the execution profile: nodes compared with each other must use the same value.
+	#[arg(long, env = "ATOMA_WORKER_PRECISION", default_value = "native")]
 	pub precision: Precision,
+	/// The native engine's kernels: `auto` (the fastest this CPU has), `scalar`, `avx2` or
+	/// `avx512-vnni`. All give the same bits; forcing one is for tests and benchmarks.
+	#[arg(long, env = "ATOMA_WORKER_KERNEL_TIER", default_value = "auto", value_parser = parse_kernel_tier)]
+	pub kernel_tier: KernelTier,
 	/// Jobs that may wait per model besides the one running; more get 429.
 	#[arg(long, env = "ATOMA_WORKER_QUEUE_CAPACITY", default_value_t = 64)]
 	pub queue_capacity: usize,
@@ -163,9 +170,28 @@ impl FromStr for ModelSpec {
 	}
 }
 
+/// `--kernel-tier`: `None` for `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KernelTier(pub Option<Tier>);
+
+fn parse_kernel_tier(s: &str) -> Result<KernelTier, String> {
+	if s == "auto" {
+		return Ok(KernelTier(None));
+	}
+	let tier = Tier::parse(s)
+		.ok_or_else(|| format!("unknown kernel tier {s:?}: auto, scalar, avx2 or avx512-vnni"))?;
+	if !tier.is_supported() {
+		return Err(format!("this CPU cannot run kernel tier {s}"));
+	}
+	Ok(KernelTier(Some(tier)))
+}
+
 /// Numeric format of the matmuls (see `--precision`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Precision {
+	/// The native engine: quantized weights, 8-bit activations, the canonical reduction
+	/// (`engine::native`), continuous batching.
+	Native,
 	/// Weights dequantized to f32 at load.
 	F32,
 	/// The GGUF's quantized block format.
@@ -178,6 +204,11 @@ impl Precision {
 	/// `atoma-worker` sets it first thing in `main`, while the process is single-threaded.
 	pub const CANDLE_ENV: &'static str = "CANDLE_DEQUANTIZE_ALL";
 
+	/// Whether candle runs the matmuls (and reads [`Self::CANDLE_ENV`]).
+	pub fn is_candle(self) -> bool {
+		self != Self::Native
+	}
+
 	/// The precision candle will use in this process, from [`Self::CANDLE_ENV`].
 	pub fn from_env() -> Self {
 		match std::env::var(Self::CANDLE_ENV) {
@@ -189,6 +220,7 @@ impl Precision {
 	/// Name used in the API.
 	pub fn as_str(self) -> &'static str {
 		match self {
+			Self::Native => "native",
 			Self::F32 => "f32",
 			Self::Quantized => "quantized",
 		}

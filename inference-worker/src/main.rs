@@ -9,7 +9,7 @@ use atoma_inference_worker::{
 	api::{self, AppState},
 	commitments::to_hex,
 	config::{Cli, Command, Precision, ServeArgs},
-	engine::Engine,
+	engine::{Engine, EngineOptions},
 	jobs::JobStore,
 	metrics::Metrics,
 	shutdown::Shutdown,
@@ -36,7 +36,7 @@ fn set_candle_precision(precision: Precision) {
 	std::env::remove_var("CANDLE_DEQUANTIZE_ALL_F16");
 	match precision {
 		Precision::F32 => std::env::set_var(Precision::CANDLE_ENV, "1"),
-		Precision::Quantized => std::env::remove_var(Precision::CANDLE_ENV),
+		Precision::Quantized | Precision::Native => std::env::remove_var(Precision::CANDLE_ENV),
 	}
 }
 
@@ -133,21 +133,20 @@ async fn run(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 	let metrics = Arc::new(Metrics::new());
 
 	let engine = {
-		let (models, device, precision, capacity) =
-			(args.models.clone(), args.device, args.precision, args.queue_capacity);
+		let models = args.models.clone();
+		let options = EngineOptions {
+			device: args.device,
+			precision: args.precision,
+			kernel_tier: args.kernel_tier.0,
+			queue_capacity: args.queue_capacity,
+			#[cfg(feature = "fault-injection")]
+			fault: args.fault,
+		};
 		let (store, metrics, shutdown) =
 			(Arc::clone(&store), Arc::clone(&metrics), shutdown.clone());
 		// Loading reads and hashes every model file: blocking work.
-		#[cfg(feature = "fault-injection")]
-		let fault = args.fault;
 		tokio::task::spawn_blocking(move || {
-			#[cfg(feature = "fault-injection")]
-			let engine = Engine::start(
-				&models, device, precision, capacity, store, metrics, shutdown, fault,
-			);
-			#[cfg(not(feature = "fault-injection"))]
-			let engine = Engine::start(&models, device, precision, capacity, store, metrics, shutdown);
-			engine
+			Engine::start(&models, options, store, metrics, shutdown)
 		})
 		.await??
 	};

@@ -11,8 +11,17 @@ use crate::config::{DeviceSpec, Precision};
 /// The candle release the kernels come from (a test checks it against `Cargo.lock`).
 pub const CANDLE_VERSION: &str = "0.11.1";
 
-/// Jobs of one model run one at a time, each alone in its forward passes.
+/// Candle's engine: jobs of one model run one at a time, each alone in its forward passes.
 pub const BATCH_POLICY: &str = "serial";
+
+/// The native engine: jobs share forward passes (continuous batching, up to 16), which changes
+/// no bit of any job's output.
+pub const NATIVE_BATCH_POLICY: &str = "continuous-invariant";
+
+/// The native engine's kernel tier in the profile: every tier computes the canonical reduction
+/// (`engine::native::kernels`), so the tier a CPU picks is not part of it; the version names
+/// the reduction, and changes if it ever does.
+pub const NATIVE_KERNELS: &str = "native-canonical-v1";
 
 /// The kernels candle and `gemm` pick on this CPU at run time (`docs/determinism.md`): f32
 /// matmuls use AVX-512 or FMA kernels, quantized ones VNNI or AVX2 tiers; CPUs without AVX2 and
@@ -49,13 +58,13 @@ pub fn kernel_tier() -> &'static str {
 pub struct ProfileView {
 	/// `ExecutionProfile::hash`, hex.
 	pub hash: String,
-	/// `f32` or `quantized`.
+	/// `native`, `f32` or `quantized`.
 	pub precision: &'static str,
 	/// `cpu` or `cuda` (the GPU model belongs to the echelon's hardware class).
 	pub device: &'static str,
-	/// [`kernel_tier`] (`cuda` on a GPU).
+	/// [`kernel_tier`] (`cuda` on a GPU, [`NATIVE_KERNELS`] for the native engine).
 	pub kernel_tier: &'static str,
-	/// [`BATCH_POLICY`].
+	/// [`BATCH_POLICY`] or [`NATIVE_BATCH_POLICY`].
 	pub batch_policy: &'static str,
 	/// The worker's and candle's versions.
 	pub build: String,
@@ -63,16 +72,17 @@ pub struct ProfileView {
 
 /// The profile of a worker running on `device` with `precision`.
 pub fn profile(device: DeviceSpec, precision: Precision) -> ProfileView {
-	let (device, kernel_tier) = match device {
-		DeviceSpec::Cpu => ("cpu", kernel_tier()),
-		DeviceSpec::Cuda(_) => ("cuda", "cuda"),
+	let (device, kernel_tier, batch_policy) = match (device, precision) {
+		(_, Precision::Native) => ("cpu", NATIVE_KERNELS, NATIVE_BATCH_POLICY),
+		(DeviceSpec::Cpu, _) => ("cpu", kernel_tier(), BATCH_POLICY),
+		(DeviceSpec::Cuda(_), _) => ("cuda", "cuda", BATCH_POLICY),
 	};
 	let build = format!("atoma-worker {} candle {CANDLE_VERSION}", env!("CARGO_PKG_VERSION"));
 	let hash = ExecutionProfile {
 		precision: precision.as_str(),
 		device,
 		kernel_tier,
-		batch_policy: BATCH_POLICY,
+		batch_policy,
 		build: &build,
 	}
 	.hash();
@@ -81,7 +91,7 @@ pub fn profile(device: DeviceSpec, precision: Precision) -> ProfileView {
 		precision: precision.as_str(),
 		device,
 		kernel_tier,
-		batch_policy: BATCH_POLICY,
+		batch_policy,
 		build,
 	}
 }
@@ -106,6 +116,12 @@ mod tests {
 		let base = profile(DeviceSpec::Cpu, Precision::F32);
 		assert_eq!(base.precision, "f32");
 		assert_ne!(base.hash, profile(DeviceSpec::Cpu, Precision::Quantized).hash);
+		let native = profile(DeviceSpec::Cpu, Precision::Native);
+		assert_ne!(base.hash, native.hash);
+		assert_eq!(
+			(native.kernel_tier, native.batch_policy),
+			(NATIVE_KERNELS, NATIVE_BATCH_POLICY)
+		);
 		assert_ne!(base.hash, profile(DeviceSpec::Cuda(0), Precision::F32).hash);
 		// The CUDA ordinal is not part of it: any GPU of the echelon's class.
 		assert_eq!(

@@ -1,6 +1,8 @@
-//! Determinism across separate processes with different thread counts: the same request gives
-//! byte-identical token ids, text and commitments (including the trace of quantized top logits,
-//! the most sensitive value) in three worker processes started with `RAYON_NUM_THREADS` 1, 2 and 4.
+//! Determinism across separate processes with different thread counts and kernel tiers, and
+//! inside batches: the same request gives byte-identical token ids, text and commitments
+//! (including the trace of quantized top logits, the most sensitive value) in worker processes
+//! started with `RAYON_NUM_THREADS` 1, 2 and 4, with every kernel tier this CPU has, and whether it
+//! runs alone or among up to 15 other requests of other lengths and sampling modes.
 
 mod common;
 
@@ -23,7 +25,10 @@ fn requests() -> Vec<Value> {
 
 /// The parts of a finished job that must be identical everywhere (timings and ids excluded).
 fn fingerprint(w: &Worker, body: &Value) -> Value {
-	let job = w.run_job(body);
+	fingerprint_of(w, w.run_job(body))
+}
+
+fn fingerprint_of(w: &Worker, job: Value) -> Value {
 	assert_eq!(job["status"], "completed", "{job}");
 	let out = w.get(&format!("/v1/outputs/{}", job["id"].as_str().unwrap())).json();
 	json!({
@@ -50,6 +55,78 @@ fn identical_across_processes_and_thread_counts() {
 			assert_eq!(
 				first, other,
 				"request {body}: RAYON_NUM_THREADS={t0} and RAYON_NUM_THREADS={t} differ"
+			);
+		}
+	}
+}
+
+/// Requests that share the batch with the checked ones: other lengths, greedy and sampled.
+fn fillers(count: usize) -> Vec<Value> {
+	(0..count)
+		.map(|i| {
+			let mut body = json!({
+				"prompt": format!("Item {i}: {}", "a list of things ".repeat(i % 7)),
+				"max_tokens": 3 + (i * 5) % 19,
+			});
+			if i % 2 == 1 {
+				body["temperature_milli"] = json!(800);
+				body["seed"] = json!(i);
+			}
+			body
+		})
+		.collect()
+}
+
+#[test]
+fn identical_alone_and_inside_batches() {
+	let w = Worker::start(&[], &[]);
+	let checked = requests();
+	let alone: Vec<Value> = checked.iter().map(|body| fingerprint(&w, body)).collect();
+	// Submitted at once, the jobs share forward passes (the engine takes up to 16 per step);
+	// submitted a little apart, later ones join while earlier ones decode.
+	for (name, others, gap_ms) in
+		[("together", 0, 0), ("with 10 others", 10, 0), ("staggered", 9, 40)]
+	{
+		let mut bodies = fillers(others);
+		bodies.splice(others / 2..others / 2, checked.iter().cloned());
+		let ids: Vec<String> = bodies
+			.iter()
+			.map(|body| {
+				std::thread::sleep(std::time::Duration::from_millis(gap_ms));
+				let r = w.post_json("/v1/jobs", body);
+				assert_eq!(r.status, 202, "{}", r.text());
+				r.json()["id"].as_str().expect("job id").to_owned()
+			})
+			.collect();
+		let jobs: Vec<Value> = ids.iter().map(|id| w.wait_job(id)).collect();
+		// They did share the engine: run one at a time, the last would have waited for the
+		// others' whole runs.
+		let ms = |job: &Value, key: &str| job["timings"][key].as_f64().expect("timings");
+		let longest_wait = jobs.iter().map(|j| ms(j, "queue_ms")).fold(0.0, f64::max);
+		let total: f64 = jobs.iter().map(|j| ms(j, "total_ms")).sum();
+		assert!(longest_wait < total / 2.0, "{name}: waited {longest_wait} ms of {total} ms");
+		let results: Vec<Value> = jobs.into_iter().map(|job| fingerprint_of(&w, job)).collect();
+		for (i, want) in alone.iter().enumerate() {
+			assert_eq!(&results[others / 2 + i], want, "{name}: request {} differs", checked[i]);
+		}
+	}
+}
+
+#[test]
+fn identical_on_every_kernel_tier() {
+	let tiers = atoma_inference_worker::engine::native::Tier::supported();
+	let workers: Vec<(&str, Worker)> = tiers
+		.iter()
+		.map(|t| (t.as_str(), Worker::start(&["--kernel-tier", t.as_str()], &[])))
+		.collect();
+	eprintln!("kernel tiers on this CPU: {:?}", workers.iter().map(|w| w.0).collect::<Vec<_>>());
+	for body in requests() {
+		let (first_tier, first) = (workers[0].0, fingerprint(&workers[0].1, &body));
+		for (tier, w) in &workers[1..] {
+			assert_eq!(
+				first,
+				fingerprint(w, &body),
+				"request {body}: {first_tier} and {tier} differ"
 			);
 		}
 	}

@@ -61,15 +61,20 @@ fn models() {
 	assert_eq!(m["vocab_size"], 49152);
 	assert_eq!(m["stop_token_ids"], json!([0, 2]));
 	assert_eq!(m["chat_template"], "model");
-	assert_eq!(m["precision"], "f32");
+	assert_eq!(m["precision"], "native");
 	assert_eq!(m["weights"]["total_len"], 98_362_432);
 	assert_eq!(m["weights"]["root"].as_str().map(str::len), Some(64));
 	// The execution profile the node compares with its echelon's, and its hash as the chain
 	// computes it.
 	let p = &v["execution_profile"];
 	assert_eq!(
-		(&p["precision"], &p["device"], &p["batch_policy"]),
-		(&json!("f32"), &json!("cpu"), &json!("serial"))
+		(&p["precision"], &p["device"], &p["kernel_tier"], &p["batch_policy"]),
+		(
+			&json!("native"),
+			&json!("cpu"),
+			&json!("native-canonical-v1"),
+			&json!("continuous-invariant")
+		)
 	);
 	let part = |k: &str| p[k].as_str().expect("a part").to_owned();
 	let (precision, device, kernel_tier, batch_policy, build) = (

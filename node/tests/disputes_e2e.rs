@@ -364,7 +364,7 @@ fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_mad
 	// Its logits differ from the first step on, whether or not its tokens do.
 	a_cheater_is_caught(
 		"cheaper-precision",
-		&["--precision", "f32"],
+		&["--precision", "native"],
 		Some(|step, tokens| step == 0 || step == tokens),
 	);
 }

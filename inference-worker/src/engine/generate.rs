@@ -6,8 +6,11 @@
 //!   into this one;
 //! * the prompt is always fed as one batch at position 0, then one token at a time, so the same
 //!   request always runs the same kernels on the same shapes;
-//! * sampling uses a fresh [`LogitsProcessor`](candle_transformers::generation::LogitsProcessor)
-//!   seeded with the caller's seed (see [`super::sampling`]).
+//! * sampling uses a fresh [`LogitsProcessor`] seeded with the caller's seed (see
+//!   [`super::sampling`]).
+//!
+//! The native engine ([`super::native`]) keeps the first two by construction: each sequence has
+//! its own cache, and a row's logits do not depend on how the rows are batched.
 
 use std::{
 	ops::ControlFlow,
@@ -16,7 +19,7 @@ use std::{
 
 use atoma_primitives::FinishReason;
 use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::quantized_llama::ModelWeights;
+use candle_transformers::{generation::LogitsProcessor, models::quantized_llama::ModelWeights};
 use tokenizers::Tokenizer;
 
 use super::sampling;
@@ -28,6 +31,9 @@ pub enum GenerateError {
 	/// The forward pass or sampling failed.
 	#[error("inference failed: {0}")]
 	Candle(#[from] candle_core::Error),
+	/// The native engine refused a forward pass.
+	#[error("inference failed: {0}")]
+	Native(#[from] super::native::ForwardError),
 	/// The generated ids could not be decoded.
 	#[error("detokenization failed: {0}")]
 	Decode(String),
@@ -67,51 +73,82 @@ pub struct TokenEvent<'a> {
 	pub text_delta: &'a str,
 }
 
-/// Run `request` on `model`. `on_token` sees every token; returning `Break` cancels the run with
-/// the given reason.
-pub fn generate(
-	model: &mut ModelWeights,
-	device: &Device,
-	tokenizer: &Tokenizer,
-	request: &ValidatedRequest,
-	mut on_token: impl FnMut(TokenEvent<'_>) -> ControlFlow<&'static str>,
-) -> Result<GenerationOutput, GenerateError> {
-	let started = Instant::now();
-	let params = &request.params;
-	let max_tokens = usize::try_from(params.max_output_tokens).unwrap_or(usize::MAX);
-	let mut processor = sampling::logits_processor(params);
+/// What the model is fed next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+	/// Feed this token (the one just sampled) and call [`Generation::accept`] with the logits.
+	Feed(u32),
+	/// Generation is over; call [`Generation::finish`].
+	Finished(FinishReason),
+}
 
-	model.clear_kv_cache();
-	let input = Tensor::new(request.prompt_tokens.as_slice(), device)?.unsqueeze(0)?;
-	let mut logits = model.forward(&input, 0)?;
-	let prefill = started.elapsed();
+/// One request's generation, independent of the engine that computes its logits: sampling, the
+/// trace, stop conditions, streaming text and timings. The candle path drives it in a loop
+/// ([`generate`]); the native engine drives many at once, one batched forward pass per step.
+pub struct Generation {
+	processor: LogitsProcessor,
+	max_tokens: usize,
+	token_ids: Vec<u32>,
+	trace: Vec<TraceStep>,
+	text: String,
+	started: Instant,
+	prefill: Option<Duration>,
+	time_to_first_token: Option<Duration>,
+}
 
-	let mut token_ids: Vec<u32> = Vec::with_capacity(max_tokens.min(4096));
-	let mut trace = Vec::with_capacity(token_ids.capacity());
-	let mut text = String::new();
-	let mut time_to_first_token = None;
-	let finish_reason = loop {
-		let step_logits = logits.squeeze(0)?.to_dtype(DType::F32)?;
-		let raw: Vec<f32> = step_logits.to_vec1()?;
-		let token_id = processor.sample(&step_logits)?;
-		time_to_first_token.get_or_insert_with(|| started.elapsed());
-		let step = u32::try_from(token_ids.len()).unwrap_or(u32::MAX);
-		trace.push(TraceStep::record(step, token_id, &raw));
-		token_ids.push(token_id);
+impl Generation {
+	/// Start generating for `request` (the clock starts now).
+	pub fn new(request: &ValidatedRequest) -> Self {
+		let max_tokens = usize::try_from(request.params.max_output_tokens).unwrap_or(usize::MAX);
+		let capacity = max_tokens.min(4096);
+		Self {
+			processor: sampling::logits_processor(&request.params),
+			max_tokens,
+			token_ids: Vec::with_capacity(capacity),
+			trace: Vec::with_capacity(capacity),
+			text: String::new(),
+			started: Instant::now(),
+			prefill: None,
+			time_to_first_token: None,
+		}
+	}
+
+	/// Tokens generated so far.
+	pub fn generated(&self) -> usize {
+		self.token_ids.len()
+	}
+
+	/// Take the logits that follow the last fed token (the prompt first): sample, record the
+	/// trace step, stream the token through `on_token` (which may cancel), and say what comes
+	/// next.
+	pub fn accept(
+		&mut self,
+		logits: &[f32],
+		request: &ValidatedRequest,
+		tokenizer: &Tokenizer,
+		on_token: &mut impl FnMut(TokenEvent<'_>) -> ControlFlow<&'static str>,
+	) -> Result<Next, GenerateError> {
+		self.prefill.get_or_insert_with(|| self.started.elapsed());
+		let step_logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu)?;
+		let token_id = self.processor.sample(&step_logits)?;
+		self.time_to_first_token.get_or_insert_with(|| self.started.elapsed());
+		let step = u32::try_from(self.token_ids.len()).unwrap_or(u32::MAX);
+		self.trace.push(TraceStep::record(step, token_id, logits));
+		self.token_ids.push(token_id);
 
 		let stopped = request.stop_token_ids.contains(&token_id);
 		let delta = if stopped {
 			String::new()
 		} else {
 			let full = tokenizer
-				.decode(&token_ids, true)
+				.decode(&self.token_ids, true)
 				.map_err(|e| GenerateError::Decode(e.to_string()))?;
 			// Hold text back while it ends in an incomplete UTF-8 sequence (decoded as U+FFFD);
 			// it becomes final once the rest of the character arrives.
-			match full.strip_prefix(text.as_str()) {
+			match full.strip_prefix(self.text.as_str()) {
 				Some(new) if !full.ends_with('\u{FFFD}') => {
 					let new = new.to_owned();
-					text = full;
+					self.text = full;
 					new
 				},
 				_ => String::new(),
@@ -120,33 +157,72 @@ pub fn generate(
 		if let ControlFlow::Break(reason) = on_token(TokenEvent { token_id, text_delta: &delta }) {
 			return Err(GenerateError::Cancelled(reason));
 		}
-		if stopped {
-			break FinishReason::Stop;
-		}
-		if token_ids.len() >= max_tokens {
-			break FinishReason::Length;
-		}
-		let position =
-			request.prompt_tokens.len().saturating_add(token_ids.len()).saturating_sub(1);
-		let input = Tensor::new(&[token_id], device)?.unsqueeze(0)?;
-		logits = model.forward(&input, position)?;
-	};
+		Ok(if stopped {
+			Next::Finished(FinishReason::Stop)
+		} else if self.token_ids.len() >= self.max_tokens {
+			Next::Finished(FinishReason::Length)
+		} else {
+			Next::Feed(token_id)
+		})
+	}
 
-	// The final text, decoded in one go (identical to the streamed deltas unless the output ends
-	// in an incomplete character, which is then included as U+FFFD).
-	let visible = match finish_reason {
-		FinishReason::Stop => token_ids.split_last().map(|(_, rest)| rest).unwrap_or_default(),
-		FinishReason::Length => token_ids.as_slice(),
-	};
-	let text = tokenizer.decode(visible, true).map_err(|e| GenerateError::Decode(e.to_string()))?;
-	Ok(GenerationOutput {
-		prompt_tokens: u32::try_from(request.prompt_tokens.len()).unwrap_or(u32::MAX),
-		token_ids,
-		text,
-		finish_reason,
-		trace,
-		prefill,
-		time_to_first_token: time_to_first_token.unwrap_or(prefill),
-		total: started.elapsed(),
-	})
+	/// The finished output.
+	pub fn finish(
+		self,
+		finish_reason: FinishReason,
+		request: &ValidatedRequest,
+		tokenizer: &Tokenizer,
+	) -> Result<GenerationOutput, GenerateError> {
+		// The final text, decoded in one go (identical to the streamed deltas unless the output
+		// ends in an incomplete character, which is then included as U+FFFD).
+		let visible = match finish_reason {
+			FinishReason::Stop => {
+				self.token_ids.split_last().map(|(_, rest)| rest).unwrap_or_default()
+			},
+			FinishReason::Length => self.token_ids.as_slice(),
+		};
+		let text =
+			tokenizer.decode(visible, true).map_err(|e| GenerateError::Decode(e.to_string()))?;
+		let prefill = self.prefill.unwrap_or_default();
+		Ok(GenerationOutput {
+			prompt_tokens: u32::try_from(request.prompt_tokens.len()).unwrap_or(u32::MAX),
+			token_ids: self.token_ids,
+			text,
+			finish_reason,
+			trace: self.trace,
+			prefill,
+			time_to_first_token: self.time_to_first_token.unwrap_or(prefill),
+			total: self.started.elapsed(),
+		})
+	}
+}
+
+/// Run `request` on candle's `model`, alone. `on_token` sees every token; returning `Break`
+/// cancels the run with the given reason.
+pub fn generate(
+	model: &mut ModelWeights,
+	device: &Device,
+	tokenizer: &Tokenizer,
+	request: &ValidatedRequest,
+	mut on_token: impl FnMut(TokenEvent<'_>) -> ControlFlow<&'static str>,
+) -> Result<GenerationOutput, GenerateError> {
+	let mut generation = Generation::new(request);
+	model.clear_kv_cache();
+	let input = Tensor::new(request.prompt_tokens.as_slice(), device)?.unsqueeze(0)?;
+	let mut logits = model.forward(&input, 0)?;
+	loop {
+		let raw: Vec<f32> = logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?;
+		match generation.accept(&raw, request, tokenizer, &mut on_token)? {
+			Next::Finished(reason) => return generation.finish(reason, request, tokenizer),
+			Next::Feed(token_id) => {
+				let position = request
+					.prompt_tokens
+					.len()
+					.saturating_add(generation.generated())
+					.saturating_sub(1);
+				let input = Tensor::new(&[token_id], device)?.unsqueeze(0)?;
+				logits = model.forward(&input, position)?;
+			},
+		}
+	}
 }

@@ -1,10 +1,16 @@
 //! The inference engine: one dedicated OS thread per served model, fed by a bounded queue.
 //!
-//! A candle forward pass is CPU- or GPU-bound for tens of milliseconds per token, so it must never
-//! run on the async runtime's threads. Each model gets a thread that owns its `ModelWeights`
-//! (and so its KV cache) exclusively and runs one job at a time; parallelism comes from candle's
-//! own kernels (rayon on CPU). One job at a time per model also keeps the kernels' shapes, and so
-//! the floating-point results, independent of what else the worker is doing.
+//! A forward pass is CPU- or GPU-bound for milliseconds per token, so it must never run on the
+//! async runtime's threads. Each model gets a thread that owns its weights exclusively.
+//!
+//! * The native engine ([`native`], `--precision native`, the default) runs the jobs of a model
+//!   together: continuous batching, one forward pass per step over every job in flight, on the
+//!   model's own rayon pool. A job's bits do not depend on the batch ([`native::llama`]).
+//! * Candle (`--precision f32` or `quantized`) runs one job at a time, which keeps its kernels'
+//!   shapes, and so its floating-point results, independent of what else the worker is doing.
+//!
+//! Both drive the same per-request logic ([`generate::Generation`]: sampling, trace, stops,
+//! streaming).
 //!
 //! Jobs wait in a bounded `sync_channel`; when it is full, submission fails at once with
 //! [`WorkerError::QueueFull`] (HTTP 429) instead of letting latency grow without bound.
@@ -12,6 +18,7 @@
 pub mod chat;
 pub mod generate;
 pub mod model;
+pub mod native;
 pub mod sampling;
 pub mod tokenizer;
 
@@ -125,19 +132,35 @@ pub enum StartError {
 	Thread(std::io::Error),
 }
 
+/// How the engine runs its models (the worker's start-up flags).
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+	/// `--device`.
+	pub device: DeviceSpec,
+	/// `--precision`.
+	pub precision: Precision,
+	/// `--kernel-tier` (`None`: the fastest this CPU has).
+	pub kernel_tier: Option<native::Tier>,
+	/// `--queue-capacity`.
+	pub queue_capacity: usize,
+	/// `--fault`.
+	#[cfg(feature = "fault-injection")]
+	pub fault: Option<crate::fault::Fault>,
+}
+
 impl Engine {
 	/// Load every model and start its engine thread.
-	#[allow(clippy::too_many_arguments)]
 	pub fn start(
 		specs: &[ModelSpec],
-		device_spec: DeviceSpec,
-		precision: Precision,
-		queue_capacity: usize,
+		options: EngineOptions,
 		store: Arc<JobStore>,
 		metrics: Arc<Metrics>,
 		shutdown: Shutdown,
-		#[cfg(feature = "fault-injection")] fault: Option<crate::fault::Fault>,
 	) -> Result<Self, StartError> {
+		let EngineOptions { device: device_spec, precision, kernel_tier, queue_capacity, .. } =
+			options;
+		#[cfg(feature = "fault-injection")]
+		let fault = options.fault;
 		if specs.is_empty() {
 			return Err(StartError::NoModels);
 		}
@@ -149,7 +172,7 @@ impl Engine {
 				return Err(StartError::DuplicateId(spec.id.clone()));
 			}
 			let LoadedModel { info, weights, tokenizer, template, device } =
-				model::load(spec, device_spec, &device, precision)?;
+				model::load(spec, device_spec, &device, precision, kernel_tier)?;
 			let tokenizer = Arc::new(tokenizer);
 			// A zero-capacity sync_channel would be a rendezvous channel that rejects every
 			// `try_send` while the thread is busy; one slot is the smallest real queue.
@@ -157,7 +180,7 @@ impl Engine {
 			metrics.set_queue_depth(&info.id, 0);
 			let runner = Runner {
 				model_id: info.id.clone(),
-				weights,
+				weights: Some(weights),
 				device,
 				tokenizer: Arc::clone(&tokenizer),
 				store: Arc::clone(&store),
@@ -248,13 +271,47 @@ impl Engine {
 	}
 }
 
+/// Jobs of one model in a native forward pass at most.
+const MAX_BATCH: usize = 16;
+
+/// Prompt tokens a starting job feeds per step, so that a long prompt does not stall the jobs
+/// already streaming for its whole prefill (the chunking changes no bit: each row reads the
+/// cache up to its own position).
+const PREFILL_CHUNK: usize = 256;
+
+/// A job in a native batch.
+struct Sequence {
+	work: Work,
+	generation: generate::Generation,
+	cache: native::KvCache,
+	/// Prompt tokens fed so far.
+	fed: usize,
+	/// The sampled token to feed next.
+	next: Option<u32>,
+	queue_wait: Duration,
+}
+
+impl Sequence {
+	/// What this sequence feeds in the next step.
+	fn input(&self) -> Vec<u32> {
+		let prompt = &self.work.request.prompt_tokens;
+		match self.next {
+			Some(token) => vec![token],
+			None => {
+				let end = self.fed.saturating_add(PREFILL_CHUNK).min(prompt.len());
+				prompt.get(self.fed..end).map(<[u32]>::to_vec).unwrap_or_default()
+			},
+		}
+	}
+}
+
 /// How often an idle engine thread checks for shutdown.
 const IDLE_POLL: Duration = Duration::from_millis(100);
 
 /// The state owned by one engine thread.
 struct Runner {
 	model_id: String,
-	weights: candle_transformers::models::quantized_llama::ModelWeights,
+	weights: Option<model::Weights>,
 	device: candle_core::Device,
 	tokenizer: Arc<Tokenizer>,
 	store: Arc<JobStore>,
@@ -266,18 +323,47 @@ struct Runner {
 
 impl Runner {
 	fn run(mut self, rx: mpsc::Receiver<Work>) {
+		match self.weights.take() {
+			Some(model::Weights::Candle(weights)) => self.run_serial(*weights, rx),
+			Some(model::Weights::Native(model)) => {
+				// The batch loop runs on a thread of the model's own rayon pool, so that the
+				// forward pass's parallel loops (a few hundred per step) fork and join among the
+				// pool's threads instead of handing each one over from a foreign thread. Its size
+				// is rayon's default: RAYON_NUM_THREADS, else one thread per CPU.
+				let name = self.model_id.clone();
+				match rayon::ThreadPoolBuilder::new()
+					.thread_name(move |i| format!("engine-{name}-{i}"))
+					.build()
+				{
+					Ok(pool) => pool.install(|| self.run_batched(&model, rx)),
+					Err(e) => {
+						tracing::error!(error = %e, "cannot start the engine's thread pool");
+						self.run_batched(&model, rx)
+					},
+				}
+			},
+			None => {},
+		}
+		tracing::debug!(model = %self.model_id, "engine thread exits");
+	}
+
+	/// Candle's engine: one job at a time, each alone in its forward passes.
+	fn run_serial(
+		&mut self,
+		mut weights: candle_transformers::models::quantized_llama::ModelWeights,
+		rx: mpsc::Receiver<Work>,
+	) {
 		loop {
 			match rx.recv_timeout(IDLE_POLL) {
 				Ok(work) => {
 					self.metrics.add_queue_depth(&self.model_id, -1);
-					self.run_one(work);
+					self.run_one(&mut weights, work);
 				},
 				Err(RecvTimeoutError::Timeout) if self.shutdown.is_aborted() => break,
 				Err(RecvTimeoutError::Timeout) => {},
 				Err(RecvTimeoutError::Disconnected) => break,
 			}
 		}
-		tracing::debug!(model = %self.model_id, "engine thread exits");
 	}
 
 	fn fail(&self, work: &Work, message: String) {
@@ -291,10 +377,12 @@ impl Runner {
 	}
 
 	#[tracing::instrument(skip_all, fields(job = %work.id, model = %self.model_id))]
-	fn run_one(&mut self, work: Work) {
+	/// Take a job off the queue: `Some(queue wait)` if it is to run, `None` if it was already
+	/// answered (the worker is draining, or a fault mode answered it).
+	fn start_job(&self, work: &Work) -> Option<Duration> {
 		if self.shutdown.is_draining() {
-			self.fail(&work, "the worker is shutting down".to_owned());
-			return;
+			self.fail(work, "the worker is shutting down".to_owned());
+			return None;
 		}
 		let queue_wait = work.enqueued.elapsed();
 		self.store.mark_running(&work.id);
@@ -304,44 +392,49 @@ impl Runner {
 				while !self.shutdown.is_draining() {
 					std::thread::sleep(Duration::from_millis(100));
 				}
-				return self.fail(&work, "the worker is shutting down".to_owned());
+				self.fail(work, "the worker is shutting down".to_owned());
+				return None;
 			},
 			Some(crate::fault::Fault::Lazy) => {
 				let tokens = work.request.params.max_output_tokens.min(8);
 				let prompt = u32::try_from(work.request.prompt_tokens.len()).unwrap_or(u32::MAX);
-				return self.complete(
-					&work,
-					crate::fault::made_up_output(tokens, prompt),
-					queue_wait,
-				);
+				self.complete(work, crate::fault::made_up_output(tokens, prompt), queue_wait);
+				return None;
 			},
 			_ => {},
 		}
-		self.metrics.set_running(&self.model_id, true);
-		let shutdown = self.shutdown.clone();
-		let events = work.events.clone();
-		let result = generate::generate(
-			&mut self.weights,
-			&self.device,
-			&self.tokenizer,
-			&work.request,
-			|token| {
-				if shutdown.is_aborted() {
-					return ControlFlow::Break("the worker is shutting down");
-				}
-				if let Some(events) = &events {
-					let event = JobEvent::Token {
-						token_id: token.token_id,
-						text_delta: token.text_delta.to_owned(),
-					};
-					if events.send(event).is_err() {
-						return ControlFlow::Break("cancelled: the client disconnected");
-					}
-				}
-				ControlFlow::Continue(())
-			},
-		);
-		self.metrics.set_running(&self.model_id, false);
+		Some(queue_wait)
+	}
+
+	/// What a job's token callback does: stop on shutdown, stream the token, stop when the
+	/// client is gone.
+	fn stream_to(
+		shutdown: &Shutdown,
+		events: Option<&UnboundedSender<JobEvent>>,
+		token: generate::TokenEvent<'_>,
+	) -> ControlFlow<&'static str> {
+		if shutdown.is_aborted() {
+			return ControlFlow::Break("the worker is shutting down");
+		}
+		if let Some(events) = events {
+			let event = JobEvent::Token {
+				token_id: token.token_id,
+				text_delta: token.text_delta.to_owned(),
+			};
+			if events.send(event).is_err() {
+				return ControlFlow::Break("cancelled: the client disconnected");
+			}
+		}
+		ControlFlow::Continue(())
+	}
+
+	/// Report a generation's result.
+	fn finish_job(
+		&self,
+		work: &Work,
+		result: Result<GenerationOutput, GenerateError>,
+		queue_wait: Duration,
+	) {
 		#[cfg(feature = "fault-injection")]
 		let result = result.map(|mut output| {
 			if self.fault == Some(crate::fault::Fault::TamperTokens) {
@@ -350,12 +443,152 @@ impl Runner {
 			output
 		});
 		match result {
-			Ok(output) => self.complete(&work, output, queue_wait),
-			Err(e @ GenerateError::Cancelled(_)) => self.fail(&work, e.to_string()),
+			Ok(output) => self.complete(work, output, queue_wait),
+			Err(e @ GenerateError::Cancelled(_)) => self.fail(work, e.to_string()),
 			Err(e) => {
-				tracing::error!(error = %e, "generation failed");
-				self.fail(&work, e.to_string())
+				tracing::error!(job = %work.id, error = %e, "generation failed");
+				self.fail(work, e.to_string())
 			},
+		}
+	}
+
+	#[tracing::instrument(skip_all, fields(job = %work.id, model = %self.model_id))]
+	fn run_one(
+		&mut self,
+		weights: &mut candle_transformers::models::quantized_llama::ModelWeights,
+		work: Work,
+	) {
+		let Some(queue_wait) = self.start_job(&work) else { return };
+		self.metrics.set_running(&self.model_id, true);
+		let shutdown = self.shutdown.clone();
+		let result =
+			generate::generate(weights, &self.device, &self.tokenizer, &work.request, |token| {
+				Self::stream_to(&shutdown, work.events.as_ref(), token)
+			});
+		self.metrics.set_running(&self.model_id, false);
+		self.finish_job(&work, result, queue_wait);
+	}
+
+	/// The native engine: continuous batching. Every step runs one forward pass over the jobs in
+	/// flight (a prompt chunk for a job that is starting, the last sampled token for the others);
+	/// new jobs join between steps, finished ones leave. Batching changes no bit of any job's
+	/// output ([`native::llama`]).
+	fn run_batched(&mut self, model: &native::Model, rx: mpsc::Receiver<Work>) {
+		let mut batch: Vec<Sequence> = Vec::new();
+		loop {
+			// Wait for work when idle; otherwise take what is queued, up to the batch size.
+			if batch.is_empty() {
+				match rx.recv_timeout(IDLE_POLL) {
+					Ok(work) => self.admit(model, work, &mut batch),
+					Err(RecvTimeoutError::Timeout) if self.shutdown.is_aborted() => break,
+					Err(RecvTimeoutError::Timeout) => continue,
+					Err(RecvTimeoutError::Disconnected) => break,
+				}
+			}
+			while batch.len() < MAX_BATCH {
+				match rx.try_recv() {
+					Ok(work) => self.admit(model, work, &mut batch),
+					Err(_) => break,
+				}
+			}
+			if batch.is_empty() {
+				continue;
+			}
+			self.metrics.set_running(&self.model_id, true);
+			self.step(model, &mut batch);
+			if batch.is_empty() {
+				self.metrics.set_running(&self.model_id, false);
+			}
+		}
+		for sequence in batch.drain(..) {
+			self.fail(&sequence.work, "the worker is shutting down".to_owned());
+		}
+		self.metrics.set_running(&self.model_id, false);
+	}
+
+	fn admit(&self, model: &native::Model, work: Work, batch: &mut Vec<Sequence>) {
+		self.metrics.add_queue_depth(&self.model_id, -1);
+		let Some(queue_wait) = self.start_job(&work) else { return };
+		let request = &work.request;
+		// Validation has checked all three; a job that still fails them fails alone, before it
+		// could make a batch's forward pass refuse.
+		let vocab = model.config().vocab;
+		let unfit = if request.prompt_tokens.is_empty() {
+			Some("the prompt is empty".to_owned())
+		} else {
+			request
+				.prompt_tokens
+				.iter()
+				.find(|&&t| t as usize >= vocab)
+				.map(|t| format!("prompt token {t} is outside the vocabulary"))
+		};
+		if let Some(message) = unfit {
+			return self.fail(&work, message);
+		}
+		let positions = request.prompt_tokens.len().saturating_add(
+			usize::try_from(request.params.max_output_tokens).unwrap_or(usize::MAX),
+		);
+		if positions > model.config().context {
+			let message = format!(
+				"prompt and max_tokens need {positions} positions, the context is {}",
+				model.config().context
+			);
+			return self.fail(&work, message);
+		}
+		let generation = generate::Generation::new(request);
+		let cache = model.new_cache(positions);
+		batch.push(Sequence { work, generation, cache, fed: 0, next: None, queue_wait });
+	}
+
+	/// One forward pass over the batch, then sampling for every job whose prompt is in.
+	fn step(&self, model: &native::Model, batch: &mut Vec<Sequence>) {
+		let inputs: Vec<Vec<u32>> = batch.iter().map(Sequence::input).collect();
+		let mut steps: Vec<native::Step<'_>> = batch
+			.iter_mut()
+			.zip(&inputs)
+			.map(|(s, tokens)| native::Step { cache: &mut s.cache, tokens })
+			.collect();
+		let logits = match model.forward(&mut steps) {
+			Ok(logits) => logits,
+			Err(e) => {
+				// Admission checks what `forward` checks, so this is not reached in practice; if
+				// it is, the batch's jobs fail rather than the thread.
+				for sequence in batch.drain(..) {
+					self.finish_job(
+						&sequence.work,
+						Err(GenerateError::Native(e.clone())),
+						sequence.queue_wait,
+					);
+				}
+				return;
+			},
+		};
+		let mut finished = Vec::new();
+		for (i, (sequence, (logits, input))) in
+			batch.iter_mut().zip(logits.iter().zip(&inputs)).enumerate()
+		{
+			sequence.fed += input.len();
+			if sequence.fed < sequence.work.request.prompt_tokens.len() {
+				continue; // a prompt chunk: its logits are not sampled
+			}
+			let request = &sequence.work.request;
+			let events = sequence.work.events.as_ref();
+			let shutdown = &self.shutdown;
+			let accepted = sequence.generation.accept(logits, request, &self.tokenizer, &mut |t| {
+				Self::stream_to(shutdown, events, t)
+			});
+			match accepted {
+				Ok(generate::Next::Feed(token)) => sequence.next = Some(token),
+				Ok(generate::Next::Finished(reason)) => finished.push((i, Ok(reason))),
+				Err(e) => finished.push((i, Err(e))),
+			}
+		}
+		for (i, outcome) in finished.into_iter().rev() {
+			let sequence = batch.swap_remove(i);
+			let Sequence { work, generation, queue_wait, .. } = sequence;
+			let result = outcome
+				.and_then(|reason| generation.finish(reason, &work.request, &self.tokenizer));
+			self.finish_job(&work, result, queue_wait);
 		}
 	}
 

@@ -14,6 +14,7 @@ use tokenizers::Tokenizer;
 
 use super::{
 	chat::ChatTemplate,
+	native::Tier,
 	tokenizer::{self, TokenizerError},
 };
 use crate::config::{DeviceSpec, ModelSpec, Precision};
@@ -82,6 +83,20 @@ pub enum LoadError {
 		/// What the environment gives.
 		actual: &'static str,
 	},
+	/// The native engine could not build the model.
+	#[error("{path}: {source}")]
+	Native {
+		/// The model path.
+		path: PathBuf,
+		/// What failed.
+		source: super::native::BuildError,
+	},
+	/// The native engine runs on the CPU only.
+	#[error("precision native runs on the CPU; on {device} use --precision f32 or quantized")]
+	NativeDevice {
+		/// The device asked for.
+		device: DeviceSpec,
+	},
 	/// The requested device is not available in this build or on this machine.
 	#[error("device {device}: {source}")]
 	Device {
@@ -124,12 +139,20 @@ pub struct ModelInfo {
 	pub loaded_at: u64,
 }
 
+/// The weights in the form the chosen engine runs.
+pub enum Weights {
+	/// Candle's model (f32 or quantized), one job at a time.
+	Candle(Box<ModelWeights>),
+	/// The native engine's model, shared by a batch of jobs.
+	Native(Box<super::native::Model>),
+}
+
 /// A loaded model, ready for its engine thread.
 pub struct LoadedModel {
 	/// Reported metadata.
 	pub info: ModelInfo,
 	/// The weights (moved into the engine thread).
-	pub weights: ModelWeights,
+	pub weights: Weights,
 	/// The tokenizer.
 	pub tokenizer: Tokenizer,
 	/// The chat template.
@@ -159,10 +182,18 @@ pub fn load(
 	device_spec: DeviceSpec,
 	device: &Device,
 	precision: Precision,
+	kernel_tier: Option<Tier>,
 ) -> Result<LoadedModel, LoadError> {
-	let actual = Precision::from_env();
-	if actual != precision {
-		return Err(LoadError::Precision { wanted: precision.as_str(), actual: actual.as_str() });
+	if precision.is_candle() {
+		let actual = Precision::from_env();
+		if actual != precision {
+			return Err(LoadError::Precision {
+				wanted: precision.as_str(),
+				actual: actual.as_str(),
+			});
+		}
+	} else if device_spec != DeviceSpec::Cpu {
+		return Err(LoadError::NativeDevice { device: device_spec });
 	}
 	let path = spec.path.clone();
 	let io_err = |source| LoadError::Io { path: path.clone(), source };
@@ -210,7 +241,26 @@ pub fn load(
 	}
 	let vocab_size = u32::try_from(tok.tokens.len()).unwrap_or(u32::MAX);
 
-	let weights = ModelWeights::from_gguf(content, &mut file, device).map_err(candle_err)?;
+	let weights = if precision.is_candle() {
+		Weights::Candle(Box::new(
+			ModelWeights::from_gguf(content, &mut file, device).map_err(candle_err)?,
+		))
+	} else {
+		let context = usize::try_from(context_length).unwrap_or(usize::MAX);
+		let model = super::native::Model::from_gguf(
+			&content,
+			&mut file,
+			context,
+			kernel_tier.unwrap_or_else(Tier::best),
+		)
+		.map_err(|source| LoadError::Native { path: path.clone(), source })?;
+		tracing::info!(
+			kernel_tier = model.tier().as_str(),
+			weights_mib = model.weight_bytes() >> 20,
+			"native engine"
+		);
+		Weights::Native(Box::new(model))
+	};
 	let loaded_at = std::time::SystemTime::now()
 		.duration_since(std::time::UNIX_EPOCH)
 		.map(|d| d.as_secs())

@@ -1,0 +1,262 @@
+//! Block formats: the GGUF weights as they are on disk, and the activations quantized to 8 bits
+//! per value before every matmul.
+//!
+//! A weight matrix keeps the file's blocks of 32 values (`Q4_1`: 4-bit values with an f16 scale
+//! and minimum; `Q8_0`: 8-bit values with an f16 scale), split into planes (quants, scales,
+//! minimums) so that the kernels read each with plain loads. Nothing is dequantized: a matrix
+//! takes the bytes the file gives it.
+//!
+//! An activation row is quantized to 16 bits per value: per block of 32, `d = max|x| / 32767` and
+//! `q = round(x / d)`, so `q` is in [-32767, 32767]. (llama.cpp and candle use 8 bits, `Q8_1`;
+//! measured on the reference model, 8-bit activations change greedy answers, e.g. "What is the
+//! capital of France?" stops being answered "Paris", while 16 bits keep the f32 answers, and cost
+//! little: the products are still exact integer multiply-adds.) The block's integer sum of `q` is
+//! kept with it for the `Q4_1` minimum term. Quantizing is scalar code shared by every kernel
+//! tier, so every tier sees the same integers.
+
+use half::f16;
+
+/// Values per block, in every format here.
+pub const BLOCK: usize = 32;
+
+/// The weight formats the kernels multiply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+	/// 32 unsigned 4-bit values `q`, value = `d * q + m`.
+	Q4_1,
+	/// 32 signed 8-bit values `q`, value = `d * q`.
+	Q8_0,
+}
+
+impl WeightFormat {
+	/// Bytes of one block in the GGUF file.
+	pub fn block_bytes(self) -> usize {
+		match self {
+			Self::Q4_1 => 20,
+			Self::Q8_0 => 34,
+		}
+	}
+
+	/// Bytes of quants per block once split into planes.
+	pub fn quant_bytes(self) -> usize {
+		match self {
+			Self::Q4_1 => BLOCK / 2,
+			Self::Q8_0 => BLOCK,
+		}
+	}
+}
+
+/// Why a tensor's bytes are not a matrix of the given shape and format.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+	/// The row length is not a whole number of blocks.
+	#[error("row length {0} is not a multiple of {BLOCK}")]
+	RowLength(usize),
+	/// The byte count does not match the shape.
+	#[error("{format:?} matrix of {rows}x{cols} needs {expected} bytes, got {actual}")]
+	Size {
+		/// The format.
+		format: WeightFormat,
+		/// Rows.
+		rows: usize,
+		/// Columns.
+		cols: usize,
+		/// Bytes the shape needs.
+		expected: usize,
+		/// Bytes given.
+		actual: usize,
+	},
+}
+
+/// A quantized weight matrix, `rows` outputs by `cols` inputs, each row a run of blocks.
+#[derive(Debug, Clone)]
+pub struct QMatrix {
+	/// The block format.
+	pub format: WeightFormat,
+	/// Output dimension.
+	pub rows: usize,
+	/// Input dimension (a multiple of [`BLOCK`]).
+	pub cols: usize,
+	/// Quants, row-major: `rows * blocks_per_row * quant_bytes` bytes. `Q4_1` packs element `i`
+	/// of a block in the low nibble of byte `i` and element `16 + i` in its high nibble.
+	pub quants: Vec<u8>,
+	/// Per-block scales `d`, as f16 bits, row-major.
+	pub scales: Vec<u16>,
+	/// Per-block minimums `m` (`Q4_1` only; empty for `Q8_0`), as f16 bits, row-major.
+	pub mins: Vec<u16>,
+}
+
+impl QMatrix {
+	/// Split a GGUF tensor's raw blocks into planes.
+	pub fn from_gguf_blocks(
+		format: WeightFormat,
+		rows: usize,
+		cols: usize,
+		bytes: &[u8],
+	) -> Result<Self, FormatError> {
+		if !cols.is_multiple_of(BLOCK) || cols == 0 {
+			return Err(FormatError::RowLength(cols));
+		}
+		let blocks = rows * (cols / BLOCK);
+		let expected = blocks * format.block_bytes();
+		if bytes.len() != expected {
+			return Err(FormatError::Size { format, rows, cols, expected, actual: bytes.len() });
+		}
+		let mut quants = Vec::with_capacity(blocks * format.quant_bytes());
+		let mut scales = Vec::with_capacity(blocks);
+		let mut mins = Vec::with_capacity(if format == WeightFormat::Q4_1 { blocks } else { 0 });
+		for block in bytes.chunks_exact(format.block_bytes()) {
+			let half_at = |i: usize| u16::from_le_bytes([block[i], block[i + 1]]);
+			match format {
+				WeightFormat::Q4_1 => {
+					scales.push(half_at(0));
+					mins.push(half_at(2));
+					quants.extend_from_slice(&block[4..]);
+				},
+				WeightFormat::Q8_0 => {
+					scales.push(half_at(0));
+					quants.extend_from_slice(&block[2..]);
+				},
+			}
+		}
+		Ok(Self { format, rows, cols, quants, scales, mins })
+	}
+
+	/// Blocks in a row.
+	pub fn blocks_per_row(&self) -> usize {
+		self.cols / BLOCK
+	}
+
+	/// Row `r` as f32 values (the embedding lookup; exact: `d * q (+ m)` rounded once or twice,
+	/// the same on every machine).
+	pub fn dequantize_row(&self, r: usize, out: &mut [f32]) {
+		let nb = self.blocks_per_row();
+		let qb = self.format.quant_bytes();
+		for b in 0..nb {
+			let block = r * nb + b;
+			let d = f16::from_bits(self.scales[block]).to_f32();
+			let quants = &self.quants[block * qb..(block + 1) * qb];
+			let out = &mut out[b * BLOCK..(b + 1) * BLOCK];
+			match self.format {
+				WeightFormat::Q4_1 => {
+					let m = f16::from_bits(self.mins[block]).to_f32();
+					for (i, &byte) in quants.iter().enumerate() {
+						out[i] = d * f32::from(byte & 0x0f) + m;
+						out[i + BLOCK / 2] = d * f32::from(byte >> 4) + m;
+					}
+				},
+				WeightFormat::Q8_0 => {
+					for (o, &q) in out.iter_mut().zip(quants) {
+						*o = d * f32::from(q as i8);
+					}
+				},
+			}
+		}
+	}
+
+	/// Bytes held.
+	pub fn size_bytes(&self) -> usize {
+		self.quants.len() + 2 * (self.scales.len() + self.mins.len())
+	}
+}
+
+/// The largest activation quant.
+pub const ACT_MAX: f32 = 32_767.0;
+
+/// Activation rows quantized to 16 bits per value, `rows` by `cols`.
+#[derive(Debug, Default, Clone)]
+pub struct QActs {
+	/// Columns (a multiple of [`BLOCK`]).
+	pub cols: usize,
+	/// Row count.
+	pub rows: usize,
+	/// Quants, row-major, in [-32767, 32767].
+	pub quants: Vec<i16>,
+	/// Per-block scales `d`.
+	pub scales: Vec<f32>,
+	/// Per-block `d * sum(q)` (the `Q4_1` minimum term's factor).
+	pub scaled_sums: Vec<f32>,
+}
+
+impl QActs {
+	/// Quantize `x` (`rows` rows of `cols` values) into `self`, reusing its buffers.
+	pub fn quantize(&mut self, x: &[f32], cols: usize) {
+		debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
+		self.cols = cols;
+		self.rows = x.len() / cols;
+		let blocks = x.len() / BLOCK;
+		self.quants.resize(x.len(), 0);
+		self.scales.resize(blocks, 0.0);
+		self.scaled_sums.resize(blocks, 0.0);
+		for (b, (xs, qs)) in
+			x.chunks_exact(BLOCK).zip(self.quants.chunks_exact_mut(BLOCK)).enumerate()
+		{
+			let amax = xs.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
+			let d = amax / ACT_MAX;
+			let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+			let mut sum = 0i32;
+			for (q, &v) in qs.iter_mut().zip(xs) {
+				// `round` is ties-away-from-zero on every machine; |v * inverse| <= 32767 up to
+				// rounding, clamped so that it stays there.
+				let r = (v * inverse).round().clamp(-ACT_MAX, ACT_MAX);
+				*q = r as i16;
+				sum += i32::from(*q);
+			}
+			self.scales[b] = d;
+			self.scaled_sums[b] = d * sum as f32;
+		}
+	}
+
+	/// Blocks in a row.
+	pub fn blocks_per_row(&self) -> usize {
+		self.cols / BLOCK
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_sized_wrong_tensor_is_refused() {
+		assert_eq!(
+			QMatrix::from_gguf_blocks(WeightFormat::Q4_1, 2, 48, &[]).unwrap_err(),
+			FormatError::RowLength(48)
+		);
+		assert!(matches!(
+			QMatrix::from_gguf_blocks(WeightFormat::Q8_0, 2, 32, &[0; 67]),
+			Err(FormatError::Size { expected: 68, .. })
+		));
+	}
+
+	#[test]
+	fn q4_1_blocks_dequantize_as_ggml_defines_them() {
+		// d = 0.5, m = -1.0; byte i holds element i (low nibble) and 16 + i (high nibble).
+		let mut block = Vec::new();
+		block.extend_from_slice(&f16::from_f32(0.5).to_bits().to_le_bytes());
+		block.extend_from_slice(&f16::from_f32(-1.0).to_bits().to_le_bytes());
+		block.extend((0u8..16).map(|i| i | ((15 - i) << 4)));
+		let m = QMatrix::from_gguf_blocks(WeightFormat::Q4_1, 1, 32, &block).unwrap();
+		let mut row = [0.0; 32];
+		m.dequantize_row(0, &mut row);
+		assert_eq!(row[0], -1.0);
+		assert_eq!(row[3], 0.5);
+		assert_eq!(row[16], 6.5);
+		assert_eq!(row[31], -1.0);
+	}
+
+	#[test]
+	fn activations_quantize_to_at_most_32767_in_magnitude() {
+		let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) * 0.37).collect();
+		let mut q = QActs::default();
+		q.quantize(&x, 32);
+		assert_eq!(q.rows, 2);
+		assert!(q.quants.iter().all(|&v| v != i16::MIN));
+		assert_eq!(q.quants[63], 32767);
+		let sum: i32 = q.quants[32..].iter().map(|&v| i32::from(v)).sum();
+		assert_eq!(q.scaled_sums[1], q.scales[1] * sum as f32);
+		// Zeros quantize to zeros, with a zero scale, not NaN.
+		q.quantize(&[0.0; 32], 32);
+		assert!(q.quants.iter().all(|&v| v == 0) && q.scales[0] == 0.0);
+	}
+}
