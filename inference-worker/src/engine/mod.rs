@@ -33,6 +33,7 @@ use std::{
 	time::{Duration, Instant},
 };
 
+use rayon::prelude::*;
 use tokenizers::Tokenizer;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -563,24 +564,35 @@ impl Runner {
 				return;
 			},
 		};
+		// Sampling, the trace step, detokenizing and streaming are each job's own: they run in
+		// parallel on the pool (each job's tokens still leave in order, one step at a time).
+		let shutdown = &self.shutdown;
+		let tokenizer = &*self.tokenizer;
+		let outcomes: Vec<Option<Result<generate::Next, GenerateError>>> = batch
+			.par_iter_mut()
+			.zip(logits.par_iter())
+			.zip(inputs.par_iter())
+			.map(|((sequence, logits), input)| {
+				sequence.fed += input.len();
+				if sequence.fed < sequence.work.request.prompt_tokens.len() {
+					return None; // a prompt chunk: its logits are not sampled
+				}
+				let events = sequence.work.events.as_ref();
+				Some(sequence.generation.accept(
+					logits,
+					&sequence.work.request,
+					tokenizer,
+					&mut |t| Self::stream_to(shutdown, events, t),
+				))
+			})
+			.collect();
 		let mut finished = Vec::new();
-		for (i, (sequence, (logits, input))) in
-			batch.iter_mut().zip(logits.iter().zip(&inputs)).enumerate()
-		{
-			sequence.fed += input.len();
-			if sequence.fed < sequence.work.request.prompt_tokens.len() {
-				continue; // a prompt chunk: its logits are not sampled
-			}
-			let request = &sequence.work.request;
-			let events = sequence.work.events.as_ref();
-			let shutdown = &self.shutdown;
-			let accepted = sequence.generation.accept(logits, request, &self.tokenizer, &mut |t| {
-				Self::stream_to(shutdown, events, t)
-			});
-			match accepted {
-				Ok(generate::Next::Feed(token)) => sequence.next = Some(token),
-				Ok(generate::Next::Finished(reason)) => finished.push((i, Ok(reason))),
-				Err(e) => finished.push((i, Err(e))),
+		for (i, (sequence, outcome)) in batch.iter_mut().zip(outcomes).enumerate() {
+			match outcome {
+				None => {},
+				Some(Ok(generate::Next::Feed(token))) => sequence.next = Some(token),
+				Some(Ok(generate::Next::Finished(reason))) => finished.push((i, Ok(reason))),
+				Some(Err(e)) => finished.push((i, Err(e))),
 			}
 		}
 		for (i, outcome) in finished.into_iter().rev() {
