@@ -12,14 +12,23 @@
 #   RUSTUP_AUTO_INSTALL=0, and on rustup >= 1.28, nothing is installed on first use.
 # - The client's npm packages (clients/node_modules, from package-lock.json).
 #
-# Two tools are installed by the scripts that use them, into their own directories under
-# ~/.cache, because nothing else needs them: CUDA 13.0's compiler and headers from PyPI
-# (`scripts/cuda-check.sh`, the test command's build check of the worker's `cuda` feature) and
-# llama.cpp through llama-cpp-python (`scripts/bench-engine.sh`, a benchmark).
+# - With `--with-cuda` (the test command passes it): CUDA 13.0's compiler and headers from PyPI
+#   into their own virtualenv under ~/.cache/atoma-cuda, for the build check of the worker's
+#   `cuda` feature (scripts/cuda-check.sh). The run command does not need them.
 #
-#   scripts/install-deps.sh
+# llama.cpp, which only the benchmark `scripts/bench-engine.sh` uses, is installed by that script.
+#
+#   scripts/install-deps.sh [--with-cuda]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/env.sh
+
+with_cuda=false
+case "${1:-}" in
+	--with-cuda) with_cuda=true ;;
+	"") ;;
+	*) echo "usage: scripts/install-deps.sh [--with-cuda]" >&2; exit 2 ;;
+esac
 
 say() { echo "==> install-deps: $*"; }
 
@@ -89,3 +98,20 @@ if [ ! -d clients/node_modules/@polkadot/api ]; then
 	(cd clients && npm ci --silent --no-audit --no-fund)
 fi
 say "client packages present (@polkadot/api $(node -p 'require("./clients/node_modules/@polkadot/api/package.json").version'))"
+
+# --- CUDA toolkit (the test command's build check) ---------------------------------------------
+if $with_cuda; then
+	# CUDA 13's wheels share one tree, nvidia/cu13/{bin,include,nvvm,lib}. nvcc's own parts
+	# (nvvm, crt) are pinned too: nvcc's wheel leaves them open, and a newer nvvm writes PTX that
+	# 13.0's ptxas rejects. libcu++ (cccl) provides <nv/target>.
+	cuda_packages=(nvidia-cuda-nvcc nvidia-cuda-runtime nvidia-cuda-cccl nvidia-nvvm nvidia-cuda-crt)
+	cuda="$(ls -d "$ATOMA_CUDA_DIR"/venv/lib/python3*/site-packages/nvidia/cu13 2>/dev/null | head -n 1 || true)"
+	pinned="$("$ATOMA_CUDA_DIR/venv/bin/pip" list 2>/dev/null | grep -c "^nvidia-.* ${ATOMA_CUDA_VERSION//./\\.}\\." || true)"
+	if [ -z "$cuda" ] || [ ! -x "$cuda/bin/nvcc" ] || [ ! -f "$cuda/include/nv/target" ] \
+		|| [ "$pinned" -lt "${#cuda_packages[@]}" ]; then
+		say "installing CUDA $ATOMA_CUDA_VERSION's nvcc and headers from PyPI into $ATOMA_CUDA_DIR/venv"
+		python3 -m venv "$ATOMA_CUDA_DIR/venv"
+		"$ATOMA_CUDA_DIR/venv/bin/pip" install -q "${cuda_packages[@]/%/==$ATOMA_CUDA_VERSION.*}"
+	fi
+	say "CUDA $ATOMA_CUDA_VERSION toolkit present ($ATOMA_CUDA_DIR)"
+fi

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
-scripts/install-deps.sh
+scripts/install-deps.sh --with-cuda
 
 echo "==> client (the layouts a client checks answers with, against the primitives' vectors)"
 (cd clients && node --test)

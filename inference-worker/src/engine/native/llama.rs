@@ -143,23 +143,6 @@ pub struct KvCache {
 	capacity: usize,
 }
 
-impl KvCache {
-	/// Positions cached.
-	pub fn len(&self) -> usize {
-		self.len
-	}
-
-	/// Whether nothing is cached yet.
-	pub fn is_empty(&self) -> bool {
-		self.len == 0
-	}
-
-	/// Positions it can hold.
-	pub fn capacity(&self) -> usize {
-		self.capacity
-	}
-}
-
 /// New tokens of one sequence for one forward pass.
 pub struct Step<'a> {
 	/// The sequence's cache; the tokens take the positions after what it holds.

@@ -9,7 +9,7 @@ const LANES: usize = 8;
 
 /// `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`, as in the matmul kernels.
 #[inline(always)]
-fn sum_lanes(l: &[f32; LANES]) -> f32 {
+pub(super) fn sum_lanes(l: &[f32; LANES]) -> f32 {
 	((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
 
@@ -233,11 +233,6 @@ impl Rope {
 			}
 		}
 		Self { half, cos, sin }
-	}
-
-	/// Positions the tables cover.
-	pub fn max_positions(&self) -> usize {
-		self.cos.len() / self.half.max(1)
 	}
 
 	/// Rotate each interleaved pair `(x[2i], x[2i + 1])` of every head in `x` (GGUF's Llama
