@@ -18,6 +18,9 @@ same prompt length and token limit, through the HTTP API, as clients would), tot
 tokens over the wall time from the first request to the last answer, against the worker's own
 single stream and llama.cpp's (which serves one request at a time: its throughput at any
 concurrency is its single stream's).
+
+`--device cuda --no-peer` measures the worker alone on a GPU (scripts/gpu-device-check.sh): the
+GPU machines have no llama.cpp build, and no ratio is printed.
 """
 
 import argparse
@@ -57,7 +60,7 @@ def measure_worker(args, threads, cells):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads), RUST_LOG="warn")
     worker = subprocess.Popen(
         [args.worker, "--model", args.model, "--precision", args.precision,
-         "--listen", "127.0.0.1:0", "--max-tokens-limit", "4096"],
+         "--device", args.device, "--listen", "127.0.0.1:0", "--max-tokens-limit", "4096"],
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
     try:
         line = worker.stdout.readline()
@@ -163,6 +166,9 @@ def main():
     parser.add_argument("--concurrency", default="",
                         help="e.g. 1,2,4,8,16: the throughput table, at the last thread count")
     parser.add_argument("--concurrency-cell", default="16x128")
+    parser.add_argument("--device", default="cpu", help="the worker's --device, e.g. cuda")
+    parser.add_argument("--no-peer", action="store_true",
+                        help="measure the worker alone (no llama.cpp on the machine)")
     parser.add_argument("--llama-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.llama_only:
@@ -170,13 +176,17 @@ def main():
     args.concurrency = [int(n) for n in args.concurrency.split(",") if n]
     args.concurrency_cell = parse_cells(args.concurrency_cell)[0]
 
-    import llama_cpp
+    if args.no_peer:
+        peer = "no peer measured"
+    else:
+        import llama_cpp
+        peer = f"llama.cpp via llama-cpp-python {llama_cpp.__version__}"
 
     cells = parse_cells(args.cells)
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                 if l.startswith("model name")), "unknown CPU")
     print(f"# {os.path.basename(args.model)} on {cpu} ({os.cpu_count()} CPUs); worker precision "
-          f"{args.precision}; llama.cpp via llama-cpp-python {llama_cpp.__version__}; best of "
+          f"{args.precision} on device {args.device}; {peer}; best of "
           f"{args.reps}; prompt = token {PROMPT_TOKEN} repeated, greedy, fresh KV cache")
     print()
     print("| threads | prompt tokens | max new | engine | generated | prompt tok/s | decode tok/s "
@@ -188,45 +198,59 @@ def main():
         concurrency = args.concurrency if threads == thread_counts[-1] else []
         worker, worker_peak, throughput = measure_worker(
             argparse.Namespace(**{**vars(args), "concurrency": concurrency}), threads, cells)
-        llama, llama_peak = measure_llama(args, threads, cells)
+        engines = [("atoma-worker", worker, worker_peak)]
+        llama = {}
+        if not args.no_peer:
+            llama, llama_peak = measure_llama(args, threads, cells)
+            engines.append(("llama.cpp", llama, llama_peak))
         for cell in cells:
-            for name, rows, peak in (("atoma-worker", worker, worker_peak),
-                                     ("llama.cpp", llama, llama_peak)):
+            for name, rows, peak in engines:
                 r = rows[cell]
                 print(f"| {threads} | {cell[0]} | {cell[1]} | {name} | {r['generated']} "
                       f"| {r['prompt_tps']:.0f} | {r['decode_tps']:.1f} | {r['ttft_ms']:.0f} "
                       f"| {peak:.0f} |", flush=True)
+            if not llama:
+                continue
             w, l = worker[cell], llama[cell]
             ratios.append((threads, cell, w["prompt_tps"] / l["prompt_tps"],
                            w["decode_tps"] / l["decode_tps"], w["ttft_ms"] / l["ttft_ms"]))
+    if ratios:
+        print_ratios(ratios)
+    if throughput:
+        print_throughput(args, thread_counts[-1], throughput, llama)
+
+
+def print_ratios(ratios):
     print()
     print("| threads | prompt tokens | prompt tok/s, worker / llama.cpp | decode tok/s, worker / "
           "llama.cpp | TTFT, worker / llama.cpp |")
     print("|---:|---:|---:|---:|---:|")
     for threads, cell, prompt, decode, ttft in ratios:
         print(f"| {threads} | {cell[0]} | {prompt:.2f}x | {decode:.2f}x | {ttft:.2f}x |")
-    if throughput:
-        prompt_len, out_len = args.concurrency_cell
-        llama_single = llama.get((prompt_len, out_len))
-        print()
-        print(f"Throughput, {thread_counts[-1]} threads, prompts of {prompt_len}+ tokens, "
-              f"{out_len} new tokens each, all sent at once:")
-        print()
-        print("| concurrent requests | generated | wall s | tok/s | vs worker single stream "
-              "| vs llama.cpp single stream |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        single = throughput[min(throughput)]
-        single_tps = single[0] / single[1]
-        for n, (generated, wall) in sorted(throughput.items()):
-            tps = generated / wall
-            peer = ""
-            if llama_single:
-                # llama.cpp's single stream, end to end: its generated tokens over TTFT + decode.
-                r = llama_single
-                llama_wall = r["ttft_ms"] / 1e3 + (r["generated"] - 1) / r["decode_tps"]
-                peer = f"{tps / (r['generated'] / llama_wall):.2f}x"
-            print(f"| {n} | {generated} | {wall:.1f} | {tps:.1f} | {tps / single_tps:.2f}x "
-                  f"| {peer} |")
+
+
+def print_throughput(args, threads, throughput, llama):
+    prompt_len, out_len = args.concurrency_cell
+    llama_single = llama.get((prompt_len, out_len))
+    print()
+    print(f"Throughput, {threads} threads, prompts of {prompt_len}+ tokens, "
+          f"{out_len} new tokens each, all sent at once:")
+    print()
+    print("| concurrent requests | generated | wall s | tok/s | vs worker single stream "
+          "| vs llama.cpp single stream |")
+    print("|---:|---:|---:|---:|---:|---:|")
+    single = throughput[min(throughput)]
+    single_tps = single[0] / single[1]
+    for n, (generated, wall) in sorted(throughput.items()):
+        tps = generated / wall
+        peer = ""
+        if llama_single:
+            # llama.cpp's single stream, end to end: its generated tokens over TTFT + decode.
+            r = llama_single
+            llama_wall = r["ttft_ms"] / 1e3 + (r["generated"] - 1) / r["decode_tps"]
+            peer = f"{tps / (r['generated'] / llama_wall):.2f}x"
+        print(f"| {n} | {generated} | {wall:.1f} | {tps:.1f} | {tps / single_tps:.2f}x "
+              f"| {peer} |")
 
 
 if __name__ == "__main__":

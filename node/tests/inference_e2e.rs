@@ -166,6 +166,32 @@ fn a_prompt_settles_and_its_owner_receives_the_streamed_answer() {
 		assert!(answer.is_err(), "{method} answered over RPC: {answer:?}");
 	}
 
+	// What an app developer reads of it with plain polkadot.js, through the runtime APIs.
+	let port = node.rpc_port;
+	let settled = &common::view(port, &["request", "0"])["settled"]["result"];
+	assert_eq!(settled["nodes"], json!([0]), "{settled}");
+	assert_eq!(settled["outputTokens"], json!(result.output_tokens));
+	assert_eq!(settled["outputCommitment"], json!(hex_encode(&result.output_commitment)));
+	assert_eq!(settled["owner"], json!(AccountId::from(bob.public()).to_string()));
+	assert_eq!(common::view(port, &["request", "7"]), json!({ "unknown": null }));
+	assert_eq!(common::view(port, &["eligible", "smollm2-135m-instruct", "0"]), json!([0]));
+	assert_eq!(common::view(port, &["dispute", "0"]), Value::Null);
+	let models = common::view(port, &["models"]);
+	assert_eq!(models[0][0], json!(hex_encode(b"smollm2-135m-instruct")), "{models}");
+	let echelons = common::view(port, &["echelons"]);
+	assert_eq!(echelons[0]["id"], json!(0), "{echelons}");
+	let price = echelons[0]["pricePerToken"].as_u64().expect("a price: Alice's node bids");
+	// The escrow of 64 prompt and at most 12 generated tokens: each token at the price.
+	let quote = common::view(port, &["quote", "64", "12"]);
+	assert_eq!(quote, json!((76 * price).to_string()));
+	let tamper = common::view(port, &["tamper", "500000000", "3"]);
+	assert_eq!(
+		tamper,
+		json!(atoma_support::nash::tamper_probability(sp_runtime::Perbill::from_percent(50), 3)
+			.deconstruct()
+			.to_string())
+	);
+
 	// A worker restart loses nothing.
 	let dir = worker.output_dir.clone();
 	drop(worker);

@@ -296,6 +296,34 @@ impl_runtime_apis! {
 		}
 	}
 
+	impl crate::views::AtomaViewApi<Block> for Runtime {
+		fn request_status(request: atoma_support::RequestId) -> crate::views::RequestStatus {
+			crate::views::request_status(request)
+		}
+
+		fn eligible_nodes(
+			model: atoma_support::ModelId,
+			echelon: atoma_support::EchelonId,
+		) -> Vec<atoma_support::NodeId> {
+			super::Inference::eligible_nodes(&model, echelon, &[])
+		}
+
+		fn echelons() -> Vec<crate::views::EchelonView> {
+			crate::views::echelons()
+		}
+
+		fn models() -> Vec<(
+			atoma_support::ModelId,
+			pallet_model_registry::ModelRecordOf<Runtime>,
+		)> {
+			crate::views::models()
+		}
+
+		fn dispute(request: atoma_support::RequestId) -> Option<pallet_disputes::Dispute<Runtime>> {
+			pallet_disputes::Disputes::<Runtime>::get(request)
+		}
+	}
+
 	#[cfg(feature = "runtime-benchmarks")]
 	impl frame_benchmarking::Benchmark<Block> for Runtime {
 		fn benchmark_metadata(extra: bool) -> (

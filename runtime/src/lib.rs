@@ -32,6 +32,7 @@ pub mod apis;
 pub mod block_time;
 pub mod configs;
 pub mod genesis_config_presets;
+pub mod views;
 
 use alloc::vec::Vec;
 use sp_runtime::{
@@ -80,7 +81,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 100,
+	spec_version: 101,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,

@@ -461,45 +461,55 @@ mod inference {
 		}
 	}
 
+	/// Bob submits `default_spec()` as request 0, and it is drawn two blocks after its inclusion
+	/// (`SelectionDelay`), not in the next one.
+	fn submit_and_draw() {
+		let call =
+			RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: default_spec() });
+		assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
+			.expect("valid"));
+		System::set_block_number(2);
+		Inference::on_initialize(2);
+		let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
+		assert!(request.nodes.is_empty(), "not drawn in the block after its inclusion");
+		System::set_block_number(3);
+		Inference::on_initialize(3);
+		let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
+		assert_eq!(request.nodes.to_vec(), vec![NodeId(0)], "Alice's node is the only one");
+	}
+
+	/// Alice's node's commitment to the output `[1, 2, 3]` for request 0, as the authorized,
+	/// fee-less transaction its off-chain worker sends.
+	fn alices_commitment() -> UncheckedExtrinsic {
+		let output = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
+		let q = quorum_commitments(&output, 1);
+		let payload = CommitmentPayload {
+			request: RequestId(0),
+			node: NodeId(0),
+			kind: CommitmentKind::Quorum {
+				root: q.root,
+				leaf: q.leaves[0],
+				input_tokens: 8,
+				output_tokens: 3,
+				// The test's node records no logits; only agreement matters here.
+				trace_root: [3; 32],
+			},
+		};
+		let signature = Sr25519Keyring::Alice
+			.sign(&payload.signing_bytes(&pallet_inference::Pallet::<Runtime>::chain_id()));
+		let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
+			payload,
+			signature,
+		});
+		<Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call)
+	}
+
 	#[test]
 	fn a_request_settles_through_an_authorized_commitment() {
 		ext_for("development").execute_with(|| {
 			let alice = Sr25519Keyring::Alice;
-			let call = RuntimeCall::Inference(pallet_inference::Call::submit_request {
-				spec: default_spec(),
-			});
-			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
-				.expect("valid"));
-			// Drawn two blocks after its inclusion (`SelectionDelay`), not in the next one.
-			System::set_block_number(2);
-			Inference::on_initialize(2);
-			let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
-			assert!(request.nodes.is_empty(), "not drawn in the block after its inclusion");
-			System::set_block_number(3);
-			Inference::on_initialize(3);
-			let request = pallet_inference::Requests::<Runtime>::get(RequestId(0)).expect("in flight");
-			assert_eq!(request.nodes.to_vec(), vec![NodeId(0)], "Alice's node is the only one");
-
-			let output = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
-			let q = quorum_commitments(&output, 1);
-			let payload = CommitmentPayload {
-				request: RequestId(0),
-				node: NodeId(0),
-				kind: CommitmentKind::Quorum {
-					root: q.root,
-					leaf: q.leaves[0],
-					input_tokens: 8,
-					output_tokens: 3,
-					// The test's node records no logits; only agreement matters here.
-					trace_root: [3; 32],
-				},
-			};
-			let signature = alice.sign(&payload.signing_bytes(&pallet_inference::Pallet::<Runtime>::chain_id()));
-			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
-				payload,
-				signature,
-			});
-			let xt = <Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call);
+			submit_and_draw();
+			let xt = alices_commitment();
 			let alice_before = Balances::total_balance(&alice.to_account_id());
 			assert_ok!(Executive::apply_extrinsic(xt.clone()).expect("authorized"));
 			assert!(pallet_inference::Results::<Runtime>::get(RequestId(0)).is_some());
@@ -511,6 +521,59 @@ mod inference {
 			assert!(Executive::apply_extrinsic(xt).is_err());
 			NodeRegistry::do_try_state().expect("node registry invariants");
 			Inference::do_try_state().expect("inference invariants");
+		});
+	}
+
+	#[test]
+	fn the_view_api_follows_a_request_from_submission_to_settlement() {
+		use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV1, RequestStatus};
+		ext_for("development").execute_with(|| {
+			let model = default_spec().model;
+			assert_eq!(Runtime::request_status(RequestId(0)), RequestStatus::Unknown);
+			assert_eq!(Runtime::eligible_nodes(model.clone(), EchelonId(0)), vec![NodeId(0)]);
+			assert_eq!(Runtime::eligible_nodes(model.clone(), EchelonId(9)), vec![]);
+			let unknown = ModelId::from_name(b"no-such-model").unwrap();
+			assert_eq!(Runtime::eligible_nodes(unknown, EchelonId(0)), vec![]);
+
+			let echelons = Runtime::echelons();
+			assert_eq!(echelons.iter().map(|e| e.id).collect::<Vec<_>>(), vec![EchelonId(0)]);
+			assert_eq!(
+				echelons[0].price_per_token,
+				pallet_node_registry::EchelonPrices::<Runtime>::get(EchelonId(0))
+			);
+			assert!(echelons[0].price_per_token.is_some(), "Alice's node bids at genesis");
+			let models = Runtime::models();
+			assert_eq!(models.len(), 1);
+			assert_eq!(models[0].0, model);
+			assert_eq!(
+				Some(&models[0].1),
+				pallet_model_registry::Models::<Runtime>::get(&model).as_ref()
+			);
+
+			submit_and_draw();
+			match Runtime::request_status(RequestId(0)) {
+				RequestStatus::InFlight { request, commitments } => {
+					assert_eq!(request.nodes.to_vec(), vec![NodeId(0)]);
+					assert_eq!(request.owner, account(Sr25519Keyring::Bob));
+					assert!(commitments.is_empty(), "nobody committed yet");
+				},
+				other => panic!("in flight, not {other:?}"),
+			}
+			assert_eq!(Runtime::dispute(RequestId(0)), None);
+
+			assert_ok!(Executive::apply_extrinsic(alices_commitment()).expect("authorized"));
+			match Runtime::request_status(RequestId(0)) {
+				RequestStatus::Settled { result } => {
+					assert_eq!(result.nodes.to_vec(), vec![NodeId(0)]);
+					assert_eq!(result.output_tokens, 3);
+					assert_eq!(
+						Some(result),
+						pallet_inference::Results::<Runtime>::get(RequestId(0))
+					);
+				},
+				other => panic!("settled, not {other:?}"),
+			}
+			assert_eq!(Runtime::request_status(RequestId(1)), RequestStatus::Unknown);
 		});
 	}
 
@@ -664,6 +727,15 @@ mod disputes {
 			let xt = <Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call);
 			assert_ok!(Executive::apply_extrinsic(xt).expect("authorized"));
 			let dispute = pallet_disputes::Disputes::<Runtime>::get(RequestId(0)).expect("open");
+			{
+				// What an app developer sees of it.
+				use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV1, RequestStatus};
+				assert_eq!(Runtime::dispute(RequestId(0)), Some(dispute.clone()));
+				assert!(matches!(
+					Runtime::request_status(RequestId(0)),
+					RequestStatus::InFlight { commitments, .. } if commitments.len() == 1
+				));
+			}
 
 			// Alice's node is the only one: each of the three rounds draws nobody.
 			let mut now = 2u32;

@@ -23,12 +23,24 @@ pub fn node_binary() -> PathBuf {
 	PathBuf::from(env!("CARGO_BIN_EXE_atoma-node"))
 }
 
-/// A port nobody listens on right now (the OS picks it).
+/// A port nobody listens on right now, for a node started next. Taken below the kernel's
+/// ephemeral range (32768 and up): a port the OS picked from that range could go to another
+/// process (a worker listening on port 0, an outgoing connection) before the node binds it, and
+/// the node would then run without RPC. Each call takes the next port of this process's own
+/// sequence (never one handed out before), checked free.
 pub fn free_port() -> u16 {
-	TcpListener::bind("127.0.0.1:0")
-		.and_then(|listener| listener.local_addr())
-		.map(|addr| addr.port())
-		.expect("the OS hands out a free port")
+	const FIRST: u32 = 20_000;
+	const COUNT: u32 = 12_000;
+	static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+	let start = (std::process::id() % 120) * 100;
+	for _ in 0..COUNT {
+		let offset = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+		let port = (FIRST + (start + offset) % COUNT) as u16;
+		if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+			return port;
+		}
+	}
+	panic!("no free port in {FIRST}..{}", FIRST + COUNT)
 }
 
 /// A running node process; killed on drop if the test did not stop it.
@@ -247,6 +259,26 @@ pub fn run_subcommand(args: &[&str]) -> String {
 		String::from_utf8_lossy(&output.stderr)
 	);
 	String::from_utf8(output.stdout).expect("utf-8 output")
+}
+
+/// What an app developer's client reads through the runtime APIs: `node clients/views.mjs WHAT
+/// ARGS` (plain `@polkadot/api`, no custom types) against the node whose JSON-RPC is on
+/// `rpc_port`, its one JSON value parsed.
+pub fn view(rpc_port: u16, what: &[&str]) -> Value {
+	let clients = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("clients");
+	let output = Command::new("node")
+		.current_dir(&clients)
+		.arg("views.mjs")
+		.args(["--ws", &format!("ws://127.0.0.1:{rpc_port}")])
+		.args(what)
+		.output()
+		.expect("Node.js runs (scripts/install-deps.sh installs it and the clients' packages)");
+	assert!(
+		output.status.success(),
+		"views.mjs {what:?} failed: {}",
+		String::from_utf8_lossy(&output.stderr)
+	);
+	serde_json::from_slice(&output.stdout).expect("one JSON value")
 }
 
 /// Path of a file in the repository's `chain-spec/` folder.

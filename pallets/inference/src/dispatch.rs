@@ -322,7 +322,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The nodes subscribed to `model` in `echelon` that may take a job now, without `excluded`.
-	pub(crate) fn eligible_nodes(
+	pub fn eligible_nodes(
 		model: &atoma_support::ModelId,
 		echelon: atoma_support::EchelonId,
 		excluded: &[atoma_support::NodeId],
