@@ -20,7 +20,8 @@
 #      process: the same lines expected;
 #    - cuda quantized (candle's GGUF kernels), twice;
 #    - the same binary on the machine's CPU: f32 (GPU against CPU) and native (this CPU model
-#      against the reference the bundle recorded on the build machine's CPU);
+#      against the reference the bundle recorded on the build machine's CPU, and each kernel
+#      tier forced: scalar, avx2, and the best this CPU has);
 # 3. the benchmark: scripts/bench-engine.py --device cuda --no-peer, with the throughput table.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,12 +64,13 @@ for soname in $(ldd "$WORK/atoma-worker" | awk '/not found/ { print $1 }'); do
 done
 block sh -c "ldd '$WORK/atoma-worker' | grep -E 'cuda|cublas|curand|nvrtc|not found'"
 
-# start_worker PRECISION DEVICE: starts a worker, sets $URL ("" if it did not start) and $PID.
+# start_worker PRECISION DEVICE [ARGS]: starts a worker, sets $URL ("" if it did not start) and
+# $PID.
 start_worker() {
 	local log="$OUT/worker-$1-$2-$RANDOM.log" tries=0
 	rm -f "$WORK/listening"
 	RUST_LOG=warn "$WORK/atoma-worker" --model "$WORK/model.gguf" --precision "$1" --device "$2" \
-		--listen 127.0.0.1:0 --output-dir "$WORK/outputs" >"$WORK/listening" 2>"$log" &
+		--listen 127.0.0.1:0 --output-dir "$WORK/outputs" "${@:3}" >"$WORK/listening" 2>"$log" &
 	PID=$!
 	URL=""
 	until grep -q "listening on" "$WORK/listening" 2>/dev/null; do
@@ -109,6 +111,12 @@ stop_worker
 start_worker native cpu
 [ -n "$URL" ] && check cpu-native
 stop_worker
+# The native engine's kernel tiers on this CPU model: the same bits on each, by construction.
+for tier in scalar avx2; do
+	start_worker native cpu --kernel-tier "$tier"
+	[ -n "$URL" ] && check "cpu-native-$tier"
+	stop_worker
+done
 say
 say "Comparisons:"
 same f32-run1 f32-run2; same f32-run1 f32-concurrent; same f32-run1 f32-process2
@@ -119,6 +127,7 @@ for reference in "$WORK"/reference-*.txt; do
 	block cat "$reference"
 done
 same cpu-native reference-native; same cpu-f32 reference-f32
+same cpu-native cpu-native-scalar; same cpu-native cpu-native-avx2
 
 say
 say "## 3. Benchmark"
