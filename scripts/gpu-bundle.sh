@@ -17,6 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/cuda-env.sh
+source scripts/worker-process.sh
 
 # A target directory of its own: the cuda feature changes candle's features, and sharing the
 # default target directory would rebuild candle back and forth.
@@ -58,17 +59,11 @@ rm -rf "$BUNDLE" && mkdir -p "$BUNDLE/payload"
 # starts and serves.
 reference() {
 	echo "==> reference outputs, $1 on this CPU"
-	rm -f "$BUNDLE/listening"
-	LD_LIBRARY_PATH="$STUBS" RUST_LOG=warn "$WORKER" --model "$MODEL" --precision "$1" \
-		--listen 127.0.0.1:0 --output-dir "$BUNDLE/outputs" >"$BUNDLE/listening" &
-	local pid=$! tries=0
-	until grep -q "listening on" "$BUNDLE/listening" 2>/dev/null; do
-		kill -0 "$pid" && [ $((tries += 1)) -lt 600 ] || { echo "the worker did not start" >&2; exit 1; }
-		sleep 0.2
-	done
-	python3 scripts/determinism-check.py "$(sed -n 's/.*listening on //p' "$BUNDLE/listening")" |
-		tee "$BUNDLE/payload/reference-$1.txt"
-	kill "$pid" && wait "$pid" || true
+	spawn_worker "$BUNDLE" env LD_LIBRARY_PATH="$STUBS" RUST_LOG=warn "$WORKER" --model "$MODEL" \
+		--precision "$1" --listen 127.0.0.1:0 --output-dir "$BUNDLE/outputs" ||
+		{ echo "the worker did not start" >&2; exit 1; }
+	python3 scripts/determinism-check.py "$URL" | tee "$BUNDLE/payload/reference-$1.txt"
+	kill "$PID" && wait "$PID" || true
 }
 reference native
 reference f32

@@ -25,6 +25,7 @@
 # 3. the benchmark: scripts/bench-engine.py --device cuda --no-peer, with the throughput table.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+source scripts/worker-process.sh
 
 DEVICE="${ATOMA_GPU_CHECK_DEVICE:-cuda}"
 OUT="${OUT:-/tmp/atoma-gpu-out}"
@@ -67,19 +68,12 @@ block sh -c "ldd '$WORK/atoma-worker' | grep -E 'cuda|cublas|curand|nvrtc|not fo
 # start_worker PRECISION DEVICE [ARGS]: starts a worker, sets $URL ("" if it did not start) and
 # $PID.
 start_worker() {
-	local log="$OUT/worker-$1-$2-$RANDOM.log" tries=0
-	rm -f "$WORK/listening"
-	RUST_LOG=warn "$WORK/atoma-worker" --model "$WORK/model.gguf" --precision "$1" --device "$2" \
-		--listen 127.0.0.1:0 --output-dir "$WORK/outputs" "${@:3}" >"$WORK/listening" 2>"$log" &
-	PID=$!
-	URL=""
-	until grep -q "listening on" "$WORK/listening" 2>/dev/null; do
-		if ! kill -0 "$PID" 2>/dev/null || [ $((tries += 1)) -ge 600 ]; then
-			say "the worker ($1 on $2) did not start:"; block tail -n 20 "$log"; return
-		fi
-		sleep 0.2
-	done
-	URL="$(sed -n 's/.*listening on //p' "$WORK/listening")"
+	local log="$OUT/worker-$1-$2-$RANDOM.log"
+	spawn_worker "$WORK" env RUST_LOG=warn "$WORK/atoma-worker" --model "$WORK/model.gguf" \
+		--precision "$1" --device "$2" --listen 127.0.0.1:0 --output-dir "$WORK/outputs" "${@:3}" \
+		2>"$log" && return
+	say "the worker ($1 on $2) did not start:"
+	block tail -n 20 "$log"
 }
 stop_worker() { kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; }
 check() { # check NAME [--concurrent]: the four requests' lines into $OUT/det-NAME.txt
