@@ -3,7 +3,7 @@
 //
 //   node clients/ask.mjs "What is the capital of France?" [--ws ws://127.0.0.1:9944]
 //        [--mode single | sampling:N | cv:N:PERCENT] [--max-tokens 32] [--signer //Bob] [--on-chain]
-//        [--json]
+//        [--oracle] [--json]
 //
 // 1. Submits `inference.submitRequest` (signed by `--signer`) for the default model.
 // 2. When the chain selects the nodes (`inference.NodesSelected`), asks each selected node's worker
@@ -14,14 +14,16 @@
 //    The answer is never computed twice: it comes from the nodes that ran the request.
 // 4. `--on-chain` makes the chain the request's destination: the nodes publish the output on chain
 //    when it settles, and the client checks the published bytes against the answer.
-// 5. `--json` prints one JSON line instead: the answer and the timings (ms from submission to
+// 5. `--oracle` asks through the runtime's example pallet (`oracle.ask`) instead: the pallet hears
+//    the outcome, and the client checks that the answer it recorded is the settled one.
+// 6. `--json` prints one JSON line instead: the answer and the timings (ms from submission to
 //    inclusion, selection, first token, complete answer, settlement, finality).
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
 
-import { ask } from './request.mjs';
+import { ask } from '@atoma-appchain/client';
 
 function parseArgs(argv) {
-  const args = { ws: 'ws://127.0.0.1:9944', mode: 'single', maxTokens: 32, signer: '//Bob', json: false, onChain: false };
+  const args = { ws: 'ws://127.0.0.1:9944', mode: 'single', maxTokens: 32, signer: '//Bob', json: false, onChain: false, oracle: false };
   const rest = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -31,6 +33,7 @@ function parseArgs(argv) {
     else if (a === '--signer') args.signer = argv[++i];
     else if (a === '--json') args.json = true;
     else if (a === '--on-chain') args.onChain = true;
+    else if (a === '--oracle') args.oracle = true;
     else rest.push(a);
   }
   args.prompt = rest.join(' ');
@@ -43,13 +46,13 @@ async function main() {
   const api = await ApiPromise.create({ provider: new WsProvider(args.ws), noInitWarn: true });
   const signer = new Keyring({ type: 'sr25519' }).addFromUri(args.signer);
   const quiet = () => {};
-  const { request, answer, timings } = await ask({
-    api, signer, prompt: args.prompt, mode: args.mode, maxTokens: args.maxTokens, onChain: args.onChain,
+  const { request, answer, timings, question } = await ask({
+    api, signer, prompt: args.prompt, mode: args.mode, maxTokens: args.maxTokens, onChain: args.onChain, viaOracle: args.oracle,
     log: args.json ? quiet : (line) => console.log(line),
     onText: args.json ? quiet : (text) => process.stdout.write(text),
   });
   if (args.json) {
-    console.log(JSON.stringify({ request, mode: args.mode, output_tokens: answer.token_ids.length, text: answer.text, timings }));
+    console.log(JSON.stringify({ request, mode: args.mode, output_tokens: answer.token_ids.length, text: answer.text, timings, question }));
   } else {
     console.log(`answer: ${answer.text}`);
   }

@@ -15,7 +15,7 @@ import { mkdirSync, openSync, writeFileSync } from 'node:fs';
 
 import { ApiPromise, Keyring, WsProvider } from '@polkadot/api';
 
-import { MODEL, ask } from './request.mjs';
+import { MODEL, ask } from '@atoma-appchain/client';
 
 const PROMPT = 'Write a short story about a lighthouse keeper.';
 const UNITS = 10n ** 12n;

@@ -21,7 +21,7 @@
 //                               controls an N-node Sampling quorum; parts per 10^18
 import { ApiPromise, WsProvider } from '@polkadot/api';
 
-import { MODEL, verificationMode } from './request.mjs';
+import { MODEL, verificationMode } from '@atoma-appchain/client';
 
 /// The view `what` with its `args` (strings, as on the command line), as JSON.
 export async function view(api, what, args) {

@@ -9,8 +9,8 @@ source scripts/env.sh
 
 scripts/install-deps.sh --with-cuda
 
-echo "==> client (the layouts a client checks answers with, against the primitives' vectors)"
-(cd clients && node --test)
+echo "==> client package (the layouts a client checks answers with, against the primitives' vectors)"
+(cd clients && node --test js/test/)
 
 echo "==> dependency checks"
 # One polkadot-sdk release line: no sp-*/sc-*/frame-*/pallet-* crate may appear in two versions.
@@ -53,8 +53,12 @@ scripts/cuda-check.sh
 echo "==> tests"
 cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast
 
+echo "==> client package against a real dev node and worker (clients/js/e2e)"
+(cd clients/js && node --test e2e/)
+
 echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
 # Separate run: the `runtime-benchmarks` feature must not leak into the node and runtime builds
 # above. SKIP_WASM_BUILD: pallets have no wasm of their own.
 SKIP_WASM_BUILD=1 cargo test --release --locked --features runtime-benchmarks \
-	-p pallet-node-registry -p pallet-model-registry -p pallet-inference -p pallet-disputes
+	-p pallet-node-registry -p pallet-model-registry -p pallet-inference -p pallet-disputes \
+	-p pallet-oracle

@@ -192,6 +192,40 @@ fn a_prompt_settles_and_its_owner_receives_the_streamed_answer() {
 			.to_string())
 	);
 
+	// A pallet's request: Bob asks through the runtime's example pallet (`oracle.ask`) with plain
+	// polkadot.js; the answer streams from the worker, is checked against the settled commitment,
+	// and the pallet, told the outcome by the inference pallet, recorded the same commitment
+	// (`clients/ask.mjs --oracle` fails otherwise). The client finds the worker at the URL the
+	// node registry holds: Alice, the dev node's operator, points it at this test's worker first.
+	let alice = sr25519::Pair::from_string("//Alice", None).expect("dev seed");
+	let url = worker.public_url();
+	let call = RuntimeCall::NodeRegistry(pallet_node_registry::Call::set_url {
+		node: NodeId(0),
+		url: url.clone().into_bytes(),
+	});
+	submit(&rpc, &alice, call, common::next_nonce(&rpc, &AccountId::from(alice.public())));
+	let deadline = Instant::now() + Duration::from_secs(60);
+	while rpc.storage(&node_key(NodeId(0)), None).is_none_or(|raw| {
+		let record = pallet_node_registry::pallet::NodeRecordOf::<Runtime>::decode(&mut &raw[..])
+			.expect("a node record");
+		record.url.to_vec() != url.as_bytes()
+	}) {
+		assert!(Instant::now() < deadline, "the URL was not set:\n{}", node.log_tail(40));
+		std::thread::sleep(Duration::from_millis(200));
+	}
+	let asked = common::client(
+		"ask.mjs",
+		port,
+		&["--oracle", "--max-tokens", "6", "--json", "Name a primary colour."],
+	);
+	let request = asked["request"].as_u64().expect("a request id");
+	let question = &asked["question"];
+	assert_eq!(question["asker"], json!(AccountId::from(bob.public()).to_string()), "{asked}");
+	assert!(question["answer"]["settled"]["outputCommitment"].is_string(), "{asked}");
+	let settled = &common::view(port, &["request", &request.to_string()])["settled"]["result"];
+	assert_eq!(settled["outputCommitment"], question["answer"]["settled"]["outputCommitment"]);
+	assert_eq!(asked["output_tokens"], settled["outputTokens"]);
+
 	// A worker restart loses nothing.
 	let dir = worker.output_dir.clone();
 	drop(worker);

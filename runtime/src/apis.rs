@@ -331,7 +331,7 @@ impl_runtime_apis! {
 			Vec<frame_support::traits::StorageInfo>,
 		) {
 			use frame_benchmarking::BenchmarkList;
-			use super::{Disputes, Inference, ModelRegistry, NodeRegistry};
+			use super::{Disputes, Inference, ModelRegistry, NodeRegistry, Oracle};
 			use frame_support::traits::StorageInfoTrait;
 
 			let mut list = Vec::<BenchmarkList>::new();
@@ -344,7 +344,7 @@ impl_runtime_apis! {
 			config: frame_benchmarking::BenchmarkConfig,
 		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
 			use frame_benchmarking::BenchmarkBatch;
-			use super::{Disputes, Inference, ModelRegistry, NodeRegistry};
+			use super::{Disputes, Inference, ModelRegistry, NodeRegistry, Oracle};
 			use frame_support::traits::WhitelistedStorageKeys;
 			use sp_storage::TrackedStorageKey;
 

@@ -7,4 +7,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_model_registry, ModelRegistry]
 	[pallet_inference, Inference]
 	[pallet_disputes, Disputes]
+	[pallet_oracle, Oracle]
 );

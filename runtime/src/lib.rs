@@ -81,7 +81,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 101,
+	spec_version: 102,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -281,6 +281,10 @@ mod runtime {
 
 	#[runtime::pallet_index(13)]
 	pub type Disputes = pallet_disputes;
+
+	/// The example of a pallet that requests inference (`pallets/oracle`).
+	#[runtime::pallet_index(14)]
+	pub type Oracle = pallet_oracle;
 }
 
 #[cfg(test)]

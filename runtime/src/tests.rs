@@ -464,8 +464,13 @@ mod inference {
 	/// Bob submits `default_spec()` as request 0, and it is drawn two blocks after its inclusion
 	/// (`SelectionDelay`), not in the next one.
 	fn submit_and_draw() {
-		let call =
-			RuntimeCall::Inference(pallet_inference::Call::submit_request { spec: default_spec() });
+		submit_and_draw_through(RuntimeCall::Inference(pallet_inference::Call::submit_request {
+			spec: default_spec(),
+		}));
+	}
+
+	/// Bob sends `call`, which submits request 0, and it is drawn as in [`submit_and_draw`].
+	fn submit_and_draw_through(call: RuntimeCall) {
 		assert_ok!(Executive::apply_extrinsic(signed_extrinsic(Sr25519Keyring::Bob, call, 0))
 			.expect("valid"));
 		System::set_block_number(2);
@@ -521,6 +526,52 @@ mod inference {
 			assert!(Executive::apply_extrinsic(xt).is_err());
 			NodeRegistry::do_try_state().expect("node registry invariants");
 			Inference::do_try_state().expect("inference invariants");
+		});
+	}
+
+	/// A pallet's request, as the runtime wires it: Bob asks through the oracle pallet, the
+	/// request settles on Alice's commitment, the inference pallet reports the outcome to the
+	/// oracle (`OnOutcome`), and Bob forgets the question to get its deposit back.
+	#[test]
+	fn the_oracle_pallet_asks_and_records_the_settled_answer() {
+		use frame_support::traits::fungible::InspectHold;
+		ext_for("development").execute_with(|| {
+			let bob = account(Sr25519Keyring::Bob);
+			let deposit_held = || {
+				Balances::balance_on_hold(&pallet_oracle::HoldReason::QuestionDeposit.into(), &bob)
+			};
+			submit_and_draw_through(RuntimeCall::Oracle(pallet_oracle::Call::ask {
+				spec: default_spec(),
+			}));
+			assert_eq!(deposit_held(), crate::configs::QuestionDeposit::get());
+			let asked = pallet_oracle::Questions::<Runtime>::get(RequestId(0)).expect("kept");
+			assert_eq!(asked.answer, pallet_oracle::Answer::Pending);
+
+			assert_ok!(Executive::apply_extrinsic(alices_commitment()).expect("authorized"));
+			let result = pallet_inference::Results::<Runtime>::get(RequestId(0)).expect("settled");
+			let answered = pallet_oracle::Questions::<Runtime>::get(RequestId(0)).expect("kept");
+			assert_eq!(
+				answered.answer,
+				pallet_oracle::Answer::Settled {
+					output_commitment: result.output_commitment,
+					output_tokens: 3,
+					nodes: vec![NodeId(0)].try_into().unwrap(),
+				}
+			);
+			crate::Oracle::do_try_state().expect("oracle invariants");
+
+			let forget = RuntimeCall::Oracle(pallet_oracle::Call::forget { request: RequestId(0) });
+			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(
+				Sr25519Keyring::Bob,
+				forget,
+				1
+			))
+			.expect("valid"));
+			assert_eq!(deposit_held(), 0);
+			assert!(pallet_oracle::Questions::<Runtime>::get(RequestId(0)).is_none());
+			NodeRegistry::do_try_state().expect("node registry invariants");
+			Inference::do_try_state().expect("inference invariants");
+			crate::Oracle::do_try_state().expect("oracle invariants");
 		});
 	}
 

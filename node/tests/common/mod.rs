@@ -265,20 +265,28 @@ pub fn run_subcommand(args: &[&str]) -> String {
 /// ARGS` (plain `@polkadot/api`, no custom types) against the node whose JSON-RPC is on
 /// `rpc_port`, its one JSON value parsed.
 pub fn view(rpc_port: u16, what: &[&str]) -> Value {
+	client("views.mjs", rpc_port, what)
+}
+
+/// Run the client script `script` of `clients/` with `args` against the node whose JSON-RPC is
+/// on `rpc_port`; it must succeed and print one JSON value (its last line), which is returned.
+pub fn client(script: &str, rpc_port: u16, args: &[&str]) -> Value {
 	let clients = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("clients");
 	let output = Command::new("node")
 		.current_dir(&clients)
-		.arg("views.mjs")
+		.arg(script)
 		.args(["--ws", &format!("ws://127.0.0.1:{rpc_port}")])
-		.args(what)
+		.args(args)
 		.output()
 		.expect("Node.js runs (scripts/install-deps.sh installs it and the clients' packages)");
+	let stdout = String::from_utf8_lossy(&output.stdout);
 	assert!(
 		output.status.success(),
-		"views.mjs {what:?} failed: {}",
+		"{script} {args:?} failed: {}{stdout}",
 		String::from_utf8_lossy(&output.stderr)
 	);
-	serde_json::from_slice(&output.stdout).expect("one JSON value")
+	let last = stdout.lines().last().unwrap_or_default();
+	serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
 }
 
 /// Path of a file in the repository's `chain-spec/` folder.

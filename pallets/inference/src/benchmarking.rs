@@ -173,6 +173,17 @@ fn token_trace_root(output: &[u8]) -> [u8; 32] {
 	atoma_primitives::trace::trace_root(&steps)
 }
 
+/// The costliest submission, funded for `owner`: the largest inline input and Cross-Validation
+/// quorum (the most executions to escrow), to a model whose every candidate node is checked. For
+/// this pallet's `submit_request` and the benchmarks of pallets that request inference.
+pub fn worst_case_submission<T: Config>(owner: &T::AccountId) -> RequestSpec {
+	let setup = serving::<T>(subscribers::<T>());
+	let plenty = T::JobCollateral::get().saturating_mul(1_000_000u32.into());
+	T::Currency::set_balance(owner, plenty);
+	let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
+	spec(&setup, mode, T::MaxInputLen::get() as usize)
+}
+
 /// `subscribers` nodes serving a fresh model, and a request of `owner` run by `parties` of them
 /// (at most `MaxQuorum`; Single for one, Sampling otherwise) whose commitments all differ: it goes
 /// to the dispute manager. For the disputes pallet's benchmarks.
@@ -217,10 +228,8 @@ mod benchmarks {
 	/// escrow) and a full eligibility scan.
 	#[benchmark]
 	fn submit_request() {
-		let setup = serving::<T>(subscribers::<T>());
 		let owner = user::<T>();
-		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
-		let spec = spec(&setup, mode, T::MaxInputLen::get() as usize);
+		let spec = worst_case_submission::<T>(&owner);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(owner), spec);

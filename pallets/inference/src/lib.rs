@@ -623,6 +623,15 @@ pub mod pallet {
 		) -> Result<RequestId, DispatchError> {
 			Self::do_submit_request(payer.clone(), spec, Some(caller))
 		}
+
+		fn in_flight(request: RequestId) -> bool {
+			Requests::<T>::contains_key(request)
+		}
+
+		#[cfg(feature = "runtime-benchmarks")]
+		fn benchmark_worst_case_spec(payer: &T::AccountId) -> RequestSpec {
+			crate::benchmarking::worst_case_submission::<T>(payer)
+		}
 	}
 
 	impl<T: Config> Pallet<T> {

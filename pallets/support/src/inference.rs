@@ -148,6 +148,16 @@ pub trait InferenceRequester<AccountId> {
 		spec: RequestSpec,
 		caller: CallerTag,
 	) -> Result<RequestId, DispatchError>;
+
+	/// Whether `request` is still in flight: awaiting selection, executing or disputed. A request
+	/// that is not has ended, and its caller has been told how.
+	fn in_flight(request: RequestId) -> bool;
+
+	/// For callers' benchmarks: a request `payer` can afford that costs
+	/// [`Self::request_inference`] its worst case (the largest inline input and quorum, every
+	/// candidate node checked), with the nodes and model it needs set up.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_worst_case_spec(payer: &AccountId) -> RequestSpec;
 }
 
 /// Told when a request submitted by a pallet ends (configured in the inference pallet).

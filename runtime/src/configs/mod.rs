@@ -32,7 +32,7 @@ use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS},
 	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Inference,
-	ModelRegistry, NodeRegistry, Nonce, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
+	ModelRegistry, NodeRegistry, Nonce, Oracle, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
 	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys,
 	System, VERSION,
 };
@@ -281,7 +281,8 @@ impl pallet_inference::Config for Runtime {
 	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
 	// Disagreements go to arbitration, which concludes the request through `DisputedRequests`.
 	type Disputes = Disputes;
-	type OnOutcome = ();
+	// Requests of other pallets end in their handlers; the oracle is the one such pallet.
+	type OnOutcome = Oracle;
 	type MaxInputLen = ConstU32<16_384>;
 	type MaxOutputLen = ConstU32<8_192>;
 	type MaxQuorum = ConstU32<8>;
@@ -358,6 +359,20 @@ impl pallet_disputes::Config for Runtime {
 	type MaxArbiters = ConstU32<21>;
 	type MaxTimersPerBlock = ConstU32<4>;
 	type WeightInfo = pallet_disputes::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// What a question kept on chain holds from its asker until forgotten: 1 TOMA.
+	pub const QuestionDeposit: Balance = UNITS;
+}
+
+impl pallet_oracle::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Inference = Inference;
+	type QuestionDeposit = QuestionDeposit;
+	type MaxAnswerNodes = pallet_inference::MaxExecutionsOf<Runtime>;
+	type WeightInfo = pallet_oracle::weights::SubstrateWeight<Runtime>;
 }
 
 /// Commitments are authorized (general, unsigned) transactions the off-chain worker builds.

@@ -10,10 +10,10 @@ import { cryptoWaitReady, signatureVerify } from '@polkadot/util-crypto';
 
 import {
   canonicalOutput, checkDelivered, commitmentRoot, outputLeaf, outputReadHeaders, outputReadMessage,
-} from '../atoma.mjs';
+} from '../src/index.js';
 
 const vectors = JSON.parse(
-  readFileSync(new URL('../../primitives/tests/vectors/vectors.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../primitives/tests/vectors/vectors.json', import.meta.url), 'utf8'),
 );
 const bare = (u8a) => u8aToHex(u8a, -1, false);
 

@@ -1,10 +1,18 @@
-// One request's life as its owner sees it, for `ask.mjs` and `bench-latency.mjs`: submit, stream
-// the answer from the selected nodes' workers, wait for settlement and finality, verify.
-import { checkDelivered, streamOutput } from './atoma.mjs';
+// One request's life as its owner sees it: submit, (upload a by-hash input to the selected
+// workers,) stream the answer from them, wait for settlement and finality, verify the answer
+// against the settled commitment, and return a receipt that `verifyReceipt` re-checks later.
+import { checkDelivered } from './commitments.js';
+import { receiptFor } from './receipt.js';
+import { inputHash, streamOutput, uploadInput } from './worker.js';
 
+/** The default model's id. */
 export const MODEL = 'smollm2-135m-instruct';
 
-/// The chain's `VerificationMode` for `single`, `sampling:N` or `cv:N:PERCENT`.
+/**
+ * The chain's `VerificationMode` for `single`, `sampling:N` or `cv:N:PERCENT`.
+ * @param {string} mode
+ * @returns {object} the mode as polkadot.js takes it
+ */
 export function verificationMode(mode) {
   const [kind, n, percent] = mode.split(':');
   if (kind === 'single') return { Single: null };
@@ -15,21 +23,42 @@ export function verificationMode(mode) {
 
 const hex = (u8a) => Buffer.from(u8a).toString('hex');
 
-/// Submit `prompt` as `signer` (a keyring pair) and follow it to finality. `log` gets progress
-/// lines, `onText` the answer's text as it streams. Resolves with the request id, the verified
-/// answer, the settled result, the timings (ms from submission: included, selected,
-/// first_token, answer, settled, finalized; with `onChain`, published) and the block numbers
-/// (included, selected, settled; with `onChain`, published); rejects if the request does not
-/// settle or the answer is not the settled one. With `onChain` the request's destination is the
-/// chain: the nodes publish the output themselves once it settles (`inference.OutputPublished`),
-/// and the published bytes must be the answer's.
-export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, onChain = false, log = () => {}, onText = () => {} }) {
+/**
+ * Submit `prompt` as `signer` and follow it to finality.
+ *
+ * Resolves with the request id, the verified answer, the settled result, the receipt (see
+ * `verifyReceipt`), the timings (ms from submission: included, selected, first_token, answer,
+ * settled, finalized; with `onChain`, published) and the block numbers (included, selected,
+ * settled; with `onChain`, published). Rejects if the request does not settle or the answer is
+ * not the settled one.
+ *
+ * @param {object} options
+ * @param {import('@polkadot/api').ApiPromise} options.api
+ * @param {import('@polkadot/keyring/types').KeyringPair} options.signer pays, and alone may read the output
+ * @param {string} options.prompt the user's message
+ * @param {string} [options.mode] `single`, `sampling:N` or `cv:N:PERCENT`
+ * @param {number} [options.maxTokens]
+ * @param {number} [options.timeout] blocks each selected node has to commit
+ * @param {boolean} [options.byHash] name the prompt by its hash only (it stays off chain) and
+ *   upload it to the selected nodes' workers once they are drawn
+ * @param {boolean} [options.onChain] the chain is the destination: the nodes publish the output
+ *   (`inference.OutputPublished`) once it settles, and the published bytes must be the answer's
+ * @param {boolean} [options.viaOracle] ask through the runtime's example pallet (`oracle.ask`,
+ *   which holds a deposit) instead of `inference.submitRequest`; the answer the pallet records
+ *   (`oracle.questions`) must be the settled commitment, and comes back as `question`
+ * @param {(line: string) => void} [options.log] progress lines
+ * @param {(text: string) => void} [options.onText] the answer's text as it streams
+ * @returns {Promise<{ request: number, answer: import('./worker.js').DeliveredOutput, result: any,
+ *   receipt: import('./receipt.js').Receipt, timings: Record<string, number>,
+ *   blocks: Record<string, number>, question?: any }>}
+ */
+export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, byHash = false, onChain = false, viaOracle = false, log = () => {}, onText = () => {} }) {
   const genesisHash = api.genesisHash.toHex();
   const messages = JSON.stringify([{ role: 'user', content: prompt }]);
   const spec = {
     model: MODEL,
     echelon: 0,
-    input: { Inline: messages },
+    input: byHash ? { Hash: inputHash(messages) } : { Inline: messages },
     // An upper bound on the prompt's tokens (at most one per byte, plus the chat template's
     // system prompt): a worker refuses a prompt with more, and the fee is charged on the count
     // the nodes commit, so a generous bound only holds more escrow until settlement.
@@ -47,7 +76,8 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
   const mark = (name) => { timings[name] ??= Math.round(performance.now() - started); };
 
   const request = await new Promise((resolve, reject) => {
-    api.tx.inference.submitRequest(spec).signAndSend(signer, ({ status, events, dispatchError }) => {
+    const submit = viaOracle ? api.tx.oracle.ask(spec) : api.tx.inference.submitRequest(spec);
+    submit.signAndSend(signer, ({ status, events, dispatchError }) => {
       if (dispatchError) {
         const e = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : dispatchError;
         reject(new Error(`submit_request failed: ${e.section ?? ''}.${e.name ?? e.toString()}`));
@@ -71,6 +101,10 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
   const startStreams = async (nodes) => {
     for (const node of nodes) {
       const url = Buffer.from((await api.query.nodeRegistry.nodes(node)).unwrap().url).toString('utf8');
+      if (byHash) {
+        await uploadInput(url, messages, { signal: aborts.signal });
+        log(`uploaded the input to node ${node}'s worker (${url})`);
+      }
       streams.push(streamOutput({
         url, request, pair: signer, genesisHash, signal: aborts.signal, deadline: Date.now() + 120_000,
         onToken: (token) => {
@@ -180,6 +214,18 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
   (await finality)();
   log(`finalized ${timings.finalized} ms after submission`);
   blocks.included = (await api.rpc.chain.getHeader(blocks.includedHash)).number.toNumber();
+  // Read back from the finalized chain, in case a fork moved the blocks the client saw first.
+  const receipt = await receiptFor(api, request, blocks.included - 2, answer);
   delete blocks.includedHash;
-  return { request, answer, result, timings, blocks };
+  let question;
+  if (viaOracle) {
+    // The pallet heard the outcome in the settling block itself.
+    question = (await api.query.oracle.questions(request)).unwrap().toJSON();
+    const recorded = question.answer?.settled?.outputCommitment;
+    if (recorded !== commitment) {
+      throw new Error(`the oracle recorded ${JSON.stringify(question.answer)}, not the settled ${commitment}`);
+    }
+    log(`the oracle pallet recorded the settled answer (deposit ${question.deposit} plancks held until oracle.forget)`);
+  }
+  return { request, answer, result, receipt, timings, blocks, question };
 }
