@@ -78,7 +78,7 @@ async function main() {
   const nodeKey = `${BENCH_DIR}/alice.key`;
   execFileSync(NODE_BIN, ['key', 'generate-node-key', '--file', nodeKey], { stdio: 'ignore' });
   const alicePeer = execFileSync(NODE_BIN, ['key', 'inspect-node-key', '--file', nodeKey]).toString().trim();
-  // Alice's execution node is in the dev genesis with the URL http://127.0.0.1:8080.
+  // Alice's execution node is in the dev genesis with the URL http://127.0.0.1:8081 (the public one).
   await startWorker('alice', 8080, 8081, 9944);
   await startWorker('bob', 8090, 8091, 9945);
   await startWorker('charlie', 8100, 8101, 9946);

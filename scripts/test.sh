@@ -9,8 +9,8 @@ source scripts/env.sh
 
 scripts/install-deps.sh --with-cuda
 
-echo "==> client package (the layouts a client checks answers with, against the primitives' vectors)"
-(cd clients && node --test js/test/)
+echo "==> client package and dashboard (the layouts a client checks answers with, against the primitives' vectors)"
+(cd clients && node --test js/test/ dashboard/test/)
 
 echo "==> dependency checks"
 # One polkadot-sdk release line: no sp-*/sc-*/frame-*/pallet-* crate may appear in two versions.
@@ -53,8 +53,14 @@ scripts/cuda-check.sh
 echo "==> tests"
 cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast
 
-echo "==> client package against a real dev node and worker (clients/js/e2e)"
-(cd clients/js && node --test e2e/)
+# The client package and the dashboard (headless Chromium) against real dev nodes and workers.
+# They mostly wait for blocks, so they run while the benchmarks below compile; their output
+# follows once both are done.
+echo "==> client package and dashboard against real dev nodes and workers (clients/js/e2e, clients/dashboard/e2e): in the background"
+clients_log="$(mktemp -t atoma-clients-e2e.XXXXXX)"
+(cd clients && node --test js/e2e/ dashboard/e2e/) >"$clients_log" 2>&1 &
+clients_pid=$!
+trap 'kill "$clients_pid" 2>/dev/null || true' EXIT
 
 echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
 # Separate run: the `runtime-benchmarks` feature must not leak into the node and runtime builds
@@ -62,3 +68,14 @@ echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
 SKIP_WASM_BUILD=1 cargo test --release --locked --features runtime-benchmarks \
 	-p pallet-node-registry -p pallet-model-registry -p pallet-inference -p pallet-disputes \
 	-p pallet-oracle
+
+echo "==> client package and dashboard against real dev nodes and workers: results"
+clients_status=0
+wait "$clients_pid" || clients_status=$?
+trap - EXIT
+cat "$clients_log"
+rm -f "$clients_log"
+if [ "$clients_status" -ne 0 ]; then
+	echo "the client package's or the dashboard's end-to-end tests failed" >&2
+	exit 1
+fi

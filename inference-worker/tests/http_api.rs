@@ -671,6 +671,57 @@ fn the_public_address_serves_inputs_and_nothing_else() {
 	assert_error(&read_with_credentials(public, &path), 403, "input_sharing_disabled", None);
 }
 
+/// A page on any origin may upload inputs to the public address and read outputs with its owner's
+/// signature (a browser's preflight is answered, the responses carry
+/// `Access-Control-Allow-Origin`), but never with cookies; the operator's address, which runs free
+/// inference, gives browsers nothing.
+#[test]
+fn browsers_may_call_the_public_address_from_any_origin_but_not_the_operators() {
+	let w = common::Worker::start(&["--public-listen", "127.0.0.1:0"], &[]);
+	let public = w.public_addr.expect("a public address");
+	let origin = ("Origin", "http://dapp.example");
+	let preflight = |addr, method, headers| {
+		common::request(
+			addr,
+			"OPTIONS",
+			"/v1/requests/7/output",
+			&[
+				origin,
+				("Access-Control-Request-Method", method),
+				("Access-Control-Request-Headers", headers),
+			],
+			None,
+		)
+	};
+	let signed = "x-atoma-account,x-atoma-timestamp,x-atoma-signature,accept";
+	let r = preflight(public, "GET", signed);
+	assert_eq!(r.status, 200, "{}", r.text());
+	assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+	let allowed = r.header("access-control-allow-headers").unwrap_or_default().to_ascii_lowercase();
+	for name in signed.split(',') {
+		assert!(allowed.contains(name), "{name} is not allowed: {allowed}");
+	}
+	assert!(r.header("access-control-allow-methods").unwrap_or_default().contains("PUT"));
+	assert_eq!(r.header("access-control-allow-credentials"), None);
+
+	// The answers themselves, errors included, are readable by the page.
+	let r = common::request(public, "GET", "/v1/requests/7/output", &[origin], None);
+	assert_error(&r, 401, "missing_credentials", None);
+	assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+	let prompt = b"a prompt from a browser";
+	let path = format!("/v1/inputs/{}", hex::encode(atoma_primitives::hash::hash(prompt)));
+	let r = common::request(public, "PUT", &path, &[origin], Some(prompt));
+	assert_eq!(r.status, 201, "{}", r.text());
+	assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+
+	// The operator's address: no CORS headers, so a browser refuses the page its answers.
+	let r = preflight(w.addr, "GET", signed);
+	assert_eq!(r.header("access-control-allow-origin"), None);
+	let r = common::request(w.addr, "GET", "/health", &[origin], None);
+	assert_eq!(r.status, 200);
+	assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
 /// An sr25519 key for a test account (a user's wallet key), from a seed.
 fn account(seed: u8) -> schnorrkel::Keypair {
 	schnorrkel::MiniSecretKey::from_bytes(&[seed; 32])

@@ -53,8 +53,10 @@ pub const DEV_ECHELON_DEVICE: &str = "cpu-x86_64";
 /// it. A real network pins its echelons' profiles (`update_echelon`) once it knows their
 /// hardware: a worker reports its profile's hash in `GET /v1/models` (docs/operators.md).
 pub const DEV_EXECUTION_PROFILE: [u8; 32] = [0; 32];
-/// The worker URL Alice's dev node registers (the worker's default listen address).
-pub const DEV_WORKER_URL: &str = "http://127.0.0.1:8080";
+/// The worker URL Alice's dev node registers: the worker's public address (`--public-listen`, the
+/// routes users and other nodes call) as `scripts/run-dev.sh` starts it; the operator's address
+/// (`--listen`, 8080) stays the node's alone.
+pub const DEV_WORKER_URL: &str = "http://127.0.0.1:8081";
 /// Collateral of Alice's dev node.
 pub const DEV_NODE_COLLATERAL: Balance = 10_000 * UNITS;
 /// Alice's dev node's bid: one micro-TOMA per token.

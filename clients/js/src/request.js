@@ -1,6 +1,8 @@
 // One request's life as its owner sees it: submit, (upload a by-hash input to the selected
 // workers,) stream the answer from them, wait for settlement and finality, verify the answer
 // against the settled commitment, and return a receipt that `verifyReceipt` re-checks later.
+import { u8aToHex, u8aToString } from '@polkadot/util';
+
 import { checkDelivered } from './commitments.js';
 import { receiptFor } from './receipt.js';
 import { inputHash, streamOutput, uploadInput } from './worker.js';
@@ -21,8 +23,6 @@ export function verificationMode(mode) {
   throw new Error(`unknown mode ${mode}`);
 }
 
-const hex = (u8a) => Buffer.from(u8a).toString('hex');
-
 /**
  * Submit `prompt` as `signer` and follow it to finality.
  *
@@ -36,6 +36,8 @@ const hex = (u8a) => Buffer.from(u8a).toString('hex');
  * @param {import('@polkadot/api').ApiPromise} options.api
  * @param {import('@polkadot/keyring/types').KeyringPair} options.signer pays, and alone may read the output
  * @param {string} options.prompt the user's message
+ * @param {string} [options.model] a registered model's id
+ * @param {number} [options.echelon] the hardware echelon to draw nodes from
  * @param {string} [options.mode] `single`, `sampling:N` or `cv:N:PERCENT`
  * @param {number} [options.maxTokens]
  * @param {number} [options.timeout] blocks each selected node has to commit
@@ -52,12 +54,12 @@ const hex = (u8a) => Buffer.from(u8a).toString('hex');
  *   receipt: import('./receipt.js').Receipt, timings: Record<string, number>,
  *   blocks: Record<string, number>, question?: any }>}
  */
-export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32, timeout = 40, byHash = false, onChain = false, viaOracle = false, log = () => {}, onText = () => {} }) {
+export async function ask({ api, signer, prompt, model = MODEL, echelon = 0, mode = 'single', maxTokens = 32, timeout = 40, byHash = false, onChain = false, viaOracle = false, log = () => {}, onText = () => {} }) {
   const genesisHash = api.genesisHash.toHex();
   const messages = JSON.stringify([{ role: 'user', content: prompt }]);
   const spec = {
-    model: MODEL,
-    echelon: 0,
+    model,
+    echelon,
     input: byHash ? { Hash: inputHash(messages) } : { Inline: messages },
     // An upper bound on the prompt's tokens (at most one per byte, plus the chat template's
     // system prompt): a worker refuses a prompt with more, and the fee is charged on the count
@@ -79,8 +81,10 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
     const submit = viaOracle ? api.tx.oracle.ask(spec) : api.tx.inference.submitRequest(spec);
     submit.signAndSend(signer, ({ status, events, dispatchError }) => {
       if (dispatchError) {
-        const e = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : dispatchError;
-        reject(new Error(`submit_request failed: ${e.section ?? ''}.${e.name ?? e.toString()}`));
+        // The error's name and its documentation: what precondition failed, in the chain's words.
+        const e = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : null;
+        const why = e ? `${e.section}.${e.name}${e.docs.length ? `: ${e.docs.join(' ')}` : ''}` : dispatchError.toString();
+        reject(new Error(`submit_request failed: ${why}`));
       }
       const submitted = events.find(({ event }) => api.events.inference.RequestSubmitted.is(event));
       if (status.isInBlock && submitted) {
@@ -100,7 +104,7 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
   let streaming = null;
   const startStreams = async (nodes) => {
     for (const node of nodes) {
-      const url = Buffer.from((await api.query.nodeRegistry.nodes(node)).unwrap().url).toString('utf8');
+      const url = u8aToString((await api.query.nodeRegistry.nodes(node)).unwrap().url);
       if (byHash) {
         await uploadInput(url, messages, { signal: aborts.signal });
         log(`uploaded the input to node ${node}'s worker (${url})`);
@@ -172,7 +176,7 @@ export async function ask({ api, signer, prompt, mode = 'single', maxTokens = 32
     throw new Error(`request ${request} ended with ${settled.method}: ${settled.data.toString()}`);
   }
   const result = (await api.query.inference.results(request)).unwrap();
-  const commitment = `0x${hex(result.outputCommitment)}`;
+  const commitment = u8aToHex(result.outputCommitment);
   log(`settled in block #${header.number} (${header.hash.toHex()})`);
   log(`  output commitment  ${commitment}`);
   log(`  output tokens      ${result.outputTokens}`);

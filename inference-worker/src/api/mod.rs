@@ -35,7 +35,11 @@ use axum::{
 	routing::{get, post},
 	Extension, Json, Router,
 };
-use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+use tower_http::{
+	cors::{AllowOrigin, CorsLayer},
+	timeout::TimeoutLayer,
+	trace::TraceLayer,
+};
 
 use crate::{
 	engine::{Engine, ModelHandle},
@@ -127,6 +131,9 @@ pub fn router(state: AppState, max_body_bytes: usize, timeout: std::time::Durati
 /// nothing more. Users upload inputs given by hash and read their requests' outputs (each read
 /// signed by the request's owner); nodes with a role in a request read its input (each read
 /// authorized by the paired node). No inference, no job, no metrics: everything else is 404.
+///
+/// Browsers may call it from any page ([`public_cors`]): a dapp reads its user's answers from the
+/// selected nodes' workers directly.
 pub fn public_router(
 	state: AppState,
 	max_body_bytes: usize,
@@ -136,7 +143,27 @@ pub fn public_router(
 		.route("/health", get(meta::health))
 		.route("/v1/inputs/{hash}", axum::routing::put(jobs::upload_input).get(jobs::read_input))
 		.route("/v1/requests/{request}/output", get(delivery::read_output));
-	with_layers(routes, state, max_body_bytes, timeout)
+	with_layers(routes, state, max_body_bytes, timeout).layer(public_cors())
+}
+
+/// Cross-origin access to the public routes from any origin. Safe because nothing there rests on
+/// ambient authority: no cookies are read and none are allowed (`credentials` stays off); every
+/// read carries its own signature in the `x-atoma-*` headers, and an upload is checked against its
+/// hash. Only what a browser sends is allowed: uploads, and reads signed by a request's owner
+/// (input reads are node to node).
+fn public_cors() -> CorsLayer {
+	use atoma_primitives::output_read;
+	CorsLayer::new()
+		.allow_origin(AllowOrigin::any())
+		.allow_methods([axum::http::Method::GET, axum::http::Method::PUT])
+		.allow_headers([
+			header::ACCEPT,
+			header::CONTENT_TYPE,
+			header::HeaderName::from_static(output_read::HEADER_ACCOUNT),
+			header::HeaderName::from_static(output_read::HEADER_TIMESTAMP),
+			header::HeaderName::from_static(output_read::HEADER_SIGNATURE),
+		])
+		.max_age(std::time::Duration::from_secs(3600))
 }
 
 /// The fallback, the state and every layer (body limit, timeout, JSON error bodies, metrics,
