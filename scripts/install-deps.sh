@@ -17,20 +17,25 @@
 # - With `--with-cuda` (the test command passes it): CUDA 13.0's compiler and headers from PyPI
 #   into their own virtualenv under ~/.cache/atoma-cuda, for the build check of the worker's
 #   `cuda` feature (scripts/cuda-check.sh). The run command does not need them.
+# - With `--with-zombienet` (scripts/zombienet.sh passes it): zombienet (`@zombienet/cli` from the
+#   npm registry) into zombienet/node_modules, from zombienet/package-lock.json.
 #
 # llama.cpp, which only the benchmark `scripts/bench-engine.sh` uses, is installed by that script.
 #
-#   scripts/install-deps.sh [--with-cuda]
+#   scripts/install-deps.sh [--with-cuda] [--with-zombienet]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 with_cuda=false
-case "${1:-}" in
-	--with-cuda) with_cuda=true ;;
-	"") ;;
-	*) echo "usage: scripts/install-deps.sh [--with-cuda]" >&2; exit 2 ;;
-esac
+with_zombienet=false
+for flag in "$@"; do
+	case "$flag" in
+		--with-cuda) with_cuda=true ;;
+		--with-zombienet) with_zombienet=true ;;
+		*) echo "usage: scripts/install-deps.sh [--with-cuda] [--with-zombienet]" >&2; exit 2 ;;
+	esac
+done
 
 say() { echo "==> install-deps: $*"; }
 
@@ -105,6 +110,16 @@ if [ ! -d clients/node_modules/@polkadot/api ] \
 	(cd clients && npm ci --silent --no-audit --no-fund)
 fi
 say "client packages present (@polkadot/api $(node -p 'require("./clients/node_modules/@polkadot/api/package.json").version'))"
+
+# --- Zombienet (the multi-node networks of zombienet/) ------------------------------------------
+if $with_zombienet; then
+	if [ ! -x zombienet/node_modules/.bin/zombienet ] \
+		|| [ zombienet/package-lock.json -nt zombienet/node_modules/.package-lock.json ]; then
+		say "installing zombienet (zombienet/package-lock.json)"
+		(cd zombienet && npm ci --silent --no-audit --no-fund)
+	fi
+	say "zombienet present ($(zombienet/node_modules/.bin/zombienet version 2>/dev/null || echo '?'))"
+fi
 
 # --- CUDA toolkit (the test command's build check) ---------------------------------------------
 if $with_cuda; then

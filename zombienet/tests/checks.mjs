@@ -1,0 +1,203 @@
+// The checks the zombienet tests run against a live network (`js-script ./check.cjs with "NAME,ARGS"`).
+// Each takes the node it runs on, zombienet's network info and its arguments, and throws when the
+// network does not behave. Plain polkadot.js and the client package, from clients/ (installed by
+// scripts/install-deps.sh).
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { ApiPromise, Keyring, WsProvider } from '../../clients/node_modules/@polkadot/api/index.js';
+import { cryptoWaitReady } from '../../clients/node_modules/@polkadot/util-crypto/index.js';
+
+import { MODEL, ask } from '../../clients/js/src/index.js';
+
+const UNITS = 10n ** 12n;
+const log = (line) => console.log(`    ${line}`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function connect(networkInfo, nodeName) {
+  await cryptoWaitReady();
+  return ApiPromise.create({ provider: new WsProvider(networkInfo.nodesByName[nodeName].wsUri), noInitWarn: true });
+}
+
+async function withApi(networkInfo, nodeName, body) {
+  const api = await connect(networkInfo, nodeName);
+  try {
+    return await body(api);
+  } finally {
+    await api.disconnect();
+  }
+}
+
+const dev = (name) => new Keyring({ type: 'sr25519' }).addFromUri(`//${name[0].toUpperCase()}${name.slice(1)}`);
+
+/** Sign and send; resolves with the block's events once in a block, rejects on a dispatch error. */
+const send = (api, tx, pair) => new Promise((resolve, reject) => {
+  tx.signAndSend(pair, { nonce: -1 }, ({ status, events, dispatchError }) => {
+    if (dispatchError) {
+      const e = dispatchError.isModule ? api.registry.findMetaError(dispatchError.asModule) : dispatchError;
+      reject(new Error(`${e.section ?? ''}.${e.name ?? e.toString()}`));
+    } else if (status.isInBlock) resolve(events);
+  }).catch(reject);
+});
+
+/** Wait until `condition()` is truthy (polled every block time), or throw after `ms`. */
+async function until(what, condition, ms) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms / 1000} s`);
+    await sleep(3_000);
+  }
+}
+
+const finalizedNumber = async (api) => (await api.rpc.chain.getHeader(await api.rpc.chain.getFinalizedHead())).number.toNumber();
+
+/** `authorities N`: BABE and GRANDPA both have exactly N authorities. */
+async function authorities(nodeName, networkInfo, [count]) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const babe = (await api.query.babe.authorities()).length;
+    const grandpa = (await api.call.grandpaApi.grandpaAuthorities()).length;
+    log(`BABE authorities ${babe}, GRANDPA authorities ${grandpa}`);
+    if (babe !== Number(count) || grandpa !== Number(count)) throw new Error(`expected ${count} authorities`);
+  });
+}
+
+/** `finality-advances BLOCKS`: the finalized head moves BLOCKS blocks ahead of where it is now. */
+async function finalityAdvances(nodeName, networkInfo, [blocks]) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const from = await finalizedNumber(api);
+    const to = await until(`finality from #${from} by ${blocks}`, async () => {
+      const now = await finalizedNumber(api);
+      return now >= from + Number(blocks) ? now : null;
+    }, 120_000);
+    log(`finalized #${from} → #${to}`);
+  });
+}
+
+/** `caught-up REFERENCE`: this node's finalized head reaches REFERENCE's as it is now. */
+async function caughtUp(nodeName, networkInfo, [reference]) {
+  const target = await withApi(networkInfo, reference, finalizedNumber);
+  return withApi(networkInfo, nodeName, async (api) => {
+    const reached = await until(`${nodeName} catching up with #${target}`, async () => {
+      const now = await finalizedNumber(api);
+      return now >= target ? now : null;
+    }, 180_000);
+    log(`${nodeName} finalized #${reached} (${reference} had #${target})`);
+  });
+}
+
+/**
+ * `register NAME:PUBLIC_PORT ...`: each execution node's operator (the dev account of its name)
+ * registers it with its worker key and public URL, subscribes it to the default model, and it
+ * serves from the next epoch.
+ */
+async function register(nodeName, networkInfo, nodes) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const ids = [];
+    for (const entry of nodes) {
+      const [name, port] = entry.split(':');
+      const operator = dev(name);
+      const events = await send(api, api.tx.nodeRegistry.registerNode(0, operator.publicKey,
+        `http://127.0.0.1:${port}`, 1_000n * UNITS, UNITS / 1_000_000n), operator);
+      const registered = events.find(({ event }) => api.events.nodeRegistry.NodeRegistered.is(event));
+      const id = registered.event.data.node.toNumber();
+      await send(api, api.tx.modelRegistry.subscribe(id, MODEL), operator);
+      log(`${name}'s node ${id} registered (worker http://127.0.0.1:${port}) and subscribed`);
+      ids.push(id);
+    }
+    await until('the new nodes serving', async () => {
+      const eligible = (await api.call.atomaViewApi.eligibleNodes(MODEL, 0)).map((n) => n.toNumber());
+      return ids.every((id) => eligible.includes(id));
+    }, 180_000);
+    log(`nodes ${ids.join(', ')} are eligible`);
+  });
+}
+
+/** `sampling N`: a Sampling Consensus request of N nodes settles across N different nodes, verified. */
+async function sampling(nodeName, networkInfo, [n]) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const { request, receipt, answer } = await ask({
+      api, signer: dev('charlie'), prompt: 'What is the capital of France?', mode: `sampling:${n}`, maxTokens: 8,
+    });
+    const nodes = new Set(receipt.nodes);
+    log(`request ${request}: "${answer.text}" settled by nodes ${receipt.nodes.join(', ')}, verified`);
+    if (nodes.size !== Number(n)) throw new Error(`settled by ${receipt.nodes.length} nodes, ${nodes.size} distinct`);
+  });
+}
+
+/**
+ * `worker-dies NAME`: NAME's worker is killed; a request drawn to NAME's node is reassigned once
+ * the node misses its deadline (the node is slashed), and settles on another node. Then nothing
+ * is left in flight and no collateral stays reserved.
+ */
+async function workerDies(nodeName, networkInfo, [name]) {
+  const pid = Number(readFileSync(join(process.env.ATOMA_ZOMBIENET_STATE, `${name}-worker.pid`), 'utf8'));
+  execFileSync('kill', ['-KILL', String(pid)]);
+  log(`${name}'s worker (pid ${pid}) killed`);
+  return withApi(networkInfo, nodeName, async (api) => {
+    const operator = dev(name).address;
+    let victim;
+    for (const [key, node] of await api.query.nodeRegistry.nodes.entries()) {
+      if (node.unwrap().operator.toString() === operator) victim = key.args[0].toNumber();
+    }
+    const user = dev('charlie');
+    const spec = (timeout) => ({
+      model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name a colour.' }]) },
+      inputTokens: 128, params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: 4, seed: 0 },
+      mode: { Single: null }, timeout, destination: 'Worker',
+    });
+    // Single requests until one is drawn to the victim: each draw picks it with probability 1/3.
+    const seen = new Map();
+    const unsubscribe = await api.query.system.events((records) => {
+      for (const { event } of records) {
+        const request = event.data.request?.toNumber?.();
+        if (request === undefined) continue;
+        seen.set(request, [...(seen.get(request) ?? []), event]);
+      }
+    });
+    try {
+      let drawn;
+      for (let attempt = 0; attempt < 12 && drawn === undefined; attempt += 1) {
+        const events = await send(api, api.tx.inference.submitRequest(spec(5)), user);
+        const request = events.find(({ event }) => api.events.inference.RequestSubmitted.is(event)).event.data.request.toNumber();
+        const selected = await until(`request ${request} selected`, () => seen.get(request)
+          ?.find((e) => api.events.inference.NodesSelected.is(e)), 60_000);
+        const nodes = selected.data.nodes.map((x) => x.toNumber());
+        log(`request ${request} drawn to node(s) ${nodes.join(', ')}`);
+        if (nodes.includes(victim)) drawn = request;
+      }
+      if (drawn === undefined) throw new Error(`no request was drawn to ${name}'s node in 12 tries`);
+      const ended = await until(`request ${drawn} ending`, () => seen.get(drawn)?.find((e) =>
+        api.events.inference.RequestSettled.is(e) || api.events.inference.RequestFailed.is(e)), 300_000);
+      const timedOut = seen.get(drawn).find((e) => api.events.inference.NodeTimedOut.is(e));
+      if (!timedOut || timedOut.data.node.toNumber() !== victim) throw new Error(`node ${victim} was not timed out`);
+      if (!api.events.inference.RequestSettled.is(ended)) throw new Error(`request ${drawn} ended with ${ended.method}`);
+      const settledBy = ended.data.nodes.map((x) => x.toNumber());
+      if (settledBy.includes(victim)) throw new Error(`settled by the dead worker's node ${victim}`);
+      log(`node ${victim} timed out (slashed ${timedOut.data.slashed.toString()} plancks); request ${drawn} settled by node(s) ${settledBy.join(', ')}`);
+      // Every other request drawn meanwhile ends too.
+      const submitted = [...seen.keys()];
+      await until('every request ended', async () => (await api.query.inference.requests.keys()).length === 0, 300_000);
+      log(`all ${submitted.length} requests ended`);
+    } finally {
+      unsubscribe();
+    }
+    await until('no collateral reserved', async () => (await api.query.nodeRegistry.nodes.entries())
+      .every(([, node]) => node.unwrap().reserved.toBigInt() === 0n), 60_000);
+    log('no collateral is left reserved');
+  });
+}
+
+const CHECKS = {
+  authorities, 'finality-advances': finalityAdvances, 'caught-up': caughtUp, register, sampling, 'worker-dies': workerDies,
+};
+
+/** Zombienet's entry point (through check.cjs): the first argument names the check. */
+export async function run(nodeName, networkInfo, [check, ...args]) {
+  const body = CHECKS[check];
+  if (!body) throw new Error(`unknown check ${check}: ${Object.keys(CHECKS).join(', ')}`);
+  await body(nodeName, networkInfo, args);
+  return 0;
+}
