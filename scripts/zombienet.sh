@@ -8,8 +8,8 @@
 #   scripts/zombienet.sh test all         every network's tests, one after the other
 #
 # NETWORK: validators (3 validators from chain-spec/local-raw.json), validators-fault (4
-# validators: one is stopped, then restarted), inference (3 validators and 3 execution nodes,
-# each with its own worker and the default model). docs/validators.md says what each test checks;
+# validators: one is stopped, then restarted), inference (3 validators and 4 execution nodes,
+# each with its own worker and the default model, one of the workers cheating). docs/validators.md says what each test checks;
 # docs/build.md what CI covers instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,7 +31,9 @@ esac
 
 scripts/install-deps.sh --with-zombienet
 echo "==> building (release)"
-cargo build --release --locked --workspace
+# As the test command builds it: the worker's fault modes compiled in (the inference network's
+# cheating worker asks for one; every other worker runs honestly), one set of artifacts for both.
+cargo build --release --locked --workspace --features atoma-inference-worker/fault-injection
 echo "==> model"
 ATOMA_MODEL_GGUF="$(scripts/fetch-model.sh)"
 

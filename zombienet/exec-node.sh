@@ -9,6 +9,9 @@
 #   ATOMA_WORKER_PORT    the worker's operator port; its public port (the URL the node registers)
 #                        is the next one
 #   ATOMA_WORKER_SURI    the worker key's secret URI, inserted into the node's keystore (`atom`)
+#   ATOMA_WORKER_ARGS    more worker arguments, e.g. a fault mode for a cheating worker:
+#                        `--fault tamper-tokens --i-know-this-worker-cheats` (workers built with
+#                        the `fault-injection` feature, as scripts/zombienet.sh builds them)
 #   ATOMA_ZOMBIENET_STATE  a directory for the worker's pid (`<name>-worker.pid`): the tests kill
 #                        a worker by it
 #
@@ -39,8 +42,9 @@ port=${ATOMA_WORKER_PORT:?set ATOMA_WORKER_PORT}
 "$ATOMA_NODE_BIN" key insert --base-path "$base" --chain "$chain" \
 	--key-type atom --scheme sr25519 --suri "${ATOMA_WORKER_SURI:?set ATOMA_WORKER_SURI}"
 
+read -r -a extra_worker_args <<<"${ATOMA_WORKER_ARGS:-}"
 mkdir -p "$base"
-exec {worker_stdin}> >(exec "$ATOMA_WORKER_BIN" --exit-on-stdin-close \
+exec {worker_stdin}> >(exec "$ATOMA_WORKER_BIN" --exit-on-stdin-close ${extra_worker_args[@]+"${extra_worker_args[@]}"} \
 	--model "smollm2-135m-instruct=${ATOMA_MODEL_GGUF:?set ATOMA_MODEL_GGUF}" \
 	--listen "127.0.0.1:$port" --public-listen "127.0.0.1:$((port + 1))" \
 	--node-rpc-url "http://127.0.0.1:$rpc_port" --output-dir "$base/worker-outputs" \

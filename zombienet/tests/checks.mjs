@@ -137,11 +137,7 @@ async function workerDies(nodeName, networkInfo, [name]) {
   execFileSync('kill', ['-KILL', String(pid)]);
   log(`${name}'s worker (pid ${pid}) killed`);
   return withApi(networkInfo, nodeName, async (api) => {
-    const operator = dev(name).address;
-    let victim;
-    for (const [key, node] of await api.query.nodeRegistry.nodes.entries()) {
-      if (node.unwrap().operator.toString() === operator) victim = key.args[0].toNumber();
-    }
+    const victim = await nodeOf(api, name);
     const user = dev('charlie');
     const spec = (timeout) => ({
       model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name a colour.' }]) },
@@ -190,8 +186,101 @@ async function workerDies(nodeName, networkInfo, [name]) {
   });
 }
 
+/** The node id whose operator is the dev account `name`. */
+async function nodeOf(api, name) {
+  const operator = dev(name).address;
+  for (const [key, node] of await api.query.nodeRegistry.nodes.entries()) {
+    if (node.unwrap().operator.toString() === operator) return key.args[0].toNumber();
+  }
+  throw new Error(`${name} has no node`);
+}
+
+/** Every event of the best chain's blocks `from + 1 ..= to`. */
+async function eventsBetween(api, from, to) {
+  const all = [];
+  for (let n = from + 1; n <= to; n += 1) {
+    const records = await api.query.system.events.at(await api.rpc.chain.getBlockHash(n));
+    all.push(...records.map(({ event }) => event));
+  }
+  return all;
+}
+
+/**
+ * `tamper NAME`: NAME's worker tampers with its answers. Sampling requests of two nodes are asked
+ * until one draws NAME's node: the two commitments differ, the chain opens a dispute, the other
+ * nodes arbitrate, NAME's node loses all its collateral (`CheaterSlashed`), the honest party is
+ * credited with the output, the user gets the whole escrow back, and the total issuance falls by
+ * exactly what the slashes burned.
+ */
+async function tamper(nodeName, networkInfo, [name]) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const cheater = await nodeOf(api, name);
+    const user = dev('charlie');
+    const start = (await api.rpc.chain.getHeader()).number.toNumber();
+    const issuanceBefore = (await api.query.balances.totalIssuance.at(await api.rpc.chain.getBlockHash(start))).toBigInt();
+    const spec = {
+      model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name three colors.' }]) },
+      inputTokens: 128, params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: 12, seed: 0 },
+      mode: { Sampling: { n: 2 } }, timeout: 60, destination: 'Worker',
+    };
+    const ended = (event) => api.events.inference.RequestSettled.is(event) || api.events.inference.RequestFailed.is(event)
+      || api.events.inference.DisputeConcluded.is(event);
+    let disputed;
+    for (let attempt = 0; attempt < 12 && !disputed; attempt += 1) {
+      const submitted = (await send(api, api.tx.inference.submitRequest(spec), user))
+        .find(({ event }) => api.events.inference.RequestSubmitted.is(event)).event.data;
+      const request = submitted.request.toNumber();
+      // Follow it to its end: settled (two honest nodes) or disputed and concluded.
+      const seen = [];
+      const unsubscribe = await api.query.system.events((records) => {
+        for (const { event } of records) if (event.data.request?.toNumber?.() === request) seen.push(event);
+      });
+      try {
+        await until(`request ${request} ending`, () => seen.find(ended), 600_000);
+      } finally {
+        unsubscribe();
+      }
+      const selected = seen.find((e) => api.events.inference.NodesSelected.is(e));
+      const nodes = selected.data.nodes.map((n) => n.toNumber());
+      if (!seen.find((e) => api.events.inference.RequestDisputed.is(e))) {
+        if (nodes.includes(cheater)) throw new Error(`request ${request} drew the cheater ${cheater} and was not disputed`);
+        log(`request ${request} drawn to nodes ${nodes.join(', ')}: settled, no dispute`);
+        continue;
+      }
+      disputed = { request, nodes, escrow: submitted.escrow.toBigInt(), concluded: seen.find(ended) };
+    }
+    if (!disputed) throw new Error(`no request drew ${name}'s node in 12 tries`);
+    const { request, nodes, escrow, concluded } = disputed;
+    log(`request ${request} drawn to nodes ${nodes.join(', ')}: disputed`);
+    if (!api.events.inference.DisputeConcluded.is(concluded)) throw new Error(`request ${request} ended with ${concluded.method}`);
+    const honest = nodes.filter((n) => n !== cheater);
+    const { honest: credited, refunded, outputCommitment } = concluded.data;
+    if (outputCommitment.isNone) throw new Error('no output won the dispute');
+    if (JSON.stringify(credited.map((n) => n.toNumber())) !== JSON.stringify(honest)) {
+      throw new Error(`credited ${credited.toString()}, the honest party is ${honest}`);
+    }
+    if (refunded.toBigInt() !== escrow) throw new Error(`refunded ${refunded} of an escrow of ${escrow}`);
+
+    const end = (await api.rpc.chain.getHeader()).number.toNumber();
+    const events = await eventsBetween(api, start, end);
+    const slashed = events.find((e) => api.events.disputes.CheaterSlashed.is(e) && e.data.node.toNumber() === cheater);
+    if (!slashed) throw new Error(`no CheaterSlashed for node ${cheater}`);
+    const record = (await api.query.nodeRegistry.nodes(cheater)).unwrap();
+    if (record.collateral.toBigInt() !== 0n) throw new Error(`the cheater kept ${record.collateral} of its collateral`);
+    const burned = events.filter((e) => api.events.nodeRegistry.CollateralSlashed.is(e))
+      .reduce((sum, e) => sum + e.data.burned.toBigInt(), 0n);
+    const issuanceAfter = (await api.query.balances.totalIssuance.at(await api.rpc.chain.getBlockHash(end))).toBigInt();
+    if (issuanceBefore - issuanceAfter !== burned) {
+      throw new Error(`issuance fell by ${issuanceBefore - issuanceAfter}, the slashes burned ${burned}`);
+    }
+    log(`node ${cheater} slashed ${slashed.data.slashed.toString()} plancks (all its collateral); node(s) ${honest.join(', ')} credited; `
+      + `the user refunded its ${escrow} escrow; issuance fell by the ${burned} burned, blocks #${start}..#${end}`);
+  });
+}
+
 const CHECKS = {
-  authorities, 'finality-advances': finalityAdvances, 'caught-up': caughtUp, register, sampling, 'worker-dies': workerDies,
+  authorities, 'finality-advances': finalityAdvances, 'caught-up': caughtUp, register, sampling, tamper,
+  'worker-dies': workerDies,
 };
 
 /** Zombienet's entry point (through check.cjs): the first argument names the check. */
