@@ -51,7 +51,9 @@ echo "==> the worker's cuda feature compiles (CUDA 13.0 from PyPI, no GPU needed
 scripts/cuda-check.sh
 
 echo "==> tests"
-cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast
+# Three tests at once in each test binary, on any machine: the end-to-end tests' nodes and
+# workers mostly wait for blocks, so a third network fits on two cores (docs/build.md).
+cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast -- --test-threads=3
 
 # The client package and the dashboard (headless Chromium) against real dev nodes and workers.
 # They mostly wait for blocks, so they run while the benchmarks below compile; their output

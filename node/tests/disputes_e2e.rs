@@ -291,9 +291,9 @@ fn spec() -> RequestSpec {
 }
 
 /// Each test runs four nodes and four model workers. They wait on blocks far more than they
-/// compute (12-token jobs, one-step checks), so two networks share a 2-core machine: the test
-/// harness runs as many tests at once as there are cores, and this holds it to two.
-static TWO_AT_A_TIME: Slots = Slots::new(2);
+/// compute (12-token jobs, one-step checks: two networks use 0.8 of a core on average), so three
+/// networks share a 2-core machine (the test command runs three tests at once), and no more.
+static THREE_AT_A_TIME: Slots = Slots::new(3);
 
 /// A counting semaphore: at most `max` holders of a [`Slot`] at once.
 struct Slots {
@@ -329,14 +329,14 @@ impl Drop for Slot {
 
 #[test]
 fn a_tampering_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = TWO_AT_A_TIME.take();
+	let _slot = THREE_AT_A_TIME.take();
 	// Only the last token differs: the bisection walks down to the last step.
 	a_cheater_is_caught("tamper-tokens", &[], Some(|step, tokens| step + 1 == tokens));
 }
 
 #[test]
 fn a_party_that_commits_then_never_answers_loses_its_collateral() {
-	let _slot = TWO_AT_A_TIME.take();
+	let _slot = THREE_AT_A_TIME.take();
 	// Dave commits (a tampered output) and its node goes away once the dispute opens: it never
 	// answers a bisection turn, loses by the turn's deadline, and the honest party's output
 	// wins without any arbiter.
@@ -345,7 +345,7 @@ fn a_party_that_commits_then_never_answers_loses_its_collateral() {
 
 #[test]
 fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = TWO_AT_A_TIME.take();
+	let _slot = THREE_AT_A_TIME.take();
 	// It makes up min(max_tokens, 8) tokens: against a longer honest output the check is where
 	// its trace ends; against one as long, its steps differ from the first.
 	// The input is given by hash and uploaded to one party only: the other party reads it from
@@ -360,7 +360,7 @@ fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 
 #[test]
 fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = TWO_AT_A_TIME.take();
+	let _slot = THREE_AT_A_TIME.take();
 	// Its logits differ from the first step on, whether or not its tokens do.
 	a_cheater_is_caught(
 		"cheaper-precision",
@@ -575,7 +575,7 @@ fn a_cheater_is_caught_with(
 /// slashed.
 #[test]
 fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
-	let _slot = TWO_AT_A_TIME.take();
+	let _slot = THREE_AT_A_TIME.take();
 	let (net, ids) = network(None, &[]);
 	let rpc = net.rpc();
 	let user = pair("Ferdie");
