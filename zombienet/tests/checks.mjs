@@ -99,6 +99,11 @@ async function register(nodeName, networkInfo, nodes) {
     for (const entry of nodes) {
       const [name, port] = entry.split(':');
       const operator = dev(name);
+      // Operators beyond the chain's endowed dev accounts get their collateral from Alice.
+      if ((await api.query.system.account(operator.address)).data.free.toBigInt() < 1_010n * UNITS) {
+        await send(api, api.tx.balances.transferKeepAlive(operator.address, 1_100n * UNITS), dev('alice'));
+        log(`Alice funded ${name}'s operator with 1,100 TOMA`);
+      }
       const events = await send(api, api.tx.nodeRegistry.registerNode(0, operator.publicKey,
         `http://127.0.0.1:${port}`, 1_000n * UNITS, UNITS / 1_000_000n), operator);
       const registered = events.find(({ event }) => api.events.nodeRegistry.NodeRegistered.is(event));
@@ -139,51 +144,75 @@ async function workerDies(nodeName, networkInfo, [name]) {
   return withApi(networkInfo, nodeName, async (api) => {
     const victim = await nodeOf(api, name);
     const user = dev('charlie');
-    const spec = (timeout) => ({
+    const spec = {
       model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name a colour.' }]) },
       inputTokens: 128, params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: 4, seed: 0 },
-      mode: { Single: null }, timeout, destination: 'Worker',
-    });
+      mode: { Single: null }, timeout: 5, destination: 'Worker',
+    };
+    const chain = await followFinalized(api);
     // Single requests until one is drawn to the victim: each draw picks it with probability 1/3.
-    const seen = new Map();
-    const unsubscribe = await api.query.system.events((records) => {
-      for (const { event } of records) {
-        const request = event.data.request?.toNumber?.();
-        if (request === undefined) continue;
-        seen.set(request, [...(seen.get(request) ?? []), event]);
-      }
-    });
-    try {
-      let drawn;
-      for (let attempt = 0; attempt < 12 && drawn === undefined; attempt += 1) {
-        const events = await send(api, api.tx.inference.submitRequest(spec(5)), user);
-        const request = events.find(({ event }) => api.events.inference.RequestSubmitted.is(event)).event.data.request.toNumber();
-        const selected = await until(`request ${request} selected`, () => seen.get(request)
-          ?.find((e) => api.events.inference.NodesSelected.is(e)), 60_000);
-        const nodes = selected.data.nodes.map((x) => x.toNumber());
-        log(`request ${request} drawn to node(s) ${nodes.join(', ')}`);
-        if (nodes.includes(victim)) drawn = request;
-      }
-      if (drawn === undefined) throw new Error(`no request was drawn to ${name}'s node in 12 tries`);
-      const ended = await until(`request ${drawn} ending`, () => seen.get(drawn)?.find((e) =>
-        api.events.inference.RequestSettled.is(e) || api.events.inference.RequestFailed.is(e)), 300_000);
-      const timedOut = seen.get(drawn).find((e) => api.events.inference.NodeTimedOut.is(e));
-      if (!timedOut || timedOut.data.node.toNumber() !== victim) throw new Error(`node ${victim} was not timed out`);
-      if (!api.events.inference.RequestSettled.is(ended)) throw new Error(`request ${drawn} ended with ${ended.method}`);
-      const settledBy = ended.data.nodes.map((x) => x.toNumber());
-      if (settledBy.includes(victim)) throw new Error(`settled by the dead worker's node ${victim}`);
-      log(`node ${victim} timed out (slashed ${timedOut.data.slashed.toString()} plancks); request ${drawn} settled by node(s) ${settledBy.join(', ')}`);
-      // Every other request drawn meanwhile ends too.
-      const submitted = [...seen.keys()];
-      await until('every request ended', async () => (await api.query.inference.requests.keys()).length === 0, 300_000);
-      log(`all ${submitted.length} requests ended`);
-    } finally {
-      unsubscribe();
+    let drawn;
+    let submitted = 0;
+    for (let attempt = 0; attempt < 12 && drawn === undefined; attempt += 1) {
+      const request = await submitRequest(api, spec, user);
+      submitted += 1;
+      const selected = await chain.wait(`request ${request} selected`, (e) => api.events.inference.NodesSelected.is(e)
+        && e.data.request.toNumber() === request, 90_000);
+      const nodes = selected.data.nodes.map((x) => x.toNumber());
+      log(`request ${request} drawn to node(s) ${nodes.join(', ')}`);
+      if (nodes.includes(victim)) drawn = request;
     }
+    if (drawn === undefined) throw new Error(`no request was drawn to ${name}'s node in 12 tries`);
+    const ended = await chain.wait(`request ${drawn} ending`, (e) => (api.events.inference.RequestSettled.is(e)
+      || api.events.inference.RequestFailed.is(e)) && e.data.request.toNumber() === drawn, 300_000);
+    const timedOut = chain.of(drawn).find((e) => api.events.inference.NodeTimedOut.is(e));
+    if (!timedOut || timedOut.data.node.toNumber() !== victim) throw new Error(`node ${victim} was not timed out`);
+    if (!api.events.inference.RequestSettled.is(ended)) throw new Error(`request ${drawn} ended with ${ended.method}`);
+    const settledBy = ended.data.nodes.map((x) => x.toNumber());
+    if (settledBy.includes(victim)) throw new Error(`settled by the dead worker's node ${victim}`);
+    log(`node ${victim} timed out (slashed ${timedOut.data.slashed.toString()} plancks); request ${drawn} settled by node(s) ${settledBy.join(', ')}`);
+    // Every other request drawn meanwhile ends too, and nothing stays reserved.
+    await until('every request ended', async () => (await api.query.inference.requests.keys()).length === 0, 300_000);
+    log(`all ${submitted} requests ended`);
     await until('no collateral reserved', async () => (await api.query.nodeRegistry.nodes.entries())
       .every(([, node]) => node.unwrap().reserved.toBigInt() === 0n), 60_000);
     log('no collateral is left reserved');
   });
+}
+
+/** Submit `spec` as `user`; resolves with the request id once it is in a block. */
+async function submitRequest(api, spec, user) {
+  const events = await send(api, api.tx.inference.submitRequest(spec), user);
+  return events.find(({ event }) => api.events.inference.RequestSubmitted.is(event)).event.data.request.toNumber();
+}
+
+/**
+ * The finalized chain's events from now on, read block by block. Only finalized blocks: a best
+ * block may yet be replaced by a fork, whose draws and outcomes differ (selection seeds come from
+ * the block). `wait(what, match, ms)` resolves with the first event `match` accepts; `of(request)`
+ * lists the events read so far about `request`; `from` and `to` bound the blocks read.
+ */
+async function followFinalized(api) {
+  const from = await finalizedNumber(api);
+  const events = [];
+  const chain = {
+    from,
+    to: from,
+    events,
+    of: (request) => events.filter((e) => e.data.request?.toNumber?.() === request),
+    async read() {
+      const head = await finalizedNumber(api);
+      for (; chain.to < head; chain.to += 1) {
+        const records = await api.query.system.events.at(await api.rpc.chain.getBlockHash(chain.to + 1));
+        events.push(...records.map(({ event }) => event));
+      }
+    },
+    wait: (what, match, ms) => until(what, async () => {
+      await chain.read();
+      return events.find(match) ?? null;
+    }, ms),
+  };
+  return chain;
 }
 
 /** The node id whose operator is the dev account `name`. */
@@ -193,16 +222,6 @@ async function nodeOf(api, name) {
     if (node.unwrap().operator.toString() === operator) return key.args[0].toNumber();
   }
   throw new Error(`${name} has no node`);
-}
-
-/** Every event of the best chain's blocks `from + 1 ..= to`. */
-async function eventsBetween(api, from, to) {
-  const all = [];
-  for (let n = from + 1; n <= to; n += 1) {
-    const records = await api.query.system.events.at(await api.rpc.chain.getBlockHash(n));
-    all.push(...records.map(({ event }) => event));
-  }
-  return all;
 }
 
 /**
@@ -216,44 +235,38 @@ async function tamper(nodeName, networkInfo, [name]) {
   return withApi(networkInfo, nodeName, async (api) => {
     const cheater = await nodeOf(api, name);
     const user = dev('charlie');
-    const start = (await api.rpc.chain.getHeader()).number.toNumber();
-    const issuanceBefore = (await api.query.balances.totalIssuance.at(await api.rpc.chain.getBlockHash(start))).toBigInt();
+    const chain = await followFinalized(api);
+    const issuanceAt = async (n) => (await api.query.balances.totalIssuance.at(await api.rpc.chain.getBlockHash(n))).toBigInt();
+    const issuanceBefore = await issuanceAt(chain.from);
     const spec = {
       model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name three colors.' }]) },
       inputTokens: 128, params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: 12, seed: 0 },
       mode: { Sampling: { n: 2 } }, timeout: 60, destination: 'Worker',
     };
-    const ended = (event) => api.events.inference.RequestSettled.is(event) || api.events.inference.RequestFailed.is(event)
-      || api.events.inference.DisputeConcluded.is(event);
+    const ends = (request) => (e) => (api.events.inference.RequestSettled.is(e) || api.events.inference.RequestFailed.is(e)
+      || api.events.inference.DisputeConcluded.is(e)) && e.data.request.toNumber() === request;
     let disputed;
     for (let attempt = 0; attempt < 12 && !disputed; attempt += 1) {
-      const submitted = (await send(api, api.tx.inference.submitRequest(spec), user))
-        .find(({ event }) => api.events.inference.RequestSubmitted.is(event)).event.data;
-      const request = submitted.request.toNumber();
-      // Follow it to its end: settled (two honest nodes) or disputed and concluded.
-      const seen = [];
-      const unsubscribe = await api.query.system.events((records) => {
-        for (const { event } of records) if (event.data.request?.toNumber?.() === request) seen.push(event);
-      });
-      try {
-        await until(`request ${request} ending`, () => seen.find(ended), 600_000);
-      } finally {
-        unsubscribe();
-      }
-      const selected = seen.find((e) => api.events.inference.NodesSelected.is(e));
-      const nodes = selected.data.nodes.map((n) => n.toNumber());
-      if (!seen.find((e) => api.events.inference.RequestDisputed.is(e))) {
-        if (nodes.includes(cheater)) throw new Error(`request ${request} drew the cheater ${cheater} and was not disputed`);
-        log(`request ${request} drawn to nodes ${nodes.join(', ')}: settled, no dispute`);
+      const request = await submitRequest(api, spec, user);
+      // Followed to its end on the finalized chain: settled (two honest nodes), or disputed and
+      // concluded.
+      const ended = await chain.wait(`request ${request} ending`, ends(request), 600_000);
+      const escrow = chain.of(request).find((e) => api.events.inference.RequestSubmitted.is(e)).data.escrow.toBigInt();
+      const dispute = chain.of(request).find((e) => api.events.inference.RequestDisputed.is(e));
+      if (!dispute) {
+        const nodes = ended.data.nodes?.map((n) => n.toNumber()) ?? [];
+        if (nodes.includes(cheater)) throw new Error(`request ${request} settled on the cheater ${cheater} without a dispute`);
+        log(`request ${request} settled by nodes ${nodes.join(', ')}: no dispute`);
         continue;
       }
-      disputed = { request, nodes, escrow: submitted.escrow.toBigInt(), concluded: seen.find(ended) };
+      disputed = { request, parties: dispute.data.nodes.map((n) => n.toNumber()), escrow, concluded: ended };
     }
     if (!disputed) throw new Error(`no request drew ${name}'s node in 12 tries`);
-    const { request, nodes, escrow, concluded } = disputed;
-    log(`request ${request} drawn to nodes ${nodes.join(', ')}: disputed`);
+    const { request, parties, escrow, concluded } = disputed;
+    log(`request ${request} disputed between nodes ${parties.join(', ')}`);
+    if (!parties.includes(cheater)) throw new Error(`a dispute between honest nodes ${parties}`);
     if (!api.events.inference.DisputeConcluded.is(concluded)) throw new Error(`request ${request} ended with ${concluded.method}`);
-    const honest = nodes.filter((n) => n !== cheater);
+    const honest = parties.filter((n) => n !== cheater);
     const { honest: credited, refunded, outputCommitment } = concluded.data;
     if (outputCommitment.isNone) throw new Error('no output won the dispute');
     if (JSON.stringify(credited.map((n) => n.toNumber())) !== JSON.stringify(honest)) {
@@ -261,25 +274,80 @@ async function tamper(nodeName, networkInfo, [name]) {
     }
     if (refunded.toBigInt() !== escrow) throw new Error(`refunded ${refunded} of an escrow of ${escrow}`);
 
-    const end = (await api.rpc.chain.getHeader()).number.toNumber();
-    const events = await eventsBetween(api, start, end);
-    const slashed = events.find((e) => api.events.disputes.CheaterSlashed.is(e) && e.data.node.toNumber() === cheater);
+    const slashed = chain.events.find((e) => api.events.disputes.CheaterSlashed.is(e) && e.data.node.toNumber() === cheater);
     if (!slashed) throw new Error(`no CheaterSlashed for node ${cheater}`);
     const record = (await api.query.nodeRegistry.nodes(cheater)).unwrap();
     if (record.collateral.toBigInt() !== 0n) throw new Error(`the cheater kept ${record.collateral} of its collateral`);
-    const burned = events.filter((e) => api.events.nodeRegistry.CollateralSlashed.is(e))
+    const burned = chain.events.filter((e) => api.events.nodeRegistry.CollateralSlashed.is(e))
       .reduce((sum, e) => sum + e.data.burned.toBigInt(), 0n);
-    const issuanceAfter = (await api.query.balances.totalIssuance.at(await api.rpc.chain.getBlockHash(end))).toBigInt();
+    const issuanceAfter = await issuanceAt(chain.to);
     if (issuanceBefore - issuanceAfter !== burned) {
       throw new Error(`issuance fell by ${issuanceBefore - issuanceAfter}, the slashes burned ${burned}`);
     }
     log(`node ${cheater} slashed ${slashed.data.slashed.toString()} plancks (all its collateral); node(s) ${honest.join(', ')} credited; `
-      + `the user refunded its ${escrow} escrow; issuance fell by the ${burned} burned, blocks #${start}..#${end}`);
+      + `the user refunded its ${escrow} escrow; issuance fell by the ${burned} burned, finalized blocks #${chain.from}..#${chain.to}`);
+  });
+}
+
+/**
+ * `profile NAME REFERENCE`: governance pins echelon 0's execution profile to the one REFERENCE's
+ * node declared; NAME's node, whose worker runs another (`--precision quantized`), is refused:
+ * no longer drawn while the others are, and never slashed for it.
+ */
+async function profile(nodeName, networkInfo, [name, reference]) {
+  return withApi(networkInfo, nodeName, async (api) => {
+    const [refused, kept] = [await nodeOf(api, name), await nodeOf(api, reference)];
+    const declared = (id) => until(`node ${id}'s declared profile`, async () => {
+      const entry = await api.query.nodeRegistry.nodeProfiles(id);
+      return entry.isSome ? entry.unwrap()[0].toHex() : null;
+    }, 120_000);
+    const [theirs, ours] = [await declared(refused), await declared(kept)];
+    if (theirs === ours) throw new Error(`${name}'s worker runs the same profile ${ours}`);
+    const chain = await followFinalized(api);
+    const collateral = (await api.query.nodeRegistry.nodes(refused)).unwrap().collateral.toBigInt();
+
+    const echelon = (await api.query.nodeRegistry.echelons(0)).unwrap();
+    await send(api, api.tx.sudo.sudo(api.tx.nodeRegistry.updateEchelon(0, echelon.device, echelon.deviceCount,
+      echelon.memoryMib, ours)), dev('alice'));
+    log(`echelon 0 pinned to ${reference}'s profile ${ours.slice(0, 10)}…; ${name}'s is ${theirs.slice(0, 10)}…`);
+    const eligible = async () => (await api.call.atomaViewApi.eligibleNodes(MODEL, 0)).map((n) => n.toNumber());
+    const now = await until(`node ${refused} refused`, async () => {
+      const nodes = await eligible();
+      return nodes.includes(refused) ? null : nodes;
+    }, 60_000);
+    if (!now.includes(kept)) throw new Error(`node ${kept}, which runs the pinned profile, is not eligible: ${now}`);
+    log(`eligible now: ${now.join(', ')}`);
+
+    // Requests go to the others.
+    const user = dev('charlie');
+    const spec = {
+      model: MODEL, echelon: 0, input: { Inline: JSON.stringify([{ role: 'user', content: 'Name a fruit.' }]) },
+      inputTokens: 128, params: { temperatureMilli: 0, topK: 0, topPMilli: 1000, maxOutputTokens: 4, seed: 0 },
+      mode: { Sampling: { n: 2 } }, timeout: 40, destination: 'Worker',
+    };
+    for (let i = 0; i < 3; i += 1) {
+      const request = await submitRequest(api, spec, user);
+      const settled = await chain.wait(`request ${request} settling`, (e) => api.events.inference.RequestSettled.is(e)
+        && e.data.request.toNumber() === request, 180_000);
+      const nodes = settled.data.nodes.map((n) => n.toNumber());
+      if (nodes.includes(refused)) throw new Error(`request ${request} was run by the refused node ${refused}`);
+      log(`request ${request} settled by nodes ${nodes.join(', ')}`);
+    }
+
+    // Refused, not punished.
+    const punished = chain.events.filter((e) => (api.events.inference.NodeTimedOut.is(e)
+      || api.events.nodeRegistry.CollateralSlashed.is(e)) && e.data.node.toNumber() === refused);
+    if (punished.length) throw new Error(`node ${refused} was punished: ${punished.map((e) => e.method)}`);
+    const after = (await api.query.nodeRegistry.nodes(refused)).unwrap();
+    if (after.collateral.toBigInt() !== collateral || !after.status.isActive) {
+      throw new Error(`node ${refused} changed: ${after.status.type}, collateral ${after.collateral}`);
+    }
+    log(`node ${refused} kept its ${collateral} plancks of collateral and stays Active`);
   });
 }
 
 const CHECKS = {
-  authorities, 'finality-advances': finalityAdvances, 'caught-up': caughtUp, register, sampling, tamper,
+  authorities, 'finality-advances': finalityAdvances, 'caught-up': caughtUp, register, sampling, tamper, profile,
   'worker-dies': workerDies,
 };
 

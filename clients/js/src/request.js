@@ -102,8 +102,11 @@ export async function ask({ api, signer, prompt, model = MODEL, echelon = 0, mod
   const streams = [];
   const aborts = new AbortController();
   let streaming = null;
+  // Nodes already streamed from: a node shows up again when a fork's block draws it too.
+  const streamed = new Set();
   const startStreams = async (nodes) => {
-    for (const node of nodes) {
+    for (const node of nodes.map((n) => n.toNumber()).filter((n) => !streamed.has(n))) {
+      streamed.add(node);
       const url = u8aToString((await api.query.nodeRegistry.nodes(node)).unwrap().url);
       if (byHash) {
         await uploadInput(url, messages, { signal: aborts.signal });
@@ -142,11 +145,18 @@ export async function ask({ api, signer, prompt, model = MODEL, echelon = 0, mod
       const records = await api.query.system.events.at(head.hash);
       for (const { event } of records) {
         if (event.data.request?.toNumber?.() !== request) continue;
-        if (api.events.inference.NodesSelected.is(event) && timings.selected === undefined) {
+        // The answer is read from every node drawn: the first draw, a fork's draw (on a network of
+        // several validators a best block can be replaced, and its draw with it) and the
+        // replacement of a node that missed its deadline.
+        if (api.events.inference.NodesSelected.is(event)) {
           mark('selected');
-          blocks.selected = head.number.toNumber();
+          blocks.selected ??= head.number.toNumber();
           log(`block #${head.number} selected node(s) ${event.data.nodes.map((n) => n.toString()).join(', ')}`);
           startStreams(event.data.nodes).catch(reject);
+        }
+        if (api.events.inference.NodeRedrawn.is(event)) {
+          log(`block #${head.number} replaced node ${event.data.replaced} with node ${event.data.node}`);
+          startStreams([event.data.node]).catch(reject);
         }
         if (api.events.inference.OutputPublished.is(event)) {
           mark('published');
