@@ -9,8 +9,10 @@ the cell's token limit. Both are timed the same way, in process, without HTTP:
 - decode tok/s: the tokens after the first, over the time after the first.
 
 The worker reports these from its own clock (`timings` of `GET /v1/jobs/{id}`); llama.cpp is
-driven token by token through llama-cpp-python's `Llama.eval`. Each cell's best of `--reps` runs
-is kept, after one warm-up. Peak RSS: the worker process's VmHWM; for llama.cpp, the peak of a
+driven token by token through llama-cpp-python's `Llama.eval`. The engines take turns, one run of
+every cell each, `--reps` times (each in a fresh process, after one warm-up), and each cell's best
+run is kept: the development VM's speed drifts over minutes, and alternating gives both engines
+the same conditions. Peak RSS: the worker process's VmHWM; for llama.cpp, the peak of a
 Python process that loads only llama-cpp-python and numpy (about 40 MiB of it is Python's own).
 
 `--concurrency 1,2,4,8,16` adds the throughput table: N requests sent to the worker at once (the
@@ -84,8 +86,7 @@ def measure_worker(args, threads, cells):
                     "ttft_ms": t["time_to_first_token_ms"], "total_ms": t["total_ms"]}
 
         run(4, 4)
-        rows = {cell: summary(cell[0], best([run(*cell) for _ in range(args.reps)]))
-                for cell in cells}
+        runs = {cell: [run(*cell) for _ in range(args.reps)] for cell in cells}
         throughput = {}
         for n in args.concurrency:
             prompt_len, out_len = args.concurrency_cell
@@ -101,7 +102,7 @@ def measure_worker(args, threads, cells):
             throughput[n] = (generated, wall)
         with open(f"/proc/{worker.pid}/status") as status:
             peak_kib = next(int(l.split()[1]) for l in status if l.startswith("VmHWM"))
-        return rows, peak_kib / 1024, throughput
+        return runs, peak_kib / 1024, throughput
     finally:
         worker.terminate()
         worker.wait()
@@ -114,8 +115,8 @@ def measure_llama(args, threads, cells):
          str(threads), "--cells", args.cells, "--reps", str(args.reps)],
         check=True, capture_output=True, text=True).stdout
     report = json.loads(out)
-    rows = {tuple(cell): row for cell, row in report["rows"]}
-    return rows, report["peak_mib"]
+    runs = {tuple(cell): cell_runs for cell, cell_runs in report["runs"]}
+    return runs, report["peak_mib"]
 
 
 def llama_only(args):
@@ -149,10 +150,10 @@ def llama_only(args):
                 "total_ms": (done - started) * 1e3}
 
     run(4, 4)
-    rows = [[list(cell), summary(cell[0], best([run(*cell) for _ in range(args.reps)]))]
+    runs = [[list(cell), [run(*cell) for _ in range(args.reps)]]
             for cell in parse_cells(args.cells)]
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"rows": rows, "peak_mib": peak_mib}))
+    print(json.dumps({"runs": runs, "peak_mib": peak_mib}))
 
 
 def main():
@@ -194,14 +195,32 @@ def main():
     print("|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     ratios = []
     thread_counts = [int(t) for t in args.threads.split(",")]
+    throughput = {}
     for threads in thread_counts:
-        concurrency = args.concurrency if threads == thread_counts[-1] else []
-        worker, worker_peak, throughput = measure_worker(
-            argparse.Namespace(**{**vars(args), "concurrency": concurrency}), threads, cells)
+        # The engines take turns, one repetition each, so that both see the same machine: this
+        # VM's speed drifts by tens of percent over minutes, and the ratios are what to read.
+        worker_runs = {cell: [] for cell in cells}
+        llama_runs = {cell: [] for cell in cells}
+        worker_peak = llama_peak = 0.0
+        for rep in range(args.reps):
+            last = rep == args.reps - 1
+            concurrency = args.concurrency if last and threads == thread_counts[-1] else []
+            one = argparse.Namespace(**{**vars(args), "concurrency": concurrency, "reps": 1})
+            runs, peak, measured = measure_worker(one, threads, cells)
+            throughput = measured or throughput
+            worker_peak = max(worker_peak, peak)
+            for cell in cells:
+                worker_runs[cell] += runs[cell]
+            if not args.no_peer:
+                runs, peak = measure_llama(one, threads, cells)
+                llama_peak = max(llama_peak, peak)
+                for cell in cells:
+                    llama_runs[cell] += runs[cell]
+        worker = {cell: summary(cell[0], best(worker_runs[cell])) for cell in cells}
         engines = [("atoma-worker", worker, worker_peak)]
         llama = {}
         if not args.no_peer:
-            llama, llama_peak = measure_llama(args, threads, cells)
+            llama = {cell: summary(cell[0], best(llama_runs[cell])) for cell in cells}
             engines.append(("llama.cpp", llama, llama_peak))
         for cell in cells:
             for name, rows, peak in engines:

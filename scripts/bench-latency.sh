@@ -9,10 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-for bin in "$NODE_BIN" "$(dirname "$NODE_BIN")/atoma-worker"; do
-	[ -x "$bin" ] || { echo "$bin is missing: build first (cargo build --release --workspace)" >&2; exit 1; }
-done
-[ -d clients/node_modules/@polkadot/api ] || (cd clients && npm ci --silent --no-audit --no-fund)
+require_release_build_and_clients
 MODEL="$(scripts/fetch-model.sh)"
 BENCH_DIR="$(mktemp -d -t atoma-bench.XXXXXX)"
 export NODE_BIN MODEL BENCH_DIR

@@ -7,3 +7,12 @@ export NODE_BIN
 # version of the project's GPU machines, from PyPI, installed by `install-deps.sh --with-cuda`.
 ATOMA_CUDA_VERSION=13.0
 ATOMA_CUDA_DIR="${ATOMA_CUDA_DIR:-$HOME/.cache/atoma-cuda/$ATOMA_CUDA_VERSION}"
+
+# For the scripts that run a chain from the release build and drive it with the clients: the node
+# and worker binaries must be built, and the clients' packages are installed if they are not.
+require_release_build_and_clients() {
+	for bin in "$NODE_BIN" "$(dirname "$NODE_BIN")/atoma-worker"; do
+		[ -x "$bin" ] || { echo "$bin is missing: build first (cargo build --release --workspace)" >&2; exit 1; }
+	done
+	[ -d clients/node_modules/@polkadot/api ] || (cd clients && npm ci --silent --no-audit --no-fund)
+}

@@ -72,7 +72,7 @@ fn models() {
 		(
 			&json!("native"),
 			&json!("cpu"),
-			&json!("native-canonical-v1"),
+			&json!("native-canonical-v2"),
 			&json!("continuous-invariant")
 		)
 	);

@@ -75,8 +75,9 @@ export const send = (tx, pair) => new Promise((resolve, reject) => {
 
 /**
  * Start a dev node and its worker, and connect.
- * @returns {Promise<{ api: ApiPromise, keyring: Keyring, ws: string, workerPublicUrl: string,
- *   stop: () => Promise<void> }>}
+ * @returns {Promise<{ api: ApiPromise, keyring: Keyring, ws: string, workerUrl: string,
+ *   workerPublicUrl: string, stop: () => Promise<void> }>} (`workerUrl`: the worker's operator
+ *   address, which runs jobs; `workerPublicUrl`: the routes users and browsers call)
  */
 export async function startDevChain() {
   for (const [what, path] of [['atoma-node', NODE_BIN], ['atoma-worker', WORKER_BIN], ['the model', MODEL_GGUF]]) {
@@ -103,7 +104,7 @@ export async function startDevChain() {
     // Clients find a node's worker at the URL the node registry holds: Alice, the dev node's
     // operator, points it at this worker's public address.
     await send(api.tx.nodeRegistry.setUrl(0, worker.publicUrl), keyring.addFromUri('//Alice'));
-    return { api, keyring, ws: `ws://127.0.0.1:${rpcPort}`, workerPublicUrl: worker.publicUrl, stop };
+    return { api, keyring, ws: `ws://127.0.0.1:${rpcPort}`, workerUrl: worker.url, workerPublicUrl: worker.publicUrl, stop };
   } catch (e) {
     await stop();
     throw e;

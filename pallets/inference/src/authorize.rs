@@ -24,6 +24,7 @@ use crate::{
 		Commitment, CommitmentKind, CommitmentPayload, Phase, Request, StoredInput,
 		UnservableReason,
 	},
+	WeightInfo,
 };
 use frame_system::pallet_prelude::BlockNumberFor;
 
@@ -239,7 +240,14 @@ impl<T: Config> Pallet<T> {
 			.longevity(longevity)
 			.propagate(true)
 			.build()?;
-		Ok((validity, Weight::zero()))
+		// The authorization's declared weight is a verifier's (its VRF proof checked); a quorum
+		// commitment checks the signature alone, and gets the difference back.
+		let unspent = match payload.kind {
+			CommitmentKind::Quorum { .. } => T::WeightInfo::authorize_submit_commitment()
+				.saturating_sub(T::WeightInfo::authorize_submit_commitment_quorum()),
+			_ => Weight::zero(),
+		};
+		Ok((validity, unspent))
 	}
 }
 

@@ -220,6 +220,91 @@ pub fn disputed_request<T: Config>(
 	id
 }
 
+/// A `MaxQuorum` Sampling request just drawn, and the signed commitment of its first node: the
+/// quorum's other nodes have not committed yet.
+fn first_of_quorum<T: Config>() -> (RequestId, CommitmentPayload, sp_core::sr25519::Signature) {
+	let setup = serving::<T>(subscribers::<T>());
+	let owner = user::<T>();
+	let n = T::MaxQuorum::get();
+	let id = selected::<T>(&owner, spec(&setup, VerificationMode::Sampling { n }, 16));
+	let first = Requests::<T>::get(id).and_then(|r| r.nodes.first().copied());
+	let first = first.unwrap_or_else(|| panic!("a drawn node"));
+	let o = output(256);
+	let q = quorum_commitments(&o, n);
+	let payload = CommitmentPayload {
+		request: id,
+		node: first,
+		kind: CommitmentKind::Quorum {
+			root: q.root,
+			leaf: q.leaves[0],
+			input_tokens: 100,
+			output_tokens: 256,
+			trace_root: token_trace_root(&o),
+		},
+	};
+	let signature = signed::<T>(&payload, &key_of(&setup, first));
+	(id, payload, signature)
+}
+
+/// A `MaxQuorum` Cross-Validation request whose primary committed, and the signed commitment of a
+/// verifier (a subscribed node whose key is the fixed VRF vector's) joining it: one seat of many.
+#[allow(clippy::type_complexity)]
+fn verifier_joining<T: Config>(
+) -> Result<(RequestId, CommitmentPayload, sp_core::sr25519::Signature), BenchmarkError> {
+	NextRequestId::<T>::put(0);
+	let setup = serving::<T>(subscribers::<T>());
+	let owner = user::<T>();
+	let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
+	let id = selected::<T>(&owner, spec(&setup, mode, 16));
+	assert_eq!(id, RequestId(0));
+	// The verifier: a subscribed node whose key is the fixed VRF vector's.
+	let primary = Requests::<T>::get(id).and_then(|r| r.nodes.first().copied());
+	let (verifier, _) = *setup
+		.nodes
+		.iter()
+		.find(|(n, _)| Some(*n) != primary)
+		.unwrap_or_else(|| panic!("another node"));
+	let key = sp_io::crypto::sr25519_generate(KEY_TYPE, Some(BENCH_VRF_SURI.as_bytes().to_vec()));
+	T::Nodes::benchmark_set_worker_key(verifier, key);
+	Requests::<T>::mutate(id, |r| {
+		if let Some(r) = r {
+			r.selection_seed = BENCH_VRF_SEED;
+			r.sortition_threshold = u128::MAX;
+			// The key was set just now for the fixed VRF vector: date the request after it,
+			// as sortition accepts only keys older than the request.
+			r.submitted_at = frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
+		}
+	});
+	let digest = atoma_primitives::commitment::output_digest(&output(16));
+	// Verifiers commit after the primary.
+	if let Some(primary) = primary {
+		Commitments::<T>::insert(
+			id,
+			primary,
+			Commitment::Sealed {
+				sealed: [1; 32],
+				input_tokens: 100,
+				output_tokens: 16,
+				trace_root: token_trace_root(&output(16)),
+				revealed: None,
+			},
+		);
+	}
+	let payload = CommitmentPayload {
+		request: id,
+		node: verifier,
+		kind: CommitmentKind::Sealed {
+			sealed: atoma_primitives::commitment::sealed_commitment(&digest, &key.0),
+			input_tokens: 100,
+			output_tokens: 16,
+			trace_root: token_trace_root(&output(16)),
+			vrf: Some(VrfProof(BENCH_VRF_PROOF)),
+		},
+	};
+	let signature = signed::<T>(&payload, &key);
+	Ok((id, payload, signature))
+}
+
 #[benchmarks]
 mod benchmarks {
 	use super::*;
@@ -281,62 +366,54 @@ mod benchmarks {
 		assert!(Results::<T>::contains_key(id));
 	}
 
+	/// The heaviest commitment that leaves its request waiting for others: a Cross-Validation
+	/// verifier joins (its VRF proof checked again, its collateral reserved, the request
+	/// rewritten) while seats remain.
+	#[benchmark]
+	fn submit_commitment_pending() -> Result<(), BenchmarkError> {
+		let (id, payload, signature) = verifier_joining::<T>()?;
+
+		#[extrinsic_call]
+		submit_commitment(RawOrigin::Authorized, payload, signature);
+
+		let request = Requests::<T>::get(id).ok_or(BenchmarkError::Stop("the request"))?;
+		assert_eq!(request.verifiers.len(), 1);
+		assert!(matches!(request.phase, Phase::Executing { .. }));
+		Ok(())
+	}
+
+	/// The first commitment of a `MaxQuorum` Sampling quorum: recorded, the request waits.
+	#[benchmark]
+	fn submit_commitment_quorum_pending() -> Result<(), BenchmarkError> {
+		let (id, payload, signature) = first_of_quorum::<T>();
+
+		#[extrinsic_call]
+		submit_commitment(RawOrigin::Authorized, payload, signature);
+
+		let request = Requests::<T>::get(id).ok_or(BenchmarkError::Stop("the request"))?;
+		assert!(matches!(request.phase, Phase::Executing { .. }));
+		Ok(())
+	}
+
+	/// Authorizing a quorum commitment: the signature check, no VRF.
+	#[benchmark]
+	fn authorize_submit_commitment_quorum() -> Result<(), BenchmarkError> {
+		let (_, payload, signature) = first_of_quorum::<T>();
+		let call = Call::<T>::submit_commitment { payload, signature };
+
+		#[block]
+		{
+			call.authorize(TransactionSource::External)
+				.ok_or("authorizable")?
+				.map_err(|_| "the node is authorized")?;
+		}
+		Ok(())
+	}
+
 	/// Authorizing a Cross-Validation verifier: signature check plus VRF verification.
 	#[benchmark]
 	fn authorize_submit_commitment() -> Result<(), BenchmarkError> {
-		NextRequestId::<T>::put(0);
-		let setup = serving::<T>(subscribers::<T>());
-		let owner = user::<T>();
-		let mode = VerificationMode::CrossValidation { n: T::MaxQuorum::get(), p: Perbill::one() };
-		let id = selected::<T>(&owner, spec(&setup, mode, 16));
-		assert_eq!(id, RequestId(0));
-		// The verifier: a subscribed node whose key is the fixed VRF vector's.
-		let primary = Requests::<T>::get(id).and_then(|r| r.nodes.first().copied());
-		let (verifier, _) = *setup
-			.nodes
-			.iter()
-			.find(|(n, _)| Some(*n) != primary)
-			.unwrap_or_else(|| panic!("another node"));
-		let key =
-			sp_io::crypto::sr25519_generate(KEY_TYPE, Some(BENCH_VRF_SURI.as_bytes().to_vec()));
-		T::Nodes::benchmark_set_worker_key(verifier, key);
-		Requests::<T>::mutate(id, |r| {
-			if let Some(r) = r {
-				r.selection_seed = BENCH_VRF_SEED;
-				r.sortition_threshold = u128::MAX;
-				// The key was set just now for the fixed VRF vector: date the request after it,
-				// as sortition accepts only keys older than the request.
-				r.submitted_at =
-					frame_system::Pallet::<T>::block_number().saturating_add(1u32.into());
-			}
-		});
-		let digest = atoma_primitives::commitment::output_digest(&output(16));
-		// Verifiers commit after the primary.
-		if let Some(primary) = primary {
-			Commitments::<T>::insert(
-				id,
-				primary,
-				Commitment::Sealed {
-					sealed: [1; 32],
-					input_tokens: 100,
-					output_tokens: 16,
-					trace_root: token_trace_root(&output(16)),
-					revealed: None,
-				},
-			);
-		}
-		let payload = CommitmentPayload {
-			request: id,
-			node: verifier,
-			kind: CommitmentKind::Sealed {
-				sealed: atoma_primitives::commitment::sealed_commitment(&digest, &key.0),
-				input_tokens: 100,
-				output_tokens: 16,
-				trace_root: token_trace_root(&output(16)),
-				vrf: Some(VrfProof(BENCH_VRF_PROOF)),
-			},
-		};
-		let signature = signed::<T>(&payload, &key);
+		let (_, payload, signature) = verifier_joining::<T>()?;
 		let call = Call::<T>::submit_commitment { payload, signature };
 
 		#[block]

@@ -161,14 +161,17 @@ impl<T: Config> Pallet<T> {
 		Ok(id)
 	}
 
+	/// Record a commitment; returns whether its request moved on (settled, failed, disputed or
+	/// went to its reveal), which is what costs more than the commitment itself.
 	pub(crate) fn do_submit_commitment(
 		payload: CommitmentPayload,
 		signature: sp_core::sr25519::Signature,
-	) -> DispatchResult {
+	) -> Result<bool, DispatchError> {
 		// The transaction was authorized when it entered the pool; state may have moved since.
 		let checked = Self::check_commitment(&payload, &signature)?;
 		let CommitmentPayload { request: id, node, kind } = payload;
 		let mut request = checked.request;
+		let phase = request.phase;
 		match kind {
 			CommitmentKind::Quorum { root, leaf, input_tokens, output_tokens, trace_root } => {
 				Commitments::<T>::insert(
@@ -249,7 +252,7 @@ impl<T: Config> Pallet<T> {
 				}
 			},
 		}
-		Ok(())
+		Ok(Requests::<T>::get(id).is_none_or(|r| r.phase != phase))
 	}
 
 	/// The Cross-Validation primary commits: the commit window lasts at least `VerifierWindow`

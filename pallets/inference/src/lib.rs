@@ -570,9 +570,19 @@ pub mod pallet {
 			origin: OriginFor<T>,
 			payload: CommitmentPayload,
 			signature: sp_core::sr25519::Signature,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			frame_system::ensure_authorized(origin)?;
-			Self::do_submit_commitment(payload, signature)
+			let quorum = matches!(payload.kind, crate::types::CommitmentKind::Quorum { .. });
+			let concluded = Self::do_submit_commitment(payload, signature)?;
+			// The declared weight is the commitment that concludes its request (settlement, a
+			// dispute, the outcome hook). Most commitments leave their request waiting for the
+			// others and pay for themselves alone, so a block holds many more of them.
+			Ok(match (concluded, quorum) {
+				(true, _) => None,
+				(false, true) => Some(T::WeightInfo::submit_commitment_quorum_pending()),
+				(false, false) => Some(T::WeightInfo::submit_commitment_pending()),
+			}
+			.into())
 		}
 
 		/// Publish the output of a settled request whose destination is `OnChain`.

@@ -2,7 +2,7 @@
 //! order fixed by this file, so the result does not depend on the CPU tier, the thread count or
 //! the other rows in the batch.
 //!
-//! # The canonical reduction (`native-canonical-v1`)
+//! # The canonical reduction (`native-canonical-v1` and later)
 //!
 //! For each block `b` of 32 values, in order, the exact integer products of the block's values are
 //! summed in eight groups of four (`p[j]` = elements `2j, 2j + 1, 16 + 2j, 17 + 2j`, exact in

@@ -9,11 +9,16 @@
 //! any thread count.
 //!
 //! Each sequence owns its KV cache, allocated once for the most positions it may reach (prompt
-//! plus `max_tokens`), and appended to in place.
+//! plus `max_tokens`), and appended to in place. Keys and values are stored as IEEE half floats
+//! (rounded to nearest even once, when written): a decode step reads the whole cache of every
+//! layer, at long contexts as many bytes as the weights, and half floats halve them. Every row,
+//! the prompt's included, attends to the rounded values, so a token's logits are the same
+//! whether its prompt was fed in one step, in chunks, or token by token.
 
 use std::io::{Read, Seek, SeekFrom};
 
 use candle_core::quantized::{gguf_file, GgmlDType};
+use half::{f16, slice::HalfFloatSliceExt};
 use rayon::prelude::*;
 
 use super::{
@@ -135,10 +140,11 @@ pub struct Model {
 	rope: Rope,
 }
 
-/// The keys and values of one sequence, every layer, for up to `capacity` positions.
+/// The keys and values of one sequence, every layer, for up to `capacity` positions, in half
+/// precision.
 pub struct KvCache {
-	keys: Vec<Vec<f32>>,
-	values: Vec<Vec<f32>>,
+	keys: Vec<Vec<f16>>,
+	values: Vec<Vec<f16>>,
 	len: usize,
 	capacity: usize,
 }
@@ -402,10 +408,10 @@ impl Model {
 			}
 			for (i, row) in rows.iter().enumerate() {
 				let cache = &mut steps[row.step].cache;
-				cache.keys[l].extend_from_slice(&k[i * kv_dim..(i + 1) * kv_dim]);
-				cache.values[l].extend_from_slice(&v[i * kv_dim..(i + 1) * kv_dim]);
+				append_half(&mut cache.keys[l], &k[i * kv_dim..(i + 1) * kv_dim]);
+				append_half(&mut cache.values[l], &v[i * kv_dim..(i + 1) * kv_dim]);
 			}
-			let caches: Vec<(&[f32], &[f32])> =
+			let caches: Vec<(&[f16], &[f16])> =
 				steps.iter().map(|s| (&s.cache.keys[l][..], &s.cache.values[l][..])).collect();
 			// One task per (row, head): a decode step's heads spread over the threads too.
 			attended.par_chunks_mut(head_dim).enumerate().for_each_init(
@@ -477,5 +483,36 @@ impl Model {
 		for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
 			math::rms_norm(row, weight, self.config.eps, o);
 		}
+	}
+}
+
+/// Append `row` to `cache`, each value rounded to the nearest half float (ties to even: the same
+/// bits whether `half` converts in software or with F16C).
+fn append_half(cache: &mut Vec<f16>, row: &[f32]) {
+	let start = cache.len();
+	cache.resize(start + row.len(), f16::ZERO);
+	cache[start..].convert_from_f32_slice(row);
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn the_cache_rounds_to_the_nearest_half_float_ties_to_even() {
+		let ulp = 2f32.powi(-10);
+		// Halfway cases round to the even neighbour; others to the nearest.
+		let row = [1.0 + ulp / 2.0, 1.0 + 3.0 * ulp / 2.0, 1.0 + ulp / 4.0, -4.0e-8, 70_000.0];
+		let mut cache = vec![f16::ONE];
+		append_half(&mut cache, &row);
+		let got: Vec<f32> = cache.iter().map(|h| h.to_f32()).collect();
+		assert_eq!(got, [1.0, 1.0, 1.0 + 2.0 * ulp, 1.0, -5.9604645e-8, f32::INFINITY]);
+		// The bulk conversion (F16C where the CPU has it) agrees with the scalar definition.
+		let many: Vec<f32> =
+			(0..4096).map(|i| ((i * 7919 % 4096) as f32 - 2048.0) * 0.37e-3).collect();
+		let mut bulk = Vec::new();
+		append_half(&mut bulk, &many);
+		let scalar: Vec<u16> = many.iter().map(|&x| f16::from_f32(x).to_bits()).collect();
+		assert_eq!(bulk.iter().map(|h| h.to_bits()).collect::<Vec<_>>(), scalar);
 	}
 }

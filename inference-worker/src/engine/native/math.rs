@@ -4,6 +4,8 @@
 //! fixed order. Reductions keep eight independent lanes (`lane j` takes elements `j, j + 8, ...`)
 //! so that the compiler can vectorize them without reordering anything.
 
+use half::f16;
+
 /// Lanes of every f32 reduction.
 const LANES: usize = 8;
 
@@ -52,18 +54,14 @@ pub fn sum(a: &[f32]) -> f32 {
 /// never asked for here (softmax subtracts the maximum; SiLU negates large positives).
 #[inline(always)]
 pub fn exp(x: f32) -> f32 {
-	const LOG2E: f32 = std::f32::consts::LOG2_E;
-	const LN2_HI: f32 = 0.693_359_4;
-	const LN2_LO: f32 = -2.121_944_4e-4;
-	// 1.5 * 2^23: adding and subtracting it rounds to the nearest integer (ties to even).
-	const ROUND: f32 = 12_582_912.0;
-	let x = x.clamp(-87.3, 88.7);
-	let n = (x * LOG2E + ROUND) - ROUND;
-	let r = (x - n * LN2_HI) - n * LN2_LO;
+	let x = x.clamp(EXP_MIN, EXP_MAX);
+	let n = (x * EXP_LOG2E + EXP_ROUND) - EXP_ROUND;
+	let r = (x - n * EXP_LN2_HI) - n * EXP_LN2_LO;
 	let r2 = r * r;
-	let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
-		+ 1.666_666_5e-1)
-		* r + 5e-1;
+	let mut p = EXP_POLY[0];
+	for &coefficient in &EXP_POLY[1..] {
+		p = p * r + coefficient;
+	}
 	let y = (p * r2 + r) + 1.0;
 	// 2^n by building the exponent: n is in [-126, 128]; split it so no step overflows.
 	let n = n as i32;
@@ -71,6 +69,17 @@ pub fn exp(x: f32) -> f32 {
 	let pow = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
 	y * pow(half) * pow(n - half)
 }
+
+const EXP_MIN: f32 = -87.3;
+const EXP_MAX: f32 = 88.7;
+const EXP_LOG2E: f32 = std::f32::consts::LOG2_E;
+const EXP_LN2_HI: f32 = 0.693_359_4;
+const EXP_LN2_LO: f32 = -2.121_944_4e-4;
+/// 1.5 * 2^23: adding and subtracting it rounds to the nearest integer (ties to even).
+const EXP_ROUND: f32 = 12_582_912.0;
+/// The Cephes polynomial's coefficients, highest degree first.
+const EXP_POLY: [f32; 6] =
+	[1.987_569_1e-4, 1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 1.666_666_5e-1, 5e-1];
 
 /// `x * sigmoid(x)`.
 #[inline(always)]
@@ -106,15 +115,15 @@ pub fn softmax(x: &mut [f32]) {
 /// One attention head of one query over a sequence's cache: softmax of
 /// `query . key_j * scale` over the positions `j < positions`, then the weighted sum of
 /// `value_j`. Keys and values of position `j` start at `j * stride + offset` in `keys` and
-/// `values`.
+/// `values`; they are half floats, widened to f32 (exactly) before any arithmetic.
 pub struct Head<'a> {
 	/// The query's slice for this head.
 	pub query: &'a [f32],
 	/// The layer's keys of the sequence, position after position.
-	pub keys: &'a [f32],
+	pub keys: &'a [f16],
 	/// The layer's values, laid out as `keys`.
-	pub values: &'a [f32],
-	/// Floats per position in `keys` and `values`.
+	pub values: &'a [f16],
+	/// Values per position in `keys` and `values`.
 	pub stride: usize,
 	/// Where this head's key-value group starts within a position.
 	pub offset: usize,
@@ -127,19 +136,25 @@ pub struct Head<'a> {
 /// Attend with `head` into `out`; `scores` is scratch space.
 pub fn attend(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	#[cfg(target_arch = "x86_64")]
-	if std::arch::is_x86_feature_detected!("avx2") {
-		// SAFETY: the CPU has AVX2.
+	if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("f16c") {
+		// SAFETY: the CPU has AVX2 and F16C.
 		return unsafe { attend_avx2(head, scores, out) };
 	}
 	attend_portable(head, scores, out)
 }
 
-/// [`attend_portable`] with AVX2 registers, for head widths that are a multiple of 8: a
-/// register holds the eight lanes of a dot product (lane `j` takes elements `j, j + 8, ...`, as
-/// [`dot`] does), or eight dimensions of the output. The same operations in the same order, so
-/// the same bits (tested).
+/// [`attend_portable`] with AVX2 registers, for head widths that are a multiple of 8. The same
+/// operations in the same order, so the same bits (tested), only more of them at once:
+///
+/// - a score's dot product keeps its eight lanes in one register (lane `j` takes elements
+///   `j, j + 8, ...`, as [`dot`] does); eight positions' registers are transposed so that their
+///   lane trees ([`sum_lanes`]) are summed side by side;
+/// - the softmax runs eight scores at a time ([`exp8`] is [`exp`] lane by lane);
+/// - the weighted sum of the values keeps the output in registers, eight dimensions each, for
+///   heads of 64 or 128;
+/// - F16C widens eight cached half floats at a time (exactly, as `f16::to_f32` does).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,f16c")]
 unsafe fn attend_avx2(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	use std::arch::x86_64::*;
 	let Head { query, keys, values, stride, offset, positions, scale } = *head;
@@ -154,36 +169,209 @@ unsafe fn attend_avx2(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	}
 	scores.clear();
 	scores.resize(positions, 0.0);
+	// No closures here: they would be compiled without this function's target features.
 	let q = query.as_ptr();
-	for (j, score) in scores.iter_mut().enumerate() {
-		let k = keys.as_ptr().add(j * stride + offset);
-		let mut lanes = _mm256_setzero_ps();
-		for c in (0..dim).step_by(LANES) {
-			lanes = _mm256_add_ps(
-				lanes,
-				_mm256_mul_ps(_mm256_loadu_ps(q.add(c)), _mm256_loadu_ps(k.add(c))),
-			);
+	let k = keys.as_ptr().add(offset);
+	let scale8 = _mm256_set1_ps(scale);
+	let full = positions / LANES * LANES;
+	for j in (0..full).step_by(LANES) {
+		let mut lanes = [_mm256_setzero_ps(); LANES];
+		for (p, l) in lanes.iter_mut().enumerate() {
+			*l = dot_lanes(q, k.add((j + p) * stride), dim);
 		}
+		let sums = sum_lanes8(&lanes);
+		_mm256_storeu_ps(scores.as_mut_ptr().add(j), _mm256_mul_ps(sums, scale8));
+	}
+	for (j, score) in scores.iter_mut().enumerate().skip(full) {
 		let mut l = [0.0f32; LANES];
-		_mm256_storeu_ps(l.as_mut_ptr(), lanes);
+		_mm256_storeu_ps(l.as_mut_ptr(), dot_lanes(q, k.add(j * stride), dim));
 		*score = sum_lanes(&l) * scale;
 	}
-	softmax(scores);
-	out.fill(0.0);
-	let o = out.as_mut_ptr();
+	softmax_avx2(scores);
+	let v = values.as_ptr().add(offset);
+	match dim / LANES {
+		8 => weighted_sum::<8>(scores, v, stride, out),
+		16 => weighted_sum::<16>(scores, v, stride, out),
+		_ => {
+			out.fill(0.0);
+			let o = out.as_mut_ptr();
+			for (j, &p) in scores.iter().enumerate() {
+				let v = v.add(j * stride);
+				let p = _mm256_set1_ps(p);
+				for c in (0..dim).step_by(LANES) {
+					_mm256_storeu_ps(
+						o.add(c),
+						_mm256_add_ps(
+							_mm256_loadu_ps(o.add(c)),
+							_mm256_mul_ps(p, load_half8(v.add(c))),
+						),
+					);
+				}
+			}
+		},
+	}
+}
+
+/// The eight lanes of `query . key` over `dim` (a multiple of 8) values, lane `j` taking
+/// elements `j, j + 8, ...`.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn dot_lanes(query: *const f32, key: *const f16, dim: usize) -> std::arch::x86_64::__m256 {
+	use std::arch::x86_64::*;
+	let mut lanes = _mm256_setzero_ps();
+	for c in (0..dim).step_by(LANES) {
+		lanes = _mm256_add_ps(
+			lanes,
+			_mm256_mul_ps(_mm256_loadu_ps(query.add(c)), load_half8(key.add(c))),
+		);
+	}
+	lanes
+}
+
+/// [`sum_lanes`] of eight registers at once, lane `p` of the result from register `p`: the
+/// registers are transposed (register `j` of the transpose holds lane `j` of all eight) and the
+/// same tree is summed vertically.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn sum_lanes8(a: &[std::arch::x86_64::__m256; LANES]) -> std::arch::x86_64::__m256 {
+	use std::arch::x86_64::*;
+	// Pairs of registers interleaved: t0 = a0[0] a1[0] a0[1] a1[1] | a0[4] a1[4] a0[5] a1[5].
+	let t0 = _mm256_unpacklo_ps(a[0], a[1]);
+	let t1 = _mm256_unpackhi_ps(a[0], a[1]);
+	let t2 = _mm256_unpacklo_ps(a[2], a[3]);
+	let t3 = _mm256_unpackhi_ps(a[2], a[3]);
+	let t4 = _mm256_unpacklo_ps(a[4], a[5]);
+	let t5 = _mm256_unpackhi_ps(a[4], a[5]);
+	let t6 = _mm256_unpacklo_ps(a[6], a[7]);
+	let t7 = _mm256_unpackhi_ps(a[6], a[7]);
+	// Lane j of registers 0-3 in the low half, lane j + 4 in the high half.
+	let s0 = _mm256_shuffle_ps::<0x44>(t0, t2);
+	let s1 = _mm256_shuffle_ps::<0xEE>(t0, t2);
+	let s2 = _mm256_shuffle_ps::<0x44>(t1, t3);
+	let s3 = _mm256_shuffle_ps::<0xEE>(t1, t3);
+	let s4 = _mm256_shuffle_ps::<0x44>(t4, t6);
+	let s5 = _mm256_shuffle_ps::<0xEE>(t4, t6);
+	let s6 = _mm256_shuffle_ps::<0x44>(t5, t7);
+	let s7 = _mm256_shuffle_ps::<0xEE>(t5, t7);
+	let l0 = _mm256_permute2f128_ps::<0x20>(s0, s4);
+	let l4 = _mm256_permute2f128_ps::<0x31>(s0, s4);
+	let l1 = _mm256_permute2f128_ps::<0x20>(s1, s5);
+	let l5 = _mm256_permute2f128_ps::<0x31>(s1, s5);
+	let l2 = _mm256_permute2f128_ps::<0x20>(s2, s6);
+	let l6 = _mm256_permute2f128_ps::<0x31>(s2, s6);
+	let l3 = _mm256_permute2f128_ps::<0x20>(s3, s7);
+	let l7 = _mm256_permute2f128_ps::<0x31>(s3, s7);
+	_mm256_add_ps(
+		_mm256_add_ps(_mm256_add_ps(l0, l4), _mm256_add_ps(l2, l6)),
+		_mm256_add_ps(_mm256_add_ps(l1, l5), _mm256_add_ps(l3, l7)),
+	)
+}
+
+/// [`softmax`], eight values at a time: the maximum (any order gives the same value; a zero's
+/// sign cannot change `e^(x - max)`), [`exp8`], the canonical [`sum`], one multiply each.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn softmax_avx2(x: &mut [f32]) {
+	use std::arch::x86_64::*;
+	let (chunks, tail) = x.as_chunks_mut::<LANES>();
+	let mut max8 = _mm256_set1_ps(f32::NEG_INFINITY);
+	for c in chunks.iter() {
+		max8 = _mm256_max_ps(max8, _mm256_loadu_ps(c.as_ptr()));
+	}
+	let mut m = [0.0f32; LANES];
+	_mm256_storeu_ps(m.as_mut_ptr(), max8);
+	let mut max = f32::NEG_INFINITY;
+	for &v in m.iter().chain(tail.iter()) {
+		max = max.max(v);
+	}
+	let max8 = _mm256_set1_ps(max);
+	let mut lanes8 = _mm256_setzero_ps();
+	for c in chunks.iter_mut() {
+		let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), max8));
+		_mm256_storeu_ps(c.as_mut_ptr(), e);
+		lanes8 = _mm256_add_ps(lanes8, e);
+	}
+	let mut lanes = [0.0f32; LANES];
+	_mm256_storeu_ps(lanes.as_mut_ptr(), lanes8);
+	for (j, v) in tail.iter_mut().enumerate() {
+		*v = exp(*v - max);
+		lanes[j] += *v;
+	}
+	let inverse = _mm256_set1_ps(1.0 / sum_lanes(&lanes));
+	for c in chunks.iter_mut() {
+		_mm256_storeu_ps(c.as_mut_ptr(), _mm256_mul_ps(_mm256_loadu_ps(c.as_ptr()), inverse));
+	}
+	let inverse = 1.0 / sum_lanes(&lanes);
+	for v in tail.iter_mut() {
+		*v *= inverse;
+	}
+}
+
+/// [`exp`] of eight values: the same operations, lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn exp8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
+	use std::arch::x86_64::*;
+	// Plain intrinsics, no closures: those would be compiled without AVX2.
+	let x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(EXP_MIN)), _mm256_set1_ps(EXP_MAX));
+	let round = _mm256_set1_ps(EXP_ROUND);
+	let n = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(x, _mm256_set1_ps(EXP_LOG2E)), round), round);
+	let r = _mm256_sub_ps(
+		_mm256_sub_ps(x, _mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_HI))),
+		_mm256_mul_ps(n, _mm256_set1_ps(EXP_LN2_LO)),
+	);
+	let r2 = _mm256_mul_ps(r, r);
+	let mut p = _mm256_set1_ps(EXP_POLY[0]);
+	for &coefficient in &EXP_POLY[1..] {
+		p = _mm256_add_ps(_mm256_mul_ps(p, r), _mm256_set1_ps(coefficient));
+	}
+	let y = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(p, r2), r), _mm256_set1_ps(1.0));
+	// `n` is an integer in [-126, 128]: `n / 2` rounds toward zero, as Rust's division does.
+	let n = _mm256_cvttps_epi32(n);
+	let half = _mm256_srai_epi32::<1>(_mm256_add_epi32(n, _mm256_srli_epi32::<31>(n)));
+	let bias = _mm256_set1_epi32(127);
+	let pow_half = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(half, bias)));
+	let rest = _mm256_sub_epi32(n, half);
+	let pow_rest = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(rest, bias)));
+	_mm256_mul_ps(_mm256_mul_ps(y, pow_half), pow_rest)
+}
+
+/// `out = sum_j scores[j] * value_j` over `N` registers of eight dimensions, kept in registers
+/// across positions; each dimension's sum in position order, as [`attend_portable`] adds them.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn weighted_sum<const N: usize>(
+	scores: &[f32],
+	values: *const f16,
+	stride: usize,
+	out: &mut [f32],
+) {
+	use std::arch::x86_64::*;
+	let mut acc = [_mm256_setzero_ps(); N];
 	for (j, &p) in scores.iter().enumerate() {
-		let v = values.as_ptr().add(j * stride + offset);
+		let v = values.add(j * stride);
 		let p = _mm256_set1_ps(p);
-		for c in (0..dim).step_by(LANES) {
-			_mm256_storeu_ps(
-				o.add(c),
-				_mm256_add_ps(
-					_mm256_loadu_ps(o.add(c)),
-					_mm256_mul_ps(p, _mm256_loadu_ps(v.add(c))),
-				),
-			);
+		for (c, a) in acc.iter_mut().enumerate() {
+			*a = _mm256_add_ps(*a, _mm256_mul_ps(p, load_half8(v.add(c * LANES))));
 		}
 	}
+	for (c, a) in acc.iter().enumerate() {
+		_mm256_storeu_ps(out.as_mut_ptr().add(c * LANES), *a);
+	}
+}
+
+/// Eight half floats from `at`, widened to f32.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn load_half8(at: *const f16) -> std::arch::x86_64::__m256 {
+	use std::arch::x86_64::*;
+	// `f16` is a transparent `u16`: eight of them are one unaligned 128-bit load.
+	_mm256_cvtph_ps(_mm_loadu_si128(at.cast::<__m128i>()))
 }
 
 /// The definition of [`attend`], in portable code.
@@ -195,7 +383,12 @@ fn attend_portable(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	scores.clear();
 	scores.resize(positions, 0.0);
 	for j in 0..positions {
-		scores[j] = dot(query, &keys[j * stride + offset..][..dim]) * scale;
+		let key = &keys[j * stride + offset..][..dim];
+		let mut lanes = [0.0f32; LANES];
+		for (i, (q, k)) in query.iter().zip(key).enumerate() {
+			lanes[i % LANES] += q * k.to_f32();
+		}
+		scores[j] = sum_lanes(&lanes) * scale;
 	}
 	softmax(scores);
 	out.fill(0.0);
@@ -203,7 +396,7 @@ fn attend_portable(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 		let p = scores[j];
 		let value = &values[j * stride + offset..][..dim];
 		for d in 0..dim {
-			out[d] += p * value[d];
+			out[d] += p * value[d].to_f32();
 		}
 	}
 }
@@ -280,24 +473,53 @@ mod tests {
 	#[test]
 	fn attention_is_the_same_bits_on_every_path() {
 		let f = |i: usize| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3;
-		let keys: Vec<f32> = (0..37 * 192).map(f).collect();
-		let values: Vec<f32> = (0..37 * 192).map(|i| f(i + 11)).collect();
-		let query: Vec<f32> = (0..64).map(|i| f(i + 3)).collect();
-		let head = Head {
-			query: &query,
-			keys: &keys,
-			values: &values,
-			stride: 192,
-			offset: 128,
-			positions: 37,
-			scale: 0.125,
-		};
-		let (mut a, mut b) = (vec![0.0; 64], vec![0.0; 64]);
-		attend(&head, &mut Vec::new(), &mut a);
-		attend_portable(&head, &mut Vec::new(), &mut b);
 		let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-		assert_eq!(bits(&a), bits(&b));
-		assert!(a.iter().all(|x| x.is_finite()) && a.iter().any(|&x| x != 0.0));
+		// Head widths with registers for the output (64, 128) and without (40); position counts
+		// below, at and past multiples of the eight scored at once.
+		for (dim, positions) in [(64, 1), (64, 8), (64, 37), (64, 300), (128, 17), (40, 9)] {
+			let stride = 3 * dim;
+			let offset = 2 * dim;
+			let keys: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32(f(i))).collect();
+			let values: Vec<f16> =
+				(0..positions * stride).map(|i| f16::from_f32(f(i + 11))).collect();
+			let query: Vec<f32> = (0..dim).map(|i| 8.0 * f(i + 3)).collect();
+			let head = Head {
+				query: &query,
+				keys: &keys,
+				values: &values,
+				stride,
+				offset,
+				positions,
+				scale: 0.125,
+			};
+			let (mut a, mut b) = (vec![0.0; dim], vec![0.0; dim]);
+			attend(&head, &mut Vec::new(), &mut a);
+			attend_portable(&head, &mut Vec::new(), &mut b);
+			assert_eq!(bits(&a), bits(&b), "head width {dim}, {positions} positions");
+			assert!(a.iter().all(|x| x.is_finite()) && a.iter().any(|&x| x != 0.0));
+		}
+	}
+
+	#[cfg(target_arch = "x86_64")]
+	#[test]
+	fn eight_lane_exp_is_exp_in_every_lane() {
+		if !std::arch::is_x86_feature_detected!("avx2") {
+			return;
+		}
+		use std::arch::x86_64::*;
+		let mut inputs: Vec<f32> = (0..200_000).map(|i| -100.0 + i as f32 * 0.000_97).collect();
+		inputs.extend([0.0, -0.0, -87.3, -87.29, 88.7, 88.71, f32::NEG_INFINITY, 1e-30, -1e-30]);
+		inputs.extend((0..4096).map(|i| f32::from_bits(0xbf00_0000 + i * 997)));
+		for chunk in inputs.chunks(LANES) {
+			let mut x = [0.0f32; LANES];
+			x[..chunk.len()].copy_from_slice(chunk);
+			let mut got = [0.0f32; LANES];
+			// SAFETY: the CPU has AVX2.
+			unsafe { _mm256_storeu_ps(got.as_mut_ptr(), exp8(_mm256_loadu_ps(x.as_ptr()))) };
+			for (g, v) in got.iter().zip(x) {
+				assert_eq!(g.to_bits(), exp(v).to_bits(), "exp({v})");
+			}
+		}
 	}
 
 	#[test]

@@ -66,6 +66,8 @@ pub fn commit(id: RequestId, node: NodeId, kind: CommitmentKind) -> DispatchResu
 	let payload = CommitmentPayload { request: id, node, kind };
 	let sig = pair_of(node).sign(&payload.signing_bytes(&Disputes::chain_id()));
 	Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), payload, sig)
+		.map(|_| ())
+		.map_err(|e| e.error)
 }
 
 /// The quorum commitment of the node at `position` for `output` in a quorum of `n`.

@@ -95,6 +95,8 @@ pub fn submit_signed(payload: CommitmentPayload) -> sp_runtime::DispatchResult {
 	let sig = sign(&payload, payload.node);
 	authorize(&payload, &sig).map_err(|_| sp_runtime::DispatchError::Other("unauthorized"))?;
 	Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), payload, sig)
+		.map(|_| ())
+		.map_err(|e| e.error)
 }
 
 /// The quorum commitment of the node at `position` for `output` in a quorum of `n`.

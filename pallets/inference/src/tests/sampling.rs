@@ -340,3 +340,51 @@ fn prompt_tokens_above_the_declaration_are_never_charged_short() {
 		);
 	});
 }
+
+/// A commitment that leaves its request waiting pays for itself alone; the one that settles it
+/// pays the declared weight (settlement and all). A block therefore holds many more commitments
+/// than the declared weight alone would let in (`scripts/bench-load.sh`).
+#[test]
+fn only_the_commitment_that_concludes_a_request_pays_for_the_conclusion() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(VerificationMode::Sampling { n: 2 });
+		let nodes = selected(id);
+		let o = output(3, 4);
+		let commit = |index: usize| {
+			let p = payload(id, nodes[index], quorum_kind(&o, index, 2));
+			let sig = sign(&p, p.node);
+			// Its authorization checked no VRF proof: the difference comes back.
+			let (_, unspent) = authorize(&p, &sig).expect("authorized");
+			assert_eq!(
+				unspent,
+				<() as crate::WeightInfo>::authorize_submit_commitment()
+					- <() as crate::WeightInfo>::authorize_submit_commitment_quorum()
+			);
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+		};
+		let first = commit(0).expect("the first commitment is accepted");
+		assert_eq!(
+			first.actual_weight,
+			Some(<() as crate::WeightInfo>::submit_commitment_quorum_pending())
+		);
+		assert!(matches!(request(id).phase, Phase::Executing { .. }));
+		let last = commit(1).expect("the last commitment is accepted");
+		assert_eq!(last.actual_weight, None, "the settling commitment pays its declared weight");
+		assert!(crate::Results::<Test>::contains_key(id));
+		// The pending weights are far below the declared one.
+		let call = crate::Call::<Test>::submit_commitment {
+			payload: payload(id, nodes[0], quorum_kind(&o, 0, 2)),
+			signature: sign(&payload(id, nodes[0], quorum_kind(&o, 0, 2)), nodes[0]),
+		};
+		let declared =
+			frame_support::dispatch::GetDispatchInfo::get_dispatch_info(&call).call_weight;
+		assert!(
+			<() as crate::WeightInfo>::submit_commitment_pending().ref_time() * 4
+				< declared.ref_time()
+		);
+		assert!(
+			<() as crate::WeightInfo>::submit_commitment_quorum_pending().ref_time()
+				< <() as crate::WeightInfo>::submit_commitment_pending().ref_time()
+		);
+	});
+}

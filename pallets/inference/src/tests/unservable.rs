@@ -20,6 +20,8 @@ fn unservable(reason: UnservableReason) -> CommitmentKind {
 fn commit(p: crate::types::CommitmentPayload) -> sp_runtime::DispatchResult {
 	let sig = sign(&p, p.node);
 	Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+		.map(|_| ())
+		.map_err(|e| e.error)
 }
 
 #[test]
