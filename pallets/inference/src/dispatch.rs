@@ -162,7 +162,8 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Record a commitment; returns whether its request moved on (settled, failed, disputed or
-	/// went to its reveal), which is what costs more than the commitment itself.
+	/// went to its reveal), which is what costs more than the commitment itself. A commit window
+	/// made longer for verifiers is not moving on.
 	pub(crate) fn do_submit_commitment(
 		payload: CommitmentPayload,
 		signature: sp_core::sr25519::Signature,
@@ -252,7 +253,9 @@ impl<T: Config> Pallet<T> {
 				}
 			},
 		}
-		Ok(Requests::<T>::get(id).is_none_or(|r| r.phase != phase))
+		let moved_on =
+			|r: Request<T>| core::mem::discriminant(&r.phase) != core::mem::discriminant(&phase);
+		Ok(Requests::<T>::get(id).is_none_or(moved_on))
 	}
 
 	/// The Cross-Validation primary commits: the commit window lasts at least `VerifierWindow`

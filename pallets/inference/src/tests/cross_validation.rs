@@ -460,3 +460,32 @@ fn the_window_closes_when_the_last_paid_seat_is_taken() {
 		assert!(crate::Results::<Test>::get(id).is_some());
 	});
 }
+
+/// The primary's commitment (its window made longer for verifiers) and a verifier joining while a
+/// seat remains leave the request waiting and pay `submit_commitment_pending`; the verifier that
+/// takes the last seat starts the reveal and pays the declared weight.
+#[test]
+fn commitments_that_leave_the_request_waiting_pay_the_pending_weight() {
+	ExtBuilder::default().nodes(3).build_and_execute(|| {
+		let id = submit_and_select(cv(2, 100));
+		let o = output(1, 2);
+		let primary = selected(id)[0];
+		let commit = |node: NodeId, vrf: bool| {
+			let p = payload(id, node, sealed_kind(id, node, &o, vrf));
+			let sig = sign(&p, node);
+			let (_, unspent) = authorize(&p, &sig).expect("authorized");
+			// Only quorum commitments get their authorization's VRF part back.
+			assert_eq!(unspent, frame_support::weights::Weight::zero());
+			Inference::submit_commitment(frame_system::RawOrigin::Authorized.into(), p, sig)
+				.expect("accepted")
+				.actual_weight
+		};
+		let pending = Some(<() as crate::WeightInfo>::submit_commitment_pending());
+		assert_eq!(commit(primary, false), pending);
+		let [a, b] = others(id, 3)[..] else { panic!("two others") };
+		assert_eq!(commit(a, true), pending);
+		assert!(matches!(request(id).phase, Phase::Executing { .. }));
+		assert_eq!(commit(b, true), None);
+		assert!(matches!(request(id).phase, Phase::Revealing { .. }));
+	});
+}
