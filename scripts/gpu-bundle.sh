@@ -27,8 +27,12 @@ BUNDLE=gpu-bundle
 # The device tool carries 64 MiB a call, the working tree (about 8 MiB) included.
 PART_MIB=48
 
-cudarc="$(ls -d "$HOME"/.cargo/registry/src/*/cudarc-"$(sed -n '/name = "cudarc"/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)" | head -n 1)"
-[ -d "$cudarc" ] || cargo fetch --locked >/dev/null
+cudarc_version="$(sed -n '/name = "cudarc"/{n;s/version = "\(.*\)"/\1/p}' Cargo.lock)"
+find_cudarc() { ls -d "$HOME"/.cargo/registry/src/*/cudarc-"$cudarc_version" 2>/dev/null | head -n 1 || true; }
+cudarc="$(find_cudarc)"
+# A fresh machine has no sources unpacked yet.
+if [ -z "$cudarc" ]; then cargo fetch --locked >/dev/null && cudarc="$(find_cudarc)"; fi
+[ -d "$cudarc" ] || { echo "cudarc $cudarc_version's sources not found" >&2; exit 1; }
 echo "==> link stubs from $cudarc"
 mkdir -p "$STUBS"
 # module of cudarc's bindings : link name : the real library's soname (CUDA 13)
