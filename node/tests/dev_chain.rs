@@ -5,9 +5,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use atoma_runtime::{AccountId, Balance, BalancesCall, Nonce, RuntimeCall};
+use atoma_runtime::{AccountId, Balance, BalancesCall, RuntimeCall};
 use codec::{Decode, Encode};
-use common::{hex_encode, NodeProcess};
+use common::{account_storage_key, hex_encode, AccountInfo, NodeProcess};
 use serde_json::json;
 use sp_core::{sr25519, Pair};
 use sp_runtime::MultiAddress;
@@ -15,19 +15,6 @@ use sp_runtime::MultiAddress;
 /// Blocks every 3 s: allow for a slow debug-free start on a loaded 2-core machine.
 const STARTUP: Duration = Duration::from_secs(180);
 const FINALITY: Duration = Duration::from_secs(120);
-
-type AccountInfo = frame_system::AccountInfo<Nonce, pallet_balances::AccountData<Balance>>;
-
-/// `System::Account` storage key of `who`: twox128("System") ++ twox128("Account") ++
-/// blake2_128_concat(who).
-fn account_storage_key(who: &AccountId) -> String {
-	let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
-	key.extend(sp_crypto_hashing::twox_128(b"Account"));
-	let encoded = who.encode();
-	key.extend(sp_crypto_hashing::blake2_128(&encoded));
-	key.extend(encoded);
-	hex_encode(&key)
-}
 
 #[test]
 fn dev_node_finalizes_and_settles_a_signed_transfer() {

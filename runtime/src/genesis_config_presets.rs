@@ -4,16 +4,18 @@
 //! files in `chain-spec/`, are all built from these presets: the runtime owns its genesis.
 //!
 //! - `development`: Alice alone authors (BABE) and finalizes (GRANDPA); the well-known dev
-//!   accounts are endowed; Alice is sudo.
-//! - `local_testnet`: Alice, Bob and Charlie are the three validators.
+//!   accounts are endowed; Alice is sudo (the one preset with a sudo key).
+//! - `local_testnet`: Alice, Bob and Charlie are the three validators, the council and the
+//!   technical committee; no sudo.
 //! - `testnet_template`: four validators with the dev keys as *placeholders*; a real testnet
-//!   replaces the session keys, endowments and sudo key before converting the spec to raw
-//!   (see `docs/chain-specs.md`).
+//!   replaces the session keys, endowments and the councils' members before converting the spec
+//!   to raw (see `docs/chain-specs.md`); no sudo.
 
 use crate::{
 	currency::{EXISTENTIAL_DEPOSIT, MICRO_UNITS, UNITS},
-	AccountId, Balance, BalancesConfig, BlockNumber, ModelRegistryConfig, NodeRegistryConfig,
-	RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig, BABE_GENESIS_EPOCH_CONFIG,
+	AccountId, Balance, BalancesConfig, BlockNumber, CouncilConfig, ModelRegistryConfig,
+	NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
+	TechnicalCommitteeConfig, BABE_GENESIS_EPOCH_CONFIG,
 };
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -91,10 +93,26 @@ const fn hex_literal(hex: &str) -> [u8; 32] {
 #[derive(Default)]
 struct InferenceGenesis {
 	epoch_length: BlockNumber,
-	/// Register the dev echelon and the default model (approved, owned by `root`).
+	/// Register the dev echelon and the default model (approved, owned by `model_owner`).
 	echelon_and_model: bool,
 	/// Register these operators' nodes (worker key = their sr25519 dev key), subscribed.
 	nodes: Vec<Sr25519Keyring>,
+}
+
+/// Who governs at genesis (`configs::governance`).
+struct GovernanceGenesis {
+	/// The sudo key: the development preset's alone.
+	sudo: Option<AccountId>,
+	council: Vec<AccountId>,
+	technical_committee: Vec<AccountId>,
+}
+
+impl GovernanceGenesis {
+	/// The councils of a network without sudo: these members in both houses.
+	fn councils(members: &[Sr25519Keyring]) -> Self {
+		let members: Vec<AccountId> = members.iter().map(|k| k.to_account_id()).collect();
+		Self { sudo: None, council: members.clone(), technical_committee: members }
+	}
 }
 
 /// A validator at genesis: its stash/controller account and its session keys.
@@ -116,7 +134,8 @@ pub fn dev_validator(sr: Sr25519Keyring, ed: Ed25519Keyring) -> GenesisValidator
 fn genesis(
 	validators: Vec<GenesisValidator>,
 	endowed: Vec<AccountId>,
-	root: AccountId,
+	model_owner: AccountId,
+	governance: GovernanceGenesis,
 	inference: InferenceGenesis,
 ) -> Value {
 	let treasury = crate::configs::TreasuryAccount::get();
@@ -133,7 +152,7 @@ fn genesis(
 	let models = if inference.echelon_and_model {
 		vec![(
 			DEFAULT_MODEL_ID.as_bytes().to_vec(),
-			root.clone(),
+			model_owner,
 			DEFAULT_MODEL_WEIGHTS_ROOT,
 			DEFAULT_MODEL_TOKENIZER_HASH,
 			DEFAULT_MODEL_SOURCE.as_bytes().to_vec(),
@@ -165,7 +184,9 @@ fn genesis(
 				.map(|v| (v.account.clone(), v.account, v.keys))
 				.collect::<Vec<_>>(),
 		},
-		sudo: SudoConfig { key: Some(root) },
+		sudo: SudoConfig { key: governance.sudo },
+		council: CouncilConfig { members: governance.council },
+		technical_committee: TechnicalCommitteeConfig { members: governance.technical_committee },
 		// Every preset runs 3 s slots; a chain spec may set another (`crate::block_time`).
 		block_time: crate::BlockTimeConfig {
 			slot_duration: crate::block_time::DEFAULT_SLOT_DURATION,
@@ -191,6 +212,15 @@ pub fn development_genesis() -> Value {
 		vec![dev_validator(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// Sudo for quick experiments, and the councils so that governance can be tried too.
+		GovernanceGenesis {
+			sudo: Some(Sr25519Keyring::Alice.to_account_id()),
+			..GovernanceGenesis::councils(&[
+				Sr25519Keyring::Alice,
+				Sr25519Keyring::Bob,
+				Sr25519Keyring::Charlie,
+			])
+		},
 		InferenceGenesis {
 			epoch_length: DEV_EPOCH_LENGTH,
 			echelon_and_model: true,
@@ -210,6 +240,11 @@ pub fn local_testnet_genesis() -> Value {
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		GovernanceGenesis::councils(&[
+			Sr25519Keyring::Alice,
+			Sr25519Keyring::Bob,
+			Sr25519Keyring::Charlie,
+		]),
 		// The echelon and model are ready; operators register their own nodes.
 		InferenceGenesis {
 			epoch_length: LOCAL_EPOCH_LENGTH,
@@ -230,6 +265,13 @@ pub fn testnet_template_genesis() -> Value {
 		],
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
+		// Placeholders, like the validators: a real testnet names its own members.
+		GovernanceGenesis::councils(&[
+			Sr25519Keyring::Alice,
+			Sr25519Keyring::Bob,
+			Sr25519Keyring::Charlie,
+			Sr25519Keyring::Dave,
+		]),
 		// Governance registers echelons and approves models after launch.
 		InferenceGenesis { epoch_length: TESTNET_EPOCH_LENGTH, ..Default::default() },
 	)

@@ -4,12 +4,14 @@
 //!
 //! - `frame-system`, `pallet-timestamp`;
 //! - `pallet-balances` for the native token **TOMA** (12 decimals), `pallet-transaction-payment`
-//!   (fees go to the treasury);
+//!   (fees to the block author, `pallet-authorship`, and the treasury);
 //! - `pallet-babe` (block production; its VRF randomness is what later steps use to pick execution
 //!   nodes), `pallet-grandpa` (finality) and `pallet-session` (validators rotate their BABE and
 //!   GRANDPA keys with `session.setKeys`);
 //! - `pallet-treasury` (it will receive the treasury's share of slashed collateral);
-//! - `pallet-sudo` for governance on development and test networks.
+//! - governance by a council and a technical committee (`pallet-collective`), with root reached
+//!   through both (`pallet-whitelist`, `pallet-preimage`); `pallet-sudo` is kept for the
+//!   development preset alone (`configs::governance`, docs/governance.md).
 //!
 //! Layout: `configs/` holds one `impl Config` per pallet, `apis.rs` the runtime APIs the node and
 //! polkadot.js use, `genesis_config_presets.rs` the `development`, `local_testnet` and
@@ -32,6 +34,8 @@ pub mod apis;
 pub mod block_time;
 pub mod configs;
 pub mod genesis_config_presets;
+#[cfg(feature = "std")]
+pub mod next_release;
 pub mod views;
 
 use alloc::vec::Vec;
@@ -81,7 +85,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 102,
+	spec_version: 103,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -285,6 +289,23 @@ mod runtime {
 	/// The example of a pallet that requests inference (`pallets/oracle`).
 	#[runtime::pallet_index(14)]
 	pub type Oracle = pallet_oracle;
+
+	// Governance (`configs::governance`, docs/governance.md).
+	#[runtime::pallet_index(15)]
+	pub type Preimage = pallet_preimage;
+
+	#[runtime::pallet_index(16)]
+	pub type Council = pallet_collective<Instance1>;
+
+	#[runtime::pallet_index(17)]
+	pub type TechnicalCommittee = pallet_collective<Instance2>;
+
+	#[runtime::pallet_index(18)]
+	pub type Whitelist = pallet_whitelist;
+
+	/// The block author, who earns a share of the fees (`configs::FeesToAuthorAndTreasury`).
+	#[runtime::pallet_index(19)]
+	pub type Authorship = pallet_authorship;
 }
 
 #[cfg(test)]

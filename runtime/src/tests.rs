@@ -5,8 +5,9 @@ use crate::{
 	configs::TreasuryAccount,
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	genesis_config_presets::{self, ENDOWMENT},
-	signed_tx_extension, AccountId, Babe, Balances, BalancesCall, Executive, Grandpa, Runtime,
-	RuntimeCall, RuntimeGenesisConfig, Session, SignedPayload, System, UncheckedExtrinsic, VERSION,
+	signed_tx_extension, AccountId, Babe, Balance, Balances, BalancesCall, Executive, Grandpa,
+	Runtime, RuntimeCall, RuntimeGenesisConfig, Session, SignedPayload, System, UncheckedExtrinsic,
+	VERSION,
 };
 use codec::Encode;
 use frame_support::{assert_ok, traits::fungible::Inspect};
@@ -80,11 +81,15 @@ fn assert_validators(preset: &str, validators: &[(Sr25519Keyring, Ed25519Keyring
 			validators.iter().map(|(_, ed)| ed.public().into()).collect();
 		assert_eq!(grandpa, expected_grandpa, "{preset}: GRANDPA authorities");
 
-		assert_eq!(
-			pallet_sudo::Key::<Runtime>::get(),
-			Some(account(Sr25519Keyring::Alice)),
-			"{preset}: sudo"
-		);
+		// Sudo is the development preset's alone; the councils govern the others.
+		let sudo = (preset == "development").then(|| account(Sr25519Keyring::Alice));
+		assert_eq!(pallet_sudo::Key::<Runtime>::get(), sudo, "{preset}: sudo");
+		let council =
+			pallet_collective::Members::<Runtime, crate::configs::CouncilCollective>::get();
+		assert!(council.len() >= 3, "{preset}: a council of {}", council.len());
+		let committee =
+			pallet_collective::Members::<Runtime, crate::configs::TechnicalCollective>::get();
+		assert!(committee.len() >= 3, "{preset}: a committee of {}", committee.len());
 		assert_eq!(Babe::epoch_config(), Some(crate::BABE_GENESIS_EPOCH_CONFIG));
 
 		// Every dev account is endowed; the treasury exists; issuance is exactly their sum.
@@ -184,7 +189,16 @@ fn testnet_template_preset_has_four_validators() {
 }
 
 fn signed_extrinsic(signer: Sr25519Keyring, call: RuntimeCall, nonce: u32) -> UncheckedExtrinsic {
-	let extension = signed_tx_extension(nonce, 0, Era::Immortal);
+	signed_extrinsic_with_tip(signer, call, nonce, 0)
+}
+
+fn signed_extrinsic_with_tip(
+	signer: Sr25519Keyring,
+	call: RuntimeCall,
+	nonce: u32,
+	tip: Balance,
+) -> UncheckedExtrinsic {
+	let extension = signed_tx_extension(nonce, tip, Era::Immortal);
 	// `new` reads the implicit data (spec version, genesis hash, ...) from the externalities.
 	let payload = SignedPayload::new(call.clone(), extension.clone()).expect("valid payload");
 	let signature = payload.using_encoded(|bytes| signer.sign(bytes));
@@ -222,6 +236,49 @@ fn signed_transfer_executes_and_pays_fees_to_treasury() {
 
 		// Replaying the same signed transaction is rejected (stale nonce).
 		assert!(Executive::apply_extrinsic(xt).is_err());
+	});
+}
+
+#[test]
+fn fees_pay_the_block_author_and_the_treasury() {
+	ext_for("development").execute_with(|| {
+		// A block of Alice's (authority 0): its BABE pre-digest names her.
+		use sp_consensus_babe::digests::{PreDigest, SecondaryPlainPreDigest};
+		let pre_digest = PreDigest::SecondaryPlain(SecondaryPlainPreDigest {
+			authority_index: 0,
+			slot: 7.into(),
+		});
+		let digest = sp_runtime::Digest {
+			logs: vec![sp_runtime::DigestItem::PreRuntime(
+				sp_consensus_babe::BABE_ENGINE_ID,
+				pre_digest.encode(),
+			)],
+		};
+		System::initialize(&2, &System::parent_hash(), &digest);
+		let alice = account(Sr25519Keyring::Alice);
+		assert_eq!(crate::Authorship::author(), Some(alice.clone()));
+
+		let bob = account(Sr25519Keyring::Bob);
+		let treasury_before = Balances::total_balance(&TreasuryAccount::get());
+		let issuance_before = Balances::total_issuance();
+		let call = RuntimeCall::Balances(BalancesCall::transfer_keep_alive {
+			dest: MultiAddress::Id(account(Sr25519Keyring::Ferdie)),
+			value: UNITS,
+		});
+		let tip = 3 * crate::currency::MILLI_UNITS;
+		let xt = signed_extrinsic_with_tip(Sr25519Keyring::Bob, call, 0, tip);
+		assert_ok!(Executive::apply_extrinsic(xt).expect("valid transaction"));
+
+		let fee = ENDOWMENT - UNITS - tip - Balances::total_balance(&bob);
+		assert!(fee > 0, "a fee was charged");
+		let to_author = fee * crate::configs::AUTHOR_FEE_PERCENT as u128 / 100;
+		assert_eq!(Balances::total_balance(&alice), ENDOWMENT + to_author + tip, "author");
+		assert_eq!(
+			Balances::total_balance(&TreasuryAccount::get()),
+			treasury_before + fee - to_author,
+			"treasury"
+		);
+		assert_eq!(Balances::total_issuance(), issuance_before, "nothing minted or burned");
 	});
 }
 
@@ -272,7 +329,7 @@ mod registries {
 	};
 	use frame_support::traits::Hooks;
 
-	fn default_model() -> ModelId {
+	pub(super) fn default_model() -> ModelId {
 		ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).expect("valid id")
 	}
 
@@ -724,7 +781,7 @@ mod inference {
 mod disputes {
 	//! The disputes pallet as this runtime wires it: a lazy commitment on the dev chain opens a
 	//! dispute; with no other node to arbitrate, every round draws nobody and the dispute goes to
-	//! governance, where sudo (root) decides through a signed extrinsic.
+	//! governance, where a technical committee motion decides through signed extrinsics.
 
 	use super::*;
 	use crate::{Disputes, Inference, NodeRegistry};
@@ -809,9 +866,12 @@ mod disputes {
 				request: RequestId(0),
 				verdict: Some(verdict),
 			});
-			let sudo = RuntimeCall::Sudo(pallet_sudo::Call::sudo { call: Box::new(decide) });
-			assert_ok!(Executive::apply_extrinsic(signed_extrinsic(alice, sudo, 0))
-				.expect("valid"));
+			// The technical committee decides, by a majority of its members.
+			assert_ok!(super::governance::pass(
+				super::governance::House::Technical,
+				decide,
+				&[alice, Sr25519Keyring::Bob],
+			));
 			assert!(pallet_disputes::Disputes::<Runtime>::get(RequestId(0)).is_none());
 			let node = pallet_node_registry::Nodes::<Runtime>::get(NodeId(0)).expect("node");
 			assert_eq!(node.collateral, 0, "the lazy node lost its whole collateral");
@@ -821,6 +881,309 @@ mod disputes {
 			NodeRegistry::do_try_state().expect("node registry invariants");
 			Inference::do_try_state().expect("inference invariants");
 			Disputes::do_try_state().expect("dispute invariants");
+		});
+	}
+}
+
+pub(crate) mod governance {
+	//! Governance as this runtime wires it (`configs::governance`, docs/governance.md): outside
+	//! the development preset no sudo key exists, the council holds the protocol's parameters, the
+	//! technical committee the technical calls, and root (a runtime upgrade) needs both houses.
+	//! Every step is a signed extrinsic through the executive, as a member's wallet would send it.
+
+	use super::*;
+	use crate::{configs::governance::MotionDuration, RuntimeOrigin};
+	use frame_support::{assert_noop, dispatch::GetDispatchInfo, traits::UnfilteredDispatchable};
+	use sp_runtime::{
+		traits::{BlakeTwo256, Dispatchable, Hash},
+		DispatchError, DispatchResult,
+	};
+
+	/// One of the two collectives.
+	#[derive(Clone, Copy)]
+	pub(crate) enum House {
+		Council,
+		Technical,
+	}
+
+	/// `call` of the collective pallet, sent to `house`'s instance.
+	macro_rules! to_house {
+		($house:expr, $call:expr) => {
+			match $house {
+				House::Council => RuntimeCall::Council($call),
+				House::Technical => RuntimeCall::TechnicalCommittee($call),
+			}
+		};
+	}
+
+	impl House {
+		fn next_index(self) -> u32 {
+			match self {
+				House::Council => pallet_collective::ProposalCount::<
+					Runtime,
+					crate::configs::CouncilCollective,
+				>::get(),
+				House::Technical => pallet_collective::ProposalCount::<
+					Runtime,
+					crate::configs::TechnicalCollective,
+				>::get(),
+			}
+		}
+	}
+
+	/// Sends `call` signed by `signer` with its next nonce; the transaction must be valid and its
+	/// dispatch succeed.
+	pub(crate) fn apply(signer: Sr25519Keyring, call: RuntimeCall) {
+		let nonce = System::account_nonce(signer.to_account_id());
+		assert_ok!(
+			Executive::apply_extrinsic(signed_extrinsic(signer, call, nonce)).expect("valid")
+		);
+	}
+
+	/// Carries `call` through `house` with `ayes`: the first proposes it with a threshold of as
+	/// many members, all of them vote aye and the proposer closes it (a threshold of one executes
+	/// at once). Returns the result of the call's dispatch as the motion's origin.
+	pub(crate) fn pass(house: House, call: RuntimeCall, ayes: &[Sr25519Keyring]) -> DispatchResult {
+		System::reset_events();
+		let index = house.next_index();
+		let proposal_hash = BlakeTwo256::hash_of(&call);
+		let proposal_weight_bound = call.get_dispatch_info().call_weight;
+		let length_bound = call.encoded_size() as u32;
+		let threshold = ayes.len() as u32;
+		let proposal = Box::new(call);
+		apply(
+			ayes[0],
+			to_house!(
+				house,
+				pallet_collective::Call::propose { threshold, proposal, length_bound }
+			),
+		);
+		if threshold >= 2 {
+			// The proposer votes too: proposing is not voting.
+			for voter in ayes {
+				let proposal = proposal_hash;
+				let vote = to_house!(
+					house,
+					pallet_collective::Call::vote { proposal, index, approve: true }
+				);
+				apply(*voter, vote);
+			}
+			let close = to_house!(
+				house,
+				pallet_collective::Call::close {
+					proposal_hash,
+					index,
+					proposal_weight_bound,
+					length_bound
+				}
+			);
+			apply(ayes[0], close);
+		}
+		System::events()
+			.into_iter()
+			.rev()
+			.find_map(|record| match record.event {
+				crate::RuntimeEvent::Council(pallet_collective::Event::Executed {
+					result, ..
+				})
+				| crate::RuntimeEvent::TechnicalCommittee(pallet_collective::Event::Executed {
+					result,
+					..
+				}) => Some(result),
+				_ => None,
+			})
+			.expect("the motion was executed")
+	}
+
+	use Sr25519Keyring::{Alice, Bob, Charlie, Eve};
+
+	fn set_epoch_length(blocks: u32) -> RuntimeCall {
+		RuntimeCall::NodeRegistry(pallet_node_registry::Call::set_epoch_length { blocks })
+	}
+
+	#[test]
+	fn sudo_is_gone_and_a_council_majority_changes_a_protocol_parameter() {
+		ext_for("local_testnet").execute_with(|| {
+			let before = pallet_node_registry::EpochLength::<Runtime>::get();
+			assert_eq!(before, genesis_config_presets::LOCAL_EPOCH_LENGTH);
+
+			// No sudo key: the sudo pallet refuses everyone, Alice included.
+			let sudo = pallet_sudo::Call::<Runtime>::sudo { call: Box::new(set_epoch_length(200)) };
+			assert_noop!(
+				sudo.dispatch_bypass_filter(RuntimeOrigin::signed(account(Alice))),
+				pallet_sudo::Error::<Runtime>::RequireSudo
+			);
+			// A member alone is not the council, whether directly or as a motion of one.
+			assert_noop!(
+				crate::NodeRegistry::set_epoch_length(RuntimeOrigin::signed(account(Alice)), 200),
+				DispatchError::BadOrigin
+			);
+			assert_eq!(
+				pass(House::Council, set_epoch_length(200), &[Alice]),
+				Err(DispatchError::BadOrigin)
+			);
+			// The technical committee does not hold the council's parameters.
+			assert_eq!(
+				pass(House::Technical, set_epoch_length(200), &[Alice, Bob]),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), before);
+
+			// Two of three council members carry it.
+			assert_ok!(pass(House::Council, set_epoch_length(200), &[Alice, Bob]));
+			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), 200);
+			System::assert_has_event(
+				pallet_node_registry::Event::<Runtime>::EpochLengthSet { blocks: 200 }.into(),
+			);
+		});
+	}
+
+	#[test]
+	fn a_motion_short_of_its_threshold_cannot_be_closed_early() {
+		ext_for("local_testnet").execute_with(|| {
+			let call = set_epoch_length(300);
+			let proposal_hash = BlakeTwo256::hash_of(&call);
+			let (weight, length_bound) =
+				(call.get_dispatch_info().call_weight, call.encoded_size() as u32);
+			apply(
+				Alice,
+				RuntimeCall::Council(pallet_collective::Call::propose {
+					threshold: 2,
+					proposal: Box::new(call),
+					length_bound,
+				}),
+			);
+			let close =
+				pallet_collective::Call::<Runtime, crate::configs::CouncilCollective>::close {
+					proposal_hash,
+					index: 0,
+					proposal_weight_bound: weight,
+					length_bound,
+				};
+			assert_noop!(
+				close.clone().dispatch_bypass_filter(RuntimeOrigin::signed(account(Alice))),
+				pallet_collective::Error::<Runtime, crate::configs::CouncilCollective>::TooEarly
+			);
+			// After the motion's time, the absent members count as nays (no prime member):
+			// closed, disapproved, nothing changed.
+			let end: u32 = System::block_number() + MotionDuration::get();
+			System::set_block_number(end + 1);
+			assert_ok!(close.dispatch_bypass_filter(RuntimeOrigin::signed(account(Eve))));
+			System::assert_has_event(
+				pallet_collective::Event::<Runtime, crate::configs::CouncilCollective>::Disapproved {
+					proposal_hash,
+				}
+				.into(),
+			);
+			assert_eq!(
+				pallet_node_registry::EpochLength::<Runtime>::get(),
+				genesis_config_presets::LOCAL_EPOCH_LENGTH
+			);
+		});
+	}
+
+	#[test]
+	fn the_technical_committee_takes_a_model_down() {
+		ext_for("local_testnet").execute_with(|| {
+			let model = super::registries::default_model();
+			let remove = RuntimeCall::ModelRegistry(pallet_model_registry::Call::remove_model {
+				model: model.clone(),
+			});
+			assert_eq!(
+				pass(House::Technical, remove.clone(), &[Charlie]),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_ok!(pass(House::Technical, remove, &[Alice, Charlie]));
+			assert!(pallet_model_registry::Models::<Runtime>::get(&model)
+				.is_none_or(|m| { m.status != atoma_support::ModelStatus::Approved }));
+		});
+	}
+
+	/// Reads a runtime's version from its `runtime_version` custom section, as the node's
+	/// executor does before it runs the code (the test externalities have no executor).
+	struct EmbeddedVersion;
+
+	impl sp_core::traits::ReadRuntimeVersion for EmbeddedVersion {
+		fn read_runtime_version(
+			&self,
+			code: &[u8],
+			_: &mut dyn sp_core::traits::Externalities,
+		) -> Result<Vec<u8>, String> {
+			crate::next_release::embedded_version(code)
+		}
+	}
+
+	#[test]
+	fn a_runtime_upgrade_needs_both_houses() {
+		let mut ext = ext_for("local_testnet");
+		ext.register_extension(sp_core::traits::ReadRuntimeVersionExt::new(EmbeddedVersion));
+		ext.execute_with(|| {
+			let code = crate::next_release::code().expect("the next release's code");
+			let code_hash = BlakeTwo256::hash(&code);
+			let authorize =
+				RuntimeCall::System(frame_system::Call::authorize_upgrade { code_hash });
+			let dispatch = |call: &RuntimeCall| {
+				RuntimeCall::Whitelist(
+					pallet_whitelist::Call::dispatch_whitelisted_call_with_preimage {
+						call: Box::new(call.clone()),
+					},
+				)
+			};
+			let whitelist = RuntimeCall::Whitelist(pallet_whitelist::Call::whitelist_call {
+				call_hash: BlakeTwo256::hash_of(&authorize),
+			});
+
+			// Neither house is root on its own.
+			assert_eq!(
+				pass(House::Council, authorize.clone(), &[Alice, Bob, Charlie]),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(
+				pass(House::Technical, authorize.clone(), &[Alice, Bob, Charlie]),
+				Err(DispatchError::BadOrigin)
+			);
+			// One committee member cannot whitelist ...
+			assert_eq!(
+				pass(House::Technical, whitelist.clone(), &[Alice]),
+				Err(DispatchError::BadOrigin)
+			);
+			// ... the council's two thirds without the committee's whitelist only defer the call,
+			// and nobody can relay it yet ...
+			assert_ok!(pass(House::Council, dispatch(&authorize), &[Alice, Bob]));
+			assert!(System::authorized_upgrade().is_none());
+			assert_noop!(
+				dispatch(&authorize).dispatch(RuntimeOrigin::signed(account(Eve))),
+				pallet_whitelist::Error::<Runtime>::CallIsNotWhitelisted
+			);
+			// ... and once the committee whitelists it, anyone relays the deferred dispatch.
+			assert_ok!(pass(House::Technical, whitelist, &[Bob, Charlie]));
+			apply(Eve, dispatch(&authorize));
+			assert!(System::authorized_upgrade().is_some());
+
+			// The authorized code and no other: anyone submits it.
+			let mut tampered = code.clone();
+			*tampered.last_mut().expect("code") ^= 1;
+			assert_noop!(
+				frame_system::Pallet::<Runtime>::apply_authorized_upgrade(
+					RuntimeOrigin::signed(account(Eve)),
+					tampered
+				),
+				frame_system::Error::<Runtime>::Unauthorized
+			);
+			apply(
+				Eve,
+				RuntimeCall::System(frame_system::Call::apply_authorized_upgrade {
+					code: code.clone(),
+				}),
+			);
+			assert_eq!(
+				sp_io::storage::get(sp_core::storage::well_known_keys::CODE).as_deref(),
+				Some(&code[..])
+			);
+			System::assert_has_event(
+				frame_system::Event::<Runtime>::CodeUpdated { hash: code_hash }.into(),
+			);
+			assert!(System::authorized_upgrade().is_none());
 		});
 	}
 }

@@ -347,6 +347,24 @@ pub fn sign_call(
 	)
 }
 
+/// An account's record in `System::Account`.
+pub type AccountInfo = frame_system::AccountInfo<
+	atoma_runtime::Nonce,
+	pallet_balances::AccountData<atoma_runtime::Balance>,
+>;
+
+/// `System::Account` storage key of `who`: twox128("System") ++ twox128("Account") ++
+/// blake2_128_concat(who).
+pub fn account_storage_key(who: &atoma_runtime::AccountId) -> String {
+	use codec::Encode;
+	let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
+	key.extend(sp_crypto_hashing::twox_128(b"Account"));
+	let encoded = who.encode();
+	key.extend(sp_crypto_hashing::blake2_128(&encoded));
+	key.extend(encoded);
+	hex_encode(&key)
+}
+
 /// The next nonce of `who`.
 pub fn next_nonce(rpc: &Rpc, who: &atoma_runtime::AccountId) -> atoma_runtime::Nonce {
 	rpc.call("system_accountNextIndex", json!([who.to_string()])).as_u64().expect("a nonce") as _

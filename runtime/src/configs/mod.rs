@@ -8,8 +8,10 @@ use frame_support::{
 	dispatch::DispatchClass,
 	parameter_types,
 	traits::{
+		fungible::{Balanced, Credit, HoldConsideration},
 		tokens::{imbalance::ResolveTo, pay::PayFromAccount, UnityAssetBalanceConversion},
-		ConstU128, ConstU32, ConstU64, ConstU8, VariantCountOf,
+		ConstU128, ConstU32, ConstU64, ConstU8, EitherOf, Imbalance, LinearStoragePrice,
+		OnUnbalanced, VariantCountOf,
 	},
 	weights::{
 		constants::{RocksDbWeight, WEIGHT_REF_TIME_PER_SECOND},
@@ -35,6 +37,12 @@ use super::{
 	ModelRegistry, NodeRegistry, Nonce, Oracle, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
 	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys,
 	System, VERSION,
+};
+
+pub mod governance;
+pub use governance::{
+	CouncilCollective, CouncilMajority, CouncilTwoThirds, TechnicalCollective, TechnicalMajority,
+	TechnicalTwoThirds,
 };
 
 /// A block may be up to 75% full of normal transactions; the rest is kept for operational ones.
@@ -163,10 +171,45 @@ parameter_types! {
 	pub TreasuryAccount: AccountId = TreasuryPalletId::get().into_account_truncating();
 }
 
+/// The block author's share of every transaction fee, in percent; the rest goes to the treasury.
+pub const AUTHOR_FEE_PERCENT: u32 = 50;
+
+/// Transaction fees pay the validators: [`AUTHOR_FEE_PERCENT`] of each fee and the whole tip go to
+/// the author of the block that includes the transaction, the rest of the fee to the treasury.
+/// Nothing is burned: when the author is unknown (a block without a BABE pre-digest, as in tests)
+/// or cannot receive the credit, its part goes to the treasury too.
+pub struct FeesToAuthorAndTreasury;
+
+impl OnUnbalanced<Credit<AccountId, Balances>> for FeesToAuthorAndTreasury {
+	fn on_unbalanceds(mut fees_then_tips: impl Iterator<Item = Credit<AccountId, Balances>>) {
+		let Some(fees) = fees_then_tips.next() else { return };
+		let (mut to_author, to_treasury) =
+			fees.ration(AUTHOR_FEE_PERCENT, 100 - AUTHOR_FEE_PERCENT);
+		for tip in fees_then_tips {
+			to_author.subsume(tip);
+		}
+		ResolveTo::<TreasuryAccount, Balances>::on_unbalanced(to_treasury);
+		let unpaid = match pallet_authorship::Pallet::<Runtime>::author() {
+			Some(author) => Balances::resolve(&author, to_author).err(),
+			None => Some(to_author),
+		};
+		if let Some(unpaid) = unpaid {
+			ResolveTo::<TreasuryAccount, Balances>::on_unbalanced(unpaid);
+		}
+	}
+}
+
+/// The author of the current block, from its BABE pre-digest (an authority index) and the
+/// session's validators.
+impl pallet_authorship::Config for Runtime {
+	type FindAuthor = pallet_session::FindAccountFromAuthorIndex<Self, Babe>;
+	type EventHandler = ();
+}
+
 impl pallet_transaction_payment::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
-	// Transaction fees go to the treasury rather than being burned.
-	type OnChargeTransaction = FungibleAdapter<Balances, ResolveTo<TreasuryAccount, Balances>>;
+	// Fees pay block authors and the treasury; none is burned.
+	type OnChargeTransaction = FungibleAdapter<Balances, FeesToAuthorAndTreasury>;
 	type OperationalFeeMultiplier = ConstU8<5>;
 	type WeightToFee = IdentityFee<Balance>;
 	type LengthToFee = IdentityFee<Balance>;
@@ -185,7 +228,7 @@ parameter_types! {
 
 impl pallet_treasury::Config for Runtime {
 	type Currency = Balances;
-	type RejectOrigin = EnsureRoot<AccountId>;
+	type RejectOrigin = CouncilMajority;
 	type RuntimeEvent = RuntimeEvent;
 	type SpendPeriod = SpendPeriod;
 	type Burn = Burn;
@@ -194,7 +237,7 @@ impl pallet_treasury::Config for Runtime {
 	type WeightInfo = pallet_treasury::weights::SubstrateWeight<Runtime>;
 	type SpendFunds = ();
 	type MaxApprovals = ConstU32<100>;
-	type SpendOrigin = EnsureWithSuccess<EnsureRoot<AccountId>, AccountId, MaxTreasurySpend>;
+	type SpendOrigin = EnsureWithSuccess<CouncilTwoThirds, AccountId, MaxTreasurySpend>;
 	type AssetKind = ();
 	type Beneficiary = AccountId;
 	type BeneficiaryLookup = IdentityLookup<Self::Beneficiary>;
@@ -206,6 +249,31 @@ impl pallet_treasury::Config for Runtime {
 	type BlockNumberProvider = System;
 }
 
+parameter_types! {
+	/// Holding a preimage costs 1 TOMA plus 1 milli-TOMA a byte, returned when it is removed.
+	pub const PreimageBaseDeposit: Balance = UNITS;
+	pub const PreimageByteDeposit: Balance = UNITS / 1_000;
+	pub const PreimageHoldReason: RuntimeHoldReason =
+		RuntimeHoldReason::Preimage(pallet_preimage::HoldReason::Preimage);
+}
+
+/// Calls kept by hash: the whitelist's calls, noted before the councils decide on them.
+impl pallet_preimage::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type WeightInfo = pallet_preimage::weights::SubstrateWeight<Runtime>;
+	type Currency = Balances;
+	type ManagerOrigin = EnsureRoot<AccountId>;
+	type Consideration = HoldConsideration<
+		AccountId,
+		Balances,
+		PreimageHoldReason,
+		LinearStoragePrice<PreimageBaseDeposit, PreimageByteDeposit, Balance>,
+	>;
+}
+
+/// Sudo: kept in the runtime for the development preset, whose genesis names a key. The other
+/// presets name none, so the pallet can do nothing there; governance is the councils'
+/// (`configs::governance`).
 impl pallet_sudo::Config for Runtime {
 	type RuntimeEvent = RuntimeEvent;
 	type RuntimeCall = RuntimeCall;
@@ -228,7 +296,8 @@ parameter_types! {
 impl pallet_node_registry::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
-	type GovernanceOrigin = EnsureRoot<AccountId>;
+	// Echelons, their execution profiles and the epoch length.
+	type GovernanceOrigin = CouncilMajority;
 	type MinCollateral = MinNodeCollateral;
 	// Five blocks (15 s): short enough for dev chains and tests to cross epochs; presets choose
 	// the real length.
@@ -247,8 +316,10 @@ impl pallet_model_registry::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Nodes = NodeRegistry;
-	type ApproveOrigin = EnsureRoot<AccountId>;
-	type RemoveOrigin = EnsureRoot<AccountId>;
+	type ApproveOrigin = CouncilMajority;
+	// The technical committee can take a copied or malicious model down without waiting for the
+	// council.
+	type RemoveOrigin = EitherOf<CouncilMajority, TechnicalMajority>;
 	type ModelDeposit = ModelDeposit;
 	type MaxOwnerShare = MaxModelOwnerShare;
 	type MaxSourceLen = ConstU32<256>;
@@ -330,7 +401,9 @@ impl pallet_disputes::Config for Runtime {
 	type Requests = Inference;
 	// The VRF output of the parent of the draw block, `DrawDelay` blocks after the opening.
 	type Randomness = pallet_babe::ParentBlockRandomness<Runtime>;
-	type GovernanceOrigin = frame_system::EnsureRoot<AccountId>;
+	// A dispute that arbitration could not settle is decided by the technical committee: which
+	// output is right is a technical question, and a day is enough for a few engineers to rerun it.
+	type GovernanceOrigin = TechnicalMajority;
 	// 3, then 6, then 12 arbiters: 21 in all.
 	type ArbiterQuorum = ConstU32<3>;
 	type MaxRounds = ConstU32<3>;
