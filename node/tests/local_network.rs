@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use atoma_runtime::{AccountId, RuntimeCall};
 use codec::{Decode, Encode};
 use common::{
-	account_storage_key, committed_spec, hex_encode, run_subcommand, AccountInfo, NodeProcess, Rpc,
-	TempDir,
+	account_storage_key, committed_spec, hex_encode, run_subcommand, storage_prefix, AccountInfo,
+	NodeProcess, Rpc, TempDir,
 };
 use serde_json::json;
 use sp_core::{sr25519, Pair, H256};
@@ -78,12 +78,6 @@ fn motion<I: 'static>(
 	send(rpc, &alice, wrap(close));
 }
 
-/// Storage key of a plain storage value.
-fn value_key(pallet: &str, item: &str) -> Vec<u8> {
-	[sp_crypto_hashing::twox_128(pallet.as_bytes()), sp_crypto_hashing::twox_128(item.as_bytes())]
-		.concat()
-}
-
 fn spec_version(rpc: &Rpc) -> u64 {
 	rpc.call("state_getRuntimeVersion", json!([]))["specVersion"].as_u64().expect("specVersion")
 }
@@ -106,7 +100,7 @@ fn upgrade_through_governance(rpc: &Rpc) {
 		0,
 		RuntimeCall::TechnicalCommittee,
 	);
-	let mut whitelisted = value_key("Whitelist", "WhitelistedCall");
+	let mut whitelisted = storage_prefix("Whitelist", "WhitelistedCall");
 	whitelisted.extend(sp_crypto_hashing::twox_64(authorize_hash.as_bytes()));
 	whitelisted.extend(authorize_hash.as_bytes());
 	assert!(rpc.storage(&hex_encode(&whitelisted), None).is_some(), "the call is whitelisted");
@@ -116,7 +110,7 @@ fn upgrade_through_governance(rpc: &Rpc) {
 			call: Box::new(authorize),
 		});
 	motion(rpc, dispatch, 0, RuntimeCall::Council);
-	let authorized = hex_encode(&value_key("System", "AuthorizedUpgrade"));
+	let authorized = hex_encode(&storage_prefix("System", "AuthorizedUpgrade"));
 	assert!(rpc.storage(&authorized, None).is_some(), "the upgrade is authorized");
 
 	let before = spec_version(rpc);

@@ -353,12 +353,17 @@ pub type AccountInfo = frame_system::AccountInfo<
 	pallet_balances::AccountData<atoma_runtime::Balance>,
 >;
 
-/// `System::Account` storage key of `who`: twox128("System") ++ twox128("Account") ++
-/// blake2_128_concat(who).
+/// The storage key of a pallet's storage item, before any map key: twox128(pallet) ++
+/// twox128(item). A plain value's whole key.
+pub fn storage_prefix(pallet: &str, item: &str) -> Vec<u8> {
+	[sp_crypto_hashing::twox_128(pallet.as_bytes()), sp_crypto_hashing::twox_128(item.as_bytes())]
+		.concat()
+}
+
+/// `System::Account` storage key of `who`: the item's prefix ++ blake2_128_concat(who).
 pub fn account_storage_key(who: &atoma_runtime::AccountId) -> String {
 	use codec::Encode;
-	let mut key = sp_crypto_hashing::twox_128(b"System").to_vec();
-	key.extend(sp_crypto_hashing::twox_128(b"Account"));
+	let mut key = storage_prefix("System", "Account");
 	let encoded = who.encode();
 	key.extend(sp_crypto_hashing::blake2_128(&encoded));
 	key.extend(encoded);
