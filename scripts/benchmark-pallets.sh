@@ -20,7 +20,7 @@ STEPS=${STEPS:-50}
 REPEAT=${REPEAT:-20}
 PALLETS=("$@")
 if [ ${#PALLETS[@]} -eq 0 ]; then
-	PALLETS=(node-registry model-registry inference disputes oracle)
+	PALLETS=(node-registry model-registry inference disputes oracle validator-set)
 fi
 
 bencher=$(command -v frame-omni-bencher || true)

@@ -8,4 +8,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_inference, Inference]
 	[pallet_disputes, Disputes]
 	[pallet_oracle, Oracle]
+	[pallet_validator_set, ValidatorSet]
 );

@@ -85,7 +85,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 103,
+	spec_version: 104,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -208,11 +208,13 @@ pub type SignedPayload = generic::SignedPayload<RuntimeCall, TxExtension>;
 
 /// Storage migrations run on runtime upgrade, each once (versioned): the indexes of each node's
 /// jobs and dispute duties, which the off-chain workers read, and the prompt-token count of the
-/// commitments in flight.
+/// commitments in flight; and the validator set planned from the active one when the pallet is new
+/// (idempotent, not versioned).
 type Migrations = (
 	pallet_inference::migrations::v2::MigrateV1ToV2<Runtime>,
 	pallet_inference::migrations::v3::MigrateV2ToV3<Runtime>,
 	pallet_disputes::migrations::v1::MigrateV0ToV1<Runtime>,
+	pallet_validator_set::migrations::InitializeFromSession<Runtime>,
 );
 
 /// Executive: handles dispatch to the various modules.
@@ -306,6 +308,18 @@ mod runtime {
 	/// The block author, who earns a share of the fees (`configs::FeesToAuthorAndTreasury`).
 	#[runtime::pallet_index(19)]
 	pub type Authorship = pallet_authorship;
+
+	// Validators' lifecycle: the council's validator set, the historical session roots that prove
+	// key ownership, and the offences equivocation reports become. Declared after `Session`,
+	// whose genesis the validator set's copies.
+	#[runtime::pallet_index(20)]
+	pub type ValidatorSet = pallet_validator_set;
+
+	#[runtime::pallet_index(21)]
+	pub type Historical = pallet_session::historical;
+
+	#[runtime::pallet_index(22)]
+	pub type Offences = pallet_offences;
 }
 
 #[cfg(test)]

@@ -1187,3 +1187,302 @@ pub(crate) mod governance {
 		});
 	}
 }
+
+mod validators {
+	//! Validators' lifecycle as this runtime wires it (`pallet_validator_set`, docs/validators.md):
+	//! the council adds and removes validators at session boundaries, and an equivocation, BABE's
+	//! or GRANDPA's, reported as the node reports it (a key-ownership proof from the runtime API,
+	//! a bare transaction through the pool), removes the offender.
+
+	use super::{governance::*, *};
+	use crate::Historical;
+	use codec::Decode;
+	use frame_support::{pallet_prelude::TransactionSource, traits::KeyOwnerProofSystem};
+	use pallet_session::SessionInterface;
+	use sp_consensus_babe::{
+		digests::{CompatibleDigestItem, PreDigest, SecondaryPlainPreDigest},
+		runtime_decl_for_babe_api::BabeApiV2,
+		Slot,
+	};
+	use sp_consensus_grandpa::runtime_decl_for_grandpa_api::GrandpaApiV3;
+	use sp_core::offchain::{testing::TestTransactionPoolExt, TransactionPoolExt};
+	use sp_runtime::{traits::Header as _, DigestItem};
+	use Sr25519Keyring::{Alice, Bob, Charlie};
+
+	type Header = <crate::Block as sp_runtime::traits::Block>::Header;
+
+	fn planned() -> Vec<AccountId> {
+		pallet_validator_set::Validators::<Runtime>::get().into_inner()
+	}
+
+	fn events() -> Vec<pallet_validator_set::Event<Runtime>> {
+		System::read_events_for_pallet::<pallet_validator_set::Event<Runtime>>()
+	}
+
+	/// End the current session (the session pallet's own rotation, as at a BABE epoch change),
+	/// and finalize the block, where GRANDPA enacts the new authority set.
+	fn rotate() {
+		use frame_support::traits::OnFinalize;
+		Session::rotate_session();
+		Grandpa::on_finalize(System::block_number());
+	}
+
+	#[test]
+	fn genesis_plans_the_session_validators() {
+		for preset in genesis_config_presets::preset_names() {
+			ext_for(&preset).execute_with(|| {
+				assert_eq!(planned(), Session::validators(), "{preset:?}");
+			});
+		}
+	}
+
+	#[test]
+	fn the_council_adds_and_removes_validators_at_session_boundaries() {
+		ext_for("local_testnet").execute_with(|| {
+			let dave = account(Sr25519Keyring::Dave);
+			let add = RuntimeCall::ValidatorSet(pallet_validator_set::Call::add_validator {
+				validator: dave.clone(),
+			});
+			// Keys first: a validator without session keys could not author or vote.
+			assert_eq!(
+				pass(House::Council, add.clone(), &[Alice, Bob]),
+				Err(pallet_validator_set::Error::<Runtime>::NoSessionKeys.into())
+			);
+			let keys = crate::SessionKeys {
+				babe: Sr25519Keyring::Dave.public().into(),
+				grandpa: Ed25519Keyring::Dave.public().into(),
+			};
+			assert_ok!(<Session as SessionInterface>::set_keys(&dave, keys));
+			// One member is not a majority of three.
+			assert!(pass(House::Council, add.clone(), &[Alice]).is_err());
+			assert_ok!(pass(House::Council, add, &[Alice, Bob]));
+			assert!(planned().contains(&dave));
+
+			rotate();
+			assert!(!Session::validators().contains(&dave), "queued for the next session");
+			rotate();
+			assert!(Session::validators().contains(&dave));
+			let babe_key: sp_consensus_babe::AuthorityId = Sr25519Keyring::Dave.public().into();
+			assert!(Babe::authorities().iter().any(|(k, _)| k == &babe_key), "Dave authors");
+			let grandpa_key: sp_consensus_grandpa::AuthorityId =
+				Ed25519Keyring::Dave.public().into();
+			assert!(Grandpa::grandpa_authorities().iter().any(|(k, _)| k == &grandpa_key));
+
+			let remove = RuntimeCall::ValidatorSet(pallet_validator_set::Call::remove_validator {
+				validator: account(Charlie),
+			});
+			assert_ok!(pass(House::Council, remove, &[Alice, Bob]));
+			rotate();
+			rotate();
+			assert!(!Session::validators().contains(&account(Charlie)));
+			assert!(!Babe::authorities()
+				.iter()
+				.any(|(k, _)| { k == &sp_consensus_babe::AuthorityId::from(Charlie.public()) }));
+		});
+	}
+
+	/// Two headers of `offender` (BABE authority `index`) for the same slot, each sealed.
+	fn babe_equivocation(
+		offender: Sr25519Keyring,
+		index: u32,
+		slot: Slot,
+	) -> sp_consensus_babe::EquivocationProof<Header> {
+		let pre_digest =
+			PreDigest::SecondaryPlain(SecondaryPlainPreDigest { authority_index: index, slot });
+		let header = |state_root: u8| {
+			let digest = sp_runtime::Digest {
+				logs: vec![DigestItem::PreRuntime(
+					sp_consensus_babe::BABE_ENGINE_ID,
+					pre_digest.encode(),
+				)],
+			};
+			let mut header = Header::new(
+				1,
+				Default::default(),
+				[state_root; 32].into(),
+				System::parent_hash(),
+				digest,
+			);
+			let seal = offender.sign(header.hash().as_ref());
+			header.digest_mut().push(<DigestItem as CompatibleDigestItem>::babe_seal(seal.into()));
+			header
+		};
+		sp_consensus_babe::EquivocationProof {
+			offender: offender.public().into(),
+			slot,
+			first_header: header(1),
+			second_header: header(2),
+		}
+	}
+
+	/// The transactions the runtime put in the off-chain pool so far.
+	type Submitted = Box<dyn Fn() -> Vec<UncheckedExtrinsic>>;
+
+	/// Externalities of `local_testnet` with an off-chain transaction pool, where the runtime
+	/// API puts the reports it builds (as the node's would), and what it submitted: bare
+	/// transactions, decoded.
+	fn ext_with_pool() -> (sp_io::TestExternalities, Submitted) {
+		let mut ext = ext_for("local_testnet");
+		let (pool, state) = TestTransactionPoolExt::new();
+		ext.register_extension(TransactionPoolExt::new(pool));
+		let submitted = move || {
+			state
+				.read()
+				.transactions
+				.iter()
+				.map(|bytes| {
+					let xt = UncheckedExtrinsic::decode(&mut &bytes[..]).expect("an extrinsic");
+					assert!(matches!(xt.preamble, sp_runtime::generic::Preamble::Bare(_)));
+					xt
+				})
+				.collect()
+		};
+		(ext, Box::new(submitted))
+	}
+
+	#[test]
+	fn a_babe_equivocation_reported_by_the_node_removes_the_author() {
+		let (mut ext, submitted) = ext_with_pool();
+		ext.execute_with(|| {
+			let bob = account(Bob);
+			let slot = Slot::from(3);
+			let proof = babe_equivocation(Bob, 1, slot);
+			// What the node does when it sees two of Bob's blocks for one slot.
+			let owner = <Runtime as BabeApiV2<crate::Block>>::generate_key_ownership_proof(
+				slot,
+				Bob.public().into(),
+			)
+			.expect("Bob is a validator of this session");
+			assert_eq!(
+				<Runtime as BabeApiV2<crate::Block>>::submit_report_equivocation_unsigned_extrinsic(
+					proof, owner,
+				),
+				Some(())
+			);
+			let submitted = submitted();
+			assert_eq!(submitted.len(), 1);
+			let xt = submitted[0].clone();
+			if let RuntimeCall::Babe(call) = &xt.function {
+				assert_ok!(Babe::validate_unsigned(TransactionSource::Local, call));
+			} else {
+				panic!("a BABE report");
+			}
+			assert_ok!(Executive::apply_extrinsic(xt.clone()).expect("valid"));
+			assert!(events().contains(&pallet_validator_set::Event::OffenderRemoved {
+				validator: bob.clone(),
+				session: 0,
+			}));
+			assert!(!planned().contains(&bob));
+
+			// The same report again is stale: refused by the pool and by block import.
+			if let RuntimeCall::Babe(call) = &xt.function {
+				assert!(Babe::validate_unsigned(TransactionSource::Local, call).is_err());
+			}
+			assert!(Executive::apply_extrinsic(xt).is_err());
+
+			rotate();
+			rotate();
+			assert_eq!(Session::validators(), vec![account(Alice), account(Charlie)]);
+		});
+	}
+
+	#[test]
+	fn babe_reports_that_prove_nothing_are_refused() {
+		ext_for("local_testnet").execute_with(|| {
+			let slot = Slot::from(3);
+			let owner = Historical::prove((sp_consensus_babe::KEY_TYPE, Bob.public().to_vec()))
+				.expect("Bob's key");
+			let report = |proof: sp_consensus_babe::EquivocationProof<Header>, owner| {
+				Babe::report_equivocation_unsigned(
+					crate::RuntimeOrigin::none(),
+					Box::new(proof),
+					owner,
+				)
+			};
+			// One header twice: not an equivocation.
+			let mut same = babe_equivocation(Bob, 1, slot);
+			same.second_header = same.first_header.clone();
+			assert!(report(same, owner.clone()).is_err());
+			// Signed by Charlie, claimed as Bob's.
+			let mut forged = babe_equivocation(Charlie, 1, slot);
+			forged.offender = Bob.public().into();
+			assert!(report(forged, owner.clone()).is_err());
+			// Bob's equivocation with Charlie's key-ownership proof.
+			let charlie_owner =
+				Historical::prove((sp_consensus_babe::KEY_TYPE, Charlie.public().to_vec()))
+					.expect("Charlie's key");
+			assert!(report(babe_equivocation(Bob, 1, slot), charlie_owner).is_err());
+			assert_eq!(planned().len(), 3, "nobody removed");
+			assert!(events().is_empty());
+		});
+	}
+
+	/// Two prevotes in one round for different blocks, signed by `signer` and claimed as
+	/// `offender`'s (the same key for a true equivocation).
+	fn grandpa_equivocation(
+		signer: Ed25519Keyring,
+		offender: Ed25519Keyring,
+		set_id: u64,
+		round: u64,
+	) -> sp_consensus_grandpa::EquivocationProof<crate::Hash, crate::BlockNumber> {
+		let signed = |target: u8| {
+			let prevote =
+				finality_grandpa::Prevote { target_hash: [target; 32].into(), target_number: 1 };
+			let message = finality_grandpa::Message::Prevote(prevote.clone());
+			let payload = sp_consensus_grandpa::localized_payload(round, set_id, &message);
+			(prevote, signer.sign(&payload).into())
+		};
+		sp_consensus_grandpa::EquivocationProof::new(
+			set_id,
+			sp_consensus_grandpa::Equivocation::Prevote(finality_grandpa::Equivocation {
+				round_number: round,
+				identity: offender.public().into(),
+				first: signed(1),
+				second: signed(2),
+			}),
+		)
+	}
+
+	#[test]
+	fn a_grandpa_equivocation_reported_by_the_node_removes_the_voter() {
+		let (mut ext, submitted) = ext_with_pool();
+		ext.execute_with(|| {
+			let charlie = account(Charlie);
+			let set_id = Grandpa::current_set_id();
+			let owner = <Runtime as GrandpaApiV3<crate::Block>>::generate_key_ownership_proof(
+				set_id,
+				Ed25519Keyring::Charlie.public().into(),
+			)
+			.expect("Charlie votes in this set");
+			// A forged vote (Bob's signatures claimed as Charlie's) proves nothing.
+			let forged =
+				grandpa_equivocation(Ed25519Keyring::Bob, Ed25519Keyring::Charlie, set_id, 1);
+			let decoded: sp_session::MembershipProof = owner.clone().decode().expect("a proof");
+			assert!(Grandpa::report_equivocation_unsigned(
+				crate::RuntimeOrigin::none(),
+				Box::new(forged),
+				decoded
+			)
+			.is_err());
+
+			let proof =
+				grandpa_equivocation(Ed25519Keyring::Charlie, Ed25519Keyring::Charlie, set_id, 1);
+			assert_eq!(
+				<Runtime as GrandpaApiV3<crate::Block>>::submit_report_equivocation_unsigned_extrinsic(
+					proof, owner,
+				),
+				Some(())
+			);
+			for xt in submitted() {
+				assert_ok!(Executive::apply_extrinsic(xt).expect("valid"));
+			}
+			assert!(events().contains(&pallet_validator_set::Event::OffenderRemoved {
+				validator: charlie.clone(),
+				session: 0,
+			}));
+			rotate();
+			rotate();
+			assert_eq!(Session::validators(), vec![account(Alice), account(Bob)]);
+		});
+	}
+}

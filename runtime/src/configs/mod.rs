@@ -33,10 +33,10 @@ use sp_version::RuntimeVersion;
 use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS},
-	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Inference,
-	ModelRegistry, NodeRegistry, Nonce, Oracle, PalletInfo, Runtime, RuntimeCall, RuntimeEvent,
-	RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session, SessionKeys,
-	System, VERSION,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Historical, Inference,
+	ModelRegistry, NodeRegistry, Nonce, Offences, Oracle, PalletInfo, Runtime, RuntimeCall,
+	RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session,
+	SessionKeys, System, ValidatorSet, VERSION,
 };
 
 pub mod governance;
@@ -114,10 +114,12 @@ impl pallet_babe::Config for Runtime {
 	type WeightInfo = ();
 	type MaxAuthorities = MaxAuthorities;
 	type MaxNominators = ConstU32<0>;
-	// Equivocation reports need historical session proofs and an offences pallet; this chain has
-	// neither yet, so reports are not accepted (`BabeApi::generate_key_ownership_proof` is None).
-	type KeyOwnerProof = sp_core::Void;
-	type EquivocationReportSystem = ();
+	// Two blocks of one author for one slot: proven against the historical session roots,
+	// reported to the offences pallet, and the author disabled and removed
+	// (`pallet_validator_set`). The node submits reports it sees as bare transactions.
+	type KeyOwnerProof = sp_session::MembershipProof;
+	type EquivocationReportSystem =
+		pallet_babe::EquivocationReportSystem<Self, Offences, Historical, ReportLongevity>;
 }
 
 impl pallet_grandpa::Config for Runtime {
@@ -125,9 +127,23 @@ impl pallet_grandpa::Config for Runtime {
 	type WeightInfo = ();
 	type MaxAuthorities = MaxAuthorities;
 	type MaxNominators = ConstU32<0>;
-	type MaxSetIdSessionEntries = ConstU64<0>;
-	type KeyOwnerProof = sp_core::Void;
-	type EquivocationReportSystem = ();
+	// Which session each authority set belonged to, for as long as equivocations can be proven.
+	type MaxSetIdSessionEntries = ConstU64<{ HISTORY_DEPTH as u64 }>;
+	// Two votes of one voter in one round, handled as BABE's are.
+	type KeyOwnerProof = sp_session::MembershipProof;
+	type EquivocationReportSystem =
+		pallet_grandpa::EquivocationReportSystem<Self, Offences, Historical, ReportLongevity>;
+}
+
+/// Sessions (one per BABE epoch, `EPOCH_DURATION_IN_SLOTS`) whose validator-set roots are kept:
+/// an equivocation can be reported for as long as its session is among them (a week of 10-minute
+/// sessions).
+pub const HISTORY_DEPTH: u32 = 7 * 24 * 6;
+
+parameter_types! {
+	pub const HistoryDepth: u32 = HISTORY_DEPTH;
+	/// How long an equivocation report stays valid in the pool: the blocks of the sessions kept.
+	pub const ReportLongevity: u64 = HISTORY_DEPTH as u64 * EPOCH_DURATION_IN_SLOTS;
 }
 
 impl pallet_session::Config for Runtime {
@@ -136,16 +152,38 @@ impl pallet_session::Config for Runtime {
 	type ValidatorIdOf = ConvertInto;
 	type ShouldEndSession = Babe;
 	type NextSessionRotation = Babe;
-	// The validator set is fixed at genesis (no staking yet); sessions still rotate so validators
-	// can replace their keys with `session.setKeys`.
-	type SessionManager = ();
+	// The council manages the set (`pallet_validator_set`); each set's root is kept for
+	// equivocation proofs.
+	type SessionManager = pallet_session::historical::NoteHistoricalRoot<Self, ValidatorSet>;
 	type SessionHandler = <SessionKeys as sp_runtime::traits::OpaqueKeys>::KeyTypeIdProviders;
 	type Keys = SessionKeys;
-	type DisablingStrategy = ();
+	// An offender is disabled at once, up to a third of the active set.
+	type DisablingStrategy = pallet_session::disabling::UpToLimitDisablingStrategy;
 	type WeightInfo = pallet_session::weights::SubstrateWeight<Runtime>;
 	type Currency = Balances;
 	/// Held while an account has session keys set, so key registrations are not free spam.
 	type KeyDeposit = ConstU128<{ UNITS }>;
+}
+
+/// Validators hold no stake: each is identified by `()` in the historical roots.
+impl pallet_session::historical::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type FullIdentification = ();
+	type FullIdentificationOf = pallet_validator_set::UnitIdentification;
+}
+
+impl pallet_offences::Config for Runtime {
+	type RuntimeEvent = RuntimeEvent;
+	type IdentificationTuple = pallet_session::historical::IdentificationTuple<Self>;
+	type OnOffenceHandler = ValidatorSet;
+}
+
+impl pallet_validator_set::Config for Runtime {
+	type ManagerOrigin = CouncilMajority;
+	type MinValidators = ConstU32<1>;
+	type MaxValidators = MaxAuthorities;
+	type HistoryDepth = HistoryDepth;
+	type WeightInfo = pallet_validator_set::weights::SubstrateWeight<Runtime>;
 }
 
 impl pallet_balances::Config for Runtime {
@@ -468,6 +506,17 @@ where
 		extension: super::TxExtension,
 	) -> super::UncheckedExtrinsic {
 		super::UncheckedExtrinsic::new_transaction(call, extension)
+	}
+}
+
+/// Equivocation reports are bare transactions (validated by BABE's and GRANDPA's
+/// `validate_unsigned`): the reporter needs no account.
+impl<C> frame_system::offchain::CreateBare<C> for Runtime
+where
+	RuntimeCall: From<C>,
+{
+	fn create_bare(call: RuntimeCall) -> super::UncheckedExtrinsic {
+		super::UncheckedExtrinsic::new_bare(call)
 	}
 }
 

@@ -1,0 +1,90 @@
+//! An equivocating validator on a live network: the committed `local` spec's three validators,
+//! and a second node running with Charlie's keys. Both Charlies author in Charlie's slots, so the
+//! honest nodes import two of his blocks for one slot; their BABE import detects it and reports
+//! it (a key-ownership proof from the runtime API, a bare transaction through the pool), the
+//! offences pallet records the offence and the validator set removes Charlie from the next plan.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use atoma_runtime::AccountId;
+use codec::Decode;
+use common::{committed_spec, hex_encode, run_subcommand, storage_prefix, NodeProcess, TempDir};
+use sp_keyring::Sr25519Keyring;
+
+/// The planned validator set (`ValidatorSet::Validators`) at the best block.
+fn planned(rpc: &common::Rpc) -> Vec<AccountId> {
+	let raw = rpc
+		.storage(&hex_encode(&storage_prefix("ValidatorSet", "Validators")), None)
+		.expect("a planned set");
+	Vec::<AccountId>::decode(&mut &raw[..]).expect("accounts")
+}
+
+#[test]
+fn a_validator_that_signs_two_blocks_for_one_slot_is_removed() {
+	let base = TempDir::new("equivocation");
+	let spec = committed_spec("local-raw.json").to_string_lossy().into_owned();
+
+	let alice_key = base.path("alice.key");
+	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
+	let alice_peer_id =
+		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
+	let mut alice = NodeProcess::start(&[
+		"--chain",
+		&spec,
+		"--alice",
+		"--base-path",
+		&base.path("alice"),
+		"--node-key-file",
+		&alice_key,
+	]);
+	alice.wait_for_rpc(Duration::from_secs(120));
+	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer_id);
+
+	// Bob, Charlie, and Charlie's twin: the same session keys in a second keystore.
+	let mut others = Vec::new();
+	for (name, key) in [("bob", "--bob"), ("charlie", "--charlie"), ("charlie-twin", "--charlie")] {
+		let mut node = NodeProcess::start(&[
+			"--chain",
+			&spec,
+			key,
+			"--base-path",
+			&base.path(name),
+			"--bootnodes",
+			&bootnode,
+			"--unsafe-force-node-key-generation",
+		]);
+		node.wait_for_rpc(Duration::from_secs(120));
+		others.push(node);
+	}
+
+	let rpc = alice.rpc();
+	let charlie = Sr25519Keyring::Charlie.to_account_id();
+	assert!(planned(&rpc).contains(&charlie));
+
+	// Charlie authors about a third of the slots (3 s each): the twins collide within a few of
+	// them, and the report waits for a block of its reporter (its transaction is local only).
+	let deadline = Instant::now() + Duration::from_secs(240);
+	while planned(&rpc).contains(&charlie) {
+		assert!(
+			Instant::now() < deadline,
+			"Charlie was not removed; Alice's log:\n{}",
+			alice.log_tail(60)
+		);
+		std::thread::sleep(Duration::from_secs(1));
+	}
+	assert_eq!(
+		planned(&rpc),
+		vec![Sr25519Keyring::Alice.to_account_id(), Sr25519Keyring::Bob.to_account_id()]
+	);
+
+	// The chain goes on: Alice and Bob are two of three, enough for GRANDPA.
+	let target = rpc.best_number() + 2;
+	rpc.wait_for_finalized(target, Duration::from_secs(120));
+
+	for node in others {
+		node.stop(Duration::from_secs(60));
+	}
+	assert!(alice.stop(Duration::from_secs(60)).success());
+}
