@@ -43,9 +43,9 @@ use common::{
 		account_key, dispute_key, node_key, request_key, result_key, submit, subscriptions_key,
 		value_key,
 	},
-	hex_encode, run_subcommand,
+	hex_encode,
 	worker::Worker,
-	NodeProcess, Rpc, TempDir,
+	BootKey, NodeProcess, Rpc, TempDir,
 };
 use sp_core::{sr25519, Pair};
 
@@ -149,24 +149,21 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 		]),
 		None => honest(3),
 	});
-	let alice_key = base.path("alice.key");
-	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
-	let alice_peer =
-		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
+	let boot_key = BootKey::generate(&base);
 	let mut alice = NodeProcess::start_on(
 		&[
 			"--dev",
 			"--base-path",
 			&base.path("alice"),
 			"--node-key-file",
-			&alice_key,
+			&boot_key.file,
 			"--inference-worker-url",
 			&workers[0].url(),
 		],
 		rpc_ports[0],
 	);
 	alice.wait_for_rpc(STARTUP);
-	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
+	let bootnode = boot_key.address(&alice);
 	let mut nodes = vec![alice];
 	for (i, name) in OPERATORS.iter().enumerate() {
 		let mut node = NodeProcess::start_on(

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use atoma_runtime::AccountId;
 use codec::Decode;
-use common::{committed_spec, hex_encode, run_subcommand, storage_prefix, NodeProcess, TempDir};
+use common::{hex_encode, start_local_validators, storage_prefix, TempDir};
 use sp_keyring::Sr25519Keyring;
 
 /// The planned validator set (`ValidatorSet::Validators`) at the best block.
@@ -24,40 +24,11 @@ fn planned(rpc: &common::Rpc) -> Vec<AccountId> {
 #[test]
 fn a_validator_that_signs_two_blocks_for_one_slot_is_removed() {
 	let base = TempDir::new("equivocation");
-	let spec = committed_spec("local-raw.json").to_string_lossy().into_owned();
-
-	let alice_key = base.path("alice.key");
-	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
-	let alice_peer_id =
-		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
-	let mut alice = NodeProcess::start(&[
-		"--chain",
-		&spec,
-		"--alice",
-		"--base-path",
-		&base.path("alice"),
-		"--node-key-file",
-		&alice_key,
-	]);
-	alice.wait_for_rpc(Duration::from_secs(120));
-	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer_id);
-
 	// Bob, Charlie, and Charlie's twin: the same session keys in a second keystore.
-	let mut others = Vec::new();
-	for (name, key) in [("bob", "--bob"), ("charlie", "--charlie"), ("charlie-twin", "--charlie")] {
-		let mut node = NodeProcess::start(&[
-			"--chain",
-			&spec,
-			key,
-			"--base-path",
-			&base.path(name),
-			"--bootnodes",
-			&bootnode,
-			"--unsafe-force-node-key-generation",
-		]);
-		node.wait_for_rpc(Duration::from_secs(120));
-		others.push(node);
-	}
+	let (alice, others) = start_local_validators(
+		&base,
+		&[("bob", "--bob"), ("charlie", "--charlie"), ("charlie-twin", "--charlie")],
+	);
 
 	let rpc = alice.rpc();
 	let charlie = Sr25519Keyring::Charlie.to_account_id();

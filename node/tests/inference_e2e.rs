@@ -19,9 +19,9 @@ use atoma_support::{
 use codec::{Decode, Encode};
 use common::{
 	chain::{node_key, output_key, request_key, result_key, submit, value_key},
-	hex_encode, run_subcommand,
+	hex_encode,
 	worker::Worker,
-	NodeProcess, TempDir,
+	BootKey, NodeProcess, TempDir,
 };
 use serde_json::{json, Value};
 use sp_core::{sr25519, Pair};
@@ -253,16 +253,13 @@ struct TwoNodes {
 fn two_nodes(label: &str) -> TwoNodes {
 	let base = TempDir::new(label);
 	let (worker_a, worker_b) = (Worker::start(), Worker::start());
-	let alice_key = base.path("alice.key");
-	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
-	let alice_peer =
-		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
+	let boot_key = BootKey::generate(&base);
 	let alice_args: Vec<String> = [
 		"--dev",
 		"--base-path",
 		&base.path("alice"),
 		"--node-key-file",
-		&alice_key,
+		&boot_key.file,
 		"--inference-worker-url",
 		&worker_a.url(),
 	]
@@ -271,7 +268,7 @@ fn two_nodes(label: &str) -> TwoNodes {
 	.collect();
 	let mut alice = NodeProcess::start(&alice_args.iter().map(String::as_str).collect::<Vec<_>>());
 	alice.wait_for_rpc(STARTUP);
-	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer);
+	let bootnode = boot_key.address(&alice);
 	// Bob's node: not a block author on the dev chain, but it runs the off-chain worker with its
 	// `//Bob` worker key (inserted by `--bob`).
 	let mut bob = NodeProcess::start(&[

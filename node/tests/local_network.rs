@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use atoma_runtime::{AccountId, RuntimeCall};
 use codec::{Decode, Encode};
 use common::{
-	account_storage_key, committed_spec, hex_encode, run_subcommand, storage_prefix, AccountInfo,
-	NodeProcess, Rpc, TempDir,
+	account_storage_key, hex_encode, start_local_validators, storage_prefix, AccountInfo, Rpc,
+	TempDir,
 };
 use serde_json::json;
 use sp_core::{sr25519, Pair, H256};
@@ -127,42 +127,8 @@ fn upgrade_through_governance(rpc: &Rpc) {
 #[test]
 fn three_validators_produce_and_finalize_blocks() {
 	let base = TempDir::new("local-network");
-	let spec = committed_spec("local-raw.json").to_string_lossy().into_owned();
-
-	// Alice gets a fixed node key so the others can name her as their boot node.
-	let alice_key = base.path("alice.key");
-	run_subcommand(&["key", "generate-node-key", "--file", &alice_key]);
-	let alice_peer_id =
-		run_subcommand(&["key", "inspect-node-key", "--file", &alice_key]).trim().to_owned();
-
-	let mut alice = NodeProcess::start(&[
-		"--chain",
-		&spec,
-		"--alice",
-		"--base-path",
-		&base.path("alice"),
-		"--node-key-file",
-		&alice_key,
-	]);
-	alice.wait_for_rpc(Duration::from_secs(120));
-	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, alice_peer_id);
-
-	let mut others = Vec::new();
-	for name in ["bob", "charlie"] {
-		let mut node = NodeProcess::start(&[
-			"--chain",
-			&spec,
-			&format!("--{name}"),
-			"--base-path",
-			&base.path(name),
-			"--bootnodes",
-			&bootnode,
-			// Validators of non-dev chains must be given a network key; a throwaway one is fine.
-			"--unsafe-force-node-key-generation",
-		]);
-		node.wait_for_rpc(Duration::from_secs(120));
-		others.push(node);
-	}
+	let (alice, others) =
+		start_local_validators(&base, &[("bob", "--bob"), ("charlie", "--charlie")]);
 
 	// Every node sees both others.
 	let deadline = Instant::now() + Duration::from_secs(120);

@@ -294,6 +294,72 @@ pub fn committed_spec(name: &str) -> PathBuf {
 	PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("chain-spec").join(name)
 }
 
+/// A fixed network key for a network's first node, so that the others can name it as their boot
+/// node: start that node with `--node-key-file <file>`.
+pub struct BootKey {
+	pub file: String,
+	peer_id: String,
+}
+
+impl BootKey {
+	/// A new key in `base`.
+	pub fn generate(base: &TempDir) -> Self {
+		let file = base.path("boot-node.key");
+		run_subcommand(&["key", "generate-node-key", "--file", &file]);
+		let peer_id =
+			run_subcommand(&["key", "inspect-node-key", "--file", &file]).trim().to_owned();
+		BootKey { file, peer_id }
+	}
+
+	/// The `--bootnodes` address of `node`, started with this key.
+	pub fn address(&self, node: &NodeProcess) -> String {
+		format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", node.p2p_port, self.peer_id)
+	}
+}
+
+/// Validators of the committed `local` spec: Alice with a [`BootKey`], and `others` (each a
+/// base-path name and its key flag, e.g. `("bob", "--bob")`) booting from her, each with its RPC
+/// up.
+pub fn start_local_validators(
+	base: &TempDir,
+	others: &[(&str, &str)],
+) -> (NodeProcess, Vec<NodeProcess>) {
+	const STARTUP: Duration = Duration::from_secs(120);
+	let spec = committed_spec("local-raw.json").to_string_lossy().into_owned();
+	let boot_key = BootKey::generate(base);
+	let mut alice = NodeProcess::start(&[
+		"--chain",
+		&spec,
+		"--alice",
+		"--base-path",
+		&base.path("alice"),
+		"--node-key-file",
+		&boot_key.file,
+	]);
+	alice.wait_for_rpc(STARTUP);
+	let bootnode = boot_key.address(&alice);
+	let others = others
+		.iter()
+		.map(|(name, key)| {
+			let mut node = NodeProcess::start(&[
+				"--chain",
+				&spec,
+				key,
+				"--base-path",
+				&base.path(name),
+				"--bootnodes",
+				&bootnode,
+				// Validators of non-dev chains must be given a network key; a throwaway one is
+				// fine.
+				"--unsafe-force-node-key-generation",
+			]);
+			node.wait_for_rpc(STARTUP);
+			node
+		})
+		.collect();
+	(alice, others)
+}
+
 /// A fresh temporary directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
 
