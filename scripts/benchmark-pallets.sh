@@ -3,9 +3,8 @@
 #
 #   scripts/benchmark-pallets.sh [pallet ...]     # default: every pallet below
 #
-# Needs `frame-omni-bencher` 0.28.0 (the stable2609 build). It is not part of the node build: the
-# benchmarking CLI brings RocksDB, subxt and a second runtime (docs/build.md). The first run
-# installs it (about 30 min on 2 cores; needs Debian's libclang-dev and protobuf-compiler).
+# Needs `frame-omni-bencher` 0.28.0 (the stable2609 build), which `scripts/install-deps.sh
+# --with-benchmarks` installs on the first run (about 30 min on 2 cores; docs/build.md).
 #
 # The runtime is built with `--features runtime-benchmarks` in its own target dir, so the
 # benchmark wasm never replaces the one the node embeds. Run on an idle machine: the numbers are
@@ -25,15 +24,8 @@ fi
 
 bencher=$(command -v frame-omni-bencher || true)
 if [ -z "$bencher" ]; then
+	OMNI_ROOT=$OMNI_ROOT scripts/install-deps.sh --with-benchmarks
 	bencher="$OMNI_ROOT/bin/frame-omni-bencher"
-	if [ ! -x "$bencher" ]; then
-		echo "installing frame-omni-bencher 0.28.0 into $OMNI_ROOT"
-		if ! dpkg -s libclang-dev >/dev/null 2>&1; then
-			sudo_cmd=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
-			$sudo_cmd apt-get install -y -q libclang-dev
-		fi
-		cargo install frame-omni-bencher --version 0.28.0 --locked --root "$OMNI_ROOT"
-	fi
 fi
 
 CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release --locked -p atoma-runtime \

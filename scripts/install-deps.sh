@@ -19,21 +19,30 @@
 #   `cuda` feature (scripts/cuda-check.sh). The run command does not need them.
 # - With `--with-zombienet` (scripts/zombienet.sh passes it): zombienet (`@zombienet/cli` from the
 #   npm registry) into zombienet/node_modules, from zombienet/package-lock.json.
+# - With `--with-benchmarks` (scripts/benchmark-pallets.sh passes it): `frame-omni-bencher`
+#   0.28.0 (the stable2609 build) into ~/.cache/omni-bencher with `cargo install` (about 30 min
+#   on 2 cores; it needs Debian's libclang-dev, installed first). Not part of the node build: the
+#   benchmarking CLI brings RocksDB, subxt and a second runtime (docs/build.md).
 #
 # llama.cpp, which only the benchmark `scripts/bench-engine.sh` uses, is installed by that script.
 #
-#   scripts/install-deps.sh [--with-cuda] [--with-zombienet]
+#   scripts/install-deps.sh [--with-cuda] [--with-zombienet] [--with-benchmarks]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 with_cuda=false
 with_zombienet=false
+with_benchmarks=false
 for flag in "$@"; do
 	case "$flag" in
 		--with-cuda) with_cuda=true ;;
 		--with-zombienet) with_zombienet=true ;;
-		*) echo "usage: scripts/install-deps.sh [--with-cuda] [--with-zombienet]" >&2; exit 2 ;;
+		--with-benchmarks) with_benchmarks=true ;;
+		*)
+			echo "usage: scripts/install-deps.sh [--with-cuda] [--with-zombienet] [--with-benchmarks]" >&2
+			exit 2
+			;;
 	esac
 done
 
@@ -136,4 +145,22 @@ if $with_cuda; then
 		"$ATOMA_CUDA_DIR/venv/bin/pip" install -q "${cuda_packages[@]/%/==$ATOMA_CUDA_VERSION.*}"
 	fi
 	say "CUDA $ATOMA_CUDA_VERSION toolkit present ($ATOMA_CUDA_DIR)"
+fi
+
+# --- The FRAME benchmark CLI (scripts/benchmark-pallets.sh) ------------------------------------
+if $with_benchmarks; then
+	omni_root="${OMNI_ROOT:-$HOME/.cache/omni-bencher}"
+	if [ ! -x "$omni_root/bin/frame-omni-bencher" ]; then
+		if ! dpkg -s libclang-dev >/dev/null 2>&1; then
+			say "installing Debian's libclang-dev (frame-omni-bencher's build)"
+			$SUDO apt-get update -q >/dev/null
+			DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends libclang-dev >/dev/null
+		fi
+		say "installing frame-omni-bencher 0.28.0 into $omni_root (about 30 min on 2 cores)"
+		# Its own target directory: never the workspace's, whose build lock the tests need.
+		CARGO_TARGET_DIR="$omni_root/target" cargo install frame-omni-bencher --version 0.28.0 \
+			--locked --root "$omni_root"
+		rm -rf "$omni_root/target"
+	fi
+	say "frame-omni-bencher present ($omni_root/bin/frame-omni-bencher)"
 fi
