@@ -110,6 +110,10 @@ async function main() {
     while ((await api.query.nodeRegistry.currentEpoch()).toNumber() < activeFrom) {
       await new Promise((resolve) => setTimeout(resolve, 1_000));
     }
+    // The draw index takes subscriptions two blocks late, at most 64 a block.
+    while ((await api.query.modelRegistry.indexLen(MODEL, 0)).toNumber() < nodeIds.length) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
 
     // 3. The answer, computed once.
     const messages = [{ role: 'user', content: PROMPT }];

@@ -31,6 +31,8 @@ fi
 CARGO_TARGET_DIR=$BENCH_TARGET_DIR cargo build --release --locked -p atoma-runtime \
 	--features runtime-benchmarks
 wasm=$BENCH_TARGET_DIR/release/wbuild/atoma-runtime/atoma_runtime.compact.compressed.wasm
+# The raw results too: scripts/benchmark-scale.sh reads its table from them (FROM=...).
+mkdir -p "$BENCH_TARGET_DIR/bench-json"
 
 for dir in "${PALLETS[@]}"; do
 	pallet=pallet_${dir//-/_}
@@ -41,5 +43,6 @@ for dir in "${PALLETS[@]}"; do
 		--pallet "$pallet" --extrinsic '*' \
 		--steps "$STEPS" --repeat "$REPEAT" \
 		--template scripts/weights-template.hbs \
+		--json-file "$BENCH_TARGET_DIR/bench-json/$pallet.json" \
 		--output "pallets/$dir/src/weights.rs"
 done

@@ -40,8 +40,7 @@ use atoma_support::{
 use codec::Decode;
 use common::{
 	chain::{
-		account_key, dispute_key, node_key, request_key, result_key, submit, subscriptions_key,
-		value_key,
+		account_key, dispute_key, indexed_key, node_key, request_key, result_key, submit, value_key,
 	},
 	hex_encode,
 	worker::Worker,
@@ -255,8 +254,10 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 		let active = ids
 			.iter()
 			.all(|(node, _)| node_record(&rpc, *node).is_some_and(|r| r.active_from <= epoch));
+		// In the model's draw index, which follows subscriptions two blocks late.
+		let model = ModelId::from_name(b"smollm2-135m-instruct").expect("valid id");
 		let subscribed =
-			ids.iter().all(|(node, _)| rpc.storage(&subscriptions_key(*node), None).is_some());
+			ids.iter().all(|(node, _)| rpc.storage(&indexed_key(*node, &model), None).is_some());
 		if active && subscribed {
 			break;
 		}

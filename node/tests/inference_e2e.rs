@@ -18,7 +18,7 @@ use atoma_support::{
 };
 use codec::{Decode, Encode};
 use common::{
-	chain::{node_key, output_key, request_key, result_key, submit, value_key},
+	chain::{indexed_key, node_key, output_key, request_key, result_key, submit, value_key},
 	hex_encode,
 	worker::Worker,
 	BootKey, NodeProcess, TempDir,
@@ -324,7 +324,10 @@ fn two_nodes(label: &str) -> TwoNodes {
 			.storage(&hex_encode(&value_key(b"NodeRegistry", b"CurrentEpoch")), None)
 			.map(|raw| u32::decode(&mut &raw[..]).expect("an epoch"))
 			.unwrap_or(0);
-		if record.is_some_and(|r| r.active_from <= epoch) {
+		// Active, and in the model's draw index (two blocks after the subscription).
+		let model = ModelId::from_name(b"smollm2-135m-instruct").expect("valid id");
+		let indexed = rpc.storage(&indexed_key(NodeId(1), &model), None).is_some();
+		if record.is_some_and(|r| r.active_from <= epoch) && indexed {
 			break;
 		}
 		assert!(

@@ -317,7 +317,7 @@ impl_runtime_apis! {
 			model: atoma_support::ModelId,
 			echelon: atoma_support::EchelonId,
 		) -> Vec<atoma_support::NodeId> {
-			super::Inference::eligible_nodes(&model, echelon, &[])
+			super::Inference::eligible_nodes(&model, echelon)
 		}
 
 		fn echelons() -> Vec<crate::views::EchelonView> {

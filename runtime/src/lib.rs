@@ -85,7 +85,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 104,
+	spec_version: 105,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -215,6 +215,9 @@ type Migrations = (
 	pallet_inference::migrations::v3::MigrateV2ToV3<Runtime>,
 	pallet_disputes::migrations::v1::MigrateV0ToV1<Runtime>,
 	pallet_validator_set::migrations::InitializeFromSession<Runtime>,
+	pallet_node_registry::migrations::v2::MigrateV1ToV2<Runtime>,
+	pallet_model_registry::migrations::v2::MigrateToV2<Runtime>,
+	pallet_inference::migrations::v4::MigrateV3ToV4<Runtime>,
 );
 
 /// Executive: handles dispatch to the various modules.

@@ -352,7 +352,10 @@ mod registries {
 			let model = ModelRegistry::model(&default_model()).expect("default model");
 			assert_eq!(model.status, ModelStatus::Approved);
 			assert_eq!(model.weights_root, DEFAULT_MODEL_WEIGHTS_ROOT);
-			assert_eq!(ModelRegistry::subscribers(&default_model(), EchelonId(0)), vec![NodeId(0)]);
+			assert_eq!(
+				ModelRegistry::indexed_nodes(&default_model(), EchelonId(0)),
+				vec![NodeId(0)]
+			);
 			assert_eq!(pallet_node_registry::EpochLength::<Runtime>::get(), DEV_EPOCH_LENGTH);
 			check_invariants();
 		});
@@ -377,6 +380,7 @@ mod registries {
 	#[test]
 	fn an_operator_joins_subscribes_and_leaves() {
 		ext_for("development").execute_with(|| {
+			System::set_block_number(1);
 			let bob = Sr25519Keyring::Bob;
 			let issuance = Balances::total_issuance();
 			assert_ok!(NodeRegistry::register_node(
@@ -393,8 +397,15 @@ mod registries {
 				node,
 				default_model()
 			));
+			// Drawable two blocks later (`IndexDelay`): a block author cannot steer a draw with it.
 			assert_eq!(
-				ModelRegistry::subscribers(&default_model(), EchelonId(0)),
+				ModelRegistry::indexed_nodes(&default_model(), EchelonId(0)),
+				vec![NodeId(0)]
+			);
+			System::set_block_number(3);
+			ModelRegistry::on_initialize(3);
+			assert_eq!(
+				ModelRegistry::indexed_nodes(&default_model(), EchelonId(0)),
 				vec![NodeId(0), node]
 			);
 			assert!(!NodeRegistry::is_eligible(node, 0), "from the next epoch");
@@ -411,8 +422,13 @@ mod registries {
 				RuntimeOrigin::signed(bob.to_account_id()),
 				node
 			));
-			assert_eq!(ModelRegistry::subscribers(&default_model(), EchelonId(0)), vec![NodeId(0)]);
 			assert!(!ModelRegistry::is_subscribed(node, &default_model()));
+			System::set_block_number(boundary + 2);
+			ModelRegistry::on_initialize(boundary + 2);
+			assert_eq!(
+				ModelRegistry::indexed_nodes(&default_model(), EchelonId(0)),
+				vec![NodeId(0)]
+			);
 			check_invariants();
 			assert_eq!(Balances::total_issuance(), issuance, "holds move no issuance");
 		});

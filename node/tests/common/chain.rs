@@ -50,9 +50,17 @@ pub fn node_key(node: NodeId) -> String {
 	twox64_map_key(b"NodeRegistry", b"Nodes", node)
 }
 
-/// `ModelRegistry::NodeSubscriptions` storage key of `node`.
-pub fn subscriptions_key(node: NodeId) -> String {
-	twox64_map_key(b"ModelRegistry", b"NodeSubscriptions", node)
+/// `ModelRegistry::IndexPositions` storage key of (`node`, `model`): present once the node is in
+/// the model's draw index (`IndexDelay` blocks after it subscribed).
+pub fn indexed_key(node: NodeId, model: &atoma_support::ModelId) -> String {
+	let mut key = value_key(b"ModelRegistry", b"IndexPositions");
+	let encoded = node.encode();
+	key.extend(sp_crypto_hashing::twox_64(&encoded));
+	key.extend(encoded);
+	let encoded = model.encode();
+	key.extend(sp_crypto_hashing::blake2_128(&encoded));
+	key.extend(encoded);
+	hex_encode(&key)
 }
 
 /// `Disputes::Disputes` storage key of the dispute over `request`.

@@ -13,7 +13,7 @@ use atoma_primitives::{
 	output::{decode_canonical, CANONICAL_OUTPUT_HEADER_LEN},
 };
 use atoma_support::{
-	draw::draw,
+	draw::{draw_indexed, max_tries},
 	inference::{Claim, DisputeCase, DisputeOutcome, DisputedRequests},
 	ModelRegistry, NodeId, NodeRegistry, RequestId, SlashSplit,
 };
@@ -241,24 +241,34 @@ impl<T: Config> Pallet<T> {
 		sp_io::hashing::blake2_256(&(b"atoma/arbiter-seed/v1", randomness, id.0, round).encode())
 	}
 
-	/// Draw the current round's arbiters: eligible subscribers of the model in the parties'
-	/// echelon that are neither parties, nor arbiters already, nor timed out on this dispute.
+	/// Draw the current round's arbiters: subscribers of the model in the parties' echelon
+	/// (from the model registry's draw index, `draw_indexed`: uniform, at most
+	/// `draw::max_tries` positions read, whatever the number of subscribers) that are still
+	/// subscribed, neither parties, nor arbiters already, nor timed out on this dispute, and
+	/// have `ArbiterCollateral` free.
 	fn draw_round(id: RequestId, mut dispute: Dispute<T>, now: BlockNumberFor<T>) {
 		let collateral = T::ArbiterCollateral::get();
-		let candidates: Vec<NodeId> = T::Models::subscribers(&dispute.model, dispute.echelon)
-			.into_iter()
-			.filter(|n| {
-				!dispute.is_party(*n)
-					&& !dispute.arbiters.contains(n)
-					&& !dispute.excluded.contains(n)
-					&& T::Nodes::is_eligible(*n, collateral)
-			})
-			.collect();
-		let wanted = round_quorum(T::ArbiterQuorum::get(), dispute.round) as usize;
+		// Never more than the arbiters list can still take (`MaxArbiters` covers every round).
+		let room = T::MaxArbiters::get().saturating_sub(dispute.arbiters.len() as u32);
+		let wanted = round_quorum(T::ArbiterQuorum::get(), dispute.round).min(room);
 		let seed = Self::arbiter_seed(&Self::draw_randomness(), id, dispute.round);
+		let candidates = draw_indexed(
+			T::Models::indexed_count(&dispute.model, dispute.echelon),
+			wanted as usize,
+			max_tries(wanted),
+			seed,
+			|position| T::Models::indexed_node(&dispute.model, dispute.echelon, position),
+			|n| {
+				!dispute.is_party(n)
+					&& !dispute.arbiters.contains(&n)
+					&& !dispute.excluded.contains(&n)
+					&& T::Models::is_subscribed(n, &dispute.model)
+					&& T::Nodes::is_eligible(n, collateral)
+			},
+		);
 		let round_start = dispute.arbiters.len() as u32;
 		let mut drawn = Vec::new();
-		for node in draw(candidates, wanted, seed) {
+		for node in candidates {
 			// Eligibility was checked with the arbiter's collateral just above.
 			if T::Nodes::reserve_collateral(node, collateral).is_err() {
 				continue;

@@ -118,6 +118,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxDeviceNameLen = ConstU32<16>;
 	type MaxEchelons = ConstU32<8>;
 	type MaxNodesPerEchelon = ConstU32<64>;
+	type FreeCollateralDelay = ConstU32<0>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
 	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
@@ -136,6 +137,9 @@ impl pallet_model_registry::Config for Test {
 	type MaxSubscribersPerModel = ConstU32<64>;
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<4>;
+	// The draw index follows subscriptions at once here.
+	type IndexDelay = ConstU32<0>;
+	type MaxIndexChangesPerBlock = ConstU32<64>;
 	type MismatchThreshold = ConstU32<2>;
 	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
@@ -189,7 +193,6 @@ impl pallet_inference::Config for Test {
 	type MaxPendingSelections = ConstU32<4>;
 	type MaxSelectionsPerBlock = ConstU32<3>;
 	type SelectionDelay = ConstU32<1>;
-	type MaxCandidates = ConstU32<64>;
 	type MaxDeadlinesPerBlock = ConstU32<4>;
 	type ResultRetention = ConstU32<50>;
 	type OutputRetention = ConstU32<20>;

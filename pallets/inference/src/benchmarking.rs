@@ -32,10 +32,18 @@ use crate::{
 	Pallet as Inference,
 };
 
-/// Nodes subscribed to the benchmark model: as many as a draw may have candidates (the model
-/// registry's bound), since submission freezes them all and the draw checks them all.
+/// Nodes subscribed to the benchmark model: enough for a `MaxQuorum` quorum, its replacements
+/// and a verifier. A draw reads at most `draw::max_tries` positions of the index whatever its
+/// length (`select_at_scale` shows it from 10 to 10,000 nodes); its refused tries are charged
+/// separately (`draw_tries`).
 fn subscribers<T: Config>() -> u32 {
-	T::MaxCandidates::get()
+	2 * T::MaxQuorum::get() + 2
+}
+
+/// 10^e nodes, at most as many as one model may have subscribers in one echelon (the node
+/// registry's bound is as large).
+fn scale<T: Config>(e: u32) -> u32 {
+	10u32.saturating_pow(e).min(T::Models::benchmark_max_subscribers())
 }
 
 /// The block in which a request submitted now is drawn.
@@ -65,13 +73,25 @@ struct Setup<T: Config> {
 
 /// `count` eligible nodes with keystore worker keys, all subscribed to a fresh approved model.
 fn serving<T: Config>(count: u32) -> Setup<T> {
+	serving_keyed::<T>(count, count)
+}
+
+/// `count` eligible nodes, the first `keyed` with keystore worker keys, all subscribed to a
+/// fresh approved model.
+fn serving_keyed<T: Config>(count: u32, keyed: u32) -> Setup<T> {
 	let mut nodes = Vec::new();
 	let mut echelon = None;
 	for i in 0..count {
 		let operator: T::AccountId = account("operator", i, 0);
 		let node = T::Nodes::benchmark_node(&operator, echelon);
-		let key = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
-		T::Nodes::benchmark_set_worker_key(node, key);
+		let key = match i < keyed {
+			true => {
+				let key = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+				T::Nodes::benchmark_set_worker_key(node, key);
+				key
+			},
+			false => T::Nodes::node(node).map(|n| n.worker_key).unwrap_or_else(|| panic!("node")),
+		};
 		echelon = T::Nodes::node(node).map(|n| n.echelon);
 		nodes.push((node, key));
 	}
@@ -449,6 +469,105 @@ mod benchmarks {
 				.map_err(|_| "the output is authorized")?;
 		}
 		Ok(())
+	}
+
+	/// `t` tries of a draw that all land on nodes unable to take the job (their collateral all
+	/// reserved): what a draw costs beyond the tries that succeed.
+	#[benchmark]
+	fn draw_tries(t: Linear<0, { atoma_support::draw::max_tries(T::MaxQuorum::get()) }>) {
+		let setup = serving_keyed::<T>(subscribers::<T>(), 0);
+		for (node, _) in &setup.nodes {
+			let free = T::Nodes::node(*node).map(|n| n.collateral).unwrap_or_default();
+			T::Nodes::reserve_collateral(*node, free).unwrap_or_else(|e| panic!("reserve: {e:?}"));
+		}
+		let count = T::Models::indexed_count(&setup.model, setup.echelon);
+		let drawn;
+
+		#[block]
+		{
+			drawn = atoma_support::draw::draw_indexed(
+				count,
+				T::MaxQuorum::get() as usize,
+				t,
+				[7; 32],
+				|position| T::Models::indexed_node(&setup.model, setup.echelon, position),
+				|node| Inference::<T>::can_take_job(node, &setup.model, &[]),
+			);
+		}
+
+		assert!(drawn.is_empty());
+	}
+
+	/// Selecting one `MaxQuorum` Sampling request among 10^e subscribers (`--steps 4`: 10, 100,
+	/// 1,000, 10,000), every other one busy: flat in `e`.
+	#[benchmark]
+	fn select_at_scale(e: Linear<1, 4>) {
+		let count = scale::<T>(e).max(2 * T::MaxQuorum::get());
+		let setup = serving_keyed::<T>(count, 0);
+		for (node, _) in setup.nodes.iter().step_by(2) {
+			let free = T::Nodes::node(*node).map(|n| n.collateral).unwrap_or_default();
+			T::Nodes::reserve_collateral(*node, free).unwrap_or_else(|e| panic!("reserve: {e:?}"));
+		}
+		let owner = user::<T>();
+		let n = T::MaxQuorum::get();
+		let id = Inference::<T>::do_submit_request(
+			owner,
+			spec(&setup, VerificationMode::Sampling { n }, 16),
+			None,
+		)
+		.unwrap_or_else(|e| panic!("submit: {e:?}"));
+		let now = draw_block::<T>();
+		frame_system::Pallet::<T>::set_block_number(now);
+
+		#[block]
+		{
+			Inference::<T>::do_tick(now);
+		}
+
+		assert!(Requests::<T>::get(id).is_some_and(|r| r.phase != Phase::AwaitingSelection));
+	}
+
+	/// The commitment that settles a `MaxQuorum` Sampling request among 10^e subscribers:
+	/// flat in `e` (settlement touches only the request's nodes).
+	#[benchmark]
+	fn settle_at_scale(e: Linear<1, 4>) {
+		let count = scale::<T>(e).max(T::MaxQuorum::get());
+		let setup = serving_keyed::<T>(count, 0);
+		let owner = user::<T>();
+		let n = T::MaxQuorum::get();
+		let id = selected::<T>(&owner, spec(&setup, VerificationMode::Sampling { n }, 16));
+		let nodes = Requests::<T>::get(id).map(|r| r.nodes.to_vec()).unwrap_or_default();
+		assert_eq!(nodes.len() as u32, n, "a full quorum drawn");
+		let o = output(256);
+		let q = quorum_commitments(&o, n);
+		let trace_root = token_trace_root(&o);
+		for (i, node) in nodes.iter().enumerate().skip(1) {
+			let commitment = Commitment::Quorum {
+				root: q.root,
+				leaf: q.leaves[i],
+				input_tokens: 100,
+				output_tokens: 256,
+				trace_root,
+			};
+			Commitments::<T>::insert(id, node, commitment);
+		}
+		let last = nodes[0];
+		let key = sp_io::crypto::sr25519_generate(KEY_TYPE, None);
+		T::Nodes::benchmark_set_worker_key(last, key);
+		let kind = CommitmentKind::Quorum {
+			root: q.root,
+			leaf: q.leaves[0],
+			input_tokens: 100,
+			output_tokens: 256,
+			trace_root,
+		};
+		let payload = CommitmentPayload { request: id, node: last, kind };
+		let signature = signed::<T>(&payload, &key);
+
+		#[extrinsic_call]
+		submit_commitment(RawOrigin::Authorized, payload, signature);
+
+		assert!(Results::<T>::get(id).is_some());
 	}
 
 	/// Selecting `s` `MaxQuorum` Sampling requests in one block.

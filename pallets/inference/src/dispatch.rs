@@ -99,10 +99,11 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::InvalidTimeout
 		);
 		let price = T::Nodes::price_per_token(spec.echelon).ok_or(Error::<T>::NoPriceForEchelon)?;
-		let candidates = Self::eligible_nodes(&spec.model, spec.echelon, &[]);
-		let eligible = candidates.len() as u32;
-		ensure!(eligible > 0, Error::<T>::NoEligibleNodes);
-		ensure!(eligible >= spec.mode.public_nodes(), Error::<T>::TooFewEligibleNodes);
+		// Who can take the job is known only at the draw (nodes get busy, or leave): here, the
+		// model must have enough subscribers in the echelon's draw index.
+		let indexed = T::Models::indexed_count(&spec.model, spec.echelon);
+		ensure!(indexed > 0, Error::<T>::NoEligibleNodes);
+		ensure!(indexed >= spec.mode.public_nodes(), Error::<T>::TooFewEligibleNodes);
 		let per_node = request_fee(spec.input_tokens, spec.params.max_output_tokens, price)
 			.ok_or(Error::<T>::FeeOverflow)?;
 		if let VerificationMode::CrossValidation { p, .. } = spec.mode {
@@ -123,8 +124,6 @@ impl<T: Config> Pallet<T> {
 		T::Currency::hold(&HoldReason::RequestEscrow.into(), &owner, escrow)
 			.map_err(|_| Error::<T>::InsufficientBalance)?;
 		NextRequestId::<T>::put(next);
-		// The model registry bounds subscribers by `MaxCandidates`: nothing is cut here.
-		SelectionCandidates::<T>::insert(id, BoundedVec::truncate_from(candidates));
 		Requests::<T>::insert(
 			id,
 			Request {
@@ -327,16 +326,53 @@ impl<T: Config> Pallet<T> {
 		Ok(output)
 	}
 
-	/// The nodes subscribed to `model` in `echelon` that may take a job now, without `excluded`.
+	/// Draw up to `wanted` nodes for a job of `model` in `echelon` from the model registry's draw
+	/// index with `seed` (protocol §6, `atoma_support::draw::draw_indexed`): uniform positions,
+	/// skipping nodes that cannot take the job (in `excluded`, no longer subscribed, or
+	/// without `JobCollateral` free: busy, short of collateral, leaving), at most
+	/// `draw::max_tries(wanted)` positions read. The cost does not depend on how many nodes
+	/// serve the model.
+	pub(crate) fn draw_nodes(
+		model: &atoma_support::ModelId,
+		echelon: atoma_support::EchelonId,
+		wanted: u32,
+		seed: [u8; 32],
+		excluded: &[atoma_support::NodeId],
+	) -> Vec<atoma_support::NodeId> {
+		atoma_support::draw::draw_indexed(
+			T::Models::indexed_count(model, echelon),
+			wanted as usize,
+			atoma_support::draw::max_tries(wanted),
+			seed,
+			|position| T::Models::indexed_node(model, echelon, position),
+			|node| Self::can_take_job(node, model, excluded),
+		)
+	}
+
+	/// Whether `node`, drawn from `model`'s index, can take a job of it now: not in `excluded`,
+	/// still subscribed, and with `JobCollateral` free.
+	pub(crate) fn can_take_job(
+		node: atoma_support::NodeId,
+		model: &atoma_support::ModelId,
+		excluded: &[atoma_support::NodeId],
+	) -> bool {
+		!excluded.contains(&node)
+			&& T::Models::is_subscribed(node, model)
+			&& T::Nodes::is_eligible(node, T::JobCollateral::get())
+	}
+
+	/// The nodes of `model`'s draw index in `echelon` that could take a job now. Reads the
+	/// whole index (up to `MaxSubscribersPerModel` nodes): for runtime APIs, never for calls.
 	pub fn eligible_nodes(
 		model: &atoma_support::ModelId,
 		echelon: atoma_support::EchelonId,
-		excluded: &[atoma_support::NodeId],
 	) -> Vec<atoma_support::NodeId> {
 		let collateral = T::JobCollateral::get();
-		T::Models::subscribers(model, echelon)
-			.into_iter()
-			.filter(|n| !excluded.contains(n) && T::Nodes::is_eligible(*n, collateral))
+		(0..T::Models::indexed_count(model, echelon))
+			.filter_map(|position| T::Models::indexed_node(model, echelon, position))
+			.filter(|n| {
+				T::Models::is_subscribed(*n, model) && T::Nodes::is_eligible(*n, collateral)
+			})
 			.collect()
 	}
 

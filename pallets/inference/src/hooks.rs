@@ -51,7 +51,20 @@ impl<T: Config> Pallet<T> {
 		let pruning = T::DbWeight::get()
 			.reads_writes(2, 2)
 			.saturating_add(T::DbWeight::get().reads_writes(pruned, pruned.saturating_mul(3)));
+		// Every draw (a selection, a closing window's replacements, a convicted node's) may read
+		// its tries' worth of nodes that cannot take the job.
+		let draws = selected.saturating_add(closed).saturating_add(redrawn);
+		let refused_tries =
+			T::WeightInfo::draw_tries(atoma_support::draw::max_tries(T::MaxQuorum::get()))
+				.saturating_mul(draws.into());
+		// The selection benchmarks run on a small index, and storage is slower in a deeper
+		// trie: what one draw costs more among 10,000 subscribers than among 10, each.
+		let at_scale = T::WeightInfo::select_at_scale(crate::MAX_SCALE)
+			.saturating_sub(T::WeightInfo::select_at_scale(1))
+			.saturating_mul(draws.into());
 		T::WeightInfo::on_initialize_selection(selected)
+			.saturating_add(refused_tries)
+			.saturating_add(at_scale)
 			.saturating_add(pruning)
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 			.saturating_add(disputes)
@@ -210,12 +223,9 @@ impl<T: Config> Pallet<T> {
 	fn select(id: RequestId, now: BlockNumberFor<T>) {
 		let Some(mut request) = Requests::<T>::get(id) else { return };
 		let seed = selection::selection_seed(&Self::selection_randomness(), id);
-		// A request queued before candidates were frozen draws from the eligible nodes of now.
-		let candidates = Self::take_frozen_candidates(id, &request)
-			.unwrap_or_else(|| Self::eligible_nodes(&request.model, request.echelon, &[]));
-		let wanted = request.mode.public_nodes() as usize;
-		let drawn = selection::draw(candidates.clone(), wanted, seed);
-		if drawn.len() < wanted {
+		let wanted = request.mode.public_nodes();
+		let drawn = Self::draw_nodes(&request.model, request.echelon, wanted, seed, &[]);
+		if drawn.len() < wanted as usize {
 			Self::fail(id, request, FailureReason::NoEligibleNodes);
 			return;
 		}
@@ -230,7 +240,9 @@ impl<T: Config> Pallet<T> {
 			Assignments::<T>::insert(node, id, ());
 		}
 		if let VerificationMode::CrossValidation { n, p } = request.mode {
-			let others = (candidates.len() as u32).saturating_sub(1);
+			// The verifiers come from the other subscribers: sortition expects `n` of them.
+			let others =
+				T::Models::indexed_count(&request.model, request.echelon).saturating_sub(1);
 			request.sortition_threshold = sortition::threshold(p, n, others);
 		}
 		request.selection_seed = seed;
@@ -323,11 +335,13 @@ impl<T: Config> Pallet<T> {
 		Self::redraw(id, request, late, now);
 	}
 
-	/// Replace `late` (released already, and never drawn again for this request): candidates are
-	/// frozen now, and the replacements drawn `SelectionDelay - 1` blocks later (at once with a
-	/// delay of 1) from randomness nobody has now: whoever decided who is late (the node itself,
-	/// or an author censoring its commitment) cannot know who replaces it. If that is not
-	/// possible (`MaxRedraws` rounds done, or too few candidates), refund the request.
+	/// Replace `late` (released already, and never drawn again for this request): the
+	/// replacements are drawn `SelectionDelay - 1` blocks later (at once with a delay of 1) from
+	/// randomness nobody has now: whoever decided who is late (the node itself, or an author
+	/// censoring its commitment) cannot know who replaces it, and the index they are drawn from
+	/// follows subscriptions `IndexDelay` blocks late, so it cannot be changed to suit that
+	/// randomness either. If that is not possible (`MaxRedraws` rounds done, or too few nodes
+	/// indexed), refund the request.
 	fn redraw(
 		id: RequestId,
 		mut request: crate::Request<T>,
@@ -337,12 +351,12 @@ impl<T: Config> Pallet<T> {
 		let out_of_rounds = request.redraws >= T::MaxRedraws::get();
 		let mut excluded: Vec<NodeId> = request.excluded.to_vec();
 		excluded.extend(late.iter().copied());
-		let mut busy: Vec<NodeId> = excluded.clone();
-		busy.extend(request.nodes.iter().copied());
-		busy.extend(request.verifiers.iter().copied());
-		let candidates = Self::eligible_nodes(&request.model, request.echelon, &busy);
 		request.excluded = BoundedVec::truncate_from(excluded);
-		if out_of_rounds || candidates.len() < late.len() {
+		// Enough nodes indexed besides those on the job, or none can be drawn.
+		let on_job = (request.nodes.len() as u32).saturating_add(request.verifiers.len() as u32);
+		let indexed = T::Models::indexed_count(&request.model, request.echelon);
+		let too_few = indexed.saturating_sub(on_job) < late.len() as u32;
+		if out_of_rounds || too_few {
 			let reason = if out_of_rounds {
 				FailureReason::TimedOut
 			} else {
@@ -352,43 +366,19 @@ impl<T: Config> Pallet<T> {
 		}
 		let delay: BlockNumberFor<T> = T::SelectionDelay::get().saturating_sub(1).into();
 		if delay.is_zero() {
-			return Self::replace(id, request, candidates, now);
+			return Self::replace(id, request, now);
 		}
 		let Ok(at) = Self::schedule_deadline(now.saturating_add(delay), id) else {
 			return Self::fail_replacing(id, request, FailureReason::Overloaded);
 		};
-		// The model registry bounds subscribers by `MaxCandidates`: nothing is cut here.
-		SelectionCandidates::<T>::insert(id, BoundedVec::truncate_from(candidates));
 		request.phase = Phase::Redrawing { at };
 		Requests::<T>::insert(id, request);
 		Self::deposit_event(Event::RedrawScheduled { request: id, at });
 	}
 
-	/// The block of a pending redraw: draw the replacements from the frozen candidates that can
-	/// still take the job.
+	/// The block of a pending redraw: draw the replacements.
 	fn draw_replacements(id: RequestId, request: crate::Request<T>, now: BlockNumberFor<T>) {
-		let candidates = Self::take_frozen_candidates(id, &request).unwrap_or_default();
-		Self::replace(id, request, candidates, now)
-	}
-
-	/// The candidates frozen for `id` (`None` if none were) that can still take its job: still
-	/// subscribed to its model in its echelon, with free collateral, and not already working on
-	/// it.
-	fn take_frozen_candidates(id: RequestId, request: &crate::Request<T>) -> Option<Vec<NodeId>> {
-		let collateral = T::JobCollateral::get();
-		let frozen = SelectionCandidates::<T>::take(id)?;
-		Some(
-			frozen
-				.into_iter()
-				.filter(|n| {
-					!request.nodes.contains(n)
-						&& !request.verifiers.contains(n)
-						&& T::Models::is_subscribed(*n, &request.model)
-						&& T::Nodes::node(*n).is_some_and(|s| s.echelon == request.echelon)
-						&& T::Nodes::is_eligible(*n, collateral)
-				})
-				.collect(),
-		)
+		Self::replace(id, request, now)
 	}
 
 	/// The request fails while some of its nodes wait for replacement: they were released
@@ -396,18 +386,13 @@ impl<T: Config> Pallet<T> {
 	fn fail_replacing(id: RequestId, mut request: crate::Request<T>, reason: FailureReason) {
 		let excluded = request.excluded.clone();
 		request.nodes.retain(|n| !excluded.contains(n));
-		SelectionCandidates::<T>::remove(id);
 		Self::fail(id, request, reason);
 	}
 
-	/// Draw replacements for the nodes of `request` that are in `excluded` from `candidates`,
-	/// with this block's randomness, and open a fresh commit window.
-	fn replace(
-		id: RequestId,
-		mut request: crate::Request<T>,
-		candidates: Vec<NodeId>,
-		now: BlockNumberFor<T>,
-	) {
+	/// Draw replacements for the nodes of `request` that are in `excluded`, with this block's
+	/// randomness, from the nodes not on the job nor excluded from it, and open a fresh commit
+	/// window.
+	fn replace(id: RequestId, mut request: crate::Request<T>, now: BlockNumberFor<T>) {
 		let late: Vec<NodeId> =
 			request.nodes.iter().copied().filter(|n| request.excluded.contains(n)).collect();
 		let seed = selection::redraw_seed(
@@ -415,7 +400,11 @@ impl<T: Config> Pallet<T> {
 			&request.selection_seed,
 			now.saturated_into(),
 		);
-		let fresh = selection::draw(candidates, late.len(), seed);
+		let mut busy: Vec<NodeId> = request.excluded.to_vec();
+		busy.extend(request.nodes.iter().copied());
+		busy.extend(request.verifiers.iter().copied());
+		let fresh =
+			Self::draw_nodes(&request.model, request.echelon, late.len() as u32, seed, &busy);
 		if fresh.len() < late.len() {
 			return Self::fail_replacing(id, request, FailureReason::NoEligibleNodes);
 		}

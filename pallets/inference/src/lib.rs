@@ -37,6 +37,10 @@ pub use types::{
 };
 pub use weights::WeightInfo;
 
+/// The scale component of the `*_at_scale` benchmarks at its largest: 10^4 subscribers of a
+/// model, the runtime's bound. Draws and settlement are charged at it.
+pub const MAX_SCALE: u32 = 4;
+
 /// Log target of this pallet.
 pub const LOG_TARGET: &str = "runtime::inference";
 
@@ -93,7 +97,7 @@ pub mod pallet {
 	pub type BalanceOf<T> =
 		<<T as Config>::Currency as Inspect<<T as frame_system::Config>::AccountId>>::Balance;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(3);
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(4);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -197,11 +201,6 @@ pub mod pallet {
 		#[pallet::constant]
 		type SelectionDelay: Get<u32>;
 
-		/// The most candidates a draw keeps from submission to the draw: the model registry's
-		/// bound on subscribers of a model.
-		#[pallet::constant]
-		type MaxCandidates: Get<u32>;
-
 		/// Deadlines falling in one block at most; bounds `on_initialize`. A full block pushes a
 		/// deadline a few blocks later.
 		#[pallet::constant]
@@ -244,14 +243,6 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type PendingSelections<T: Config> =
 		StorageValue<_, BoundedVec<RequestId, T::MaxPendingSelections>, ValueQuery>;
-
-	/// The candidates of a request awaiting its draw: the model's eligible subscribers in its
-	/// echelon when it was submitted. Frozen then, because the author of the block whose VRF
-	/// output seeds the draw knows that output in advance and could otherwise add or drop
-	/// candidates in its block; at the draw, those no longer eligible are left out.
-	#[pallet::storage]
-	pub type SelectionCandidates<T: Config> =
-		StorageMap<_, Twox64Concat, RequestId, BoundedVec<NodeId, T::MaxCandidates>>;
 
 	/// Requests whose commit or reveal window ends in a block.
 	#[pallet::storage]
@@ -560,6 +551,7 @@ pub mod pallet {
 		#[pallet::call_index(1)]
 		#[pallet::weight(
 			T::WeightInfo::submit_commitment()
+				.max(T::WeightInfo::settle_at_scale(crate::MAX_SCALE))
 				.saturating_add(T::Disputes::open_dispute_weight())
 				.saturating_add(T::OnOutcome::max_weight())
 		)]

@@ -113,3 +113,60 @@ pub mod v3 {
 		<T as frame_system::Config>::DbWeight,
 	>;
 }
+
+/// Version 4: draws read the model registry's draw index instead of candidate lists frozen per
+/// request (`SelectionCandidates`), which are dropped. They existed only for requests awaiting
+/// a draw (at most `MaxPendingSelections`, and those redrawing): one block clears them.
+pub mod v4 {
+	use frame_support::{
+		migrations::VersionedMigration, pallet_prelude::*, storage_alias,
+		traits::UncheckedOnRuntimeUpgrade,
+	};
+
+	use crate::{Config, Pallet};
+
+	/// The frozen candidate lists of version 3.
+	#[storage_alias]
+	pub type SelectionCandidates<T: Config> =
+		StorageMap<Pallet<T>, Twox64Concat, atoma_support::RequestId, alloc::vec::Vec<u8>>;
+
+	/// Removes every frozen candidate list.
+	pub struct DropFrozenCandidates<T>(core::marker::PhantomData<T>);
+
+	impl<T: Config> UncheckedOnRuntimeUpgrade for DropFrozenCandidates<T> {
+		fn on_runtime_upgrade() -> Weight {
+			let removed = SelectionCandidates::<T>::clear(u32::MAX, None).backend;
+			T::DbWeight::get().writes(u64::from(removed).saturating_add(1))
+		}
+	}
+
+	/// [`DropFrozenCandidates`], run once, from storage version 3 to 4.
+	pub type MigrateV3ToV4<T> = VersionedMigration<
+		3,
+		4,
+		DropFrozenCandidates<T>,
+		Pallet<T>,
+		<T as frame_system::Config>::DbWeight,
+	>;
+
+	#[cfg(test)]
+	mod tests {
+		use frame_support::traits::{GetStorageVersion, OnRuntimeUpgrade, StorageVersion};
+
+		use super::*;
+		use crate::mock::*;
+
+		#[test]
+		fn frozen_candidate_lists_are_dropped() {
+			new_test_ext().execute_with(|| {
+				StorageVersion::new(3).put::<Pallet<Test>>();
+				for id in 0..5 {
+					SelectionCandidates::<Test>::insert(atoma_support::RequestId(id), vec![1u8; 8]);
+				}
+				MigrateV3ToV4::<Test>::on_runtime_upgrade();
+				assert_eq!(SelectionCandidates::<Test>::iter_keys().count(), 0);
+				assert_eq!(Pallet::<Test>::on_chain_storage_version(), 4);
+			});
+		}
+	}
+}

@@ -94,6 +94,11 @@ parameter_types! {
 	/// 1 (the block after the submission) in most tests; the runtime's 2 where it matters.
 	pub static SelectionDelay: u32 = 1;
 	pub static MaxDeadlinesPerBlock: u32 = 4;
+	/// 0 (the draw index follows subscriptions at once) in most tests; the runtime's 2 where
+	/// it matters.
+	pub static IndexDelay: u32 = 0;
+	/// 0 (freed collateral counts at once) in most tests; the runtime's 2 where it matters.
+	pub static FreeCollateralDelay: u32 = 0;
 	pub const Treasury: AccountId = TREASURY;
 	pub const MaxOwnerShare: Perbill = Perbill::from_percent(20);
 	pub const TimeoutSlash: Perbill = Perbill::from_percent(10);
@@ -111,6 +116,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxDeviceNameLen = ConstU32<16>;
 	type MaxEchelons = ConstU32<4>;
 	type MaxNodesPerEchelon = ConstU32<64>;
+	type FreeCollateralDelay = FreeCollateralDelay;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
 	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
@@ -129,6 +135,8 @@ impl pallet_model_registry::Config for Test {
 	type MaxSubscribersPerModel = ConstU32<64>;
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<4>;
+	type IndexDelay = IndexDelay;
+	type MaxIndexChangesPerBlock = ConstU32<64>;
 	type MismatchThreshold = ConstU32<2>;
 	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
@@ -182,7 +190,6 @@ impl pallet_inference::Config for Test {
 	type MaxPendingSelections = MaxPendingSelections;
 	type MaxSelectionsPerBlock = MaxSelectionsPerBlock;
 	type SelectionDelay = SelectionDelay;
-	type MaxCandidates = ConstU32<64>;
 	type MaxDeadlinesPerBlock = MaxDeadlinesPerBlock;
 	type ResultRetention = ConstU32<50>;
 	type OutputRetention = ConstU32<20>;

@@ -404,16 +404,6 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		ensure!(Assignments::<T>::iter().count() == assigned, "an assignment outlived its job");
-		// Frozen candidates wait for their draw only.
-		for id in SelectionCandidates::<T>::iter_keys() {
-			ensure!(
-				Requests::<T>::get(id).is_some_and(|r| matches!(
-					r.phase,
-					Phase::AwaitingSelection | Phase::Redrawing { .. }
-				)),
-				"candidates outlived their draw"
-			);
-		}
 		// Every result and output is queued to expire.
 		for (kind, count) in [
 			(crate::types::Expiring::Result, Results::<T>::iter_keys().count()),

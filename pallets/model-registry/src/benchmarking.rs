@@ -1,5 +1,11 @@
-//! Benchmarks (FRAME v2), one per call plus the deregistration hook, each in its worst case.
-//! Nodes come from the node registry through `NodeRegistry::benchmark_node`.
+//! Benchmarks (FRAME v2), one per call plus the deregistration hook and the index's block
+//! work, each in its worst case. Nodes come from the node registry through
+//! `NodeRegistry::benchmark_node`.
+//!
+//! Calls whose cost could grow with a model's subscribers take `e`: 10^e subscribers (up to
+//! `MaxSubscribersPerModel - 1`) are in the index already, so `--steps 4` measures 10, 100,
+//! 1,000 and 10,000; their weights are flat in `e` (docs/benchmarks.md). Those subscribers are
+//! written straight into the index (the calls read only its length and last position).
 
 // Benchmark setup may panic and do plain arithmetic: it never runs on chain.
 #![allow(clippy::panic, clippy::arithmetic_side_effects)]
@@ -52,6 +58,7 @@ pub fn serving_model<T: Config>(nodes: &[NodeId]) -> ModelId {
 		Registry::<T>::do_subscribe(operator, *node, model.clone())
 			.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
 	}
+	flush_index::<T>();
 	model
 }
 
@@ -60,6 +67,57 @@ fn node<T: Config>(operator: &T::AccountId, echelon: Option<EchelonId>) -> (Node
 	let node = T::Nodes::benchmark_node(operator, echelon);
 	let echelon = T::Nodes::node(node).map(|n| n.echelon).unwrap_or_else(|| panic!("node exists"));
 	(node, echelon)
+}
+
+/// 10^e, at most `MaxSubscribersPerModel - 1`: how many subscribers a scale benchmark starts with.
+fn scale<T: Config>(e: u32) -> u32 {
+	10u32.saturating_pow(e).min(T::MaxSubscribersPerModel::get().saturating_sub(1))
+}
+
+/// Put `count` subscribers (ids no real node has) in the index of (`model`, `echelon`) and its
+/// count, as if they had subscribed `IndexDelay` blocks ago.
+fn fill_index<T: Config>(model: &ModelId, echelon: EchelonId, count: u32) {
+	let start = IndexLen::<T>::get(model, echelon);
+	for i in 0..count {
+		let node = NodeId(u64::MAX - u64::from(start + i));
+		IndexedNodes::<T>::insert((model, echelon, start + i), node);
+		IndexPositions::<T>::insert(node, model, (echelon, start + i));
+	}
+	IndexLen::<T>::insert(model, echelon, start + count);
+	SubscriberCount::<T>::mutate(model, echelon, |c| *c += count);
+	Models::<T>::mutate(model, |record| {
+		if let Some(record) = record {
+			if !record.echelons.contains(&echelon) {
+				let _ = record.echelons.try_push(echelon);
+			}
+		}
+	});
+}
+
+/// Apply every queued index change now.
+fn flush_index<T: Config>() {
+	let (head, tail) = IndexQueueBounds::<T>::get();
+	for seq in head..tail {
+		if let Some(change) = IndexQueue::<T>::take(seq) {
+			Registry::<T>::apply_index_change(change);
+		}
+	}
+	IndexQueueBounds::<T>::put((tail, tail));
+}
+
+/// One queued change waits, so that the next one is queued too (as on a busy chain).
+fn queue_one<T: Config>(model: &ModelId, echelon: EchelonId) {
+	let (head, tail) = IndexQueueBounds::<T>::get();
+	let due = frame_system::Pallet::<T>::block_number() + 1_000u32.into();
+	let change = crate::IndexChange {
+		node: NodeId(u64::MAX),
+		model: model.clone(),
+		echelon,
+		join: false,
+		due,
+	};
+	IndexQueue::<T>::insert(tail, change);
+	IndexQueueBounds::<T>::put((head, tail + 1));
 }
 
 /// Subscribe `count` fresh nodes to `model` in `echelon`.
@@ -108,24 +166,18 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// Removing a model with `s` subscriptions spread over up to `MaxEchelonsPerModel` echelons.
+	/// Removing a model with subscribers in `MaxEchelonsPerModel` echelons, `e` giving each
+	/// 10^e of them, with all but one place of `Unindexing` taken: the subscriptions end later,
+	/// in `update_index`.
 	#[benchmark]
-	fn remove_model(
-		s: Linear<0, { Registry::<T>::max_subscriptions_per_model() }>,
-	) -> Result<(), BenchmarkError> {
+	fn remove_model(e: Linear<1, 4>) -> Result<(), BenchmarkError> {
+		for i in 1..crate::MAX_MODELS_UNINDEXING {
+			let other = approved_model::<T>(i);
+			Registry::<T>::do_remove_model(other).unwrap_or_else(|e| panic!("remove: {e:?}"));
+		}
 		let model = approved_model::<T>(0);
-		let per_echelon = T::MaxSubscribersPerModel::get();
-		let mut left = s;
-		let mut round = 0;
-		while left > 0 {
-			let operator: T::AccountId = account("first", round, 0);
-			let (first, echelon) = node::<T>(&operator, None);
-			Registry::<T>::do_subscribe(operator, first, model.clone())
-				.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
-			let here = left.min(per_echelon);
-			subscribe_many::<T>(&model, echelon, here - 1, round);
-			left -= here;
-			round += 1;
+		for echelon in 0..T::MaxEchelonsPerModel::get() {
+			fill_index::<T>(&model, EchelonId(1_000 + echelon), scale::<T>(e));
 		}
 		let origin =
 			T::RemoveOrigin::try_successful_origin().map_err(|_| BenchmarkError::Weightless)?;
@@ -134,21 +186,20 @@ mod benchmarks {
 		_(origin as T::RuntimeOrigin, model.clone());
 
 		assert!(!Models::<T>::contains_key(&model));
+		assert!(Registry::<T>::is_unindexing(&model));
 		Ok(())
 	}
 
+	/// Subscribing with 10^e subscribers in the index already (the cost is flat in `e`): the
+	/// node's first subscription, so the node registry counts its bid, and a change waits in
+	/// the queue.
 	#[benchmark]
-	fn subscribe() {
+	fn subscribe(e: Linear<1, 4>) {
 		let model = approved_model::<T>(0);
 		let operator: T::AccountId = whitelisted_caller();
 		let (node, echelon) = node::<T>(&operator, None);
-		// The index is full but for one place; the node already has all but one subscription.
-		subscribe_many::<T>(&model, echelon, T::MaxSubscribersPerModel::get() - 1, 0);
-		for i in 1..T::MaxSubscriptionsPerNode::get() {
-			let other = approved_model::<T>(i);
-			Registry::<T>::do_subscribe(operator.clone(), node, other)
-				.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
-		}
+		fill_index::<T>(&model, echelon, scale::<T>(e));
+		queue_one::<T>(&model, echelon);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node, model.clone());
@@ -156,14 +207,18 @@ mod benchmarks {
 		assert!(NodeSubscriptions::<T>::get(node).contains(&model));
 	}
 
+	/// Unsubscribing with 10^e subscribers in the index (flat in `e`): the node's only
+	/// subscription, so the node registry hears that it stopped serving.
 	#[benchmark]
-	fn unsubscribe() {
+	fn unsubscribe(e: Linear<1, 4>) {
 		let model = approved_model::<T>(0);
 		let operator: T::AccountId = whitelisted_caller();
 		let (node, echelon) = node::<T>(&operator, None);
-		subscribe_many::<T>(&model, echelon, T::MaxSubscribersPerModel::get() - 1, 0);
+		fill_index::<T>(&model, echelon, scale::<T>(e));
 		Registry::<T>::do_subscribe(operator.clone(), node, model.clone())
 			.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
+		flush_index::<T>();
+		queue_one::<T>(&model, echelon);
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node, model.clone());
@@ -171,12 +226,76 @@ mod benchmarks {
 		assert!(!NodeSubscriptions::<T>::get(node).contains(&model));
 	}
 
+	/// A block applying `a` queued departures, each moving the last node of a 1,000-long
+	/// index into the leaver's place.
+	#[benchmark]
+	fn apply_index_changes(a: Linear<0, { T::MaxIndexChangesPerBlock::get() }>) {
+		// Past genesis, where changes are queued rather than applied at once.
+		frame_system::Pallet::<T>::set_block_number(1u32.into());
+		let model = approved_model::<T>(0);
+		let operator: T::AccountId = account("leaver", 0, 0);
+		let (first, echelon) = node::<T>(&operator, None);
+		let mut leavers = vec![(operator, first)];
+		for i in 1..a {
+			let operator: T::AccountId = account("leaver", i, 0);
+			let node = node::<T>(&operator, Some(echelon)).0;
+			leavers.push((operator, node));
+		}
+		leavers.truncate(a as usize);
+		for (operator, node) in &leavers {
+			Registry::<T>::do_subscribe(operator.clone(), *node, model.clone())
+				.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
+		}
+		flush_index::<T>();
+		// The leavers sit first; others fill the index behind them and move into their places.
+		fill_index::<T>(&model, echelon, scale::<T>(3));
+		for (operator, node) in &leavers {
+			Registry::<T>::do_unsubscribe(operator.clone(), *node, model.clone())
+				.unwrap_or_else(|e| panic!("unsubscribe: {e:?}"));
+		}
+		let (head, tail) = IndexQueueBounds::<T>::get();
+		assert_eq!(tail - head, u64::from(a), "every departure waits in the queue");
+		// Every queued change is due.
+		let now = frame_system::Pallet::<T>::block_number() + 1_000u32.into();
+
+		#[block]
+		{
+			Registry::<T>::update_index(now);
+		}
+
+		let (head, tail) = IndexQueueBounds::<T>::get();
+		assert_eq!(head, tail);
+		for (_, node) in &leavers {
+			assert!(!IndexPositions::<T>::contains_key(node, &model));
+		}
+	}
+
+	/// A block clearing `c` index entries of a removed model, each ending a node's last
+	/// subscription.
+	#[benchmark]
+	fn unindex_subscriptions(c: Linear<0, { T::MaxIndexChangesPerBlock::get() }>) {
+		let removed = approved_model::<T>(1);
+		let operator: T::AccountId = account("first", 0, 0);
+		let (_, echelon) = node::<T>(&operator, None);
+		subscribe_many::<T>(&removed, echelon, c, 1);
+		flush_index::<T>();
+		Registry::<T>::do_remove_model(removed.clone()).unwrap_or_else(|e| panic!("remove: {e:?}"));
+		let now = frame_system::Pallet::<T>::block_number();
+
+		#[block]
+		{
+			Registry::<T>::update_index(now);
+		}
+
+		assert_eq!(IndexLen::<T>::get(&removed, echelon), 0);
+	}
+
 	#[benchmark]
 	fn report_weights_mismatch() {
 		let model = approved_model::<T>(0);
 		let operator: T::AccountId = whitelisted_caller();
 		let (node, echelon) = node::<T>(&operator, None);
-		subscribe_many::<T>(&model, echelon, T::MaxSubscribersPerModel::get() - 1, 0);
+		fill_index::<T>(&model, echelon, T::MaxSubscribersPerModel::get() - 1);
 		Registry::<T>::do_subscribe(operator.clone(), node, model.clone())
 			.unwrap_or_else(|e| panic!("subscribe: {e:?}"));
 		fund::<T>(&operator);

@@ -32,6 +32,8 @@ impl<T: Config> Pallet<T> {
 	) -> Result<ModelId, DispatchError> {
 		let model = ModelId::from_name(&model).ok_or(Error::<T>::InvalidModelId)?;
 		ensure!(!Models::<T>::contains_key(&model), Error::<T>::ModelExists);
+		// The index of a removed model with this id is still being cleared.
+		ensure!(!Self::is_unindexing(&model), Error::<T>::ModelExists);
 		let source: BoundedVec<u8, T::MaxSourceLen> =
 			source.try_into().map_err(|_| Error::<T>::SourceTooLong)?;
 		ensure!(owner_share <= T::MaxOwnerShare::get(), Error::<T>::OwnerShareTooHigh);
@@ -81,21 +83,15 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Returns the number of subscriptions that ended.
-	pub(crate) fn do_remove_model(model: ModelId) -> Result<u32, DispatchError> {
+	/// The subscriptions end later, as `on_initialize` clears the model's index: removal costs
+	/// the same with 10 subscribers or 10,000.
+	pub(crate) fn do_remove_model(model: ModelId) -> DispatchResult {
 		let record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
-		let mut ended = 0u32;
-		for echelon in record.echelons.iter().copied() {
-			for node in Subscribers::<T>::take(&model, echelon) {
-				NodeSubscriptions::<T>::mutate(node, |models| models.retain(|m| *m != model));
-				ended = ended.saturating_add(1);
-				Self::deposit_event(Event::NodeUnsubscribed {
-					node,
-					model: model.clone(),
-					echelon,
-				});
-			}
-		}
+		let ended = record.echelons.iter().fold(0u32, |sum, echelon| {
+			sum.saturating_add(SubscriberCount::<T>::get(&model, echelon))
+		});
+		Unindexing::<T>::try_mutate(|queue| queue.try_push((model.clone(), record.echelons)))
+			.map_err(|_| Error::<T>::TooManyModelsUnindexing)?;
 		T::Currency::release(
 			&HoldReason::ModelDeposit.into(),
 			&record.owner,
@@ -108,7 +104,7 @@ impl<T: Config> Pallet<T> {
 		ContextLengths::<T>::remove(&model);
 		MismatchReports::<T>::remove(&model);
 		Self::deposit_event(Event::ModelRemoved { model, unsubscribed: ended });
-		Ok(ended)
+		Ok(())
 	}
 
 	pub(crate) fn do_subscribe(
@@ -124,16 +120,21 @@ impl<T: Config> Pallet<T> {
 		ensure!(record.status == ModelStatus::Approved, Error::<T>::ModelNotApproved);
 		let mut subscriptions = NodeSubscriptions::<T>::get(node);
 		ensure!(!subscriptions.contains(&model), Error::<T>::AlreadySubscribed);
+		let first = subscriptions.is_empty();
 		subscriptions.try_push(model.clone()).map_err(|_| Error::<T>::TooManySubscriptions)?;
-		let mut subscribers = Subscribers::<T>::get(&model, echelon);
-		subscribers.try_push(node).map_err(|_| Error::<T>::TooManySubscribers)?;
+		let count = SubscriberCount::<T>::get(&model, echelon);
+		ensure!(count < T::MaxSubscribersPerModel::get(), Error::<T>::TooManySubscribers);
 		if !record.echelons.contains(&echelon) {
 			record.echelons.try_push(echelon).map_err(|_| Error::<T>::TooManyEchelons)?;
 			Models::<T>::insert(&model, record);
 		}
 		NodeSubscriptions::<T>::insert(node, subscriptions);
-		Subscribers::<T>::insert(&model, echelon, subscribers);
-		Self::deposit_event(Event::NodeSubscribed { node, model, echelon });
+		SubscriberCount::<T>::insert(&model, echelon, count.saturating_add(1));
+		Self::deposit_event(Event::NodeSubscribed { node, model: model.clone(), echelon });
+		if first {
+			T::Nodes::serving_changed(node);
+		}
+		Self::queue_index_change(node, model, echelon, true);
 		Ok(())
 	}
 
@@ -271,22 +272,45 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// End `node`'s subscription to `model` in `echelon`, updating both indexes.
+	/// End `node`'s subscription to `model` in `echelon` now; the node leaves the draw index
+	/// `IndexDelay` blocks later.
 	pub(crate) fn end_subscription(node: NodeId, model: &ModelId, echelon: EchelonId) {
-		NodeSubscriptions::<T>::mutate(node, |models| models.retain(|m| m != model));
-		let now_empty = Subscribers::<T>::mutate(model, echelon, |nodes| {
-			nodes.retain(|n| *n != node);
-			nodes.is_empty()
-		});
+		if Self::forget_subscription(node, model, echelon) {
+			Self::queue_index_change(node, model.clone(), echelon, false);
+		}
+	}
+
+	/// Drop `node`'s subscription to `model` from the subscription records (not the index);
+	/// `false` if it had none.
+	pub(crate) fn forget_subscription(node: NodeId, model: &ModelId, echelon: EchelonId) -> bool {
+		let mut subscriptions = NodeSubscriptions::<T>::get(node);
+		let before = subscriptions.len();
+		subscriptions.retain(|m| m != model);
+		if subscriptions.len() == before {
+			return false;
+		}
+		let now_empty = subscriptions.is_empty();
 		if now_empty {
-			Subscribers::<T>::remove(model, echelon);
+			NodeSubscriptions::<T>::remove(node);
+		} else {
+			NodeSubscriptions::<T>::insert(node, subscriptions);
+		}
+		let count = SubscriberCount::<T>::get(model, echelon).saturating_sub(1);
+		if count == 0 {
+			SubscriberCount::<T>::remove(model, echelon);
 			Models::<T>::mutate(model, |record| {
 				if let Some(record) = record {
 					record.echelons.retain(|e| *e != echelon);
 				}
 			});
+		} else {
+			SubscriberCount::<T>::insert(model, echelon, count);
 		}
 		Self::deposit_event(Event::NodeUnsubscribed { node, model: model.clone(), echelon });
+		if now_empty {
+			T::Nodes::serving_changed(node);
+		}
+		true
 	}
 
 	/// The node's echelon, if `operator` operates it and it is active.
@@ -333,11 +357,13 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// Invariants: the two subscription indexes agree, nodes sit in their own echelon, a model's
-	/// `echelons` lists exactly those with subscribers, and deposits held equal those recorded.
+	/// Invariants: subscription counts match the subscriptions, a model's `echelons` lists
+	/// exactly those with subscribers, nodes sit in their own echelon, the draw index is dense
+	/// and agrees with its position map (and, once no change waits, with the subscriptions), and
+	/// deposits and bonds held equal those recorded.
 	#[cfg(any(test, feature = "std", feature = "try-runtime"))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
-		use alloc::collections::btree_map::BTreeMap;
+		use alloc::collections::{btree_map::BTreeMap, btree_set::BTreeSet};
 		use frame_support::traits::fungible::InspectHold;
 
 		let mut deposits = BTreeMap::<T::AccountId, BalanceOf<T>>::new();
@@ -346,7 +372,7 @@ impl<T: Config> Pallet<T> {
 			*sum = sp_runtime::Saturating::saturating_add(*sum, record.deposit);
 			for echelon in record.echelons.iter() {
 				ensure!(
-					!Subscribers::<T>::get(&model, echelon).is_empty(),
+					SubscriberCount::<T>::get(&model, echelon) > 0,
 					"a listed echelon has no subscribers"
 				);
 			}
@@ -366,22 +392,62 @@ impl<T: Config> Pallet<T> {
 			let held = T::Currency::balance_on_hold(&HoldReason::MismatchBond.into(), &operator);
 			ensure!(held == sum, "held report bonds differ from the recorded sum");
 		}
-		let mut pairs = 0usize;
-		for (model, echelon, nodes) in Subscribers::<T>::iter() {
-			let record = Models::<T>::get(&model).ok_or("subscribers of an unknown model")?;
-			ensure!(record.echelons.contains(&echelon), "an echelon with subscribers is unlisted");
-			for node in nodes.iter() {
-				ensure!(
-					NodeSubscriptions::<T>::get(node).contains(&model),
-					"subscriber index and node subscriptions disagree"
-				);
-				let summary = T::Nodes::node(*node).ok_or("subscription of an unknown node")?;
-				ensure!(summary.echelon == echelon, "node subscribed outside its echelon");
-				pairs = pairs.saturating_add(1);
+		// Subscriptions, counted per (model, echelon).
+		let mut counted = BTreeMap::<(ModelId, EchelonId), u32>::new();
+		let mut subscribed = BTreeSet::<(NodeId, ModelId)>::new();
+		for (node, models) in NodeSubscriptions::<T>::iter() {
+			ensure!(!models.is_empty(), "an empty subscription list is stored");
+			let summary = T::Nodes::node(node).ok_or("subscription of an unknown node")?;
+			for model in models.iter() {
+				let count = counted.entry((model.clone(), summary.echelon)).or_default();
+				*count = count.saturating_add(1);
+				subscribed.insert((node, model.clone()));
 			}
 		}
-		let listed: usize = NodeSubscriptions::<T>::iter_values().map(|models| models.len()).sum();
-		ensure!(listed == pairs, "node subscriptions and subscriber index disagree");
+		let stored: BTreeMap<_, _> =
+			SubscriberCount::<T>::iter().map(|(m, e, count)| ((m, e), count)).collect();
+		ensure!(stored == counted, "subscriber counts differ from the subscriptions");
+		for (model, echelon) in counted.keys() {
+			if let Some(record) = Models::<T>::get(model) {
+				ensure!(
+					record.echelons.contains(echelon),
+					"an echelon with subscribers is unlisted"
+				);
+			} else {
+				ensure!(Self::is_unindexing(model), "subscribers of an unknown model");
+			}
+		}
+		// The index: dense positions that agree with the position map.
+		let mut indexed = BTreeSet::<(NodeId, ModelId)>::new();
+		for (model, echelon, len) in IndexLen::<T>::iter() {
+			ensure!(len <= T::MaxSubscribersPerModel::get(), "an index over its bound");
+			for position in 0..len {
+				let node = IndexedNodes::<T>::get((&model, echelon, position))
+					.ok_or("a hole in the draw index")?;
+				ensure!(
+					IndexPositions::<T>::get(node, &model) == Some((echelon, position)),
+					"the draw index and its position map disagree"
+				);
+				let summary = T::Nodes::node(node).ok_or("an unknown node indexed")?;
+				ensure!(summary.echelon == echelon, "node indexed outside its echelon");
+				ensure!(indexed.insert((node, model.clone())), "a node indexed twice");
+			}
+		}
+		ensure!(
+			IndexedNodes::<T>::iter_keys().count() == indexed.len()
+				&& IndexPositions::<T>::iter_keys().count() == indexed.len(),
+			"draw index entries beyond the index lengths"
+		);
+		let (head, tail) = IndexQueueBounds::<T>::get();
+		ensure!(head <= tail, "index queue bounds reversed");
+		ensure!(
+			IndexQueue::<T>::iter_keys().all(|seq| (head..tail).contains(&seq))
+				&& IndexQueue::<T>::iter_keys().count() as u64 == tail.saturating_sub(head),
+			"index queue entries outside its bounds"
+		);
+		if head == tail && Unindexing::<T>::get().is_empty() {
+			ensure!(indexed == subscribed, "the settled draw index differs from the subscriptions");
+		}
 		Ok(())
 	}
 }

@@ -18,6 +18,8 @@ extern crate alloc;
 #[cfg(feature = "runtime-benchmarks")]
 pub mod benchmarking;
 mod dispatch;
+mod index;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 mod registry_impl;
@@ -28,7 +30,7 @@ pub mod weights;
 
 pub use pallet::*;
 pub use registry_impl::ServingNodes;
-pub use types::ModelRecord;
+pub use types::{IndexChange, ModelRecord};
 pub use weights::WeightInfo;
 
 /// Log target of this pallet.
@@ -46,7 +48,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::Perbill;
 
-	use super::{ModelRecord, WeightInfo};
+	use super::{IndexChange, ModelRecord, WeightInfo};
 
 	/// The balance type of [`Config::Currency`].
 	pub type BalanceOf<T> =
@@ -60,10 +62,22 @@ pub mod pallet {
 	>;
 	/// A genesis model: (id, owner, weights root, tokenizer hash, source, owner share).
 	pub type GenesisModel<AccountId> = (Vec<u8>, AccountId, [u8; 32], [u8; 32], Vec<u8>, Perbill);
-	/// The nodes subscribed to one (model, echelon).
-	pub type SubscribersOf<T> = BoundedVec<NodeId, <T as Config>::MaxSubscribersPerModel>;
+	/// A change of the draw index, as queued.
+	pub type IndexChangeOf<T> = IndexChange<BlockNumberFor<T>>;
+	/// Removed models whose draw index is being cleared: (model, echelons left to clear).
+	pub type UnindexingOf<T> = BoundedVec<
+		(ModelId, BoundedVec<EchelonId, <T as Config>::MaxEchelonsPerModel>),
+		ConstU32<MAX_MODELS_UNINDEXING>,
+	>;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// The scale component of the benchmarks at its largest: 10^4 subscribers. The weights
+	/// are flat in it (docs/benchmarks.md); calls are charged at it.
+	pub const MAX_SCALE: u32 = 4;
+
+	/// How many removed models may wait for their index to be cleared at once.
+	pub const MAX_MODELS_UNINDEXING: u32 = 16;
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -101,9 +115,21 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxSourceLen: Get<u32>;
 
-		/// How many nodes may subscribe to one model in one echelon.
+		/// How many nodes may subscribe to one model in one echelon. Draws cost the same at any
+		/// number (`atoma_support::draw::draw_indexed`).
 		#[pallet::constant]
 		type MaxSubscribersPerModel: Get<u32>;
+
+		/// How many blocks after a subscription begins or ends the draw index follows: at least
+		/// 2 where draws use the parent block's randomness, so that the author who knows it
+		/// cannot change the index the draw reads. 0 updates the index at once (tests).
+		#[pallet::constant]
+		type IndexDelay: Get<u32>;
+
+		/// How many index changes (queued ones, and entries of removed models) one block applies
+		/// at most; the rest wait for the next block.
+		#[pallet::constant]
+		type MaxIndexChangesPerBlock: Get<u32>;
 
 		/// In how many echelons one model may have subscribers.
 		#[pallet::constant]
@@ -140,17 +166,48 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type Models<T: Config> = StorageMap<_, Blake2_128Concat, ModelId, ModelRecordOf<T>>;
 
-	/// The index of subscribed nodes per (model, echelon), in subscription order.
+	/// How many nodes are subscribed to each (model, echelon) now; bounded by
+	/// `MaxSubscribersPerModel`.
 	#[pallet::storage]
-	pub type Subscribers<T: Config> = StorageDoubleMap<
+	pub type SubscriberCount<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, ModelId, Twox64Concat, EchelonId, u32, ValueQuery>;
+
+	/// The length of the draw index of each (model, echelon): positions `0..len` are filled.
+	/// It follows [`SubscriberCount`] `IndexDelay` blocks late.
+	#[pallet::storage]
+	pub type IndexLen<T: Config> =
+		StorageDoubleMap<_, Blake2_128Concat, ModelId, Twox64Concat, EchelonId, u32, ValueQuery>;
+
+	/// The draw index: (model, echelon, position) → node. A node that leaves is replaced by
+	/// the last one (swap-remove), so positions stay dense and a draw reads only what it picks.
+	#[pallet::storage]
+	pub type IndexedNodes<T: Config> = StorageNMap<
 		_,
-		Blake2_128Concat,
-		ModelId,
-		Twox64Concat,
-		EchelonId,
-		SubscribersOf<T>,
-		ValueQuery,
+		(
+			NMapKey<Blake2_128Concat, ModelId>,
+			NMapKey<Twox64Concat, EchelonId>,
+			NMapKey<Twox64Concat, u32>,
+		),
+		NodeId,
 	>;
+
+	/// Where each indexed node sits: (node, model) → (echelon, position).
+	#[pallet::storage]
+	pub type IndexPositions<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, NodeId, Blake2_128Concat, ModelId, (EchelonId, u32)>;
+
+	/// Index changes waiting for their block, first in first out: sequence number → change.
+	#[pallet::storage]
+	pub type IndexQueue<T: Config> = StorageMap<_, Twox64Concat, u64, IndexChangeOf<T>>;
+
+	/// The sequence numbers of the oldest queued index change and of the next one to queue.
+	#[pallet::storage]
+	pub type IndexQueueBounds<T: Config> = StorageValue<_, (u64, u64), ValueQuery>;
+
+	/// Removed models whose draw index is still being cleared, oldest first. A model id cannot
+	/// be registered again until its index is gone.
+	#[pallet::storage]
+	pub type Unindexing<T: Config> = StorageValue<_, UnindexingOf<T>, ValueQuery>;
 
 	/// The models each node is subscribed to.
 	#[pallet::storage]
@@ -202,7 +259,8 @@ pub mod pallet {
 		},
 		/// Governance approved the model: nodes may subscribe and users request it.
 		ModelApproved { model: ModelId },
-		/// Governance removed the model; `unsubscribed` subscriptions ended.
+		/// Governance removed the model; its `unsubscribed` subscriptions end as its index is
+		/// cleared, over the next blocks (each with `NodeUnsubscribed`).
 		ModelRemoved { model: ModelId, unsubscribed: u32 },
 		/// The model was suspended after `reports` weights-mismatch reports.
 		ModelSuspended { model: ModelId, reports: u32 },
@@ -210,6 +268,11 @@ pub mod pallet {
 		NodeSubscribed { node: NodeId, model: ModelId, echelon: EchelonId },
 		/// The node's subscription to the model ended.
 		NodeUnsubscribed { node: NodeId, model: ModelId, echelon: EchelonId },
+		/// The node entered the model's draw index in its echelon (`IndexDelay` blocks after
+		/// it subscribed) at `position`.
+		NodeIndexed { node: NodeId, model: ModelId, echelon: EchelonId, position: u32 },
+		/// The node left the model's draw index in its echelon.
+		NodeUnindexed { node: NodeId, model: ModelId, echelon: EchelonId },
 		/// The node reported that the model's weights do not match the registered root; the
 		/// model has `reports` reports since its last approval.
 		WeightsMismatchReported { node: NodeId, model: ModelId, reports: u32 },
@@ -286,6 +349,9 @@ pub mod pallet {
 		ContextTooShort,
 		/// The node's worker declared an execution profile other than the one its echelon pins.
 		ProfileMismatch,
+		/// `MAX_MODELS_UNINDEXING` removed models are still having their index cleared; try
+		/// again in a few blocks.
+		TooManyModelsUnindexing,
 	}
 
 	#[pallet::genesis_config]
@@ -311,6 +377,13 @@ pub mod pallet {
 		fn integrity_test() {
 			assert!(T::MismatchThreshold::get() > 0, "MismatchThreshold must be at least 1");
 			assert!(T::MaxSubscribersPerModel::get() > 0, "MaxSubscribersPerModel must be >= 1");
+			assert!(T::MaxIndexChangesPerBlock::get() > 0, "MaxIndexChangesPerBlock must be >= 1");
+		}
+
+		/// Apply the index changes that are due, then clear removed models' index entries,
+		/// `MaxIndexChangesPerBlock` in all at most.
+		fn on_initialize(now: BlockNumberFor<T>) -> Weight {
+			Self::update_index(now)
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -356,19 +429,19 @@ pub mod pallet {
 			Self::do_approve_model(model)
 		}
 
-		/// Remove a model: every subscription ends and the deposit goes back to the owner.
+		/// Remove a model: it can no longer be requested, the deposit goes back to the owner,
+		/// and its subscriptions end as the following blocks clear its draw index
+		/// (`MaxIndexChangesPerBlock` entries a block), whatever their number.
 		///
 		/// - `origin`: `RemoveOrigin`.
+		/// - fewer than `MAX_MODELS_UNINDEXING` removed models are still being cleared.
 		///
-		/// Weight: charged for `MaxEchelonsPerModel x MaxSubscribersPerModel` subscriptions,
-		/// refunded to the number that ended. Emits `NodeUnsubscribed` for each, then
-		/// `ModelRemoved`.
+		/// Emits `ModelRemoved`, then `NodeUnsubscribed` for each subscription as it is cleared.
 		#[pallet::call_index(2)]
-		#[pallet::weight(<T as Config>::WeightInfo::remove_model(Pallet::<T>::max_subscriptions_per_model()))]
-		pub fn remove_model(origin: OriginFor<T>, model: ModelId) -> DispatchResultWithPostInfo {
+		#[pallet::weight(<T as Config>::WeightInfo::remove_model(MAX_SCALE))]
+		pub fn remove_model(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
 			T::RemoveOrigin::ensure_origin(origin)?;
-			let ended = Self::do_remove_model(model)?;
-			Ok(Some(<T as Config>::WeightInfo::remove_model(ended)).into())
+			Self::do_remove_model(model)
 		}
 
 		/// Subscribe a node to an approved model, in the node's echelon.
@@ -377,6 +450,7 @@ pub mod pallet {
 		///
 		/// Emits `NodeSubscribed`.
 		#[pallet::call_index(3)]
+		#[pallet::weight(<T as Config>::WeightInfo::subscribe(MAX_SCALE))]
 		pub fn subscribe(origin: OriginFor<T>, node: NodeId, model: ModelId) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
 			Self::do_subscribe(operator, node, model)
@@ -388,6 +462,7 @@ pub mod pallet {
 		///
 		/// Emits `NodeUnsubscribed`.
 		#[pallet::call_index(4)]
+		#[pallet::weight(<T as Config>::WeightInfo::unsubscribe(MAX_SCALE))]
 		pub fn unsubscribe(origin: OriginFor<T>, node: NodeId, model: ModelId) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
 			Self::do_unsubscribe(operator, node, model)
@@ -450,13 +525,6 @@ pub mod pallet {
 			ContextLengths::<T>::insert(&model, tokens);
 			Self::deposit_event(Event::ContextLengthSet { model, tokens });
 			Ok(())
-		}
-	}
-
-	impl<T: Config> Pallet<T> {
-		/// The most subscriptions one model can have over all echelons.
-		pub fn max_subscriptions_per_model() -> u32 {
-			T::MaxEchelonsPerModel::get().saturating_mul(T::MaxSubscribersPerModel::get())
 		}
 	}
 }

@@ -108,6 +108,8 @@ pub fn set_active(node: NodeId, active: bool) {
 }
 
 thread_local! {
+	/// The nodes the registry said began or stopped serving, in order.
+	pub static SERVING_CHANGES: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
 	/// Nodes whose worker declared an execution profile other than their echelon's.
 	pub static OTHER_PROFILE: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
 }
@@ -159,6 +161,9 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 	fn accrue_fee(_node: NodeId, _payer: &AccountId, _amount: Balance) -> DispatchResult {
 		Ok(())
 	}
+	fn serving_changed(node: NodeId) {
+		SERVING_CHANGES.with(|c| c.borrow_mut().push(node));
+	}
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_node(operator: &AccountId, echelon: Option<EchelonId>) -> NodeId {
 		let id = NODES.with(|n| n.borrow().len() as u64);
@@ -176,6 +181,8 @@ impl NodeRegistry<AccountId, Balance> for FakeNodes {
 
 parameter_types! {
 	pub const MaxOwnerShare: Perbill = Perbill::from_percent(20);
+	/// As the runtime's: the index follows subscriptions two blocks late.
+	pub static IndexDelay: u32 = 2;
 }
 
 impl pallet_model_registry::Config for Test {
@@ -190,6 +197,8 @@ impl pallet_model_registry::Config for Test {
 	type MaxSubscribersPerModel = ConstU32<3>;
 	type MaxEchelonsPerModel = ConstU32<2>;
 	type MaxSubscriptionsPerNode = ConstU32<2>;
+	type IndexDelay = IndexDelay;
+	type MaxIndexChangesPerBlock = ConstU32<3>;
 	type MismatchThreshold = ConstU32<2>;
 	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
@@ -197,7 +206,7 @@ impl pallet_model_registry::Config for Test {
 
 #[derive(Default)]
 pub struct ExtBuilder {
-	models: Vec<(Vec<u8>, AccountId, [u8; 32], [u8; 32], Vec<u8>, Perbill)>,
+	models: Vec<crate::GenesisModel<AccountId>>,
 	subscriptions: Vec<(u64, Vec<u8>)>,
 }
 
@@ -245,13 +254,15 @@ impl ExtBuilder {
 		ext
 	}
 
-	/// Run `test`, then check the invariants and that issuance did not change (nothing here
+	/// Run `test`, then let the index catch up, and check the invariants and that issuance did not change (nothing here
 	/// burns or mints).
 	pub fn build_and_execute(self, test: impl FnOnce()) {
 		self.build().execute_with(|| {
 			let issuance = pallet_balances::TotalIssuance::<Test>::get();
 			test();
 			ModelRegistry::do_try_state().expect("model registry invariants hold");
+			settle_index();
+			ModelRegistry::do_try_state().expect("model registry invariants hold once settled");
 			assert_eq!(pallet_balances::TotalIssuance::<Test>::get(), issuance);
 		})
 	}
@@ -260,6 +271,8 @@ impl ExtBuilder {
 /// Reset the stand-in registry: three nodes, ALICE's 0 and 1 in echelon 0, BOB's 2 in echelon 1.
 pub fn reset_nodes() {
 	NODES.with(|n| n.borrow_mut().clear());
+	SERVING_CHANGES.with(|c| c.borrow_mut().clear());
+	IndexDelay::set(2);
 	add_node(0, ALICE, 0);
 	add_node(1, ALICE, 0);
 	add_node(2, BOB, 1);
@@ -269,4 +282,26 @@ pub fn reset_nodes() {
 pub fn new_test_ext() -> sp_io::TestExternalities {
 	reset_nodes();
 	ExtBuilder::default().build()
+}
+
+/// Advance to `block`, running the registry's `on_initialize` on each block.
+pub fn run_to_block(block: u64) {
+	use frame_support::traits::Hooks;
+	while System::block_number() < block {
+		let next = System::block_number() + 1;
+		System::set_block_number(next);
+		ModelRegistry::on_initialize(next);
+	}
+}
+
+/// Advance until no index change waits and no removed model is being cleared.
+pub fn settle_index() {
+	for _ in 0..1_000 {
+		let (head, tail) = crate::IndexQueueBounds::<Test>::get();
+		if head == tail && crate::Unindexing::<Test>::get().is_empty() {
+			return;
+		}
+		run_to_block(System::block_number() + 1);
+	}
+	panic!("the index did not settle");
 }

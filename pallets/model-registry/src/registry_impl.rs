@@ -2,8 +2,6 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use alloc::vec::Vec;
-
 use atoma_support::{
 	EchelonId, ModelId, ModelRegistry, ModelSummary, NodeId, NodeRegistry, OnNodeDeregistered,
 };
@@ -19,17 +17,27 @@ impl<T: Config> ModelRegistry<T::AccountId> for Pallet<T> {
 		})
 	}
 
-	fn subscribers(model: &ModelId, echelon: EchelonId) -> Vec<NodeId> {
-		Subscribers::<T>::get(model, echelon).into_inner()
+	fn indexed_count(model: &ModelId, echelon: EchelonId) -> u32 {
+		IndexLen::<T>::get(model, echelon)
+	}
+
+	fn indexed_node(model: &ModelId, echelon: EchelonId, position: u32) -> Option<NodeId> {
+		IndexedNodes::<T>::get((model, echelon, position))
 	}
 
 	fn is_subscribed(node: NodeId, model: &ModelId) -> bool {
-		NodeSubscriptions::<T>::get(node).contains(model)
+		// A removed model's subscriptions end as its index is cleared: none counts meanwhile.
+		NodeSubscriptions::<T>::get(node).contains(model) && Models::<T>::contains_key(model)
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_model(nodes: &[NodeId]) -> ModelId {
 		crate::benchmarking::serving_model::<T>(nodes)
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_max_subscribers() -> u32 {
+		T::MaxSubscribersPerModel::get()
 	}
 }
 

@@ -2,7 +2,7 @@
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
-use atoma_support::{EchelonId, ModelStatus, ModelSummary};
+use atoma_support::{EchelonId, ModelId, ModelStatus, ModelSummary, NodeId};
 use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
 use frame_support::{
 	traits::Get, BoundedVec, CloneNoBound, DebugNoBound, EqNoBound, PartialEqNoBound,
@@ -44,7 +44,7 @@ pub struct ModelRecord<
 	pub deposit: Balance,
 	/// Pending, approved or suspended.
 	pub status: ModelStatus,
-	/// The echelons in which at least one node is subscribed; bounds removal work.
+	/// The echelons in which at least one node is subscribed: where removal clears the index.
 	pub echelons: BoundedVec<EchelonId, MaxEchelons>,
 }
 
@@ -66,4 +66,23 @@ impl<
 			context_length: None,
 		}
 	}
+}
+
+/// A change of the draw index, queued when a subscription begins or ends and applied at `due`
+/// (or later, when earlier blocks were full), in the order queued: the index replays the
+/// subscriptions' history `IndexDelay` blocks late.
+#[derive(
+	Clone, PartialEq, Eq, Encode, Decode, DecodeWithMemTracking, TypeInfo, MaxEncodedLen, Debug,
+)]
+pub struct IndexChange<BlockNumber> {
+	/// The node subscribed or unsubscribed.
+	pub node: NodeId,
+	/// The model.
+	pub model: ModelId,
+	/// The node's echelon.
+	pub echelon: EchelonId,
+	/// `true`: the node enters the index; `false`: it leaves.
+	pub join: bool,
+	/// The first block that may apply the change.
+	pub due: BlockNumber,
 }

@@ -1,4 +1,9 @@
 //! Benchmarks (FRAME v2), one per call plus the epoch boundary, each in its worst case.
+//!
+//! The calls that touch an echelon's counted bids, and the boundary, take a component `s`: they
+//! run in an echelon of `10^s` nodes whose bids all count (`s` = 1 to 4 with `--steps 4`: 10,
+//! 100, 1,000 and 10,000 nodes), which shows that their cost does not depend on the echelon's
+//! size.
 
 // Benchmark setup may panic and do plain arithmetic: it never runs on chain.
 #![allow(clippy::panic, clippy::arithmetic_side_effects)]
@@ -11,7 +16,7 @@ use frame_support::traits::{fungible::Mutate, EnsureOrigin, Get};
 use frame_system::RawOrigin;
 use sp_runtime::traits::Saturating;
 
-use crate::{pallet::*, Pallet as Registry};
+use crate::{pallet::*, Pallet as Registry, MAX_ECHELON_SCALE};
 
 /// State builders shared by the benchmarks and by other pallets' benchmarks (through
 /// [`NodeRegistry::benchmark_node`]).
@@ -53,6 +58,16 @@ pub mod setup {
 
 	/// Register a node of `operator` in `echelon` with the minimum collateral.
 	pub fn node<T: Config>(operator: &T::AccountId, echelon: EchelonId, seed: u32) -> NodeId {
+		node_bidding::<T>(operator, echelon, seed, 1_000u32.into())
+	}
+
+	/// Register a node of `operator` in `echelon` with the minimum collateral, bidding `price`.
+	pub fn node_bidding<T: Config>(
+		operator: &T::AccountId,
+		echelon: EchelonId,
+		seed: u32,
+		price: BalanceOf<T>,
+	) -> NodeId {
 		fund::<T>(operator);
 		Registry::<T>::do_register_node(
 			operator.clone(),
@@ -60,17 +75,44 @@ pub mod setup {
 			worker_key((operator, seed)),
 			longest_url::<T>(),
 			T::MinCollateral::get(),
-			1_000u32.into(),
+			price,
 		)
 		.unwrap_or_else(|e| panic!("benchmark node: {e:?}"))
 	}
 
-	/// Fill `echelon` with nodes of other operators until `count` nodes bid in it.
+	/// Every node counts as serving a model from now on: the benchmarks cannot subscribe nodes
+	/// to models, yet measure bids that count.
+	pub fn every_node_serves<T: Config>() {
+		crate::median::BenchmarkEveryNodeServes::<T>::put(true);
+	}
+
+	/// `10^scale` nodes, or as many as an echelon may hold.
+	pub fn scaled<T: Config>(scale: u32) -> u32 {
+		10u32.saturating_pow(scale).min(T::MaxNodesPerEchelon::get())
+	}
+
+	/// A price of the spread [`fill_echelon`] bids: even, distinct for each `i` below a million,
+	/// scattered over 2 to 2,000,006.
+	pub fn spread_price<T: Config>(i: u32) -> BalanceOf<T> {
+		let i = u64::from(i);
+		BalanceOf::<T>::from(((i * 7_919 % 1_000_003) * 2 + 2) as u32)
+	}
+
+	/// An odd price in the middle of the spread: a price level of its own, with levels on either
+	/// side.
+	pub fn middle_price<T: Config>(nudge: u32) -> BalanceOf<T> {
+		BalanceOf::<T>::from(1_000_003u32 + 2 * nudge)
+	}
+
+	/// Fill `echelon` with serving nodes of other operators until it holds `count` nodes, all
+	/// bidding distinct prices (each its own price level): registration counts each bid, so
+	/// the echelon's counted bids are built as on chain.
 	pub fn fill_echelon<T: Config>(echelon: EchelonId, count: u32) {
-		let have = EchelonBids::<T>::get(echelon).len() as u32;
+		every_node_serves::<T>();
+		let have = EchelonNodeCount::<T>::get(echelon);
 		for i in have..count {
-			let operator: T::AccountId = account("filler", i, 0);
-			node::<T>(&operator, echelon, i);
+			let operator: T::AccountId = account("filler", i, echelon.0);
+			node_bidding::<T>(&operator, echelon, i, spread_price::<T>(i));
 		}
 	}
 
@@ -138,10 +180,13 @@ pub mod setup {
 mod benchmarks {
 	use super::{setup::*, *};
 
+	/// Registration as the last node of an echelon of `10^s` serving nodes; its bid is a new
+	/// price level between others and counts at once.
 	#[benchmark]
-	fn register_node() {
+	fn register_node(s: Linear<1, MAX_ECHELON_SCALE>) {
 		let echelon = new_echelon::<T>();
-		fill_echelon::<T>(echelon, T::MaxNodesPerEchelon::get().saturating_sub(1));
+		let n = scaled::<T>(s);
+		fill_echelon::<T>(echelon, n.saturating_sub(1));
 		let operator: T::AccountId = whitelisted_caller();
 		fund::<T>(&operator);
 
@@ -152,22 +197,35 @@ mod benchmarks {
 			worker_key(u32::MAX),
 			longest_url::<T>(),
 			T::MinCollateral::get(),
-			5u32.into(),
+			middle_price::<T>(0),
 		);
 
-		assert_eq!(EchelonBids::<T>::get(echelon).len() as u32, T::MaxNodesPerEchelon::get());
+		assert_eq!(EchelonNodeCount::<T>::get(echelon), n);
+		assert_eq!(MedianCursors::<T>::get(echelon).map(|c| c.total), Some(n));
 	}
 
+	/// Collateral that lifts a slashed node back to `MinCollateral`, in an echelon of `10^s`
+	/// serving nodes: its bid counts again.
 	#[benchmark]
-	fn add_collateral() {
+	fn add_collateral(s: Linear<1, MAX_ECHELON_SCALE>) {
+		use atoma_support::SlashSplit;
+		use sp_runtime::Perbill;
+		let echelon = new_echelon::<T>();
+		fill_echelon::<T>(echelon, scaled::<T>(s).saturating_sub(1));
 		let operator: T::AccountId = whitelisted_caller();
-		let node = node::<T>(&operator, new_echelon::<T>(), 0);
+		let node = node_bidding::<T>(&operator, echelon, 0, middle_price::<T>(0));
+		Registry::<T>::slash(
+			node,
+			Perbill::from_percent(50),
+			&SlashSplit::treasury_only(Perbill::one()),
+		)
+		.unwrap_or_else(|e| panic!("slash: {e:?}"));
+		assert!(Bids::<T>::get(node).is_some_and(|bid| !bid.counted));
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node, T::MinCollateral::get());
 
-		let expected = T::MinCollateral::get().saturating_mul(2u32.into());
-		assert_eq!(Nodes::<T>::get(node).map(|n| n.collateral), Some(expected));
+		assert!(Bids::<T>::get(node).is_some_and(|bid| bid.counted));
 	}
 
 	#[benchmark]
@@ -197,26 +255,31 @@ mod benchmarks {
 		assert_eq!(Nodes::<T>::get(node).map(|n| n.url.to_vec()), Some(url));
 	}
 
+	/// A new bid of a counted node in an echelon of `10^s` serving nodes: its old price level
+	/// goes, a new one comes, the median moves.
 	#[benchmark]
-	fn bid_price() {
+	fn bid_price(s: Linear<1, MAX_ECHELON_SCALE>) {
 		let echelon = new_echelon::<T>();
-		fill_echelon::<T>(echelon, T::MaxNodesPerEchelon::get().saturating_sub(1));
+		fill_echelon::<T>(echelon, scaled::<T>(s).saturating_sub(1));
 		let operator: T::AccountId = whitelisted_caller();
-		// Last in the bid list: the search visits every bid.
-		let node = node::<T>(&operator, echelon, 0);
+		let node = node_bidding::<T>(&operator, echelon, 0, middle_price::<T>(0));
+		let price = middle_price::<T>(1);
 
 		#[extrinsic_call]
-		_(RawOrigin::Signed(operator), node, 42u32.into());
+		_(RawOrigin::Signed(operator), node, price);
 
-		assert_eq!(Registry::<T>::standing_bid(node), Some(42u32.into()));
+		assert_eq!(Registry::<T>::standing_bid(node), Some(price));
+		assert!(Bids::<T>::get(node).is_some_and(|bid| bid.counted));
 	}
 
+	/// Deregistration of a counted node in an echelon of `10^s` serving nodes: its price level
+	/// goes and the median moves.
 	#[benchmark]
-	fn deregister_node() {
+	fn deregister_node(s: Linear<1, MAX_ECHELON_SCALE>) {
 		let echelon = new_echelon::<T>();
-		fill_echelon::<T>(echelon, T::MaxNodesPerEchelon::get().saturating_sub(1));
+		fill_echelon::<T>(echelon, scaled::<T>(s).saturating_sub(1));
 		let operator: T::AccountId = whitelisted_caller();
-		let node = node::<T>(&operator, echelon, 0);
+		let node = node_bidding::<T>(&operator, echelon, 0, middle_price::<T>(0));
 
 		#[extrinsic_call]
 		_(RawOrigin::Signed(operator), node);
@@ -224,10 +287,13 @@ mod benchmarks {
 		assert!(Nodes::<T>::get(node).is_some_and(|n| n.status != crate::NodeStatus::Active));
 	}
 
+	/// Withdrawal of a node from an echelon of `10^s` serving nodes.
 	#[benchmark]
-	fn withdraw_node() {
+	fn withdraw_node(s: Linear<1, MAX_ECHELON_SCALE>) {
+		let echelon = new_echelon::<T>();
+		fill_echelon::<T>(echelon, scaled::<T>(s).saturating_sub(1));
 		let operator: T::AccountId = whitelisted_caller();
-		let node = eligible_node::<T>(&operator, None);
+		let node = eligible_node::<T>(&operator, Some(echelon));
 		let payer: T::AccountId = account("payer", 0, 0);
 		fund::<T>(&payer);
 		Registry::<T>::accrue_fee(node, &payer, T::MinCollateral::get())
@@ -350,30 +416,21 @@ mod benchmarks {
 		Ok(())
 	}
 
-	/// An epoch boundary with `e` echelons of `b` standing bids each, every one of a registered
-	/// node: the boundary reads each bidder's record and subscriptions.
+	/// An epoch boundary with `e` echelons, the first of `10^s` counted bids and the others of
+	/// two: an even count in each, so each reads the level above its lower median too.
 	#[benchmark]
-	fn on_epoch_boundary(
-		e: Linear<1, { T::MaxEchelons::get() }>,
-		b: Linear<1, { T::MaxNodesPerEchelon::get() }>,
-	) {
+	fn on_epoch_boundary(e: Linear<1, { T::MaxEchelons::get() }>, s: Linear<1, MAX_ECHELON_SCALE>) {
 		// Genesis may have registered echelons already; top up to `e`.
 		while Echelons::<T>::count() < e {
 			new_echelon::<T>();
 		}
 		let echelons: Vec<EchelonId> = Echelons::<T>::iter_keys().collect();
-		for echelon in &echelons {
-			let have = EchelonBids::<T>::get(echelon).len() as u32;
-			for i in have..b {
-				let operator: T::AccountId = account("bidder", i, echelon.0);
-				let node = node::<T>(&operator, *echelon, i);
-				let price = BalanceOf::<T>::from(i.wrapping_mul(7_919) % 1_000);
-				EchelonBids::<T>::mutate(echelon, |bids| {
-					if let Some(bid) = bids.iter_mut().find(|(n, _)| *n == node) {
-						bid.1 = price;
-					}
-				});
-			}
+		for (i, echelon) in echelons.iter().enumerate() {
+			let wanted = if i == 0 { scaled::<T>(s) } else { 2 };
+			// Genesis nodes may be there already, not counted: add two counted ones at least.
+			let have = EchelonNodeCount::<T>::get(echelon);
+			let bids = wanted.max(have.saturating_add(2)).min(T::MaxNodesPerEchelon::get());
+			fill_echelon::<T>(*echelon, bids);
 		}
 		let now = NextEpochStart::<T>::get();
 
@@ -383,14 +440,31 @@ mod benchmarks {
 		}
 
 		assert_eq!(CurrentEpoch::<T>::get(), 1);
-		// Where a bidder serves a model (always in the mock), the echelon got a price.
 		for echelon in &echelons {
-			let serving = EchelonBids::<T>::get(echelon).iter().any(|(node, _)| {
-				<T::ServingNodes as frame_support::traits::Contains<_>>::contains(node)
-			});
-			assert!(!serving || EchelonPrices::<T>::contains_key(echelon));
+			assert!(EchelonPrices::<T>::contains_key(echelon), "every echelon has counted bids");
 		}
 	}
 
 	impl_benchmark_test_suite!(Registry, crate::mock::new_test_ext(), crate::mock::Test);
+
+	/// The mock holds 4 nodes per echelon; here the size-dependent benchmarks run at 10 and
+	/// 10,000 nodes too, as on chain.
+	#[cfg(test)]
+	mod at_scale {
+		use super::*;
+		use crate::mock::{new_test_ext, MaxNodesPerEchelon, Test};
+
+		#[test]
+		fn the_benchmarks_run_in_echelons_of_ten_thousand_nodes() {
+			new_test_ext().execute_with(|| {
+				MaxNodesPerEchelon::set(10_000);
+				Registry::<Test>::test_benchmark_register_node().unwrap();
+				Registry::<Test>::test_benchmark_add_collateral().unwrap();
+				Registry::<Test>::test_benchmark_bid_price().unwrap();
+				Registry::<Test>::test_benchmark_deregister_node().unwrap();
+				Registry::<Test>::test_benchmark_withdraw_node().unwrap();
+				Registry::<Test>::test_benchmark_on_epoch_boundary().unwrap();
+			});
+		}
+	}
 }

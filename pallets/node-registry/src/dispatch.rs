@@ -14,6 +14,7 @@ use frame_support::{
 	},
 	BoundedVec,
 };
+use frame_system::pallet_prelude::BlockNumberFor;
 use sp_runtime::traits::{Saturating, Zero};
 
 use crate::{
@@ -34,37 +35,37 @@ impl<T: Config> Pallet<T> {
 		ensure!(collateral >= T::MinCollateral::get(), Error::<T>::CollateralBelowMinimum);
 		ensure!(!NodeByWorkerKey::<T>::contains_key(worker_key), Error::<T>::WorkerKeyInUse);
 		let url = Self::checked_url(url)?;
-		let mut bids = EchelonBids::<T>::get(echelon);
-		ensure!(bids.len() < T::MaxNodesPerEchelon::get() as usize, Error::<T>::EchelonFull);
+		let nodes = EchelonNodeCount::<T>::get(echelon);
+		ensure!(nodes < T::MaxNodesPerEchelon::get(), Error::<T>::EchelonFull);
+		let nodes = nodes.checked_add(1).ok_or(Error::<T>::EchelonFull)?;
 		Self::ensure_can_hold_collateral(&operator, collateral)?;
 
 		let node = NodeId(NextNodeId::<T>::get());
 		let next = node.0.checked_add(1).ok_or(Error::<T>::EchelonFull)?;
-		bids.try_push((node, price_per_token)).map_err(|_| Error::<T>::EchelonFull)?;
 
 		T::Currency::hold(&HoldReason::NodeCollateral.into(), &operator, collateral)
 			.map_err(|_| Error::<T>::InsufficientBalance)?;
 		let current = CurrentEpoch::<T>::get();
 		let active_from = Self::saturating_epoch_after(current);
-		Nodes::<T>::insert(
-			node,
-			NodeRecord {
-				operator: operator.clone(),
-				echelon,
-				worker_key,
-				url,
-				collateral,
-				reserved: Zero::zero(),
-				pending_jobs: 0,
-				active_from,
-				last_work_epoch: current,
-				status: NodeStatus::Active,
-			},
-		);
+		let record = NodeRecord {
+			operator: operator.clone(),
+			echelon,
+			worker_key,
+			url,
+			collateral,
+			reserved: Zero::zero(),
+			pending_jobs: 0,
+			active_from,
+			last_work_epoch: current,
+			status: NodeStatus::Active,
+		};
+		// Counted once the node serves a model (the model registry then calls `serving_changed`).
+		Self::place_bid(node, &record, price_per_token);
+		Nodes::<T>::insert(node, record);
+		EchelonNodeCount::<T>::insert(echelon, nodes);
 		NextNodeId::<T>::put(next);
 		NodeByWorkerKey::<T>::insert(worker_key, node);
 		WorkerKeySince::<T>::insert(node, frame_system::Pallet::<T>::block_number());
-		EchelonBids::<T>::insert(echelon, bids);
 		Self::deposit_event(Event::NodeRegistered {
 			node,
 			operator,
@@ -75,6 +76,28 @@ impl<T: Config> Pallet<T> {
 			active_from,
 		});
 		Ok(node)
+	}
+
+	/// Collateral gained lately that does not count toward new work yet.
+	pub(crate) fn fresh_collateral(
+		node: NodeId,
+	) -> crate::types::FreshCollateral<BlockNumberFor<T>, BalanceOf<T>> {
+		let now = frame_system::Pallet::<T>::block_number();
+		FreshCollateral::<T>::get(node).filter(|fresh| fresh.until > now).unwrap_or_default()
+	}
+
+	/// `added` and `released` collateral of `node` count toward new work `FreeCollateralDelay`
+	/// blocks from now (with what it gained lately, which waits as long).
+	pub(crate) fn note_fresh_collateral(node: NodeId, added: BalanceOf<T>, released: BalanceOf<T>) {
+		let delay = T::FreeCollateralDelay::get();
+		if delay == 0 {
+			return;
+		}
+		let mut fresh = Self::fresh_collateral(node);
+		fresh.until = frame_system::Pallet::<T>::block_number().saturating_add(delay.into());
+		fresh.added = fresh.added.saturating_add(added);
+		fresh.released = fresh.released.saturating_add(released);
+		FreshCollateral::<T>::insert(node, fresh);
 	}
 
 	pub(crate) fn do_add_collateral(
@@ -90,6 +113,9 @@ impl<T: Config> Pallet<T> {
 		record.collateral = record.collateral.saturating_add(amount);
 		let collateral = record.collateral;
 		Nodes::<T>::insert(node, record);
+		Self::note_fresh_collateral(node, amount, Zero::zero());
+		// The collateral may have risen to `MinCollateral` again after a slash.
+		Self::refresh_bid(node);
 		Self::deposit_event(Event::CollateralAdded { node, amount, collateral });
 		Ok(())
 	}
@@ -128,16 +154,7 @@ impl<T: Config> Pallet<T> {
 		let record = Self::operated_node(&operator, node)?;
 		ensure!(record.status == NodeStatus::Active, Error::<T>::NodeNotActive);
 		let echelon = record.echelon;
-		EchelonBids::<T>::try_mutate(echelon, |bids| -> DispatchResult {
-			match bids.iter_mut().find(|(n, _)| *n == node) {
-				Some((_, price)) => *price = price_per_token,
-				// An active node always has a bid; restore it rather than fail.
-				None => {
-					bids.try_push((node, price_per_token)).map_err(|_| Error::<T>::EchelonFull)?
-				},
-			}
-			Ok(())
-		})?;
+		Self::place_bid(node, &record, price_per_token);
 		Self::deposit_event(Event::BidPlaced { node, echelon, price_per_token });
 		Ok(())
 	}
@@ -147,7 +164,9 @@ impl<T: Config> Pallet<T> {
 		ensure!(record.status == NodeStatus::Active, Error::<T>::NodeNotActive);
 		let epoch = CurrentEpoch::<T>::get();
 		record.status = NodeStatus::Leaving { since: epoch };
-		EchelonBids::<T>::mutate(record.echelon, |bids| bids.retain(|(n, _)| *n != node));
+		// The node's bid goes and its slot in the echelon is freed: it can never bid again.
+		Self::remove_bid(node);
+		EchelonNodeCount::<T>::mutate(record.echelon, |nodes| *nodes = nodes.saturating_sub(1));
 		Nodes::<T>::insert(node, record);
 		T::OnNodeDeregistered::on_node_deregistered(node);
 		Self::deposit_event(Event::NodeDeregistered { node, epoch });
@@ -181,7 +200,10 @@ impl<T: Config> Pallet<T> {
 			)?
 		};
 		Nodes::<T>::remove(node);
+		// A leaving node has no bid; should one remain, it must not outlive the node.
+		Self::remove_bid(node);
 		WorkerKeySince::<T>::remove(node);
+		FreshCollateral::<T>::remove(node);
 		Fees::<T>::remove(node);
 		NodeByWorkerKey::<T>::remove(record.worker_key);
 		Self::deposit_event(Event::NodeWithdrawn { node, operator, collateral, fees });
@@ -287,13 +309,15 @@ impl<T: Config> Pallet<T> {
 			});
 		}
 		// The genesis nodes are the chain spec's own, and the model registry's subscriptions may
-		// be built after this pallet's genesis: all their bids count.
-		Self::fix_prices_counting(0, |_, _| true);
+		// be built after this pallet's genesis: all their bids count for epoch 0. From the first
+		// boundary on, only those of nodes that serve (`serving_changed` counts them).
+		Self::fix_genesis_prices();
 	}
 
 	/// Invariants: each operator's collateral and fee holds equal the sums recorded for its
-	/// nodes; bids belong to active nodes of their echelon; worker keys map to their nodes;
-	/// reservations never exceed collateral.
+	/// nodes; each active node has one bid, in its echelon, and leaving nodes none; each echelon's
+	/// node count, counted prices and median cursor equal a recomputation from the bids; worker
+	/// keys map to their nodes; reservations never exceed collateral.
 	#[cfg(any(test, feature = "std", feature = "try-runtime"))]
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		use alloc::collections::btree_map::BTreeMap;
@@ -310,12 +334,6 @@ impl<T: Config> Pallet<T> {
 				NodeByWorkerKey::<T>::get(record.worker_key) == Some(node),
 				"worker key index out of date"
 			);
-			let bids = EchelonBids::<T>::get(record.echelon);
-			let bidding = bids.iter().filter(|(n, _)| *n == node).count();
-			match record.status {
-				NodeStatus::Active => ensure!(bidding == 1, "an active node has one bid"),
-				NodeStatus::Leaving { .. } => ensure!(bidding == 0, "a leaving node has no bid"),
-			}
 		}
 		for (operator, sum) in collateral {
 			let held = T::Currency::balance_on_hold(&HoldReason::NodeCollateral.into(), &operator);
@@ -329,13 +347,7 @@ impl<T: Config> Pallet<T> {
 			let record = Nodes::<T>::get(node).ok_or("worker key of an unknown node")?;
 			ensure!(record.worker_key == key, "worker key index out of date");
 		}
-		for (echelon, bids) in EchelonBids::<T>::iter() {
-			ensure!(Echelons::<T>::contains_key(echelon), "bids for an unknown echelon");
-			for (node, _) in bids.iter() {
-				let record = Nodes::<T>::get(node).ok_or("bid of an unknown node")?;
-				ensure!(record.echelon == echelon, "bid in the wrong echelon");
-			}
-		}
-		Ok(())
+		// Bids, node counts, counted prices and median cursors against a full recomputation.
+		Self::check_counted_bids()
 	}
 }

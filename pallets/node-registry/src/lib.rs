@@ -19,6 +19,8 @@ extern crate alloc;
 pub mod benchmarking;
 mod dispatch;
 mod epochs;
+mod median;
+pub mod migrations;
 #[cfg(test)]
 mod mock;
 mod profile;
@@ -35,6 +37,11 @@ pub use weights::WeightInfo;
 /// Log target of this pallet.
 pub const LOG_TARGET: &str = "runtime::node-registry";
 
+/// The benchmarks measure echelons of `10^s` nodes for `s` in `1..=MAX_ECHELON_SCALE`, i.e. 10
+/// to 10,000 nodes (`--steps 4`). No call's cost depends on an echelon's size, which the flat
+/// weights show; calls and the epoch boundary are charged at the largest size measured.
+pub const MAX_ECHELON_SCALE: u32 = 4;
+
 #[frame_support::pallet]
 pub mod pallet {
 	use alloc::vec::Vec;
@@ -50,7 +57,10 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::Perbill;
 
-	use super::{Echelon, FeeLedger, NodeRecord, WeightInfo};
+	use super::{
+		types::{MedianCursor, PriceKey, PriceLevel, StandingBid},
+		Echelon, FeeLedger, NodeRecord, WeightInfo,
+	};
 
 	/// The balance type of [`Config::Currency`].
 	pub type BalanceOf<T> =
@@ -63,12 +73,15 @@ pub mod pallet {
 	/// A genesis node: (operator, echelon, worker key, URL, collateral, price per token).
 	pub type GenesisNode<AccountId, Balance> =
 		(AccountId, u32, WorkerPublic, Vec<u8>, Balance, Balance);
-	/// The standing bids of one echelon: (node, price per token), in registration order.
-	pub type BidsOf<T> = BoundedVec<(NodeId, BalanceOf<T>), <T as Config>::MaxNodesPerEchelon>;
+	/// A standing bid as this runtime stores it.
+	pub type StandingBidOf<T> = StandingBid<BalanceOf<T>>;
 	/// A profile declaration of this runtime.
 	pub type ProfileDeclarationOf<T> = crate::types::ProfileDeclaration<BlockNumberFor<T>>;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
+	/// Version 2 keeps each node's bid in [`Bids`] and each echelon's counted bids in
+	/// [`PriceLevels`] and [`MedianCursors`] instead of one bid list per echelon
+	/// ([`crate::migrations::v2`]).
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(2);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -111,10 +124,18 @@ pub mod pallet {
 		#[pallet::constant]
 		type MaxEchelons: Get<u32>;
 
-		/// How many nodes one echelon may hold, active or leaving-but-bidding. Bounds the work of
-		/// an epoch boundary and the size of one echelon's bid list.
+		/// How many active nodes (each with a standing bid) one echelon may hold. No operation
+		/// visits an echelon's nodes one by one (the median is kept incrementally), so this bounds
+		/// only storage, not the work of a call or of an epoch boundary.
 		#[pallet::constant]
 		type MaxNodesPerEchelon: Get<u32>;
+
+		/// Blocks before collateral added to a node, or released from a job, counts toward
+		/// taking new work: at least 2 where draws use the parent block's randomness, so that an
+		/// operator who learns it (the parent's author) cannot free collateral (top up, end a
+		/// job) to make its node drawable. Taking work away is immediate. 0 frees at once.
+		#[pallet::constant]
+		type FreeCollateralDelay: Get<u32>;
 
 		/// The account that receives the treasury's share of slashes.
 		type TreasuryAccount: Get<Self::AccountId>;
@@ -173,15 +194,44 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type WorkerKeySince<T: Config> = StorageMap<_, Twox64Concat, NodeId, BlockNumberFor<T>>;
 
+	/// Collateral added to a node or released from its jobs lately, which does not count toward
+	/// new work before `until` (`FreeCollateralDelay`).
+	#[pallet::storage]
+	pub type FreshCollateral<T: Config> = StorageMap<
+		_,
+		Twox64Concat,
+		NodeId,
+		crate::types::FreshCollateral<BlockNumberFor<T>, BalanceOf<T>>,
+	>;
+
 	/// Each echelon's price per token in the current epoch, fixed at the last boundary as the
 	/// median of the standing bids. Absent while the echelon has never had a bid.
 	#[pallet::storage]
 	pub type EchelonPrices<T: Config> = StorageMap<_, Twox64Concat, EchelonId, BalanceOf<T>>;
 
-	/// Each echelon's standing bids: one per active node, the last price it bid. Read at the
-	/// boundary to fix the next epoch's price.
+	/// Each active node's standing bid: the last price it bid. Leaving nodes have none.
 	#[pallet::storage]
-	pub type EchelonBids<T: Config> = StorageMap<_, Twox64Concat, EchelonId, BidsOf<T>, ValueQuery>;
+	pub type Bids<T: Config> = StorageMap<_, Twox64Concat, NodeId, StandingBidOf<T>>;
+
+	/// How many active nodes each echelon holds (at most `MaxNodesPerEchelon`). A node takes its
+	/// slot at registration and frees it at deregistration: a leaving node has no bid, serves
+	/// nothing and costs nothing at a boundary, and its collateral stays held until it withdraws.
+	#[pallet::storage]
+	pub type EchelonNodeCount<T: Config> = StorageMap<_, Twox64Concat, EchelonId, u32, ValueQuery>;
+
+	/// Each echelon's counted bids (those of active nodes with at least `MinCollateral` that
+	/// serve a model), as distinct prices with their multiplicity. The `Identity` hasher on the
+	/// big-endian price makes storage iterate an echelon's levels in price order, so the next
+	/// higher price is one `next_key` away; [`PriceLevel::prev`] links the next lower one. Keys
+	/// are 16 bytes, so the trie below an echelon is at most 32 nibbles deep whatever the prices.
+	#[pallet::storage]
+	pub type PriceLevels<T: Config> =
+		StorageDoubleMap<_, Twox64Concat, EchelonId, Identity, PriceKey, PriceLevel>;
+
+	/// Where each echelon's median stands among its counted bids; moved a step at most by each
+	/// counted bid that joins or leaves, so the boundary reads the median in O(1) per echelon.
+	#[pallet::storage]
+	pub type MedianCursors<T: Config> = StorageMap<_, Twox64Concat, EchelonId, MedianCursor>;
 
 	/// Registered nodes, until they withdraw.
 	#[pallet::storage]
@@ -378,16 +428,19 @@ pub mod pallet {
 		/// Register an execution node.
 		///
 		/// - `origin`: signed by the operator, who posts the collateral and receives the fees.
-		/// - `echelon`: a registered echelon that holds fewer than `MaxNodesPerEchelon` nodes.
+		/// - `echelon`: a registered echelon that holds fewer than `MaxNodesPerEchelon` active
+		///   nodes (a deregistered node frees its slot).
 		/// - `worker_key`: the sr25519 public key in the node's keystore (key type `atom`); not in
 		///   use by another node.
 		/// - `url`: the public `http://` or `https://` URL of the node's inference worker, at most
 		///   `MaxUrlLen` bytes.
 		/// - `collateral`: at least `MinCollateral`, held from the operator's free balance.
-		/// - `price_per_token`: the node's first bid, counted from the next boundary.
+		/// - `price_per_token`: the node's first bid, counted from the next boundary once the node
+		///   serves a model.
 		///
 		/// The node may be selected from the next epoch. Emits `NodeRegistered`.
 		#[pallet::call_index(0)]
+		#[pallet::weight(<T as Config>::WeightInfo::register_node(crate::MAX_ECHELON_SCALE))]
 		pub fn register_node(
 			origin: OriginFor<T>,
 			echelon: EchelonId,
@@ -408,6 +461,7 @@ pub mod pallet {
 		///
 		/// Emits `CollateralAdded`.
 		#[pallet::call_index(1)]
+		#[pallet::weight(<T as Config>::WeightInfo::add_collateral(crate::MAX_ECHELON_SCALE))]
 		pub fn add_collateral(
 			origin: OriginFor<T>,
 			node: NodeId,
@@ -453,6 +507,7 @@ pub mod pallet {
 		///
 		/// Emits `BidPlaced`.
 		#[pallet::call_index(4)]
+		#[pallet::weight(<T as Config>::WeightInfo::bid_price(crate::MAX_ECHELON_SCALE))]
 		pub fn bid_price(
 			origin: OriginFor<T>,
 			node: NodeId,
@@ -471,7 +526,7 @@ pub mod pallet {
 		/// Emits `NodeDeregistered`.
 		#[pallet::call_index(5)]
 		#[pallet::weight(
-			<T as Config>::WeightInfo::deregister_node()
+			<T as Config>::WeightInfo::deregister_node(crate::MAX_ECHELON_SCALE)
 				.saturating_add(T::OnNodeDeregistered::max_weight())
 		)]
 		pub fn deregister_node(origin: OriginFor<T>, node: NodeId) -> DispatchResult {
@@ -486,6 +541,7 @@ pub mod pallet {
 		///
 		/// Fails while work is pending or before the exit epoch. Emits `NodeWithdrawn`.
 		#[pallet::call_index(6)]
+		#[pallet::weight(<T as Config>::WeightInfo::withdraw_node(crate::MAX_ECHELON_SCALE))]
 		pub fn withdraw_node(origin: OriginFor<T>, node: NodeId) -> DispatchResult {
 			let operator = ensure_signed(origin)?;
 			Self::do_withdraw_node(operator, node)
@@ -611,8 +667,7 @@ pub mod pallet {
 	impl<T: Config> Pallet<T> {
 		/// The standing bid of `node`, if it has one.
 		pub fn standing_bid(node: NodeId) -> Option<BalanceOf<T>> {
-			let echelon = Nodes::<T>::get(node)?.echelon;
-			EchelonBids::<T>::get(echelon).iter().find(|(n, _)| *n == node).map(|(_, p)| *p)
+			Bids::<T>::get(node).map(|bid| bid.price)
 		}
 
 		/// The fees of `node` that can be claimed now.

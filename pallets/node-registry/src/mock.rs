@@ -76,6 +76,10 @@ parameter_types! {
 	pub const Treasury: AccountId = TREASURY;
 	/// Nodes that serve no model (the model registry has no subscription of theirs).
 	pub static ServingNothing: Vec<NodeId> = Vec::new();
+	/// `MaxNodesPerEchelon`: 4, raised by the tests with thousands of nodes.
+	pub static MaxNodesPerEchelon: u32 = 4;
+	/// 0 (freed collateral counts at once) but where a test sets the runtime's 2.
+	pub static FreeCollateralDelay: u32 = 0;
 }
 
 /// Stands in for the model registry's subscriptions: every node serves a model unless listed in
@@ -84,6 +88,21 @@ pub struct ServingUnlessListed;
 impl frame_support::traits::Contains<NodeId> for ServingUnlessListed {
 	fn contains(node: &NodeId) -> bool {
 		!ServingNothing::get().contains(node)
+	}
+}
+
+/// Set the nodes that serve nothing and tell the registry of each node whose serving changed, as
+/// the model registry does when a node's first subscription begins or its last ends.
+pub fn set_serving_nothing(nodes: Vec<NodeId>) {
+	use atoma_support::NodeRegistry as _;
+	let before = ServingNothing::get();
+	ServingNothing::set(nodes.clone());
+	for node in before
+		.iter()
+		.filter(|n| !nodes.contains(n))
+		.chain(nodes.iter().filter(|n| !before.contains(n)))
+	{
+		NodeRegistry::serving_changed(*node);
 	}
 }
 
@@ -113,7 +132,8 @@ impl pallet_node_registry::Config for Test {
 	type MaxUrlLen = ConstU32<64>;
 	type MaxDeviceNameLen = ConstU32<16>;
 	type MaxEchelons = ConstU32<3>;
-	type MaxNodesPerEchelon = ConstU32<4>;
+	type MaxNodesPerEchelon = MaxNodesPerEchelon;
+	type FreeCollateralDelay = FreeCollateralDelay;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = RecordDeregistrations;
 	type ServingNodes = ServingUnlessListed;
@@ -173,6 +193,9 @@ impl ExtBuilder {
 		let mut ext: sp_io::TestExternalities = storage.into();
 		ext.execute_with(|| {
 			System::set_block_number(1);
+			ServingNothing::set(Vec::new());
+			MaxNodesPerEchelon::set(4);
+			FreeCollateralDelay::set(0);
 			DEREGISTERED.with(|d| d.borrow_mut().clear());
 		});
 		ext

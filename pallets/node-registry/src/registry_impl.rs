@@ -58,10 +58,15 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 	fn is_eligible(node: NodeId, free_collateral: BalanceOf<T>) -> bool {
 		let Some(record) = Nodes::<T>::get(node) else { return false };
 		let pinned = Echelons::<T>::get(record.echelon).and_then(|e| e.pinned_profile());
+		// Collateral gained in the last `FreeCollateralDelay` blocks does not count yet.
+		let fresh = Self::fresh_collateral(node);
+		let settled = record.collateral.saturating_sub(fresh.added);
+		let free = record.collateral.saturating_sub(record.reserved);
+		let free = free.saturating_sub(fresh.added).saturating_sub(fresh.released);
 		record.status == NodeStatus::Active
 			&& record.active_from <= CurrentEpoch::<T>::get()
-			&& record.collateral >= T::MinCollateral::get()
-			&& record.collateral.saturating_sub(record.reserved) >= free_collateral
+			&& settled >= T::MinCollateral::get()
+			&& free >= free_collateral
 			&& Self::runs_pinned_profile(node, pinned)
 	}
 
@@ -99,6 +104,7 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 				record.last_work_epoch = CurrentEpoch::<T>::get();
 			}
 		});
+		Self::note_fresh_collateral(node, Zero::zero(), amount);
 		Self::deposit_event(Event::CollateralReleased { node, amount });
 	}
 
@@ -166,6 +172,8 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		record.reserved = record.reserved.min(record.collateral);
 		let collateral = record.collateral;
 		Nodes::<T>::insert(node, record);
+		// Below `MinCollateral` the node's bid stops counting.
+		Self::refresh_bid(node);
 		Self::deposit_event(Event::CollateralSlashed {
 			node,
 			slashed: outcome.slashed,
@@ -197,6 +205,11 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 		});
 		Self::deposit_event(Event::FeeAccrued { node, epoch, amount });
 		Ok(())
+	}
+
+	fn serving_changed(node: NodeId) {
+		// The node's bid joins or leaves its echelon's counted bids: O(1) storage work.
+		Self::refresh_bid(node);
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]

@@ -196,3 +196,102 @@ impl<Balance: sp_runtime::traits::Saturating + Copy + Default> FeeLedger<Balance
 		self.accruing.saturating_add(self.claimable)
 	}
 }
+
+/// A node's standing bid: the last price it bid, and whether that price is among its echelon's
+/// counted bids ([`crate::PriceLevels`]) now. Every active node has one; leaving nodes have none.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub struct StandingBid<Balance> {
+	/// The node's echelon, so that the bid can be uncounted without the node's record.
+	pub echelon: EchelonId,
+	/// The price per token bid.
+	pub price: Balance,
+	/// Whether the price is counted in the echelon's median: the node is active, holds at least
+	/// `MinCollateral` and serves a model.
+	pub counted: bool,
+}
+
+/// A price as a storage key: the big-endian bytes of the price as a `u128`, so that the keys of
+/// [`crate::PriceLevels`] (hashed with `Identity`) iterate in price order.
+pub type PriceKey = [u8; 16];
+
+/// One distinct price among an echelon's counted bids.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub struct PriceLevel {
+	/// How many counted bids are at this price; at least 1 (an empty level is removed).
+	pub count: u32,
+	/// The next lower price with counted bids, if any. Storage iterates forward only: this link
+	/// lets the median step down in one read.
+	pub prev: Option<PriceKey>,
+}
+
+/// Where an echelon's median stands among its counted bids: the price level that holds the
+/// lower median, i.e. the bid of index `(total - 1) / 2` in price order. Absent while no bid
+/// counts.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Encode,
+	Decode,
+	DecodeWithMemTracking,
+	TypeInfo,
+	MaxEncodedLen,
+	Debug,
+)]
+pub struct MedianCursor {
+	/// How many bids count; at least 1.
+	pub total: u32,
+	/// How many counted bids are strictly below `median`.
+	pub below: u32,
+	/// The price level holding the lower median: `below <= (total - 1) / 2 < below + count`.
+	pub median: PriceKey,
+	/// The highest price level: where a new highest level links back to.
+	pub highest: PriceKey,
+}
+
+/// Collateral a node gained lately (`FreeCollateralDelay`): it counts toward new work from
+/// `until` on. An operator who learns a draw's randomness one block ahead cannot use it.
+#[derive(
+	Clone,
+	Copy,
+	PartialEq,
+	Eq,
+	Default,
+	codec::Encode,
+	codec::Decode,
+	codec::DecodeWithMemTracking,
+	scale_info::TypeInfo,
+	codec::MaxEncodedLen,
+	Debug,
+)]
+pub struct FreshCollateral<BlockNumber, Balance> {
+	/// The first block in which it counts.
+	pub until: BlockNumber,
+	/// Collateral added (it also counts toward `MinCollateral` only then).
+	pub added: Balance,
+	/// Collateral released from ended jobs.
+	pub released: Balance,
+}

@@ -112,6 +112,7 @@ impl pallet_node_registry::Config for Test {
 	type MaxDeviceNameLen = ConstU32<16>;
 	type MaxEchelons = ConstU32<4>;
 	type MaxNodesPerEchelon = ConstU32<64>;
+	type FreeCollateralDelay = ConstU32<0>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
 	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
@@ -130,6 +131,9 @@ impl pallet_model_registry::Config for Test {
 	type MaxSubscribersPerModel = ConstU32<64>;
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<4>;
+	// The draw index follows subscriptions at once here.
+	type IndexDelay = ConstU32<0>;
+	type MaxIndexChangesPerBlock = ConstU32<64>;
 	type MismatchThreshold = ConstU32<2>;
 	type MismatchBond = ConstU64<50>;
 	type WeightInfo = ();
@@ -183,7 +187,6 @@ impl pallet_inference::Config for Test {
 	type MaxPendingSelections = MaxPendingSelections;
 	type MaxSelectionsPerBlock = MaxSelectionsPerBlock;
 	type SelectionDelay = SelectionDelay;
-	type MaxCandidates = ConstU32<64>;
 	type MaxDeadlinesPerBlock = MaxDeadlinesPerBlock;
 	type ResultRetention = ConstU32<50>;
 	type OutputRetention = ConstU32<20>;

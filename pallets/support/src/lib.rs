@@ -141,6 +141,11 @@ pub trait NodeRegistry<AccountId, Balance> {
 	/// current epoch. They can be claimed once the epoch has ended.
 	fn accrue_fee(node: NodeId, payer: &AccountId, amount: Balance) -> DispatchResult;
 
+	/// The model registry calls this when `node`'s first subscription begins or its last ends:
+	/// only nodes that serve a model count toward their echelon's price, so the node's bid joins
+	/// or leaves the price. Constant cost, whatever the echelon's size.
+	fn serving_changed(node: NodeId);
+
 	/// Register an eligible node for `operator` (funding it as needed), for other pallets'
 	/// benchmarks.
 	#[cfg(feature = "runtime-benchmarks")]
@@ -196,18 +201,30 @@ pub trait ModelRegistry<AccountId> {
 	/// A model's record, if it is registered.
 	fn model(model: &ModelId) -> Option<ModelSummary<AccountId>>;
 
-	/// The nodes subscribed to `model` in `echelon`, from the index kept on subscribe and
-	/// unsubscribe (bounded by the registry's `MaxSubscribersPerModel`; never a scan of all
-	/// nodes). Eligibility for a particular request is checked separately with
-	/// [`NodeRegistry::is_eligible`].
-	fn subscribers(model: &ModelId, echelon: EchelonId) -> Vec<NodeId>;
+	/// How many positions the draw index of (`model`, `echelon`) holds. Draws pick positions
+	/// below it ([`draw::draw_indexed`]) and read only those: constant cost at any size.
+	///
+	/// The index follows subscriptions `IndexDelay` blocks late: no one who knows a block's
+	/// randomness (its parent's author) can still change the index that block draws from.
+	fn indexed_count(model: &ModelId, echelon: EchelonId) -> u32;
 
-	/// Whether `node` is subscribed to `model`.
+	/// The node at `position` of the draw index of (`model`, `echelon`), if `position` is below
+	/// [`Self::indexed_count`].
+	fn indexed_node(model: &ModelId, echelon: EchelonId, position: u32) -> Option<NodeId>;
+
+	/// Whether `node` is subscribed to `model` now (the index may still list it for
+	/// `IndexDelay` blocks after it unsubscribed: draws check this too).
 	fn is_subscribed(node: NodeId, model: &ModelId) -> bool;
 
-	/// Register and approve a model and subscribe `nodes` to it, for other pallets' benchmarks.
+	/// Register and approve a model and subscribe `nodes` to it, indexed at once, for other
+	/// pallets' benchmarks.
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_model(nodes: &[NodeId]) -> ModelId;
+
+	/// How many nodes may subscribe to one model in one echelon, for other pallets' benchmarks
+	/// at scale.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_max_subscribers() -> u32;
 }
 
 /// Called by the node registry when an operator deregisters a node.

@@ -327,8 +327,9 @@ parameter_types! {
 	pub const MismatchBond: Balance = 50 * UNITS;
 	/// A model owner earns at most 10% of each fee paid for its model.
 	pub const MaxModelOwnerShare: Perbill = Perbill::from_percent(10);
-	/// Nodes serving one model in one echelon at most; a draw keeps as many candidates.
-	pub const MaxSubscribersPerModel: u32 = 128;
+	/// Nodes serving one model in one echelon at most. A draw reads only the positions it
+	/// picks, so the bound limits storage, not work.
+	pub const MaxSubscribersPerModel: u32 = 10_000;
 }
 
 impl pallet_node_registry::Config for Runtime {
@@ -343,7 +344,10 @@ impl pallet_node_registry::Config for Runtime {
 	type MaxUrlLen = ConstU32<256>;
 	type MaxDeviceNameLen = ConstU32<64>;
 	type MaxEchelons = ConstU32<32>;
-	type MaxNodesPerEchelon = ConstU32<256>;
+	type MaxNodesPerEchelon = ConstU32<10_000>;
+	// Draws use the parent block's VRF output: collateral gained in the block its author built
+	// must not make a node drawable.
+	type FreeCollateralDelay = ConstU32<2>;
 	type TreasuryAccount = TreasuryAccount;
 	type OnNodeDeregistered = ModelRegistry;
 	type ServingNodes = pallet_model_registry::ServingNodes<Runtime>;
@@ -364,6 +368,10 @@ impl pallet_model_registry::Config for Runtime {
 	type MaxSubscribersPerModel = MaxSubscribersPerModel;
 	type MaxEchelonsPerModel = ConstU32<4>;
 	type MaxSubscriptionsPerNode = ConstU32<16>;
+	// Draws use the parent block's VRF output: a subscription made in the block its author
+	// built must not reach them.
+	type IndexDelay = ConstU32<2>;
+	type MaxIndexChangesPerBlock = ConstU32<64>;
 	type MismatchThreshold = ConstU32<3>;
 	// A false report (the model re-approved) pays its owner this much.
 	type MismatchBond = MismatchBond;
@@ -412,7 +420,6 @@ impl pallet_inference::Config for Runtime {
 	type MaxSelectionsPerBlock = ConstU32<32>;
 	// Drawn two blocks after inclusion, from the VRF output of the block in between.
 	type SelectionDelay = ConstU32<2>;
-	type MaxCandidates = MaxSubscribersPerModel;
 	type MaxDeadlinesPerBlock = ConstU32<64>;
 	// A receipt can be checked against the chain for a month; a published output stays a day.
 	type ResultRetention = ConstU32<{ 30 * DAYS }>;

@@ -123,34 +123,99 @@ fn the_author_that_includes_a_request_cannot_steer_its_draw() {
 	);
 }
 
-/// The author of the block whose VRF output seeds a draw knows that output in advance; if it
-/// could still add candidates in its block, it could steer the draw to them. Candidates are
-/// frozen at submission: a node that becomes eligible later is not drawn, and one that can no
-/// longer take the job is left out.
+/// The author of the block whose VRF output seeds a draw knows that output in advance; if a
+/// subscription made in its block reached the draw, it could steer the draw to its own nodes.
+/// The draw index follows subscriptions `IndexDelay` (the runtime's 2) blocks late: a node
+/// subscribed in the block before its draw is never drawn. Without the delay it would be.
 #[test]
-fn candidates_are_frozen_when_the_request_is_submitted() {
+fn a_subscription_made_once_the_randomness_is_known_does_not_reach_the_draw() {
+	let late_subscriber_drawn = |index_delay: u32| -> usize {
+		let mut drawn = 0;
+		for salt in 0..24u64 {
+			SelectionDelay::set(2);
+			IndexDelay::set(index_delay);
+			ExtBuilder::default().nodes(4).build_and_execute(|| {
+				RANDOM_SALT.with(|s| *s.borrow_mut() = salt);
+				let late = NodeId(3);
+				assert_ok!(ModelRegistry::unsubscribe(
+					RuntimeOrigin::signed(operator(late)),
+					late,
+					model()
+				));
+				run_to_block(4);
+				// Submitted in block 4, drawn in block 6 from block 5's randomness ...
+				let id = submit(spec(VerificationMode::Sampling { n: 2 }));
+				next_block();
+				// ... which the author of block 5 knows when it includes this subscription.
+				assert_ok!(ModelRegistry::subscribe(
+					RuntimeOrigin::signed(operator(late)),
+					late,
+					model()
+				));
+				next_block();
+				if selected(id).contains(&late) {
+					drawn += 1;
+				}
+				all_commit(id, &output(1, 2));
+			});
+		}
+		SelectionDelay::set(1);
+		IndexDelay::set(0);
+		drawn
+	};
+	assert_eq!(late_subscriber_drawn(2), 0, "the index had not taken the subscription yet");
+	assert!(late_subscriber_drawn(0) > 0, "an index that follows at once lets it in");
+}
+
+/// An operator whose node is busy could, once it knows a draw's randomness, free collateral
+/// (top up, or end a job) in the block before the draw to make its node drawable. Collateral
+/// gained counts toward new work only `FreeCollateralDelay` (the runtime's 2) blocks later.
+#[test]
+fn collateral_freed_once_the_randomness_is_known_does_not_reach_the_draw() {
+	let busy_node_drawn = |delay: u32| -> usize {
+		let mut drawn = 0;
+		for salt in 0..24u64 {
+			SelectionDelay::set(2);
+			FreeCollateralDelay::set(delay);
+			ExtBuilder::default().nodes(4).build_and_execute(|| {
+				RANDOM_SALT.with(|s| *s.borrow_mut() = salt);
+				let busy = NodeId(3);
+				assert_ok!(NodeRegistry::reserve_collateral(busy, NODE_COLLATERAL));
+				// Submitted in block 1, drawn in block 3 from block 2's randomness ...
+				let id = submit(spec(VerificationMode::Sampling { n: 2 }));
+				next_block();
+				// ... which the author of block 2 knows when the node's job ends in it.
+				NodeRegistry::release_collateral(busy, NODE_COLLATERAL);
+				next_block();
+				if selected(id).contains(&busy) {
+					drawn += 1;
+				}
+				all_commit(id, &output(1, 2));
+			});
+		}
+		SelectionDelay::set(1);
+		FreeCollateralDelay::set(0);
+		drawn
+	};
+	assert_eq!(busy_node_drawn(2), 0, "the freed collateral did not count yet");
+	assert!(busy_node_drawn(0) > 0, "collateral that counts at once lets the node in");
+}
+
+/// Nodes indexed for the model that can no longer take the job when the draw comes (collateral
+/// all reserved, or unsubscribed meanwhile) are skipped: too few remain, and the request is
+/// refunded.
+#[test]
+fn nodes_that_cannot_take_the_job_at_the_draw_are_skipped() {
 	SelectionDelay::set(2);
 	ExtBuilder::default().nodes(3).build_and_execute(|| {
-		// Node 0 has no free collateral when the request comes in.
-		assert_ok!(NodeRegistry::reserve_collateral(NodeId(0), NODE_COLLATERAL));
-		let id = submit(spec(VerificationMode::Sampling { n: 2 }));
-		let frozen = crate::SelectionCandidates::<Test>::get(id).expect("frozen").to_vec();
-		assert_eq!(frozen, vec![NodeId(1), NodeId(2)]);
-		// In the block in between, node 0 gets its collateral back: still not a candidate.
-		next_block();
-		NodeRegistry::release_collateral(NodeId(0), NODE_COLLATERAL);
-		next_block();
-		let mut drawn = selected(id);
-		drawn.sort();
-		assert_eq!(drawn, vec![NodeId(1), NodeId(2)]);
-		assert!(crate::SelectionCandidates::<Test>::get(id).is_none(), "taken at the draw");
-		all_commit(id, &output(1, 2));
-
-		// A frozen candidate that can no longer take the job is left out: too few remain.
 		let id = submit(spec(VerificationMode::Sampling { n: 2 }));
 		next_block();
 		assert_ok!(NodeRegistry::reserve_collateral(NodeId(2), NODE_COLLATERAL));
-		assert_ok!(NodeRegistry::reserve_collateral(NodeId(1), NODE_COLLATERAL));
+		assert_ok!(ModelRegistry::unsubscribe(
+			RuntimeOrigin::signed(operator(NodeId(1))),
+			NodeId(1),
+			model()
+		));
 		next_block();
 		System::assert_has_event(
 			Event::RequestFailed {
@@ -160,7 +225,6 @@ fn candidates_are_frozen_when_the_request_is_submitted() {
 			}
 			.into(),
 		);
-		NodeRegistry::release_collateral(NodeId(1), NODE_COLLATERAL);
 		NodeRegistry::release_collateral(NodeId(2), NODE_COLLATERAL);
 	});
 	SelectionDelay::set(1);

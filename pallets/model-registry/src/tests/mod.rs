@@ -1,5 +1,6 @@
 //! Unit tests, one file per concern, each under `ExtBuilder::build_and_execute`.
 
+mod draw_index;
 mod fuzz;
 mod registration;
 mod subscriptions;
@@ -39,4 +40,10 @@ pub fn held_deposit(who: AccountId) -> Balance {
 pub fn setup() -> ExtBuilder {
 	reset_nodes();
 	ExtBuilder::default()
+}
+
+/// The draw index of (`model`, `echelon`) once every queued change has been applied.
+pub fn indexed(model: &ModelId, echelon: atoma_support::EchelonId) -> Vec<atoma_support::NodeId> {
+	settle_index();
+	ModelRegistry::indexed_nodes(model, echelon)
 }

@@ -107,7 +107,7 @@ fn removal_ends_subscriptions_and_returns_the_deposit() {
 		assert_eq!(held_deposit(OWNER), 0);
 		assert!(ModelRegistry::model(&model).is_none());
 		assert!(!ModelRegistry::is_subscribed(node(0), &model));
-		assert!(ModelRegistry::subscribers(&model, atoma_support::EchelonId(1)).is_empty());
+		assert!(indexed(&model, atoma_support::EchelonId(1)).is_empty());
 		assert_noop!(
 			ModelRegistry::remove_model(RuntimeOrigin::root(), model),
 			Error::<Test>::UnknownModel
@@ -124,10 +124,7 @@ fn genesis_models_are_approved_and_subscribed() {
 		.build_and_execute(|| {
 			let model = id("smollm2-135m-instruct");
 			assert_eq!(ModelRegistry::model(&model).map(|m| m.status), Some(ModelStatus::Approved));
-			assert_eq!(
-				ModelRegistry::subscribers(&model, atoma_support::EchelonId(0)),
-				vec![node(0)]
-			);
+			assert_eq!(indexed(&model, atoma_support::EchelonId(0)), vec![node(0)]);
 			assert_eq!(held_deposit(OWNER), DEPOSIT);
 		});
 }

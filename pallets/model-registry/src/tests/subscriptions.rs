@@ -23,8 +23,8 @@ fn subscribe_indexes_the_node_under_its_echelon() {
 		);
 		assert_ok!(subscribe(ALICE, 1, &model));
 		assert_ok!(subscribe(BOB, 2, &model));
-		assert_eq!(ModelRegistry::subscribers(&model, EchelonId(0)), vec![NodeId(0), NodeId(1)]);
-		assert_eq!(ModelRegistry::subscribers(&model, EchelonId(1)), vec![NodeId(2)]);
+		assert_eq!(indexed(&model, EchelonId(0)), vec![NodeId(0), NodeId(1)]);
+		assert_eq!(indexed(&model, EchelonId(1)), vec![NodeId(2)]);
 		assert!(ModelRegistry::is_subscribed(NodeId(1), &model));
 		assert_eq!(
 			crate::Models::<Test>::get(&model).unwrap().echelons.to_vec(),
@@ -110,7 +110,7 @@ fn unsubscribe_ends_one_subscription() {
 			}
 			.into(),
 		);
-		assert_eq!(ModelRegistry::subscribers(&model, EchelonId(0)), vec![NodeId(1)]);
+		assert_eq!(indexed(&model, EchelonId(0)), vec![NodeId(1)]);
 		assert_noop!(
 			ModelRegistry::unsubscribe(RuntimeOrigin::signed(ALICE), NodeId(0), model.clone()),
 			Error::<Test>::NotSubscribed
@@ -133,8 +133,8 @@ fn deregistration_ends_every_subscription_of_the_node() {
 		assert_ok!(subscribe(ALICE, 0, &b));
 		assert_ok!(subscribe(ALICE, 1, &a));
 		deregister(NodeId(0));
-		assert_eq!(ModelRegistry::subscribers(&a, EchelonId(0)), vec![NodeId(1)]);
-		assert!(ModelRegistry::subscribers(&b, EchelonId(0)).is_empty());
+		assert_eq!(indexed(&a, EchelonId(0)), vec![NodeId(1)]);
+		assert!(indexed(&b, EchelonId(0)).is_empty());
 		assert!(crate::NodeSubscriptions::<Test>::get(NodeId(0)).is_empty());
 	});
 }

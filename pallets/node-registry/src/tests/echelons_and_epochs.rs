@@ -196,7 +196,7 @@ fn bids_of_nodes_that_serve_nothing_or_hold_nothing_leave_the_price_alone() {
 		let idle = register_with(BOB, 2, MIN_COLLATERAL, 1_000);
 		let also_idle = register_with(CHARLIE, 3, MIN_COLLATERAL, 1_000);
 		let slashed = register_with(DAVE, 4, MIN_COLLATERAL, 1_000);
-		ServingNothing::set(vec![idle, also_idle]);
+		set_serving_nothing(vec![idle, also_idle]);
 		assert_ok!(NodeRegistry::slash(
 			slashed,
 			sp_runtime::Perbill::one(),
@@ -209,7 +209,7 @@ fn bids_of_nodes_that_serve_nothing_or_hold_nothing_leave_the_price_alone() {
 		);
 
 		// Once they serve a model, their bids count.
-		ServingNothing::set(vec![]);
+		set_serving_nothing(vec![]);
 		run_to_next_epoch();
 		assert_eq!(NodeRegistry::price_per_token(echelon), Some(1_000));
 		System::assert_has_event(

@@ -77,7 +77,7 @@ fn random_call(rng: &mut Rng, signer: AccountId) -> Call<Test> {
 #[test]
 fn random_calls_never_panic_and_failures_change_nothing() {
 	ExtBuilder::default().build_and_execute(|| {
-		let mut rng = Rng::new(0x6e0d_e5);
+		let mut rng = Rng::new(0x006e_0de5);
 		let accounts = [ALICE, BOB, CHARLIE, DAVE, PAUPER];
 		let mut succeeded = 0;
 		for _ in 0..CASES {

@@ -163,3 +163,40 @@ fn a_leaving_node_still_claims_fees() {
 		);
 	});
 }
+
+/// Collateral a node gains (a top-up, a job's reservation released) counts toward new work
+/// only `FreeCollateralDelay` blocks later: the author who knows the next draw's randomness
+/// cannot make its busy or short node drawable. Losing free collateral counts at once.
+#[test]
+fn collateral_gained_counts_toward_new_work_only_after_the_delay() {
+	ExtBuilder::default().build_and_execute(|| {
+		FreeCollateralDelay::set(2);
+		let node = register(ALICE, 1);
+		run_to_next_epoch();
+		assert!(NodeRegistry::is_eligible(node, MIN_COLLATERAL));
+		assert_ok!(NodeRegistry::reserve_collateral(node, MIN_COLLATERAL));
+		assert!(!NodeRegistry::is_eligible(node, 1), "reserved at once");
+
+		// The job ends: the collateral is free for new work two blocks later.
+		let now = System::block_number();
+		NodeRegistry::release_collateral(node, MIN_COLLATERAL);
+		assert_eq!(record(node).reserved, 0);
+		assert!(!NodeRegistry::is_eligible(node, 1));
+		run_to_block(now + 1);
+		assert!(!NodeRegistry::is_eligible(node, 1));
+		run_to_block(now + 2);
+		assert!(NodeRegistry::is_eligible(node, MIN_COLLATERAL));
+
+		// A top-up: neither the extra free collateral nor the minimum it restores counts yet.
+		let now = System::block_number();
+		assert_ok!(NodeRegistry::add_collateral(RuntimeOrigin::signed(ALICE), node, 500));
+		assert!(NodeRegistry::is_eligible(node, MIN_COLLATERAL));
+		assert!(!NodeRegistry::is_eligible(node, MIN_COLLATERAL + 1));
+		run_to_block(now + 2);
+		assert!(NodeRegistry::is_eligible(node, MIN_COLLATERAL + 500));
+		assert_ok!(NodeRegistry::deregister_node(RuntimeOrigin::signed(ALICE), node));
+		run_to_next_epoch();
+		assert_ok!(NodeRegistry::withdraw_node(RuntimeOrigin::signed(ALICE), node));
+		assert!(crate::FreshCollateral::<Test>::get(node).is_none(), "nothing left behind");
+	});
+}

@@ -4,6 +4,7 @@
 mod echelons_and_epochs;
 mod fuzz;
 mod lifecycle;
+mod median;
 mod node_management;
 mod profiles;
 mod registration;

@@ -110,7 +110,8 @@ fn bid_price_replaces_the_standing_bid() {
 			Event::BidPlaced { node, echelon: EchelonId(0), price_per_token: 77 }.into(),
 		);
 		assert_eq!(NodeRegistry::standing_bid(node), Some(77));
-		assert_eq!(crate::EchelonBids::<Test>::get(EchelonId(0)).len(), 1);
+		assert_eq!(crate::EchelonNodeCount::<Test>::get(EchelonId(0)), 1);
+		assert_eq!(NodeRegistry::counted_levels(EchelonId(0)), vec![(77, 1)]);
 
 		assert_noop!(
 			NodeRegistry::bid_price(RuntimeOrigin::signed(BOB), node, 1),
