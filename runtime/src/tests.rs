@@ -1502,3 +1502,149 @@ mod validators {
 		});
 	}
 }
+
+mod scale {
+	//! Issue 15: the runtime's bounds of 10,000 nodes per echelon and subscribers per model, filled
+	//! through the real calls: registration, subscription, the draw index catching up
+	//! (`MaxIndexChangesPerBlock` a block), the epoch's price as the exact median of 10,000 bids,
+	//! and a block of selections drawn from the full index. The benchmarks measure the cost
+	//! (docs/benchmarks.md, "Scale"); this checks that it works and that the books balance.
+
+	use super::*;
+	use crate::{
+		genesis_config_presets::DEFAULT_MODEL_ID, Inference, ModelRegistry, NodeRegistry,
+		RuntimeOrigin,
+	};
+	use atoma_support::{
+		fees::median,
+		inference::{RequestSpec, VerificationMode},
+		EchelonId, ModelId, ModelRegistry as _, NodeId, NodeRegistry as _, RequestId,
+	};
+	use frame_support::{
+		assert_noop,
+		traits::{fungible::Mutate, Get, Hooks},
+	};
+
+	const NODES: u32 = 10_000;
+
+	fn operator(i: u32) -> AccountId {
+		let mut raw = [0xA5; 32];
+		raw[..4].copy_from_slice(&i.to_le_bytes());
+		AccountId::new(raw)
+	}
+
+	fn worker_key(i: u32) -> sp_core::sr25519::Public {
+		let mut raw = [0x5A; 32];
+		raw[..4].copy_from_slice(&i.to_le_bytes());
+		sp_core::sr25519::Public::from_raw(raw)
+	}
+
+	fn run_to(block: u32) {
+		while System::block_number() < block {
+			let next = System::block_number() + 1;
+			System::set_block_number(next);
+			NodeRegistry::on_initialize(next);
+			ModelRegistry::on_initialize(next);
+			Inference::on_initialize(next);
+		}
+	}
+
+	#[test]
+	fn ten_thousand_nodes_serve_one_model_in_one_echelon() {
+		ext_for("development").execute_with(|| {
+			let model = ModelId::from_name(DEFAULT_MODEL_ID.as_bytes()).expect("valid id");
+			let max_nodes = <Runtime as pallet_node_registry::Config>::MaxNodesPerEchelon::get();
+			let max_subscribers =
+				<Runtime as pallet_model_registry::Config>::MaxSubscribersPerModel::get();
+			assert_eq!((max_nodes, max_subscribers), (NODES, NODES));
+			// Alice's genesis node and 9,999 more, each of its own operator, bidding 1 to 997
+			// micro-TOMA per token.
+			for i in 1..NODES {
+				let who = operator(i);
+				assert_ok!(Balances::mint_into(&who, 1_100 * UNITS));
+				let price = u128::from(i * 7_919 % 997 + 1) * crate::currency::MICRO_UNITS;
+				assert_ok!(NodeRegistry::register_node(
+					RuntimeOrigin::signed(who.clone()),
+					EchelonId(0),
+					worker_key(i),
+					b"https://node.example".to_vec(),
+					1_000 * UNITS,
+					price,
+				));
+				assert_ok!(ModelRegistry::subscribe(
+					RuntimeOrigin::signed(who),
+					NodeId(u64::from(i)),
+					model.clone()
+				));
+			}
+			// Both bounds are reached.
+			let extra = operator(NODES);
+			assert_ok!(Balances::mint_into(&extra, 1_100 * UNITS));
+			assert_noop!(
+				NodeRegistry::register_node(
+					RuntimeOrigin::signed(extra),
+					EchelonId(0),
+					worker_key(NODES),
+					b"https://node.example".to_vec(),
+					1_000 * UNITS,
+					1,
+				),
+				pallet_node_registry::Error::<Runtime>::EchelonFull
+			);
+
+			// The index takes the subscriptions two blocks late, 64 a block.
+			let per_block =
+				<Runtime as pallet_model_registry::Config>::MaxIndexChangesPerBlock::get();
+			run_to(2);
+			assert_eq!(ModelRegistry::indexed_count(&model, EchelonId(0)), 1, "not yet");
+			let caught_up = 2 + (NODES - 1).div_ceil(per_block) + 1;
+			run_to(caught_up);
+			assert_eq!(ModelRegistry::indexed_count(&model, EchelonId(0)), NODES);
+
+			// The next epoch's price is the exact median of the 10,000 bids.
+			let mut bids: Vec<Balance> = pallet_node_registry::Bids::<Runtime>::iter_values()
+				.filter(|bid| bid.counted)
+				.map(|bid| bid.price)
+				.collect();
+			assert_eq!(bids.len() as u32, NODES);
+			let expected = median(&mut bids);
+			let boundary = pallet_node_registry::NextEpochStart::<Runtime>::get();
+			run_to(boundary);
+			assert_eq!(NodeRegistry::price_per_token(EchelonId(0)), expected);
+			assert!(NodeRegistry::is_eligible(NodeId(9_999), 0), "the new nodes serve now");
+
+			// A block of `MaxSelectionsPerBlock` Sampling requests of 8 nodes, drawn from all.
+			let selections = <Runtime as pallet_inference::Config>::MaxSelectionsPerBlock::get();
+			let bob = Sr25519Keyring::Bob.to_account_id();
+			let spec = RequestSpec {
+				mode: VerificationMode::Sampling { n: 8 },
+				..super::inference::default_spec()
+			};
+			let first = pallet_inference::NextRequestId::<Runtime>::get();
+			for _ in 0..selections {
+				assert_ok!(Inference::submit_request(
+					RuntimeOrigin::signed(bob.clone()),
+					spec.clone()
+				));
+			}
+			let drawn_at = System::block_number() + 2;
+			let started = std::time::Instant::now();
+			run_to(drawn_at);
+			println!("{selections} selections among {NODES} nodes: {:?}", started.elapsed());
+			let mut drawn = std::collections::BTreeSet::new();
+			for id in first..first + u64::from(selections) {
+				let request =
+					pallet_inference::Requests::<Runtime>::get(RequestId(id)).expect("in flight");
+				assert_eq!(request.nodes.len(), 8, "request {id} drawn");
+				drawn.extend(request.nodes.iter().copied());
+			}
+			// 256 draws spread over the whole index (a node may take several jobs: a few are
+			// drawn twice), not its first positions.
+			assert!(drawn.len() >= 240, "{} distinct nodes", drawn.len());
+			assert!(drawn.iter().any(|n| n.0 > 9_000) && drawn.iter().any(|n| n.0 < 1_000));
+
+			NodeRegistry::do_try_state().expect("node registry invariants");
+			ModelRegistry::do_try_state().expect("model registry invariants");
+		});
+	}
+}
