@@ -298,7 +298,7 @@ impl<T: Config> Pallet<T> {
 				},
 			},
 			Phase::Revealing { deadline } if deadline == now => Self::close_reveal(id, request),
-			Phase::Redrawing { at } if at == now => Self::draw_replacements(id, request, now),
+			Phase::Redrawing { at } if at == now => Self::replace(id, request, now),
 			// A stale entry: the window moved (redraw) or the request advanced.
 			_ => {},
 		}
@@ -374,11 +374,6 @@ impl<T: Config> Pallet<T> {
 		request.phase = Phase::Redrawing { at };
 		Requests::<T>::insert(id, request);
 		Self::deposit_event(Event::RedrawScheduled { request: id, at });
-	}
-
-	/// The block of a pending redraw: draw the replacements.
-	fn draw_replacements(id: RequestId, request: crate::Request<T>, now: BlockNumberFor<T>) {
-		Self::replace(id, request, now)
 	}
 
 	/// The request fails while some of its nodes wait for replacement: they were released

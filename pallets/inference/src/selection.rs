@@ -1,7 +1,7 @@
-//! Public node selection (protocol §6): a uniform draw without replacement from the eligible
-//! nodes, driven by a seed from chain randomness and the request id. Pure and deterministic: every
+//! Public node selection (protocol §6): a uniform draw without replacement from the model's draw
+//! index, driven by a seed from chain randomness and the request id. Pure and deterministic: every
 //! node and every client can recompute a draw from the seed. The draw itself
-//! ([`atoma_support::draw`]) is shared with the disputes pallet's arbiter draw.
+//! ([`atoma_support::draw::draw_indexed`]) is shared with the disputes pallet's arbiter draw.
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
@@ -31,11 +31,27 @@ pub fn sampler_seed(selection_seed: &[u8; 32]) -> u64 {
 	u64::from_le_bytes(bytes)
 }
 
-pub use atoma_support::draw::{draw, SeededStream};
+pub use atoma_support::draw::SeededStream;
 
 #[cfg(test)]
 mod tests {
+	use atoma_support::draw::{draw_indexed, max_tries};
+
 	use super::*;
+
+	/// `count` of `items`, drawn as the chain draws nodes from an index where all can take the
+	/// job.
+	fn draw<T: Copy + PartialEq>(items: Vec<T>, count: usize, seed: [u8; 32]) -> Vec<T> {
+		let tries = max_tries(count as u32);
+		draw_indexed(
+			items.len() as u32,
+			count,
+			tries,
+			seed,
+			|p| items.get(p as usize).copied(),
+			|_| true,
+		)
+	}
 
 	#[test]
 	fn draws_are_deterministic_distinct_and_bounded() {

@@ -1,10 +1,8 @@
 //! Uniform draws without replacement from a seed (protocol §6): the inference pallet draws
-//! execution nodes with it, the disputes pallet arbiters. Pure and deterministic: anyone can
-//! recompute a draw from its seed.
-//!
-//! [`draw_indexed`] draws from an index of any size (the model registry's subscribers, up to
-//! 10,000 per model and echelon) at a cost that does not grow with it: it reads only the
-//! positions it draws.
+//! execution nodes with [`draw_indexed`], the disputes pallet arbiters. Pure and deterministic:
+//! anyone can recompute a draw from its seed. It draws from an index of any size (the model
+//! registry's subscribers, up to 10,000 per model and echelon) at a cost that does not grow with
+//! it: it reads only the positions it draws.
 
 use alloc::vec::Vec;
 
@@ -43,20 +41,6 @@ impl SeededStream {
 			}
 		}
 	}
-}
-
-/// Draw `count` items uniformly without replacement (a partial Fisher-Yates shuffle). Returns
-/// fewer when `candidates` has fewer.
-pub fn draw<T: Copy>(mut candidates: Vec<T>, count: usize, seed: [u8; 32]) -> Vec<T> {
-	let mut stream = SeededStream::new(seed);
-	let take = count.min(candidates.len());
-	for i in 0..take {
-		let remaining = candidates.len().saturating_sub(i) as u64;
-		let j = i.saturating_add(stream.below(remaining) as usize);
-		candidates.swap(i, j);
-	}
-	candidates.truncate(take);
-	candidates
 }
 
 /// Draw up to `wanted` distinct items from an index of `count` positions, reading only the

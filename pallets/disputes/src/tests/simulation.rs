@@ -6,8 +6,22 @@
 //! wins only with a majority of the arbiters drawn from the remaining nodes; that share is
 //! measured and checked separately.
 
-use atoma_support::draw::draw;
+use atoma_support::draw::{draw_indexed, max_tries};
 use codec::Encode;
+
+/// `count` of `items`, drawn as the chain draws nodes and arbiters from an index where all can
+/// take the job.
+fn draw(items: Vec<u64>, count: usize, seed: [u8; 32]) -> Vec<u64> {
+	let tries = max_tries(count as u32);
+	draw_indexed(
+		items.len() as u32,
+		count,
+		tries,
+		seed,
+		|p| items.get(p as usize).copied(),
+		|_| true,
+	)
+}
 
 const TRIALS: u64 = 10_000;
 const NODES: u64 = 30;
