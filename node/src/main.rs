@@ -3,6 +3,7 @@
 //! A Substrate node (BABE + GRANDPA, ParityDB, litep2p or libp2p networking, off-chain workers)
 //! for the Atoma runtime.
 
+mod babe_seal;
 mod chain_spec;
 mod cli;
 mod command;

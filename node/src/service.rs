@@ -28,12 +28,16 @@ type FullBackend = sc_service::TFullBackend<Block>;
 type FullSelectChain = sc_consensus::LongestChain<FullBackend, Block>;
 type FullGrandpaBlockImport =
 	sc_consensus_grandpa::GrandpaBlockImport<FullBackend, Block, FullClient, FullSelectChain>;
-type FullBabeBlockImport = sc_consensus_babe::BabeBlockImport<
-	Block,
-	FullClient,
-	FullGrandpaBlockImport,
-	SlotInherentDataProviders,
-	FullSelectChain,
+/// BABE's import between the two halves of the seal fix (`babe_seal`: without it, BABE's
+/// equivocation reports carry unsealed headers and the runtime rejects them all).
+type FullBabeBlockImport = crate::babe_seal::SealedForBabe<
+	sc_consensus_babe::BabeBlockImport<
+		Block,
+		FullClient,
+		crate::babe_seal::UnsealedAfterBabe<FullGrandpaBlockImport>,
+		SlotInherentDataProviders,
+		FullSelectChain,
+	>,
 >;
 type TransactionPool = sc_transaction_pool::TransactionPoolHandle<Block, FullClient>;
 
@@ -138,14 +142,15 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 
 	let babe_config = sc_consensus_babe::configuration(&*client)?;
 	let slot_duration = babe_config.slot_duration();
-	let (block_import, babe_link) = sc_consensus_babe::block_import(
+	let (babe_block_import, babe_link) = sc_consensus_babe::block_import(
 		babe_config,
-		grandpa_block_import,
+		crate::babe_seal::UnsealedAfterBabe(grandpa_block_import),
 		client.clone(),
 		SlotInherentDataProviders { slot_duration },
 		select_chain.clone(),
 		OffchainTransactionPoolFactory::new(transaction_pool.clone()),
 	)?;
+	let block_import = crate::babe_seal::SealedForBabe(babe_block_import);
 
 	let (import_queue, babe_worker_handle) =
 		sc_consensus_babe::import_queue(sc_consensus_babe::ImportQueueParams {
