@@ -10,6 +10,12 @@
 //   echelons                    every echelon with this epoch's price per token
 //   models                      every registered model
 //   dispute ID                  the open dispute over request ID, or null
+//   emission                    the TOMA emission schedule, the current rate per epoch, the open
+//                               epoch and everything minted so far
+//   reward NODE                 what NODE's operator would receive for the open epoch's verified
+//                               work if it closed now (a decimal string)
+//   usage [MODEL]               MODEL's settled tokens in the open epoch, its owner's share if it
+//                               closed now, and the emission its owner has received for it
 //   quote IN OUT [MODE] [MODEL] [ECHELON]
 //                               the escrow of a request of IN prompt and at most OUT generated
 //                               tokens (MODE: single, sampling:N, cv:N:PERCENT)
@@ -32,6 +38,12 @@ export async function view(api, what, args) {
     case 'echelons': return (await api.call.atomaViewApi.echelons()).toJSON();
     case 'models': return (await api.call.atomaViewApi.models()).toJSON();
     case 'dispute': return (await api.call.atomaViewApi.dispute(Number(a))).toJSON();
+    case 'emission': return (await api.call.atomaViewApi.emission()).toJSON();
+    case 'reward': return (await api.call.atomaViewApi.expectedNodeReward(Number(a))).toString();
+    case 'usage': {
+      const [tokens, share, earned] = await api.call.atomaViewApi.modelUsage(a ?? MODEL);
+      return [tokens.toNumber(), share.toString(), earned.toString()];
+    }
     // Balances and Perquintills as decimal strings: JSON numbers lose their digits above 2^53.
     case 'quote': {
       const fee = await api.call.inferenceApi.quote(d ?? MODEL, Number(e ?? 0), Number(a), Number(b),
@@ -40,7 +52,7 @@ export async function view(api, what, args) {
     }
     case 'nash': return (await api.call.inferenceApi.minReplicationRate(a, b, c, Number(d))).toString();
     case 'tamper': return (await api.call.inferenceApi.tamperProbability(Number(a), Number(b))).toString();
-    default: throw new Error(`unknown view ${what}: request, eligible, echelons, models, dispute, quote, nash or tamper`);
+    default: throw new Error(`unknown view ${what}: request, eligible, echelons, models, dispute, emission, reward, usage, quote, nash or tamper`);
   }
 }
 

@@ -180,6 +180,14 @@ fn a_prompt_settles_and_its_owner_receives_the_streamed_answer() {
 	assert_eq!(models[0][0], json!(hex_encode(b"smollm2-135m-instruct")), "{models}");
 	let echelons = common::view(port, &["echelons"]);
 	assert_eq!(echelons[0]["id"], json!(0), "{echelons}");
+	// The emission: the development preset's schedule, and numbers for a node and the model.
+	let emission = common::view(port, &["emission"]);
+	assert_eq!(emission["schedule"]["validatorsShare"], json!(100_000_000), "{emission}");
+	assert!(emission["perEpoch"].as_u64().is_some_and(|rate| rate > 0), "{emission}");
+	let reward = common::view(port, &["reward", "0"]);
+	assert!(reward.as_str().is_some_and(|r| r.parse::<u128>().is_ok()), "{reward}");
+	let usage = common::view(port, &["usage", "smollm2-135m-instruct"]);
+	assert!(usage[0].as_u64().is_some(), "{usage}");
 	let price = echelons[0]["pricePerToken"].as_u64().expect("a price: Alice's node bids");
 	// The escrow of 64 prompt and at most 12 generated tokens: each token at the price.
 	let quote = common::view(port, &["quote", "64", "12"]);

@@ -308,6 +308,7 @@ impl_runtime_apis! {
 		}
 	}
 
+	#[api_version(2)]
 	impl crate::views::AtomaViewApi<Block> for Runtime {
 		fn request_status(request: atoma_support::RequestId) -> crate::views::RequestStatus {
 			crate::views::request_status(request)
@@ -334,6 +335,18 @@ impl_runtime_apis! {
 		fn dispute(request: atoma_support::RequestId) -> Option<pallet_disputes::Dispute<Runtime>> {
 			pallet_disputes::Disputes::<Runtime>::get(request)
 		}
+
+		fn emission() -> crate::views::EmissionView {
+			crate::views::emission()
+		}
+
+		fn expected_node_reward(node: atoma_support::NodeId) -> Balance {
+			super::Emission::expected_node_reward(node)
+		}
+
+		fn model_usage(model: atoma_support::ModelId) -> (u64, Balance, Balance) {
+			super::Emission::model_usage(model)
+		}
 	}
 
 	#[cfg(feature = "runtime-benchmarks")]
@@ -343,7 +356,9 @@ impl_runtime_apis! {
 			Vec<frame_support::traits::StorageInfo>,
 		) {
 			use frame_benchmarking::BenchmarkList;
-			use super::{Disputes, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet};
+			use super::{
+				Disputes, Emission, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet,
+			};
 			use frame_support::traits::StorageInfoTrait;
 
 			let mut list = Vec::<BenchmarkList>::new();
@@ -356,7 +371,9 @@ impl_runtime_apis! {
 			config: frame_benchmarking::BenchmarkConfig,
 		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
 			use frame_benchmarking::BenchmarkBatch;
-			use super::{Disputes, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet};
+			use super::{
+				Disputes, Emission, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet,
+			};
 			use frame_support::traits::WhitelistedStorageKeys;
 			use sp_storage::TrackedStorageKey;
 

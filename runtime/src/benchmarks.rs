@@ -9,4 +9,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_disputes, Disputes]
 	[pallet_oracle, Oracle]
 	[pallet_validator_set, ValidatorSet]
+	[pallet_emission, Emission]
 );

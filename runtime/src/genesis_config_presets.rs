@@ -13,9 +13,9 @@
 
 use crate::{
 	currency::{EXISTENTIAL_DEPOSIT, MICRO_UNITS, UNITS},
-	AccountId, Balance, BalancesConfig, BlockNumber, CouncilConfig, ModelRegistryConfig,
-	NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys, SudoConfig,
-	TechnicalCommitteeConfig, BABE_GENESIS_EPOCH_CONFIG,
+	AccountId, Balance, BalancesConfig, BlockNumber, CouncilConfig, EmissionConfig,
+	ModelRegistryConfig, NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
+	SudoConfig, TechnicalCommitteeConfig, BABE_GENESIS_EPOCH_CONFIG,
 };
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -68,6 +68,20 @@ pub const DEV_PRICE_PER_TOKEN: Balance = MICRO_UNITS;
 pub const DEV_EPOCH_LENGTH: BlockNumber = 10;
 pub const LOCAL_EPOCH_LENGTH: BlockNumber = 100;
 pub const TESTNET_EPOCH_LENGTH: BlockNumber = 1_200;
+
+/// TOMA emission at genesis (`pallet-emission`, docs/tokenomics.md): 100 TOMA an hour (1,200
+/// blocks), whatever the preset's epoch length; each epoch mints 0.002% less than the one before
+/// (about 16% less after a year of hourly epochs); 10% to the validators, 10% to model owners,
+/// 80% to execution nodes by verified work. The council changes it (`emission.setSchedule`).
+pub const GENESIS_EMISSION_PER_HOUR: Balance = 100 * UNITS;
+pub const GENESIS_EMISSION_DECAY: sp_runtime::Perbill = sp_runtime::Perbill::from_parts(20_000);
+pub const GENESIS_VALIDATORS_SHARE: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(10);
+pub const GENESIS_MODEL_OWNERS_SHARE: sp_runtime::Perbill = sp_runtime::Perbill::from_percent(10);
+
+/// An epoch's emission at genesis: [`GENESIS_EMISSION_PER_HOUR`] for an epoch of `blocks`.
+pub fn genesis_emission_per_epoch(blocks: BlockNumber) -> Balance {
+	GENESIS_EMISSION_PER_HOUR.saturating_mul(Balance::from(blocks)) / 1_200
+}
 
 /// A 32-byte constant from 64 hex digits, at compile time.
 const fn hex_literal(hex: &str) -> [u8; 32] {
@@ -192,6 +206,12 @@ fn genesis(
 			slot_duration: crate::block_time::DEFAULT_SLOT_DURATION,
 		},
 		node_registry: NodeRegistryConfig { epoch_length: inference.epoch_length, echelons, nodes },
+		emission: EmissionConfig {
+			per_epoch: genesis_emission_per_epoch(inference.epoch_length),
+			decay: GENESIS_EMISSION_DECAY,
+			validators_share: GENESIS_VALIDATORS_SHARE,
+			model_owners_share: GENESIS_MODEL_OWNERS_SHARE,
+		},
 		model_registry: ModelRegistryConfig {
 			models,
 			subscriptions,

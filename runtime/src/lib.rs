@@ -85,7 +85,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 105,
+	spec_version: 106,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -218,6 +218,7 @@ type Migrations = (
 	pallet_node_registry::migrations::v2::MigrateV1ToV2<Runtime>,
 	pallet_model_registry::migrations::v2::MigrateToV2<Runtime>,
 	pallet_inference::migrations::v4::MigrateV3ToV4<Runtime>,
+	pallet_emission::migrations::InitializeEmission<Runtime>,
 );
 
 /// Executive: handles dispatch to the various modules.
@@ -323,6 +324,11 @@ mod runtime {
 
 	#[runtime::pallet_index(22)]
 	pub type Offences = pallet_offences;
+
+	// TOMA emission: after the node registry, whose epoch boundary closes an emission epoch in
+	// the same block.
+	#[runtime::pallet_index(23)]
+	pub type Emission = pallet_emission;
 }
 
 #[cfg(test)]

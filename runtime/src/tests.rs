@@ -602,6 +602,94 @@ mod inference {
 		});
 	}
 
+	/// Settled work earns the epoch's emission: the inference pallet records Alice's node's
+	/// tokens and fee (`WorkLedger`), the runtime API shows the expected reward (the whole nodes'
+	/// part, capped at the fee the node earned), and the node registry's epoch boundary closes the
+	/// emission epoch, which pays the node, the session's validator and the model owner, and
+	/// mints exactly the preset's emission (the capped rest to the treasury).
+	#[test]
+	fn settled_work_earns_the_epochs_emission() {
+		use crate::views::runtime_decl_for_atoma_view_api::AtomaViewApiV2;
+		ext_for("development").execute_with(|| {
+			submit_and_draw();
+			assert_ok!(Executive::apply_extrinsic(alices_commitment()).expect("authorized"));
+			let per_epoch = crate::genesis_config_presets::genesis_emission_per_epoch(
+				crate::genesis_config_presets::DEV_EPOCH_LENGTH,
+			);
+			let view = Runtime::emission();
+			assert_eq!(view.per_epoch, per_epoch);
+			// The only work of the epoch: the whole nodes' part (80%), but never more than the
+			// fee the node earned (11 tokens at 1 micro-TOMA, 95% to the node); the model's 11
+			// tokens its owner the owners' whole part, but never more than they paid the node.
+			let nodes_part = per_epoch - per_epoch / 10 - per_epoch / 10;
+			let fee = pallet_node_registry::Fees::<Runtime>::get(NodeId(0)).accruing;
+			assert!(fee < nodes_part);
+			assert_eq!(Runtime::expected_node_reward(NodeId(0)), fee);
+			assert_eq!(Runtime::model_usage(default_spec().model), (11, fee, 0));
+
+			let issuance = Balances::total_issuance();
+			let boundary = pallet_node_registry::NextEpochStart::<Runtime>::get();
+			System::set_block_number(boundary);
+			NodeRegistry::on_initialize(boundary);
+			crate::Emission::on_initialize(boundary);
+			let rewarded: Vec<_> = System::events()
+				.into_iter()
+				.filter_map(|r| match r.event {
+					crate::RuntimeEvent::Emission(pallet_emission::Event::NodeRewarded {
+						node,
+						amount,
+						..
+					}) => Some((node, amount)),
+					_ => None,
+				})
+				.collect();
+			assert_eq!(rewarded, vec![(NodeId(0), fee)]);
+			assert_eq!(Balances::total_issuance(), issuance + per_epoch);
+			assert_eq!(Runtime::emission().total_emitted, per_epoch);
+			assert_eq!(Runtime::model_usage(default_spec().model), (0, 0, fee));
+			crate::Emission::do_try_state().expect("emission invariants");
+		});
+	}
+
+	/// A node is its own quorum in Single mode: claiming more tokens than the request allows
+	/// earns it no more fee and no more work toward the emission than the allowed count.
+	#[test]
+	fn a_node_claiming_more_tokens_than_allowed_is_credited_the_allowed_count() {
+		ext_for("development").execute_with(|| {
+			submit_and_draw();
+			let output = CanonicalOutput::new(&[1, 2, 3], FinishReason::Stop).encode_canonical();
+			let q = quorum_commitments(&output, 1);
+			let payload = CommitmentPayload {
+				request: RequestId(0),
+				node: NodeId(0),
+				kind: CommitmentKind::Quorum {
+					root: q.root,
+					leaf: q.leaves[0],
+					input_tokens: 8,
+					output_tokens: u32::MAX,
+					trace_root: [3; 32],
+				},
+			};
+			let signature = Sr25519Keyring::Alice
+				.sign(&payload.signing_bytes(&pallet_inference::Pallet::<Runtime>::chain_id()));
+			let call = RuntimeCall::Inference(pallet_inference::Call::submit_commitment {
+				payload,
+				signature,
+			});
+			let xt = <Runtime as CreateAuthorizedTransaction<RuntimeCall>>::create_authorized_transaction(call);
+			assert_ok!(Executive::apply_extrinsic(xt).expect("authorized"));
+			assert!(pallet_inference::Results::<Runtime>::get(RequestId(0)).is_some());
+			// 8 prompt tokens and at most `max_output_tokens` (16): 24, not 2^32.
+			let epoch = pallet_emission::OpenEpoch::<Runtime>::get();
+			let work = pallet_emission::WorkOf::<Runtime>::get(epoch, NodeId(0)).expect("work");
+			assert_eq!(work.tokens, 24);
+			assert_eq!(pallet_emission::ModelUse::<Runtime>::get(epoch, default_spec().model).tokens, 24);
+			let fee = pallet_node_registry::Fees::<Runtime>::get(NodeId(0)).accruing;
+			assert_eq!(fee, 24 * crate::currency::MICRO_UNITS * 95 / 100);
+			assert_eq!(work.fees, fee);
+		});
+	}
+
 	/// A pallet's request, as the runtime wires it: Bob asks through the oracle pallet, the
 	/// request settles on Alice's commitment, the inference pallet reports the outcome to the
 	/// oracle (`OnOutcome`), and Bob forgets the question to get its deposit back.
@@ -650,7 +738,7 @@ mod inference {
 
 	#[test]
 	fn the_view_api_follows_a_request_from_submission_to_settlement() {
-		use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV1, RequestStatus};
+		use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV2, RequestStatus};
 		ext_for("development").execute_with(|| {
 			let model = default_spec().model;
 			assert_eq!(Runtime::request_status(RequestId(0)), RequestStatus::Unknown);
@@ -853,7 +941,7 @@ mod disputes {
 			let dispute = pallet_disputes::Disputes::<Runtime>::get(RequestId(0)).expect("open");
 			{
 				// What an app developer sees of it.
-				use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV1, RequestStatus};
+				use crate::views::{runtime_decl_for_atoma_view_api::AtomaViewApiV2, RequestStatus};
 				assert_eq!(Runtime::dispute(RequestId(0)), Some(dispute.clone()));
 				assert!(matches!(
 					Runtime::request_status(RequestId(0)),

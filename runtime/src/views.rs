@@ -51,9 +51,33 @@ pub struct EchelonView {
 	pub price_per_token: Option<Balance>,
 }
 
+/// The TOMA emission (`pallet-emission`): the schedule and where it stands.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct EmissionView {
+	/// The schedule governance set.
+	pub schedule: pallet_emission::ScheduleOf<Runtime>,
+	/// What the open epoch mints when it closes (the current rate, after the decay so far).
+	pub per_epoch: Balance,
+	/// The epoch whose work is being recorded.
+	pub open_epoch: atoma_support::EpochIndex,
+	/// Everything minted since genesis.
+	pub total_emitted: Balance,
+}
+
+/// `AtomaViewApi::emission`.
+pub fn emission() -> EmissionView {
+	EmissionView {
+		schedule: pallet_emission::CurrentSchedule::<Runtime>::get(),
+		per_epoch: pallet_emission::NextEmission::<Runtime>::get(),
+		open_epoch: pallet_emission::OpenEpoch::<Runtime>::get(),
+		total_emitted: pallet_emission::TotalEmitted::<Runtime>::get(),
+	}
+}
+
 sp_api::decl_runtime_apis! {
 	/// Read-only views for app developers (dashboards, clients): requests, nodes, echelons,
-	/// models and disputes.
+	/// models and disputes; from version 2, the emission.
+	#[api_version(2)]
 	pub trait AtomaViewApi {
 		/// Where `request` is: in flight with its commitments so far, settled with its result,
 		/// or unknown.
@@ -71,6 +95,20 @@ sp_api::decl_runtime_apis! {
 
 		/// The dispute over `request`, while it is open.
 		fn dispute(request: RequestId) -> Option<pallet_disputes::Dispute<Runtime>>;
+
+		/// The emission schedule, the current rate and everything minted so far.
+		#[api_version(2)]
+		fn emission() -> EmissionView;
+
+		/// What `node`'s operator would receive for the open epoch's verified work if the epoch
+		/// closed now (zero once the node is slashed in it).
+		#[api_version(2)]
+		fn expected_node_reward(node: NodeId) -> Balance;
+
+		/// `model`'s tokens settled in the open epoch, its owner's share of the emission if the
+		/// epoch closed now, and the emission its owner has received for it since genesis.
+		#[api_version(2)]
+		fn model_usage(model: ModelId) -> (u64, Balance, Balance);
 	}
 }
 

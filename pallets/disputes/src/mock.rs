@@ -121,6 +121,7 @@ impl pallet_node_registry::Config for Test {
 	type FreeCollateralDelay = ConstU32<0>;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
+	type OnNodeSlashed = ();
 	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
 	type WeightInfo = ();
 }
@@ -178,6 +179,7 @@ impl pallet_inference::Config for Test {
 	type Randomness = TestRandomness;
 	type Disputes = Disputes;
 	type OnOutcome = ();
+	type WorkLedger = ();
 	type MaxInputLen = ConstU32<64>;
 	type MaxOutputLen = ConstU32<256>;
 	type MaxQuorum = ConstU32<3>;

@@ -383,8 +383,21 @@ impl<T: Config> Pallet<T> {
 		input_tokens: u32,
 		output_tokens: u32,
 	) -> BalanceOf<T> {
-		let input = input_tokens.min(request.input_tokens);
-		let output = output_tokens.min(request.params.max_output_tokens);
+		let (input, output) = Self::chargeable_tokens(request, input_tokens, output_tokens);
 		request_fee(input, output, request.price_per_token).unwrap_or_default().min(request.escrow)
+	}
+
+	/// The token counts a request pays for (and its work counts for in the emission): what the
+	/// nodes agree they read and wrote, never more than the user declared and allowed. A node is
+	/// its own quorum in Single mode, so its claim is bounded here, not trusted.
+	pub(crate) fn chargeable_tokens(
+		request: &Request<T>,
+		input_tokens: u32,
+		output_tokens: u32,
+	) -> (u32, u32) {
+		(
+			input_tokens.min(request.input_tokens),
+			output_tokens.min(request.params.max_output_tokens),
+		)
 	}
 }

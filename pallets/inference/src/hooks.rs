@@ -39,6 +39,8 @@ impl<T: Config> Pallet<T> {
 		let disputes = T::Disputes::open_dispute_weight().saturating_mul(closed.into());
 		let ended = selected.saturating_add(closed).saturating_add(redrawn);
 		let callers = T::OnOutcome::max_weight().saturating_mul(ended.into());
+		// A closing reveal window may settle its request, which records its work.
+		let work = Self::work_ledger_weight().saturating_mul(closed.into());
 		// Taking a job from a convicted node is the work of replacing a late node, without the
 		// slash: weighed as a closing window each.
 		let convicted = T::DbWeight::get()
@@ -69,6 +71,7 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(T::WeightInfo::on_initialize_deadlines(closed))
 			.saturating_add(disputes)
 			.saturating_add(callers)
+			.saturating_add(work)
 			.saturating_add(convicted)
 	}
 

@@ -134,6 +134,10 @@ pub mod pallet {
 		/// Told how requests submitted by other pallets end.
 		type OnOutcome: OnInferenceOutcome;
 
+		/// Told of each request settled by agreement: its nodes' and its model's tokens, which
+		/// share the epoch's emission (`pallet-emission` in the runtime).
+		type WorkLedger: atoma_support::WorkLedger<BalanceOf<Self>>;
+
 		/// The longest inline input, in bytes.
 		#[pallet::constant]
 		type MaxInputLen: Get<u32>;
@@ -554,6 +558,7 @@ pub mod pallet {
 				.max(T::WeightInfo::settle_at_scale(crate::MAX_SCALE))
 				.saturating_add(T::Disputes::open_dispute_weight())
 				.saturating_add(T::OnOutcome::max_weight())
+				.saturating_add(crate::Pallet::<T>::work_ledger_weight())
 		)]
 		#[pallet::authorize(|_source, payload: &CommitmentPayload, signature: &sp_core::sr25519::Signature| {
 			Pallet::<T>::authorize_commitment(payload, signature)

@@ -119,6 +119,7 @@ impl pallet_node_registry::Config for Test {
 	type FreeCollateralDelay = FreeCollateralDelay;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = ModelRegistry;
+	type OnNodeSlashed = ();
 	type ServingNodes = pallet_model_registry::ServingNodes<Test>;
 	type WeightInfo = ();
 }
@@ -175,6 +176,7 @@ impl pallet_inference::Config for Test {
 	type Randomness = TestRandomness;
 	type Disputes = ();
 	type OnOutcome = TestCaller;
+	type WorkLedger = ();
 	type MaxInputLen = ConstU32<64>;
 	type MaxOutputLen = ConstU32<256>;
 	type MaxQuorum = ConstU32<3>;

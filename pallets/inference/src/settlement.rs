@@ -170,6 +170,7 @@ impl<T: Config> Pallet<T> {
 		let mut to_nodes = BalanceOf::<T>::zero();
 		let mut to_model_owner = BalanceOf::<T>::zero();
 		let mut budget = released;
+		let mut paid = Vec::with_capacity(executors.len());
 		for node in &executors {
 			let fee = fee.min(budget);
 			let cut = match model_owner {
@@ -180,6 +181,7 @@ impl<T: Config> Pallet<T> {
 			if T::Nodes::accrue_fee(*node, &owner, to_node).is_ok() {
 				to_nodes = to_nodes.saturating_add(to_node);
 				budget = budget.saturating_sub(to_node);
+				paid.push((*node, to_node));
 			}
 			if let (Some(model_owner), false) = (&model_owner, cut.is_zero()) {
 				if T::Currency::transfer(&owner, model_owner, cut, Preservation::Expendable).is_ok()
@@ -190,6 +192,15 @@ impl<T: Config> Pallet<T> {
 			}
 		}
 		let refunded = released.saturating_sub(to_nodes).saturating_sub(to_model_owner);
+		// Verified work, for the epoch's emission: every executor ran the whole job, counted as
+		// it was paid for.
+		let (input, output) = Self::chargeable_tokens(&request, input_tokens, output_tokens);
+		let tokens = u64::from(input).saturating_add(u64::from(output));
+		<T::WorkLedger as atoma_support::WorkLedger<_>>::record_settled_work(
+			&request.model,
+			&paid,
+			tokens,
+		);
 		Self::release_all(id, &request);
 		let sampler_seed = request.params.seed;
 		Results::<T>::insert(
@@ -221,6 +232,14 @@ impl<T: Config> Pallet<T> {
 			request.caller,
 			InferenceOutcome::Settled { output_commitment, output_tokens, nodes: executors },
 		);
+	}
+
+	/// What recording one settlement's work may weigh: a Cross-Validation request's executors are
+	/// its quorum and as many verifiers at most.
+	pub(crate) fn work_ledger_weight() -> Weight {
+		<T::WorkLedger as atoma_support::WorkLedger<BalanceOf<T>>>::record_weight(
+			T::MaxQuorum::get().saturating_mul(2),
+		)
 	}
 
 	/// Disagreement: the request waits for the dispute, funds and reservations held, until the

@@ -27,7 +27,8 @@ fn fund<T: Config>(who: &T::AccountId) {
 
 fn model_id(i: u32) -> Vec<u8> {
 	let mut id = b"bench-model-".to_vec();
-	id.extend_from_slice(&i.to_le_bytes().map(|b| b'a' + b % 26));
+	// One letter per hex digit: distinct for every `i` (other pallets' benchmarks make many).
+	id.extend((0..8u32).rev().map(|digit| b'a' + ((i >> (4 * digit)) & 0xf) as u8));
 	id
 }
 

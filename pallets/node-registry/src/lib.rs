@@ -143,6 +143,9 @@ pub mod pallet {
 		/// Told when a node is deregistered (the model registry ends its subscriptions).
 		type OnNodeDeregistered: OnNodeDeregistered;
 
+		/// Told when a node is slashed (the emission pallet forfeits its work of the epoch).
+		type OnNodeSlashed: atoma_support::OnNodeSlashed;
+
 		/// Nodes that serve at least one model (the model registry's subscriptions). Only the
 		/// bids of active nodes among them count toward an echelon's price, so nodes that serve
 		/// nothing cannot move it.

@@ -136,6 +136,7 @@ impl pallet_node_registry::Config for Test {
 	type FreeCollateralDelay = FreeCollateralDelay;
 	type TreasuryAccount = Treasury;
 	type OnNodeDeregistered = RecordDeregistrations;
+	type OnNodeSlashed = ();
 	type ServingNodes = ServingUnlessListed;
 	type WeightInfo = ();
 }

@@ -180,6 +180,7 @@ impl<T: Config> NodeRegistry<T::AccountId, BalanceOf<T>> for Pallet<T> {
 			burned: outcome.burned,
 			collateral,
 		});
+		<T::OnNodeSlashed as atoma_support::OnNodeSlashed>::on_node_slashed(node);
 		Ok(outcome)
 	}
 

@@ -9,7 +9,10 @@
 //! * [`ModelRegistry`]: models, their owners' fee shares, and the index of nodes subscribed to a
 //!   (model, echelon) pair (implemented by `pallet-model-registry`);
 //! * [`OnNodeDeregistered`]: how the model registry learns that a node left, so its subscriptions
-//!   end at once.
+//!   end at once;
+//! * [`WorkLedger`] and [`OnNodeSlashed`]: how the emission pallet learns of verified work (from
+//!   the inference pallet's settlements) and of slashes (from the node registry), to share each
+//!   epoch's emission by work.
 //!
 //! The ids that cross pallet boundaries ([`NodeId`], [`EchelonId`], [`ModelId`], [`EpochIndex`])
 //! and the worker key type ([`worker_key`]) live here too, so every pallet and the node use the
@@ -242,6 +245,45 @@ impl OnNodeDeregistered for () {
 	}
 
 	fn max_weight() -> Weight {
+		Weight::zero()
+	}
+}
+
+/// Told of verified work: the emission schedule pays execution nodes by the tokens of the
+/// requests they settled (never more than the fees they earned), and model owners by the tokens
+/// of their models' settled requests.
+pub trait WorkLedger<Balance> {
+	/// The nodes of `paid` settled one request of `model` that held `tokens` tokens (prompt and
+	/// output), each earning the fee beside it: each node did the whole job, so each is credited
+	/// `tokens` and its fee, and the model `tokens` once. Called only when a request settles by
+	/// agreement, never for failed or disputed ones.
+	fn record_settled_work(model: &ModelId, paid: &[(NodeId, Balance)], tokens: u64);
+
+	/// The most [`Self::record_settled_work`] can weigh for `nodes` nodes; charged by the caller.
+	fn record_weight(nodes: u32) -> Weight;
+}
+
+impl<Balance> WorkLedger<Balance> for () {
+	fn record_settled_work(_model: &ModelId, _paid: &[(NodeId, Balance)], _tokens: u64) {}
+
+	fn record_weight(_nodes: u32) -> Weight {
+		Weight::zero()
+	}
+}
+
+/// Called by the node registry whenever it slashes a node's collateral.
+pub trait OnNodeSlashed {
+	/// React to `node` being slashed (its work of the current epoch is forfeited).
+	fn on_node_slashed(node: NodeId);
+
+	/// The most [`Self::on_node_slashed`] can weigh.
+	fn weight() -> Weight;
+}
+
+impl OnNodeSlashed for () {
+	fn on_node_slashed(_node: NodeId) {}
+
+	fn weight() -> Weight {
 		Weight::zero()
 	}
 }

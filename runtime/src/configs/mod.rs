@@ -33,10 +33,10 @@ use sp_version::RuntimeVersion;
 use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS},
-	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Hash, Historical, Inference,
-	ModelRegistry, NodeRegistry, Nonce, Offences, Oracle, PalletInfo, Runtime, RuntimeCall,
-	RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask, Session,
-	SessionKeys, System, ValidatorSet, VERSION,
+	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Emission, Hash, Historical,
+	Inference, ModelRegistry, NodeRegistry, Nonce, Offences, Oracle, PalletInfo, Runtime,
+	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
+	Session, SessionKeys, System, ValidatorSet, VERSION,
 };
 
 pub mod governance;
@@ -350,6 +350,7 @@ impl pallet_node_registry::Config for Runtime {
 	type FreeCollateralDelay = ConstU32<2>;
 	type TreasuryAccount = TreasuryAccount;
 	type OnNodeDeregistered = ModelRegistry;
+	type OnNodeSlashed = Emission;
 	type ServingNodes = pallet_model_registry::ServingNodes<Runtime>;
 	type WeightInfo = pallet_node_registry::weights::SubstrateWeight<Runtime>;
 }
@@ -400,6 +401,7 @@ impl pallet_inference::Config for Runtime {
 	type Disputes = Disputes;
 	// Requests of other pallets end in their handlers; the oracle is the one such pallet.
 	type OnOutcome = Oracle;
+	type WorkLedger = Emission;
 	type MaxInputLen = ConstU32<16_384>;
 	type MaxOutputLen = ConstU32<8_192>;
 	type MaxQuorum = ConstU32<8>;
@@ -491,6 +493,91 @@ impl pallet_oracle::Config for Runtime {
 	type QuestionDeposit = QuestionDeposit;
 	type MaxAnswerNodes = pallet_inference::MaxExecutionsOf<Runtime>;
 	type WeightInfo = pallet_oracle::weights::SubstrateWeight<Runtime>;
+}
+
+parameter_types! {
+	/// Nodes and model owners paid per block at most: an epoch with more is paid over the next
+	/// blocks (64 payments weigh about as much as 64 transfers).
+	pub const MaxEmissionPayoutsPerBlock: u32 = 64;
+}
+
+/// The node registry's current epoch, for the emission pallet.
+pub struct RegistryEpoch;
+impl frame_support::traits::Get<atoma_support::EpochIndex> for RegistryEpoch {
+	fn get() -> atoma_support::EpochIndex {
+		<NodeRegistry as atoma_support::NodeRegistry<AccountId, Balance>>::current_epoch()
+	}
+}
+
+/// A node's operator, from the node registry.
+pub struct NodeOperatorOf;
+impl sp_runtime::traits::Convert<atoma_support::NodeId, Option<AccountId>> for NodeOperatorOf {
+	fn convert(node: atoma_support::NodeId) -> Option<AccountId> {
+		<NodeRegistry as atoma_support::NodeRegistry<AccountId, Balance>>::node(node)
+			.map(|summary| summary.operator)
+	}
+}
+
+/// A model's owner, from the model registry.
+pub struct ModelOwnerOf;
+impl sp_runtime::traits::Convert<atoma_support::ModelId, Option<AccountId>> for ModelOwnerOf {
+	fn convert(model: atoma_support::ModelId) -> Option<AccountId> {
+		<ModelRegistry as atoma_support::ModelRegistry<AccountId>>::model(&model)
+			.map(|summary| summary.owner)
+	}
+}
+
+/// The validators of the current session.
+pub struct SessionValidators;
+impl frame_support::traits::Get<alloc::vec::Vec<AccountId>> for SessionValidators {
+	fn get() -> alloc::vec::Vec<AccountId> {
+		pallet_session::Validators::<Runtime>::get()
+	}
+}
+
+impl pallet_emission::Config for Runtime {
+	type Currency = Balances;
+	type CurrentEpoch = RegistryEpoch;
+	type NodeOperator = NodeOperatorOf;
+	type ModelOwner = ModelOwnerOf;
+	type Validators = SessionValidators;
+	type MaxValidators = MaxAuthorities;
+	type TreasuryAccount = TreasuryAccount;
+	// The schedule is a protocol parameter: the council's, like the echelons and epoch length.
+	type GovernanceOrigin = CouncilMajority;
+	type MaxPayoutsPerBlock = MaxEmissionPayoutsPerBlock;
+	type WeightInfo = pallet_emission::weights::SubstrateWeight<Runtime>;
+	#[cfg(feature = "runtime-benchmarks")]
+	type BenchmarkHelper = EmissionBenchmarks;
+}
+
+/// Sets up the registries and the session for the emission pallet's benchmarks.
+#[cfg(feature = "runtime-benchmarks")]
+pub struct EmissionBenchmarks;
+#[cfg(feature = "runtime-benchmarks")]
+impl pallet_emission::BenchmarkHelper<AccountId> for EmissionBenchmarks {
+	fn set_registry_epoch(epoch: atoma_support::EpochIndex) {
+		pallet_node_registry::CurrentEpoch::<Runtime>::put(epoch);
+	}
+
+	fn set_validators(count: u32) {
+		let validators =
+			(0..count).map(|i| frame_benchmarking::account("validator", i, 0)).collect();
+		pallet_session::Validators::<Runtime>::put::<alloc::vec::Vec<AccountId>>(validators);
+	}
+
+	fn node(index: u32) -> atoma_support::NodeId {
+		// In the benchmark preset's (development) echelon: a new echelon per node would run
+		// out of echelons.
+		<NodeRegistry as atoma_support::NodeRegistry<AccountId, Balance>>::benchmark_node(
+			&frame_benchmarking::account("operator", index, 0),
+			Some(atoma_support::EchelonId(0)),
+		)
+	}
+
+	fn model() -> atoma_support::ModelId {
+		<ModelRegistry as atoma_support::ModelRegistry<AccountId>>::benchmark_model(&[])
+	}
 }
 
 /// Commitments are authorized (general, unsigned) transactions the off-chain worker builds.
