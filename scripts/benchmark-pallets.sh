@@ -19,7 +19,7 @@ STEPS=${STEPS:-50}
 REPEAT=${REPEAT:-20}
 PALLETS=("$@")
 if [ ${#PALLETS[@]} -eq 0 ]; then
-	PALLETS=(node-registry model-registry inference disputes oracle validator-set emission)
+	PALLETS=(node-registry model-registry inference disputes oracle validator-set emission model-validators)
 fi
 
 bencher=$(command -v frame-omni-bencher || true)

@@ -357,7 +357,8 @@ impl_runtime_apis! {
 		) {
 			use frame_benchmarking::BenchmarkList;
 			use super::{
-				Disputes, Emission, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet,
+				Disputes, Emission, Inference, ModelRegistry, ModelValidators, NodeRegistry, Oracle,
+				ValidatorSet,
 			};
 			use frame_support::traits::StorageInfoTrait;
 
@@ -372,7 +373,8 @@ impl_runtime_apis! {
 		) -> Result<Vec<frame_benchmarking::BenchmarkBatch>, alloc::string::String> {
 			use frame_benchmarking::BenchmarkBatch;
 			use super::{
-				Disputes, Emission, Inference, ModelRegistry, NodeRegistry, Oracle, ValidatorSet,
+				Disputes, Emission, Inference, ModelRegistry, ModelValidators, NodeRegistry, Oracle,
+				ValidatorSet,
 			};
 			use frame_support::traits::WhitelistedStorageKeys;
 			use sp_storage::TrackedStorageKey;

@@ -10,4 +10,5 @@ frame_benchmarking::define_benchmarks!(
 	[pallet_oracle, Oracle]
 	[pallet_validator_set, ValidatorSet]
 	[pallet_emission, Emission]
+	[pallet_model_validators, ModelValidators]
 );

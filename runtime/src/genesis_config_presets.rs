@@ -14,8 +14,8 @@
 use crate::{
 	currency::{EXISTENTIAL_DEPOSIT, MICRO_UNITS, UNITS},
 	AccountId, Balance, BalancesConfig, BlockNumber, CouncilConfig, EmissionConfig,
-	ModelRegistryConfig, NodeRegistryConfig, RuntimeGenesisConfig, SessionConfig, SessionKeys,
-	SudoConfig, TechnicalCommitteeConfig, BABE_GENESIS_EPOCH_CONFIG,
+	ModelRegistryConfig, ModelValidatorsConfig, NodeRegistryConfig, RuntimeGenesisConfig,
+	SessionConfig, SessionKeys, SudoConfig, TechnicalCommitteeConfig, BABE_GENESIS_EPOCH_CONFIG,
 };
 use alloc::{vec, vec::Vec};
 use frame_support::build_struct_json_patch;
@@ -119,13 +119,27 @@ struct GovernanceGenesis {
 	sudo: Option<AccountId>,
 	council: Vec<AccountId>,
 	technical_committee: Vec<AccountId>,
+	/// Model validators, bonded from their endowment, and the quorum that approves a model.
+	model_validators: Vec<AccountId>,
+	model_quorum: u32,
 }
 
 impl GovernanceGenesis {
-	/// The councils of a network without sudo: these members in both houses.
+	/// The councils of a network without sudo: these members in both houses. Dave, Eve and
+	/// Ferdie review models, two of them approving one.
 	fn councils(members: &[Sr25519Keyring]) -> Self {
 		let members: Vec<AccountId> = members.iter().map(|k| k.to_account_id()).collect();
-		Self { sudo: None, council: members.clone(), technical_committee: members }
+		let model_validators = [Sr25519Keyring::Dave, Sr25519Keyring::Eve, Sr25519Keyring::Ferdie]
+			.iter()
+			.map(|k| k.to_account_id())
+			.collect();
+		Self {
+			sudo: None,
+			council: members.clone(),
+			technical_committee: members,
+			model_validators,
+			model_quorum: 2,
+		}
 	}
 }
 
@@ -201,6 +215,10 @@ fn genesis(
 		sudo: SudoConfig { key: governance.sudo },
 		council: CouncilConfig { members: governance.council },
 		technical_committee: TechnicalCommitteeConfig { members: governance.technical_committee },
+		model_validators: ModelValidatorsConfig {
+			validators: governance.model_validators,
+			quorum: Some(governance.model_quorum),
+		},
 		// Every preset runs 3 s slots; a chain spec may set another (`crate::block_time`).
 		block_time: crate::BlockTimeConfig {
 			slot_duration: crate::block_time::DEFAULT_SLOT_DURATION,
@@ -233,8 +251,10 @@ pub fn development_genesis() -> Value {
 		dev_accounts(),
 		Sr25519Keyring::Alice.to_account_id(),
 		// Sudo for quick experiments, and the councils so that governance can be tried too.
+		// One model validator's attestation approves a model: try it with Dave, Eve or Ferdie.
 		GovernanceGenesis {
 			sudo: Some(Sr25519Keyring::Alice.to_account_id()),
+			model_quorum: 1,
 			..GovernanceGenesis::councils(&[
 				Sr25519Keyring::Alice,
 				Sr25519Keyring::Bob,

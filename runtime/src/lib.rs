@@ -85,7 +85,7 @@ pub const VERSION: RuntimeVersion = RuntimeVersion {
 	impl_name: alloc::borrow::Cow::Borrowed("atoma-node"),
 	authoring_version: 1,
 	// Bump on every change of runtime logic; the node refuses to author with a stale native view.
-	spec_version: 106,
+	spec_version: 107,
 	impl_version: 1,
 	apis: apis::RUNTIME_API_VERSIONS,
 	transaction_version: 1,
@@ -329,6 +329,14 @@ mod runtime {
 	// the same block.
 	#[runtime::pallet_index(23)]
 	pub type Emission = pallet_emission;
+
+	// Model validators: the review a newly registered model waits for.
+	#[runtime::pallet_index(24)]
+	pub type ModelValidators = pallet_model_validators;
+
+	// Protocol parameters the council changes without an upgrade: the slash shares.
+	#[runtime::pallet_index(25)]
+	pub type Parameters = pallet_parameters;
 }
 
 #[cfg(test)]

@@ -1290,6 +1290,173 @@ pub(crate) mod governance {
 			assert!(System::authorized_upgrade().is_none());
 		});
 	}
+
+	/// A council motion changes a slash share without a runtime upgrade (`pallet-parameters`);
+	/// the pallets read the new share at their next slash. A split whose shares would exceed the
+	/// whole is ignored in favour of its defaults, so no motion can make a slash fail.
+	#[test]
+	fn the_council_changes_a_slash_share_and_an_impossible_split_is_ignored() {
+		use crate::configs::parameters::{
+			defaults,
+			dynamic_params::slashing::{self, Parameters},
+			RuntimeParameters,
+		};
+		use frame_support::traits::Get;
+		use sp_runtime::Perbill;
+
+		type InferenceUser = <Runtime as pallet_inference::Config>::TimeoutUserShare;
+		type InferenceTreasury = <Runtime as pallet_inference::Config>::TimeoutTreasuryShare;
+		type DisputesUser = <Runtime as pallet_disputes::Config>::CheaterUserShare;
+		type AttesterSlash = <Runtime as pallet_model_validators::Config>::AttesterSlash;
+
+		fn set(parameter: Parameters) -> RuntimeCall {
+			RuntimeCall::Parameters(pallet_parameters::Call::set_parameter {
+				key_value: RuntimeParameters::Slashing(parameter),
+			})
+		}
+		let user_share = |p| set(Parameters::TimeoutUserShare(slashing::TimeoutUserShare, Some(p)));
+
+		ext_for("local_testnet").execute_with(|| {
+			System::set_block_number(1);
+			assert_eq!(InferenceUser::get(), defaults::TIMEOUT_USER_SHARE);
+			assert_eq!(DisputesUser::get(), defaults::CHEATER_USER_SHARE);
+			assert_eq!(AttesterSlash::get(), defaults::MODEL_ATTESTER_SLASH);
+
+			// Neither a member alone nor the technical committee holds them.
+			let sixty = Perbill::from_percent(60);
+			assert_eq!(
+				pass(House::Council, user_share(sixty), &[Alice]),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(
+				pass(House::Technical, user_share(sixty), &[Alice, Bob]),
+				Err(DispatchError::BadOrigin)
+			);
+			assert_eq!(InferenceUser::get(), defaults::TIMEOUT_USER_SHARE);
+
+			assert_ok!(pass(House::Council, user_share(sixty), &[Alice, Bob]));
+			assert_eq!(InferenceUser::get(), sixty);
+			assert_eq!(InferenceTreasury::get(), defaults::TIMEOUT_TREASURY_SHARE);
+			let attester = set(Parameters::ModelAttesterSlash(
+				slashing::ModelAttesterSlash,
+				Some(Perbill::one()),
+			));
+			assert_ok!(pass(House::Council, attester, &[Alice, Bob]));
+			assert_eq!(AttesterSlash::get(), Perbill::one());
+
+			// 60% to the user and 50% to the treasury cannot both be paid: the timeout split
+			// keeps its defaults until a motion makes it whole again.
+			let treasury = set(Parameters::TimeoutTreasuryShare(
+				slashing::TimeoutTreasuryShare,
+				Some(Perbill::from_percent(50)),
+			));
+			assert_ok!(pass(House::Council, treasury, &[Alice, Bob]));
+			assert_eq!(InferenceUser::get(), defaults::TIMEOUT_USER_SHARE);
+			assert_eq!(InferenceTreasury::get(), defaults::TIMEOUT_TREASURY_SHARE);
+			assert_ok!(pass(House::Council, user_share(Perbill::from_percent(40)), &[Alice, Bob]));
+			assert_eq!(InferenceUser::get(), Perbill::from_percent(40));
+			assert_eq!(InferenceTreasury::get(), Perbill::from_percent(50));
+			// The cheater split was never touched.
+			assert_eq!(DisputesUser::get(), defaults::CHEATER_USER_SHARE);
+		});
+	}
+
+	/// A model registered after genesis waits for its review: the council cannot approve it,
+	/// two of the preset's three model validators (Dave, Eve, Ferdie) approve it and share the
+	/// fee, and the technical committee condemns it: its attesters lose half their bonds and
+	/// its owner the deposit, all to the treasury.
+	#[test]
+	fn model_validators_approve_a_model_and_the_technical_committee_condemns_it() {
+		use crate::{
+			configs::{ModelDeposit, ModelReviewFee, ModelValidatorBond, TreasuryAccount},
+			ModelRegistry, ModelValidators,
+		};
+		use atoma_support::{ModelId, ModelStatus};
+		use Sr25519Keyring::{Dave, Ferdie};
+
+		ext_for("local_testnet").execute_with(|| {
+			System::set_block_number(1);
+			let issuance = Balances::total_issuance();
+			for v in [Dave, Eve, Ferdie] {
+				assert_eq!(
+					pallet_model_validators::Validators::<Runtime>::get(account(v)).map(|r| r.bond),
+					Some(ModelValidatorBond::get())
+				);
+			}
+			assert_eq!(pallet_model_validators::Quorum::<Runtime>::get(), 2);
+
+			let name = b"bob-model".to_vec();
+			let model = ModelId::from_name(&name).expect("valid id");
+			let (root, tokenizer) = ([7; 32], [8; 32]);
+			apply(
+				Bob,
+				RuntimeCall::ModelRegistry(pallet_model_registry::Call::register_model {
+					model: name,
+					weights_root: root,
+					tokenizer_hash: tokenizer,
+					source: b"https://example.com/bob.gguf".to_vec(),
+					owner_share: sp_runtime::Perbill::from_percent(5),
+				}),
+			);
+			let status = || pallet_model_registry::Models::<Runtime>::get(&model).map(|m| m.status);
+			assert_eq!(status(), Some(ModelStatus::Pending));
+			// The council's approval is refused while the review is open.
+			let approve = RuntimeCall::ModelRegistry(pallet_model_registry::Call::approve_model {
+				model: model.clone(),
+			});
+			assert_eq!(
+				pass(House::Council, approve, &[Alice, Bob]),
+				Err(pallet_model_registry::Error::<Runtime>::UnderReview.into())
+			);
+
+			let attest = |v| {
+				apply(
+					v,
+					RuntimeCall::ModelValidators(pallet_model_validators::Call::attest {
+						model: model.clone(),
+						weights_root: root,
+						tokenizer_hash: tokenizer,
+					}),
+				)
+			};
+			let dave_before = Balances::free_balance(account(Dave));
+			attest(Dave);
+			assert_eq!(status(), Some(ModelStatus::Pending));
+			attest(Eve);
+			assert_eq!(status(), Some(ModelStatus::Approved));
+			// Half the fee each, less the transaction fee Dave paid for his attestation.
+			let dave_after = Balances::free_balance(account(Dave));
+			assert!(
+				dave_after > dave_before && dave_after <= dave_before + ModelReviewFee::get() / 2
+			);
+
+			// Condemned by the technical committee (two of three).
+			let treasury = Balances::free_balance(TreasuryAccount::get());
+			let condemn =
+				RuntimeCall::ModelValidators(pallet_model_validators::Call::slash_attesters {
+					model: model.clone(),
+				});
+			assert_ok!(pass(House::Technical, condemn, &[Alice, Charlie]));
+			assert_eq!(status(), None);
+			let half = ModelValidatorBond::get() / 2;
+			for v in [Dave, Eve] {
+				let record = pallet_model_validators::Validators::<Runtime>::get(account(v))
+					.expect("on record while unbonding");
+				assert_eq!(record.bond, half);
+				assert!(record.unbonded_at.is_some());
+			}
+			// The treasury got both slashes and the deposit, and some of the motions' fees.
+			assert!(
+				Balances::free_balance(TreasuryAccount::get())
+					>= treasury + 2 * half + ModelDeposit::get()
+			);
+			assert_eq!(pallet_model_validators::ReviewingCount::<Runtime>::get(), 1);
+			ModelValidators::do_try_state().expect("model validators invariants");
+			ModelRegistry::do_try_state().expect("model registry invariants");
+			// Bonds, fees, slashes and deposits only moved: nothing was minted or burnt.
+			assert_eq!(Balances::total_issuance(), issuance);
+		});
+	}
 }
 
 mod validators {

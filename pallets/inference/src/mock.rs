@@ -129,6 +129,7 @@ impl pallet_model_registry::Config for Test {
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Nodes = NodeRegistry;
 	type ApproveOrigin = EnsureRoot<AccountId>;
+	type Review = ();
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type ModelDeposit = ConstU64<100>;
 	type MaxOwnerShare = MaxOwnerShare;

@@ -18,7 +18,7 @@ use frame_support::traits::{fungible::Mutate, EnsureOrigin, Get};
 use frame_system::RawOrigin;
 use sp_runtime::traits::{Saturating, Zero};
 
-use crate::{pallet::*, Pallet as Registry};
+use crate::{dispatch::Admission, pallet::*, Pallet as Registry};
 
 fn fund<T: Config>(who: &T::AccountId) {
 	let plenty = T::ModelDeposit::get().saturating_mul(100u32.into());
@@ -38,6 +38,7 @@ fn approved_model<T: Config>(i: u32) -> ModelId {
 	fund::<T>(&owner);
 	let source = vec![b's'; T::MaxSourceLen::get() as usize];
 	let model = Registry::<T>::do_register_model(
+		Admission::Founding,
 		owner,
 		model_id(i),
 		[1; 32],
@@ -48,6 +49,23 @@ fn approved_model<T: Config>(i: u32) -> ModelId {
 	.unwrap_or_else(|e| panic!("benchmark model: {e:?}"));
 	Registry::<T>::do_approve_model(model.clone()).unwrap_or_else(|e| panic!("approve: {e:?}"));
 	model
+}
+
+/// A model of `owner` (funded here) with the longest source, registered as its owner would:
+/// it waits for its review, if the runtime has one. For the review's benchmarks.
+pub fn pending_model<T: Config>(owner: &T::AccountId, index: u32) -> ModelId {
+	fund::<T>(owner);
+	let source = vec![b's'; T::MaxSourceLen::get() as usize];
+	Registry::<T>::do_register_model(
+		Admission::Reviewed,
+		owner.clone(),
+		model_id(index),
+		[1; 32],
+		[2; 32],
+		source,
+		T::MaxOwnerShare::get(),
+	)
+	.unwrap_or_else(|e| panic!("pending model: {e:?}"))
 }
 
 /// An approved model (with a fresh id) that `nodes` subscribe to; for other pallets' benchmarks.
@@ -174,7 +192,7 @@ mod benchmarks {
 	fn remove_model(e: Linear<1, 4>) -> Result<(), BenchmarkError> {
 		for i in 1..crate::MAX_MODELS_UNINDEXING {
 			let other = approved_model::<T>(i);
-			Registry::<T>::do_remove_model(other).unwrap_or_else(|e| panic!("remove: {e:?}"));
+			Registry::<T>::do_remove_model(other, None).unwrap_or_else(|e| panic!("remove: {e:?}"));
 		}
 		let model = approved_model::<T>(0);
 		for echelon in 0..T::MaxEchelonsPerModel::get() {
@@ -280,7 +298,8 @@ mod benchmarks {
 		let (_, echelon) = node::<T>(&operator, None);
 		subscribe_many::<T>(&removed, echelon, c, 1);
 		flush_index::<T>();
-		Registry::<T>::do_remove_model(removed.clone()).unwrap_or_else(|e| panic!("remove: {e:?}"));
+		Registry::<T>::do_remove_model(removed.clone(), None)
+			.unwrap_or_else(|e| panic!("remove: {e:?}"));
 		let now = frame_system::Pallet::<T>::block_number();
 
 		#[block]

@@ -4,7 +4,7 @@
 
 use alloc::vec::Vec;
 
-use atoma_support::{EchelonId, ModelId, ModelStatus, NodeId, NodeRegistry};
+use atoma_support::{EchelonId, ModelId, ModelReview, ModelStatus, NodeId, NodeRegistry};
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -21,8 +21,18 @@ use sp_runtime::{
 
 use crate::{pallet::*, types::ModelRecord};
 
+/// Whether a newly registered model waits for its review (`Config::Review`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admission {
+	/// Registered by its owner: the review decides.
+	Reviewed,
+	/// A genesis model (the chain's founders chose it), or a benchmark's: no review.
+	Founding,
+}
+
 impl<T: Config> Pallet<T> {
 	pub(crate) fn do_register_model(
+		admission: Admission,
 		owner: T::AccountId,
 		model: Vec<u8>,
 		weights_root: [u8; 32],
@@ -59,12 +69,17 @@ impl<T: Config> Pallet<T> {
 		);
 		Self::deposit_event(Event::ModelRegistered {
 			model: model.clone(),
-			owner,
+			owner: owner.clone(),
 			weights_root,
 			tokenizer_hash,
 			owner_share,
 			deposit,
 		});
+		// Last: the review holds its fee from the owner, and its failure (the owner cannot pay
+		// it) undoes the registration with the rest of the call.
+		if admission == Admission::Reviewed {
+			T::Review::open_review(&model, &owner)?;
+		}
 		Ok(model)
 	}
 
@@ -84,25 +99,61 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// The subscriptions end later, as `on_initialize` clears the model's index: removal costs
-	/// the same with 10 subscribers or 10,000.
-	pub(crate) fn do_remove_model(model: ModelId) -> DispatchResult {
+	/// the same with 10 subscribers or 10,000. With `forfeit_to` (a model condemned as copied or
+	/// malicious), the owner's deposit goes to that account instead of back to the owner.
+	pub(crate) fn do_remove_model(
+		model: ModelId,
+		forfeit_to: Option<&T::AccountId>,
+	) -> DispatchResult {
 		let record = Models::<T>::get(&model).ok_or(Error::<T>::UnknownModel)?;
 		let ended = record.echelons.iter().fold(0u32, |sum, echelon| {
 			sum.saturating_add(SubscriberCount::<T>::get(&model, echelon))
 		});
 		Unindexing::<T>::try_mutate(|queue| queue.try_push((model.clone(), record.echelons)))
 			.map_err(|_| Error::<T>::TooManyModelsUnindexing)?;
-		T::Currency::release(
-			&HoldReason::ModelDeposit.into(),
-			&record.owner,
-			record.deposit,
-			Precision::BestEffort,
-		)?;
+		let reason = HoldReason::ModelDeposit.into();
+		match forfeit_to {
+			None => {
+				T::Currency::release(
+					&reason,
+					&record.owner,
+					record.deposit,
+					Precision::BestEffort,
+				)?;
+			},
+			Some(to) => {
+				// Forced, as a slash is: a freeze on the owner's account must not keep it.
+				let paid = T::Currency::transfer_on_hold(
+					&reason,
+					&record.owner,
+					to,
+					record.deposit,
+					Precision::BestEffort,
+					Restriction::Free,
+					Fortitude::Force,
+				)?;
+				// Whatever could not be moved (nothing, unless the hold was short) is released:
+				// no hold may outlive its record.
+				T::Currency::release(
+					&reason,
+					&record.owner,
+					record.deposit.saturating_sub(paid),
+					Precision::BestEffort,
+				)?;
+				Self::deposit_event(Event::DepositForfeited {
+					model: model.clone(),
+					owner: record.owner.clone(),
+					to: to.clone(),
+					amount: paid,
+				});
+			},
+		}
 		// Removed: whatever the reports said, the reporters get their bonds back.
 		Self::settle_report_bonds(&model, &record.owner, false);
 		Models::<T>::remove(&model);
 		ContextLengths::<T>::remove(&model);
 		MismatchReports::<T>::remove(&model);
+		T::Review::model_removed(&model);
 		Self::deposit_event(Event::ModelRemoved { model, unsubscribed: ended });
 		Ok(())
 	}
@@ -329,6 +380,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn build_genesis(config: &GenesisConfig<T>) {
 		for (id, owner, weights_root, tokenizer_hash, source, share) in &config.models {
 			let model = Self::do_register_model(
+				Admission::Founding,
 				owner.clone(),
 				id.clone(),
 				*weights_root,

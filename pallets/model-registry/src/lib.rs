@@ -40,7 +40,7 @@ pub const LOG_TARGET: &str = "runtime::model-registry";
 pub mod pallet {
 	use alloc::vec::Vec;
 
-	use atoma_support::{EchelonId, ModelId, NodeId, NodeRegistry};
+	use atoma_support::{EchelonId, ModelId, ModelReview, NodeId, NodeRegistry};
 	use frame_support::{
 		pallet_prelude::*,
 		traits::fungible::{Inspect, InspectHold, Mutate, MutateHold},
@@ -48,7 +48,7 @@ pub mod pallet {
 	use frame_system::pallet_prelude::*;
 	use sp_runtime::Perbill;
 
-	use super::{IndexChange, ModelRecord, WeightInfo};
+	use super::{dispatch::Admission, IndexChange, ModelRecord, WeightInfo};
 
 	/// The balance type of [`Config::Currency`].
 	pub type BalanceOf<T> =
@@ -97,8 +97,12 @@ pub mod pallet {
 		/// The node registry: node operators, echelons and activity.
 		type Nodes: NodeRegistry<Self::AccountId, BalanceOf<Self>>;
 
-		/// Approves pending models and re-approves suspended ones.
+		/// Approves pending models that wait for no review, and re-approves suspended ones.
 		type ApproveOrigin: EnsureOrigin<Self::RuntimeOrigin>;
+
+		/// The review a newly registered model waits for: model validators attest it, and a
+		/// quorum approves it (`pallet-model-validators`). `()`: no review, governance approves.
+		type Review: ModelReview<Self::AccountId>;
 
 		/// Removes models.
 		type RemoveOrigin: EnsureOrigin<Self::RuntimeOrigin>;
@@ -257,11 +261,21 @@ pub mod pallet {
 			owner_share: Perbill,
 			deposit: BalanceOf<T>,
 		},
-		/// Governance approved the model: nodes may subscribe and users request it.
+		/// The model was approved (by its review's quorum, or by governance): nodes may
+		/// subscribe and users request it.
 		ModelApproved { model: ModelId },
-		/// Governance removed the model; its `unsubscribed` subscriptions end as its index is
-		/// cleared, over the next blocks (each with `NodeUnsubscribed`).
+		/// The model was removed (by governance, or as its review expired or condemned it); its
+		/// `unsubscribed` subscriptions end as its index is cleared, over the next blocks (each
+		/// with `NodeUnsubscribed`).
 		ModelRemoved { model: ModelId, unsubscribed: u32 },
+		/// The removed model was condemned as copied or malicious: its owner's deposit went to
+		/// `to` instead of back to the owner.
+		DepositForfeited {
+			model: ModelId,
+			owner: T::AccountId,
+			to: T::AccountId,
+			amount: BalanceOf<T>,
+		},
 		/// The model was suspended after `reports` weights-mismatch reports.
 		ModelSuspended { model: ModelId, reports: u32 },
 		/// The node subscribed to the model in its echelon.
@@ -315,6 +329,8 @@ pub mod pallet {
 		InsufficientBalance,
 		/// The model is approved already.
 		AlreadyApproved,
+		/// The model waits for its review by model validators: only their quorum approves it.
+		UnderReview,
 		/// The model is not approved (pending or suspended).
 		ModelNotApproved,
 		/// No node has this id.
@@ -394,17 +410,21 @@ pub mod pallet {
 
 	#[pallet::call(weight(<T as Config>::WeightInfo))]
 	impl<T: Config> Pallet<T> {
-		/// Register a model; it waits for governance approval.
+		/// Register a model; it waits for its review by model validators (`Review`), or for
+		/// governance approval where there is no review.
 		///
-		/// - `origin`: signed by the owner, who posts `ModelDeposit`.
+		/// - `origin`: signed by the owner, who posts `ModelDeposit` (and the review's fee).
 		/// - `model`: the id, 1 to 64 bytes of `[a-z0-9._-]`, not yet registered.
 		/// - `weights_root`: Merkle root of the weights file (`atoma-worker weights-root FILE`).
 		/// - `tokenizer_hash`: hash of the tokenizer (printed by the same command).
 		/// - `source`: where to get the weights, at most `MaxSourceLen` bytes.
 		/// - `owner_share`: the owner's share of fees, at most `MaxOwnerShare`.
 		///
-		/// Emits `ModelRegistered`.
+		/// Emits `ModelRegistered` (and the review's own event).
 		#[pallet::call_index(0)]
+		#[pallet::weight(
+			<T as Config>::WeightInfo::register_model().saturating_add(T::Review::open_weight())
+		)]
 		pub fn register_model(
 			origin: OriginFor<T>,
 			model: Vec<u8>,
@@ -414,23 +434,35 @@ pub mod pallet {
 			owner_share: Perbill,
 		) -> DispatchResult {
 			let owner = ensure_signed(origin)?;
-			Self::do_register_model(owner, model, weights_root, tokenizer_hash, source, owner_share)
-				.map(|_| ())
+			Self::do_register_model(
+				Admission::Reviewed,
+				owner,
+				model,
+				weights_root,
+				tokenizer_hash,
+				source,
+				owner_share,
+			)
+			.map(|_| ())
 		}
 
-		/// Approve a pending or suspended model; clears its mismatch reports.
+		/// Approve a suspended model (its mismatch reports were false), or a pending one that
+		/// waits for no review; clears its mismatch reports.
 		///
 		/// - `origin`: `ApproveOrigin`.
+		/// - the model is not under review: a model validators review is approved by their
+		///   quorum alone.
 		///
 		/// Emits `ModelApproved`.
 		#[pallet::call_index(1)]
 		pub fn approve_model(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
 			T::ApproveOrigin::ensure_origin(origin)?;
+			ensure!(!T::Review::under_review(&model), Error::<T>::UnderReview);
 			Self::do_approve_model(model)
 		}
 
-		/// Remove a model: it can no longer be requested, the deposit goes back to the owner,
-		/// and its subscriptions end as the following blocks clear its draw index
+		/// Remove a model: it can no longer be requested, the deposit goes back to the owner
+		/// (with the fee of a review still open), and its subscriptions end as the following blocks clear its draw index
 		/// (`MaxIndexChangesPerBlock` entries a block), whatever their number.
 		///
 		/// - `origin`: `RemoveOrigin`.
@@ -438,10 +470,13 @@ pub mod pallet {
 		///
 		/// Emits `ModelRemoved`, then `NodeUnsubscribed` for each subscription as it is cleared.
 		#[pallet::call_index(2)]
-		#[pallet::weight(<T as Config>::WeightInfo::remove_model(MAX_SCALE))]
+		#[pallet::weight(
+			<T as Config>::WeightInfo::remove_model(MAX_SCALE)
+				.saturating_add(T::Review::removed_weight())
+		)]
 		pub fn remove_model(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
 			T::RemoveOrigin::ensure_origin(origin)?;
-			Self::do_remove_model(model)
+			Self::do_remove_model(model, None)
 		}
 
 		/// Subscribe a node to an approved model, in the node's echelon.

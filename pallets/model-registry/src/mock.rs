@@ -1,19 +1,16 @@
 //! A test runtime: System, Balances and the model registry, with a small in-memory node registry
 //! standing in for `pallet-node-registry` (pallets meet only through `atoma-support` traits).
 
-use core::cell::RefCell;
-use std::collections::BTreeMap;
-
-use atoma_support::{
-	EchelonId, EpochIndex, NodeId, NodeRegistry, NodeSummary, OnNodeDeregistered, SlashOutcome,
-	SlashSplit, WorkerPublic,
+pub use atoma_support::stand_in_nodes::{
+	add_node, set_active, StandInNodes, OTHER_PROFILE, SERVING_CHANGES,
 };
+use atoma_support::{NodeId, OnNodeDeregistered};
 use frame_support::{
 	derive_impl, parameter_types,
 	traits::{ConstU32, ConstU64},
 };
 use frame_system::EnsureRoot;
-use sp_runtime::{BuildStorage, DispatchError, DispatchResult, Perbill};
+use sp_runtime::{BuildStorage, Perbill};
 
 use crate as pallet_model_registry;
 
@@ -66,117 +63,11 @@ pub const PAUPER: AccountId = 11;
 pub const DEPOSIT: Balance = 500;
 pub const INITIAL_BALANCE: Balance = 10_000;
 
-thread_local! {
-	static NODES: RefCell<BTreeMap<NodeId, NodeSummary<AccountId, Balance>>> =
-		const { RefCell::new(BTreeMap::new()) };
-}
-
-/// Add (or replace) a node of `operator` in `echelon` to the stand-in node registry.
-pub fn add_node(node: u64, operator: AccountId, echelon: u32) -> NodeId {
-	let summary = NodeSummary {
-		operator,
-		echelon: EchelonId(echelon),
-		worker_key: WorkerPublic::from_raw([node as u8; 32]),
-		collateral: 1_000,
-		reserved: 0,
-		active: true,
-		active_from: 0,
-	};
-	NODES.with(|n| n.borrow_mut().insert(NodeId(node), summary));
-	NodeId(node)
-}
-
 /// Mark a node deregistered in the stand-in and tell the model registry, as the real node
 /// registry does.
 pub fn deregister(node: NodeId) {
-	NODES.with(|n| {
-		if let Some(s) = n.borrow_mut().get_mut(&node) {
-			s.active = false;
-		}
-	});
+	set_active(node, false);
 	<ModelRegistry as OnNodeDeregistered>::on_node_deregistered(node);
-}
-
-/// Mark a node active or not in the stand-in without telling the model registry: a node whose
-/// collateral fell below the minimum stays subscribed but does not serve.
-pub fn set_active(node: NodeId, active: bool) {
-	NODES.with(|n| {
-		if let Some(s) = n.borrow_mut().get_mut(&node) {
-			s.active = active;
-		}
-	});
-}
-
-thread_local! {
-	/// The nodes the registry said began or stopped serving, in order.
-	pub static SERVING_CHANGES: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
-	/// Nodes whose worker declared an execution profile other than their echelon's.
-	pub static OTHER_PROFILE: RefCell<Vec<NodeId>> = const { RefCell::new(Vec::new()) };
-}
-
-/// An in-memory node registry: only what the model registry reads.
-pub struct FakeNodes;
-impl NodeRegistry<AccountId, Balance> for FakeNodes {
-	fn current_epoch() -> EpochIndex {
-		0
-	}
-	fn node(node: NodeId) -> Option<NodeSummary<AccountId, Balance>> {
-		NODES.with(|n| n.borrow().get(&node).cloned())
-	}
-	fn node_by_worker_key(key: &WorkerPublic) -> Option<NodeId> {
-		NODES.with(|n| n.borrow().iter().find(|(_, s)| s.worker_key == *key).map(|(id, _)| *id))
-	}
-	fn worker_key_since(_node: NodeId) -> u64 {
-		0
-	}
-	fn worker_url(_node: NodeId) -> Option<Vec<u8>> {
-		None
-	}
-	fn echelon_exists(_echelon: EchelonId) -> bool {
-		true
-	}
-	fn echelon_security(_echelon: EchelonId) -> Option<(Balance, Perbill)> {
-		None
-	}
-	fn price_per_token(_echelon: EchelonId) -> Option<Balance> {
-		Some(1)
-	}
-	fn is_eligible(node: NodeId, _free: Balance) -> bool {
-		Self::node(node).is_some_and(|s| s.active) && !Self::runs_other_profile(node)
-	}
-	fn runs_other_profile(node: NodeId) -> bool {
-		OTHER_PROFILE.with(|n| n.borrow().contains(&node))
-	}
-	fn reserve_collateral(_node: NodeId, _amount: Balance) -> DispatchResult {
-		Ok(())
-	}
-	fn release_collateral(_node: NodeId, _amount: Balance) {}
-	fn slash(
-		_node: NodeId,
-		_share: Perbill,
-		_split: &SlashSplit<AccountId>,
-	) -> Result<SlashOutcome<Balance>, DispatchError> {
-		Ok(SlashOutcome::default())
-	}
-	fn accrue_fee(_node: NodeId, _payer: &AccountId, _amount: Balance) -> DispatchResult {
-		Ok(())
-	}
-	fn serving_changed(node: NodeId) {
-		SERVING_CHANGES.with(|c| c.borrow_mut().push(node));
-	}
-	#[cfg(feature = "runtime-benchmarks")]
-	fn benchmark_node(operator: &AccountId, echelon: Option<EchelonId>) -> NodeId {
-		let id = NODES.with(|n| n.borrow().len() as u64);
-		add_node(id, *operator, echelon.map_or(100 + id as u32, |e| e.0))
-	}
-	#[cfg(feature = "runtime-benchmarks")]
-	fn benchmark_set_worker_key(node: NodeId, key: WorkerPublic) {
-		NODES.with(|n| {
-			if let Some(s) = n.borrow_mut().get_mut(&node) {
-				s.worker_key = key;
-			}
-		});
-	}
 }
 
 parameter_types! {
@@ -188,8 +79,9 @@ parameter_types! {
 impl pallet_model_registry::Config for Test {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
-	type Nodes = FakeNodes;
+	type Nodes = StandInNodes;
 	type ApproveOrigin = EnsureRoot<AccountId>;
+	type Review = ();
 	type RemoveOrigin = EnsureRoot<AccountId>;
 	type ModelDeposit = ConstU64<DEPOSIT>;
 	type MaxOwnerShare = MaxOwnerShare;
@@ -270,8 +162,7 @@ impl ExtBuilder {
 
 /// Reset the stand-in registry: three nodes, ALICE's 0 and 1 in echelon 0, BOB's 2 in echelon 1.
 pub fn reset_nodes() {
-	NODES.with(|n| n.borrow_mut().clear());
-	SERVING_CHANGES.with(|c| c.borrow_mut().clear());
+	atoma_support::stand_in_nodes::clear();
 	IndexDelay::set(2);
 	add_node(0, ALICE, 0);
 	add_node(1, ALICE, 0);

@@ -1,11 +1,14 @@
-//! The model registry as other pallets see it, and its reaction to deregistered nodes.
+//! The model registry as other pallets see it, its reaction to deregistered nodes, and what a
+//! model's review may do to it.
 
 #![cfg_attr(not(test), deny(clippy::expect_used))]
 
 use atoma_support::{
-	EchelonId, ModelId, ModelRegistry, ModelSummary, NodeId, NodeRegistry, OnNodeDeregistered,
+	EchelonId, ModelId, ModelRegistry, ModelReview, ModelStatus, ModelSummary, NodeId,
+	NodeRegistry, OnNodeDeregistered, ReviewedModel, ReviewedModels,
 };
-use frame_support::{traits::Get, weights::Weight};
+use frame_support::{ensure, traits::Get, weights::Weight};
+use sp_runtime::DispatchResult;
 
 use crate::{pallet::*, WeightInfo};
 
@@ -38,6 +41,44 @@ impl<T: Config> ModelRegistry<T::AccountId> for Pallet<T> {
 	#[cfg(feature = "runtime-benchmarks")]
 	fn benchmark_max_subscribers() -> u32 {
 		T::MaxSubscribersPerModel::get()
+	}
+}
+
+/// The review of a pending model approves it at its quorum, removes it when it expires, and
+/// removes it with its owner's deposit forfeit when governance condemns it.
+impl<T: Config> ReviewedModels<T::AccountId> for Pallet<T> {
+	fn reviewed_model(model: &ModelId) -> Option<ReviewedModel<T::AccountId>> {
+		Models::<T>::get(model).map(|record| ReviewedModel {
+			owner: record.owner,
+			weights_root: record.weights_root,
+			tokenizer_hash: record.tokenizer_hash,
+			status: record.status,
+		})
+	}
+
+	fn approve_reviewed(model: &ModelId) -> DispatchResult {
+		// A review approves only the pending model it was opened for: a suspended model is
+		// governance's to re-approve.
+		let record = Models::<T>::get(model).ok_or(Error::<T>::UnknownModel)?;
+		ensure!(record.status == ModelStatus::Pending, Error::<T>::AlreadyApproved);
+		Self::do_approve_model(model.clone())
+	}
+
+	fn remove_reviewed(model: &ModelId, forfeit_to: Option<&T::AccountId>) -> DispatchResult {
+		Self::do_remove_model(model.clone(), forfeit_to)
+	}
+
+	fn approve_weight() -> Weight {
+		T::WeightInfo::approve_model()
+	}
+
+	fn remove_weight() -> Weight {
+		T::WeightInfo::remove_model(crate::MAX_SCALE).saturating_add(T::Review::removed_weight())
+	}
+
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_pending_model(owner: &T::AccountId, index: u32) -> ModelId {
+		crate::benchmarking::pending_model::<T>(owner, index)
 	}
 }
 

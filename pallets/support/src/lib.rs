@@ -12,7 +12,9 @@
 //!   end at once;
 //! * [`WorkLedger`] and [`OnNodeSlashed`]: how the emission pallet learns of verified work (from
 //!   the inference pallet's settlements) and of slashes (from the node registry), to share each
-//!   epoch's emission by work.
+//!   epoch's emission by work;
+//! * [`ModelReview`] and [`ReviewedModels`]: how a newly registered model waits for model
+//!   validators to attest it, and how their review approves or removes it.
 //!
 //! The ids that cross pallet boundaries ([`NodeId`], [`EchelonId`], [`ModelId`], [`EpochIndex`])
 //! and the worker key type ([`worker_key`]) live here too, so every pallet and the node use the
@@ -46,6 +48,10 @@ pub mod offchain_jobs;
 pub mod offchain_keys;
 pub mod slashing;
 pub mod sortition;
+// Test code (a node registry for other pallets' tests): the runtime's lints do not apply.
+#[cfg(feature = "test-utils")]
+#[allow(clippy::arithmetic_side_effects, clippy::indexing_slicing)]
+pub mod stand_in_nodes;
 pub mod worker_key;
 
 use alloc::vec::Vec;
@@ -286,4 +292,85 @@ impl OnNodeSlashed for () {
 	fn weight() -> Weight {
 		Weight::zero()
 	}
+}
+
+/// The review a newly registered model waits for (implemented by `pallet-model-validators`):
+/// model validators check its weights root, tokenizer hash, licence and originality off chain
+/// and attest it; a quorum of attestations approves it.
+pub trait ModelReview<AccountId> {
+	/// `owner` registered `model`: open its review, taking the review fee from `owner`.
+	/// `Ok(true)`: the model stays pending until its review approves it; `Ok(false)`: there is
+	/// no review, and governance approves the model.
+	fn open_review(model: &ModelId, owner: &AccountId) -> Result<bool, DispatchError>;
+
+	/// Whether `model` waits for its review: governance cannot approve it meanwhile.
+	fn under_review(model: &ModelId) -> bool;
+
+	/// `model` was removed: close its review if one is open (the fee goes back to the owner)
+	/// and forget who attested it.
+	fn model_removed(model: &ModelId);
+
+	/// The most [`Self::open_review`] can weigh; charged by the caller.
+	fn open_weight() -> Weight;
+
+	/// The most [`Self::model_removed`] can weigh; charged by the caller.
+	fn removed_weight() -> Weight;
+}
+
+/// No review: governance approves every model.
+impl<AccountId> ModelReview<AccountId> for () {
+	fn open_review(_model: &ModelId, _owner: &AccountId) -> Result<bool, DispatchError> {
+		Ok(false)
+	}
+
+	fn under_review(_model: &ModelId) -> bool {
+		false
+	}
+
+	fn model_removed(_model: &ModelId) {}
+
+	fn open_weight() -> Weight {
+		Weight::zero()
+	}
+
+	fn removed_weight() -> Weight {
+		Weight::zero()
+	}
+}
+
+/// What model validators attest: the registered record's facts.
+#[derive(Clone, PartialEq, Eq, Encode, Decode, TypeInfo, Debug)]
+pub struct ReviewedModel<AccountId> {
+	/// The account that registered the model and paid for its review.
+	pub owner: AccountId,
+	/// The weights Merkle root.
+	pub weights_root: [u8; 32],
+	/// The tokenizer hash.
+	pub tokenizer_hash: [u8; 32],
+	/// Where the model is in its lifecycle.
+	pub status: ModelStatus,
+}
+
+/// The model registry as the model review sees it (implemented by `pallet-model-registry`).
+pub trait ReviewedModels<AccountId> {
+	/// The facts validators attest of `model`, if it is registered.
+	fn reviewed_model(model: &ModelId) -> Option<ReviewedModel<AccountId>>;
+
+	/// The review of `model` reached its quorum: the pending model becomes approved.
+	fn approve_reviewed(model: &ModelId) -> DispatchResult;
+
+	/// Remove `model`: its review expired, or governance found it copied or malicious. With
+	/// `forfeit_to`, the owner's registration deposit goes to that account instead of back to
+	/// the owner.
+	fn remove_reviewed(model: &ModelId, forfeit_to: Option<&AccountId>) -> DispatchResult;
+
+	/// The most [`Self::approve_reviewed`] can weigh.
+	fn approve_weight() -> Weight;
+
+	/// The most [`Self::remove_reviewed`] can weigh.
+	fn remove_weight() -> Weight;
+
+	/// Register a model of `owner` (funded here) that waits for its review, for benchmarks.
+	#[cfg(feature = "runtime-benchmarks")]
+	fn benchmark_pending_model(owner: &AccountId, index: u32) -> ModelId;
 }

@@ -34,15 +34,20 @@ use super::{
 	currency::{EXISTENTIAL_DEPOSIT, UNITS},
 	time::{DAYS, EPOCH_DURATION_IN_SLOTS},
 	AccountId, Babe, Balance, Balances, Block, BlockNumber, Disputes, Emission, Hash, Historical,
-	Inference, ModelRegistry, NodeRegistry, Nonce, Offences, Oracle, PalletInfo, Runtime,
-	RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin, RuntimeTask,
-	Session, SessionKeys, System, ValidatorSet, VERSION,
+	Inference, ModelRegistry, ModelValidators, NodeRegistry, Nonce, Offences, Oracle, PalletInfo,
+	Runtime, RuntimeCall, RuntimeEvent, RuntimeFreezeReason, RuntimeHoldReason, RuntimeOrigin,
+	RuntimeTask, Session, SessionKeys, System, ValidatorSet, VERSION,
 };
 
 pub mod governance;
+pub mod parameters;
 pub use governance::{
 	CouncilCollective, CouncilMajority, CouncilTwoThirds, TechnicalCollective, TechnicalMajority,
 	TechnicalTwoThirds,
+};
+use parameters::{
+	CheaterArbitersShare, CheaterHonestShare, CheaterTreasuryShare, CheaterUserShare,
+	ModelAttesterSlash, TimeoutSlash, TimeoutTreasuryShare, TimeoutUserShare,
 };
 
 /// A block may be up to 75% full of normal transactions; the rest is kept for operational ones.
@@ -359,7 +364,10 @@ impl pallet_model_registry::Config for Runtime {
 	type Currency = Balances;
 	type RuntimeHoldReason = RuntimeHoldReason;
 	type Nodes = NodeRegistry;
+	// Re-approves suspended models (and approves pending ones registered before the review
+	// existed): a new model is approved by its review's quorum (`ModelValidators`).
 	type ApproveOrigin = CouncilMajority;
+	type Review = ModelValidators;
 	// The technical committee can take a copied or malicious model down without waiting for the
 	// council.
 	type RemoveOrigin = EitherOf<CouncilMajority, TechnicalMajority>;
@@ -382,13 +390,9 @@ impl pallet_model_registry::Config for Runtime {
 parameter_types! {
 	/// Collateral reserved on each executing node per job: 100 TOMA.
 	pub const JobCollateral: Balance = 100 * UNITS;
-	/// A node that misses a deadline loses 5% of its collateral ...
-	pub const TimeoutSlash: Perbill = Perbill::from_percent(5);
-	/// ... half of it to the user ...
-	pub const TimeoutUserShare: Perbill = Perbill::from_percent(50);
-	/// ... 30% to the treasury, and the rest is burned.
-	pub const TimeoutTreasuryShare: Perbill = Perbill::from_percent(30);
 }
+// The slash shares are the council's to change (`parameters`): a node that misses a deadline
+// loses 5% of its job collateral, half of it to the user, 30% to the treasury, the rest burned.
 
 impl pallet_inference::Config for Runtime {
 	type Currency = Balances;
@@ -430,17 +434,9 @@ impl pallet_inference::Config for Runtime {
 	type WeightInfo = pallet_inference::weights::SubstrateWeight<Runtime>;
 }
 
-parameter_types! {
-	/// A cheater loses all its collateral: 40% to the user it cheated ...
-	pub const CheaterUserShare: Perbill = Perbill::from_percent(40);
-	/// ... 20% to the honest nodes of the request ...
-	pub const CheaterHonestShare: Perbill = Perbill::from_percent(20);
-	/// ... 20% to the arbiters that found the true output ...
-	pub const CheaterArbitersShare: Perbill = Perbill::from_percent(20);
-	/// ... 10% to the treasury, and 10% is burned.
-	pub const CheaterTreasuryShare: Perbill = Perbill::from_percent(10);
-}
-
+// A cheater loses all its collateral: 40% to the user it cheated, 20% to the honest nodes of the
+// request, 20% to the arbiters that found the true output, 10% to the treasury, 10% burned; the
+// council changes the shares (`parameters`).
 impl pallet_disputes::Config for Runtime {
 	type Currency = Balances;
 	type Nodes = NodeRegistry;
@@ -525,6 +521,34 @@ impl sp_runtime::traits::Convert<atoma_support::ModelId, Option<AccountId>> for 
 		<ModelRegistry as atoma_support::ModelRegistry<AccountId>>::model(&model)
 			.map(|summary| summary.owner)
 	}
+}
+
+parameter_types! {
+	/// A model validator's bond: 5,000 TOMA, of which a condemned model's attesters lose half.
+	pub const ModelValidatorBond: Balance = 5_000 * UNITS;
+	/// What a model's owner pays for its review: 50 TOMA, shared by the attesters.
+	pub const ModelReviewFee: Balance = 50 * UNITS;
+}
+
+impl pallet_model_validators::Config for Runtime {
+	type Currency = Balances;
+	type RuntimeHoldReason = RuntimeHoldReason;
+	type Models = ModelRegistry;
+	// Condemning a copied or malicious model is a technical question, like taking it down.
+	type GovernanceOrigin = EitherOf<CouncilMajority, TechnicalMajority>;
+	type SlashBeneficiary = TreasuryAccount;
+	type ValidatorBond = ModelValidatorBond;
+	type ReviewFee = ModelReviewFee;
+	// A week to fetch the weights, hash them and read the licence.
+	type ReviewPeriod = ConstU32<{ 7 * DAYS }>;
+	// Four weeks: an attester stays slashable well after the models it approved began serving.
+	type UnbondingPeriod = ConstU32<{ 28 * DAYS }>;
+	type MaxValidators = ConstU32<100>;
+	type MaxQuorum = ConstU32<16>;
+	type DefaultQuorum = ConstU32<3>;
+	// Half the bond; the council changes it (`parameters`).
+	type AttesterSlash = ModelAttesterSlash;
+	type WeightInfo = pallet_model_validators::weights::SubstrateWeight<Runtime>;
 }
 
 /// The validators of the current session.
