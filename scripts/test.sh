@@ -69,7 +69,7 @@ echo "==> pallet benchmarks (each FRAME benchmark runs once as a test)"
 # above. SKIP_WASM_BUILD: pallets have no wasm of their own.
 SKIP_WASM_BUILD=1 cargo test --release --locked --features runtime-benchmarks \
 	-p pallet-node-registry -p pallet-model-registry -p pallet-inference -p pallet-disputes \
-	-p pallet-oracle -p pallet-validator-set
+	-p pallet-oracle -p pallet-validator-set -p pallet-emission -p pallet-model-validators
 
 echo "==> client package and dashboard against real dev nodes and workers: results"
 clients_status=0
