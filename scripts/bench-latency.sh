@@ -9,10 +9,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
-require_release_build_and_clients
-MODEL="$(scripts/fetch-model.sh)"
-BENCH_DIR="$(mktemp -d -t atoma-bench.XXXXXX)"
-export NODE_BIN MODEL BENCH_DIR
-export WORKER_BIN="$(dirname "$NODE_BIN")/atoma-worker"
-echo "==> logs in $BENCH_DIR" >&2
+prepare_network_bench
 node clients/bench-latency.mjs "$@"

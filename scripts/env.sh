@@ -16,3 +16,14 @@ require_release_build_and_clients() {
 	done
 	[ -d clients/node_modules/@polkadot/api ] || (cd clients && npm ci --silent --no-audit --no-fund)
 }
+
+# For the benchmarks on a local three-node network (clients/local-network.mjs): the binaries and
+# the model it needs, and a fresh folder for its logs.
+prepare_network_bench() {
+	require_release_build_and_clients
+	MODEL="$(scripts/fetch-model.sh)"
+	BENCH_DIR="$(mktemp -d -t atoma-bench.XXXXXX)"
+	WORKER_BIN="$(dirname "$NODE_BIN")/atoma-worker"
+	export NODE_BIN MODEL BENCH_DIR WORKER_BIN
+	echo "==> logs in $BENCH_DIR" >&2
+}
