@@ -67,6 +67,9 @@ pub mod pallet {
 		/// block from which it may withdraw what is left of its bond. Governance can still slash
 		/// it until then, for models it attested before.
 		pub unbonded_at: Option<BlockNumber>,
+		/// Governance condemned a model it attested: its attestations on reviews still open no
+		/// longer count toward their quorum, nor earn their fee.
+		pub condemned: bool,
 	}
 
 	/// The review of a newly registered model.
@@ -212,10 +215,12 @@ pub mod pallet {
 			fee: BalanceOf<T>,
 			deadline: BlockNumberFor<T>,
 		},
-		/// The validator attested the model; it has `attestations` of the `quorum` it needs.
+		/// The validator attested the model; it has `attestations` of the `quorum` it needs
+		/// (attestations of condemned validators included; they do not count toward it).
 		ModelAttested { model: ModelId, validator: T::AccountId, attestations: u32, quorum: u32 },
-		/// The review reached its quorum: the model is approved and each attester earned
-		/// `paid_each` of the fee (the first also the remainder of the division).
+		/// The review reached its quorum: the model is approved and each of its `attesters` in
+		/// good standing earned `paid_each` of the fee (the first also the remainder of the
+		/// division).
 		ReviewPassed { model: ModelId, attesters: u32, paid_each: BalanceOf<T> },
 		/// The review closed without a quorum (it expired, or the model was removed first); the
 		/// fee went back to the owner.
@@ -257,6 +262,9 @@ pub mod pallet {
 		ReviewOpen,
 		/// The validator attested this model already.
 		AlreadyAttested,
+		/// The review holds `MaxQuorum` attestations, some of condemned validators that do not
+		/// count: it takes no more and can only expire.
+		ReviewFull,
 		/// A validator cannot attest its own model.
 		OwnModel,
 		/// The weights root or tokenizer hash attested is not the registered one.
@@ -301,6 +309,11 @@ pub mod pallet {
 		fn integrity_test() {
 			let quorum = T::DefaultQuorum::get();
 			assert!(quorum >= 1 && quorum <= T::MaxQuorum::get(), "DefaultQuorum out of range");
+			// An attester must stay slashable after the models it approved began serving.
+			assert!(
+				T::UnbondingPeriod::get() > T::ReviewPeriod::get(),
+				"UnbondingPeriod must be longer than ReviewPeriod"
+			);
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -371,16 +384,20 @@ pub mod pallet {
 			Self::do_attest(who, model, weights_root, tokenizer_hash)
 		}
 
-		/// Close a review whose deadline passed without a quorum: the model is removed, and its
-		/// deposit and review fee go back to its owner.
+		/// Close a review whose deadline passed: without a quorum the model is removed, and its
+		/// deposit and review fee go back to its owner; with one (governance lowered the quorum
+		/// after the last attestation) the review passes, as `attest` would have passed it.
 		///
 		/// - `origin`: signed by anyone.
 		/// - a review of `model` is open and its deadline has passed.
 		///
-		/// Emits `ReviewClosed`, the registry's `ModelRemoved`, and `ReviewExpired`.
+		/// Emits `ReviewClosed`, the registry's `ModelRemoved`, and `ReviewExpired`; or
+		/// `ReviewPassed` and the registry's `ModelApproved`.
 		#[pallet::call_index(4)]
 		#[pallet::weight(
-			<T as Config>::WeightInfo::expire_review().saturating_add(T::Models::remove_weight())
+			<T as Config>::WeightInfo::expire_review()
+				.saturating_add(T::Models::remove_weight())
+				.max(<T as Config>::WeightInfo::attest())
 		)]
 		pub fn expire_review(origin: OriginFor<T>, model: ModelId) -> DispatchResult {
 			ensure_signed(origin)?;
@@ -388,9 +405,11 @@ pub mod pallet {
 		}
 
 		/// Condemn a model as copied or malicious: every validator who attested it (reviewing or
-		/// unbonding) loses `AttesterSlash` of its bond to `SlashBeneficiary` and stops
-		/// reviewing; the model is removed and its owner's deposit forfeit to the same account.
-		/// A model still under review can be condemned too (its fee goes back to the owner).
+		/// unbonding, or bonded again under the same account since) loses `AttesterSlash` of its
+		/// bond to `SlashBeneficiary`, stops reviewing, and its attestations on reviews still
+		/// open stop counting; the model is removed and its owner's deposit forfeit to the same
+		/// account. A model still under review can be condemned too (its fee goes back to the
+		/// owner).
 		///
 		/// - `origin`: `GovernanceOrigin`.
 		/// - the model was attested (approved by its review, or under review with attestations).
@@ -407,7 +426,8 @@ pub mod pallet {
 			Self::do_slash_attesters(model)
 		}
 
-		/// Set how many attestations approve a model; reviews already open use the new quorum.
+		/// Set how many attestations approve a model; reviews already open use the new quorum
+		/// from their next attestation (or from their expiry).
 		///
 		/// - `origin`: `GovernanceOrigin`.
 		/// - `quorum`: between 1 and `MaxQuorum`.

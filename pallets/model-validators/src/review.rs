@@ -31,7 +31,7 @@ impl<T: Config> Pallet<T> {
 
 		T::Currency::hold(&HoldReason::ValidatorBond.into(), &who, bond)
 			.map_err(|_| Error::<T>::InsufficientBond)?;
-		Validators::<T>::insert(&who, Validator { bond, unbonded_at: None });
+		Validators::<T>::insert(&who, Validator { bond, unbonded_at: None, condemned: false });
 		ReviewingCount::<T>::put(reviewing.saturating_add(1));
 		Self::deposit_event(Event::ValidatorRegistered { validator: who, bond });
 		Ok(())
@@ -82,42 +82,62 @@ impl<T: Config> Pallet<T> {
 			facts.weights_root == weights_root && facts.tokenizer_hash == tokenizer_hash,
 			Error::<T>::FactsMismatch
 		);
-		let quorum = Quorum::<T>::get();
 		// The list holds `MaxQuorum` attesters and the quorum is at most that, so a review with
-		// a full list has passed already: this push cannot fail while the review is open.
-		review.attesters.try_push(who.clone()).map_err(|_| Error::<T>::AlreadyAttested)?;
-		let attestations = review.attesters.len() as u32;
+		// a full list of attesters in good standing has passed already; a full list with
+		// condemned ones cannot take more (their reviews expire).
+		review.attesters.try_push(who.clone()).map_err(|_| Error::<T>::ReviewFull)?;
 		Self::deposit_event(Event::ModelAttested {
 			model: model.clone(),
 			validator: who,
-			attestations,
-			quorum,
+			attestations: review.attesters.len() as u32,
+			quorum: Quorum::<T>::get(),
 		});
-		if attestations < quorum {
+		if !Self::try_pass(&model, &review)? {
 			Reviews::<T>::insert(&model, review);
-			return Ok(());
 		}
-
-		T::Models::approve_reviewed(&model)?;
-		Reviews::<T>::remove(&model);
-		let paid_each = Self::pay_attesters(&review);
-		Self::deposit_event(Event::ReviewPassed {
-			model: model.clone(),
-			attesters: attestations,
-			paid_each,
-		});
-		Attesters::<T>::insert(&model, review.attesters);
 		Ok(())
 	}
 
-	/// Share the review's fee among its attesters; the first also gets the remainder of the
+	/// If the review's attesters in good standing (not condemned since) reach the quorum,
+	/// approve the model, pay them the fee and close the review; returns whether it passed.
+	fn try_pass(model: &ModelId, review: &ReviewOf<T>) -> Result<bool, DispatchError> {
+		let quorum = Quorum::<T>::get();
+		// Cheap first: only a list long enough can pass.
+		if (review.attesters.len() as u32) < quorum {
+			return Ok(false);
+		}
+		let standing: Vec<T::AccountId> = review
+			.attesters
+			.iter()
+			.filter(|a| !Validators::<T>::get(*a).is_some_and(|v| v.condemned))
+			.cloned()
+			.collect();
+		if (standing.len() as u32) < quorum {
+			return Ok(false);
+		}
+
+		T::Models::approve_reviewed(model)?;
+		Reviews::<T>::remove(model);
+		let paid_each = Self::pay_attesters(review, &standing);
+		Self::deposit_event(Event::ReviewPassed {
+			model: model.clone(),
+			attesters: standing.len() as u32,
+			paid_each,
+		});
+		// Every attester stays on record, condemned ones too: if this model is condemned as
+		// well, they answer for it again.
+		Attesters::<T>::insert(model, review.attesters.clone());
+		Ok(true)
+	}
+
+	/// Share the review's fee among `attesters`; the first also gets the remainder of the
 	/// division. Returns what each was paid.
-	fn pay_attesters(review: &ReviewOf<T>) -> BalanceOf<T> {
-		let count = review.attesters.len() as u32;
+	fn pay_attesters(review: &ReviewOf<T>, attesters: &[T::AccountId]) -> BalanceOf<T> {
+		let count = attesters.len() as u32;
 		let paid_each = review.fee.checked_div(&count.into()).unwrap_or_else(Zero::zero);
 		let remainder = review.fee.saturating_sub(paid_each.saturating_mul(count.into()));
 		let reason = HoldReason::ReviewFee.into();
-		for (i, attester) in review.attesters.iter().enumerate() {
+		for (i, attester) in attesters.iter().enumerate() {
 			let amount = if i == 0 { paid_each.saturating_add(remainder) } else { paid_each };
 			// Forced, as a slash is: a freeze on the owner's account must not keep the fee
 			// held with its review gone.
@@ -147,6 +167,11 @@ impl<T: Config> Pallet<T> {
 		let review = Reviews::<T>::get(&model).ok_or(Error::<T>::NoReview)?;
 		let now = frame_system::Pallet::<T>::block_number();
 		ensure!(now > review.deadline, Error::<T>::ReviewOpen);
+		// Governance lowered the quorum below what the review already had: it passes, and its
+		// attesters are paid, as the attestation after the change would have done.
+		if Self::try_pass(&model, &review)? {
+			return Ok(());
+		}
 		// The registry calls `model_removed` back, which refunds the fee and closes the review.
 		T::Models::remove_reviewed(&model, None)?;
 		Self::deposit_event(Event::ReviewExpired { model });
@@ -183,6 +208,7 @@ impl<T: Config> Pallet<T> {
 			)
 			.unwrap_or_default();
 			validator.bond = validator.bond.saturating_sub(slashed);
+			validator.condemned = true;
 			if validator.unbonded_at.is_none() {
 				Self::stop_reviewing(&mut validator);
 			}
@@ -223,8 +249,9 @@ impl<T: Config> Pallet<T> {
 		});
 	}
 
-	/// The invariants: the reviewing count matches the records, and every account's holds equal
-	/// what the records say (its bond, and the fees of its open reviews).
+	/// The invariants: the reviewing count matches the records, every validator's bond hold
+	/// equals its recorded bond, and every owner with open reviews holds exactly their fees (an
+	/// owner with none is not visited: holds cannot be listed by reason).
 	pub fn do_try_state() -> Result<(), sp_runtime::TryRuntimeError> {
 		let reviewing = Validators::<T>::iter_values().filter(|v| v.unbonded_at.is_none()).count();
 		ensure!(

@@ -390,6 +390,29 @@ mod review {
 		});
 	}
 
+	/// Governance lowered the quorum below what an open review had, and nobody attested after:
+	/// the review passes at its expiry instead of removing a model its quorum approves, and its
+	/// attester is paid.
+	#[test]
+	fn a_review_that_meets_a_lowered_quorum_passes_at_its_expiry() {
+		ExtBuilder::default().quorum(3).build_and_execute(|| {
+			let model = register(OWNER, b"m");
+			assert_ok!(attest(V1, &model));
+			assert_ok!(ModelValidators::set_quorum(RuntimeOrigin::root(), 1));
+			run_to_block(1 + REVIEW_PERIOD + 1);
+			assert_ok!(ModelValidators::expire_review(signed(OPERATOR), model.clone()));
+			assert_eq!(status(&model), Some(ModelStatus::Approved));
+			assert_eq!(Balances::balance(&V1), INITIAL_BALANCE - BOND + FEE);
+			assert!(has_event(Event::ReviewPassed {
+				model: model.clone(),
+				attesters: 1,
+				paid_each: FEE
+			}));
+			assert!(!System::events().iter().any(|r| r.event
+				== RuntimeEvent::ModelValidators(Event::ReviewExpired { model: model.clone() })));
+		});
+	}
+
 	#[test]
 	fn a_lowered_quorum_applies_to_open_reviews() {
 		ExtBuilder::default().quorum(3).build_and_execute(|| {
@@ -490,6 +513,60 @@ mod condemnation {
 			assert_eq!(held(HoldReason::ValidatorBond, V2), BOND);
 			// The fee goes back (nobody earned it); the deposit is forfeit.
 			assert_eq!(Balances::total_balance(&OWNER), INITIAL_BALANCE - MODEL_DEPOSIT);
+		});
+	}
+
+	/// The attack: sybil validators attest two copied models; the first is condemned. Their
+	/// attestations on the second stop counting, so one more careless attester cannot approve
+	/// it, and they earn none of its fee.
+	#[test]
+	fn a_condemned_attesters_other_attestations_stop_counting() {
+		ExtBuilder::default().build_and_execute(|| {
+			let first = register(OWNER, b"first");
+			let second = register(OWNER, b"second");
+			for v in [V1, V2] {
+				assert_ok!(attest(v, &first));
+			}
+			assert_ok!(attest(V1, &second));
+			assert_ok!(ModelValidators::slash_attesters(RuntimeOrigin::root(), first));
+			assert!(Validators::<Test>::get(V1).is_some_and(|v| v.condemned));
+
+			// V1's attestation and V3's would be two: the quorum, had V1 not been condemned.
+			assert_ok!(attest(V3, &second));
+			assert_eq!(status(&second), Some(ModelStatus::Pending));
+			assert_ok!(ModelValidators::register_validator(signed(V4)));
+			assert_ok!(attest(V4, &second));
+			assert_eq!(status(&second), Some(ModelStatus::Approved));
+			assert!(has_event(Event::ReviewPassed {
+				model: second.clone(),
+				attesters: 2,
+				paid_each: 150
+			}));
+			assert_eq!(Balances::balance(&V3), INITIAL_BALANCE - BOND + 151);
+			assert_eq!(Balances::balance(&V4), INITIAL_BALANCE - BOND + 150);
+			// V1 stays on record for the second model: condemning it too slashes V1 again.
+			assert_eq!(
+				Attesters::<Test>::get(&second).map(|a| a.into_inner()),
+				Some(vec![V1, V3, V4])
+			);
+		});
+	}
+
+	/// A review whose list is full of attestations, some of condemned validators, takes no more.
+	#[test]
+	fn a_full_review_takes_no_more_attestations() {
+		ExtBuilder::default().quorum(MAX_QUORUM).build_and_execute(|| {
+			let first = register(OWNER, b"first");
+			let second = register(OWNER, b"second");
+			assert_ok!(attest(V1, &first));
+			for v in [V1, V2] {
+				assert_ok!(attest(v, &second));
+			}
+			assert_ok!(ModelValidators::slash_attesters(RuntimeOrigin::root(), first));
+			assert_ok!(attest(V3, &second));
+			assert_eq!(status(&second), Some(ModelStatus::Pending));
+			assert_ok!(ModelValidators::register_validator(signed(V4)));
+			assert_noop!(attest(V4, &second), Error::<Test>::ReviewFull);
 		});
 	}
 

@@ -57,7 +57,7 @@ pub trait WeightInfo {
 pub struct SubstrateWeight<T>(PhantomData<T>);
 impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ModelValidators::Validators` (r:1 w:1)
-	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(69), added: 2544, mode: `MaxEncodedLen`)
+	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(70), added: 2545, mode: `MaxEncodedLen`)
 	/// Storage: `ModelValidators::ReviewingCount` (r:1 w:1)
 	/// Proof: `ModelValidators::ReviewingCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -68,26 +68,26 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `252`
 		//  Estimated: `3766`
-		// Minimum execution time: 47_047_000 picoseconds.
-		Weight::from_parts(50_351_000, 3766)
+		// Minimum execution time: 48_640_000 picoseconds.
+		Weight::from_parts(52_551_000, 3766)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
 	/// Storage: `ModelValidators::Validators` (r:1 w:1)
-	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(69), added: 2544, mode: `MaxEncodedLen`)
+	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(70), added: 2545, mode: `MaxEncodedLen`)
 	/// Storage: `ModelValidators::ReviewingCount` (r:1 w:1)
 	/// Proof: `ModelValidators::ReviewingCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn unbond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `236`
-		//  Estimated: `3534`
-		// Minimum execution time: 14_064_000 picoseconds.
-		Weight::from_parts(15_337_000, 3534)
+		//  Measured:  `237`
+		//  Estimated: `3535`
+		// Minimum execution time: 14_399_000 picoseconds.
+		Weight::from_parts(16_365_000, 3535)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(2_u64))
 	}
 	/// Storage: `ModelValidators::Validators` (r:1 w:1)
-	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(69), added: 2544, mode: `MaxEncodedLen`)
+	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(70), added: 2545, mode: `MaxEncodedLen`)
 	/// Storage: `System::Account` (r:1 w:1)
 	/// Proof: `System::Account` (`max_values`: None, `max_size`: Some(128), added: 2603, mode: `MaxEncodedLen`)
 	/// Storage: `Balances::Holds` (r:1 w:1)
@@ -96,15 +96,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ModelValidators::CounterForValidators` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	fn withdraw_bond() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `503`
+		//  Measured:  `504`
 		//  Estimated: `3766`
-		// Minimum execution time: 41_954_000 picoseconds.
-		Weight::from_parts(45_296_000, 3766)
+		// Minimum execution time: 43_213_000 picoseconds.
+		Weight::from_parts(47_606_000, 3766)
 			.saturating_add(T::DbWeight::get().reads(4_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
-	/// Storage: `ModelValidators::Validators` (r:1 w:0)
-	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(69), added: 2544, mode: `MaxEncodedLen`)
+	/// Storage: `ModelValidators::Validators` (r:16 w:0)
+	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(70), added: 2545, mode: `MaxEncodedLen`)
 	/// Storage: `ModelValidators::Reviews` (r:1 w:1)
 	/// Proof: `ModelValidators::Reviews` (`max_values`: None, `max_size`: Some(647), added: 3122, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Models` (r:1 w:1)
@@ -123,15 +123,17 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Proof: `ModelRegistry::MismatchReports` (`max_values`: None, `max_size`: Some(107), added: 2582, mode: `MaxEncodedLen`)
 	fn attest() -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `3856`
+		//  Measured:  `4655`
 		//  Estimated: `45241`
-		// Minimum execution time: 753_543_000 picoseconds.
-		Weight::from_parts(790_177_000, 45241)
-			.saturating_add(T::DbWeight::get().reads(23_u64))
+		// Minimum execution time: 809_303_000 picoseconds.
+		Weight::from_parts(852_704_000, 45241)
+			.saturating_add(T::DbWeight::get().reads(38_u64))
 			.saturating_add(T::DbWeight::get().writes(22_u64))
 	}
 	/// Storage: `ModelValidators::Reviews` (r:1 w:1)
 	/// Proof: `ModelValidators::Reviews` (`max_values`: None, `max_size`: Some(647), added: 3122, mode: `MaxEncodedLen`)
+	/// Storage: `ModelValidators::Quorum` (r:1 w:0)
+	/// Proof: `ModelValidators::Quorum` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Models` (r:1 w:1)
 	/// Proof: `ModelRegistry::Models` (`max_values`: None, `max_size`: Some(474), added: 2949, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::Unindexing` (r:1 w:1)
@@ -152,9 +154,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `2133`
 		//  Estimated: `4112`
-		// Minimum execution time: 91_481_000 picoseconds.
-		Weight::from_parts(100_256_000, 4112)
-			.saturating_add(T::DbWeight::get().reads(6_u64))
+		// Minimum execution time: 93_376_000 picoseconds.
+		Weight::from_parts(102_543_000, 4112)
+			.saturating_add(T::DbWeight::get().reads(7_u64))
 			.saturating_add(T::DbWeight::get().writes(8_u64))
 	}
 	/// Storage: `ModelValidators::Attesters` (r:1 w:1)
@@ -172,7 +174,9 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// Storage: `ModelValidators::Reviews` (r:1 w:0)
 	/// Proof: `ModelValidators::Reviews` (`max_values`: None, `max_size`: Some(647), added: 3122, mode: `MaxEncodedLen`)
 	/// Storage: `ModelValidators::Validators` (r:16 w:16)
-	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(69), added: 2544, mode: `MaxEncodedLen`)
+	/// Proof: `ModelValidators::Validators` (`max_values`: None, `max_size`: Some(70), added: 2545, mode: `MaxEncodedLen`)
+	/// Storage: `Parameters::Parameters` (r:1 w:0)
+	/// Proof: `Parameters::Parameters` (`max_values`: None, `max_size`: Some(24), added: 2499, mode: `MaxEncodedLen`)
 	/// Storage: `ModelValidators::ReviewingCount` (r:1 w:1)
 	/// Proof: `ModelValidators::ReviewingCount` (`max_values`: Some(1), `max_size`: Some(4), added: 499, mode: `MaxEncodedLen`)
 	/// Storage: `ModelRegistry::ContextLengths` (r:0 w:1)
@@ -182,13 +186,13 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 	/// The range of component `a` is `[1, 16]`.
 	fn slash_attesters(a: u32, ) -> Weight {
 		// Proof Size summary in bytes:
-		//  Measured:  `1349 + a * (265 ±0)`
+		//  Measured:  `1352 + a * (266 ±0)`
 		//  Estimated: `6196 + a * (2776 ±0)`
-		// Minimum execution time: 126_078_000 picoseconds.
-		Weight::from_parts(88_523_997, 6196)
-			// Standard Error: 18_080
-			.saturating_add(Weight::from_parts(40_366_081, 0).saturating_mul(a.into()))
-			.saturating_add(T::DbWeight::get().reads(9_u64))
+		// Minimum execution time: 133_926_000 picoseconds.
+		Weight::from_parts(92_678_360, 6196)
+			// Standard Error: 31_529
+			.saturating_add(Weight::from_parts(44_164_196, 0).saturating_mul(a.into()))
+			.saturating_add(T::DbWeight::get().reads(10_u64))
 			.saturating_add(T::DbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(T::DbWeight::get().writes(9_u64))
 			.saturating_add(T::DbWeight::get().writes((3_u64).saturating_mul(a.into())))
@@ -200,8 +204,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `0`
 		//  Estimated: `0`
-		// Minimum execution time: 3_715_000 picoseconds.
-		Weight::from_parts(4_380_000, 0)
+		// Minimum execution time: 3_750_000 picoseconds.
+		Weight::from_parts(4_445_000, 0)
 			.saturating_add(T::DbWeight::get().writes(1_u64))
 	}
 	/// Storage: `System::Account` (r:1 w:1)
@@ -214,8 +218,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `190`
 		//  Estimated: `3766`
-		// Minimum execution time: 37_130_000 picoseconds.
-		Weight::from_parts(39_450_000, 3766)
+		// Minimum execution time: 37_745_000 picoseconds.
+		Weight::from_parts(40_961_000, 3766)
 			.saturating_add(T::DbWeight::get().reads(2_u64))
 			.saturating_add(T::DbWeight::get().writes(3_u64))
 	}
@@ -231,8 +235,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		// Proof Size summary in bytes:
 		//  Measured:  `520`
 		//  Estimated: `4112`
-		// Minimum execution time: 37_143_000 picoseconds.
-		Weight::from_parts(39_660_000, 4112)
+		// Minimum execution time: 37_869_000 picoseconds.
+		Weight::from_parts(41_316_000, 4112)
 			.saturating_add(T::DbWeight::get().reads(3_u64))
 			.saturating_add(T::DbWeight::get().writes(4_u64))
 	}
@@ -241,50 +245,50 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 /// The same weights with RocksDB's database weights, for tests and mocks.
 impl WeightInfo for () {
 	fn register_validator() -> Weight {
-		Weight::from_parts(50_351_000, 3766)
+		Weight::from_parts(52_551_000, 3766)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn unbond() -> Weight {
-		Weight::from_parts(15_337_000, 3534)
+		Weight::from_parts(16_365_000, 3535)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(2_u64))
 	}
 	fn withdraw_bond() -> Weight {
-		Weight::from_parts(45_296_000, 3766)
+		Weight::from_parts(47_606_000, 3766)
 			.saturating_add(RocksDbWeight::get().reads(4_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
 	fn attest() -> Weight {
-		Weight::from_parts(790_177_000, 45241)
-			.saturating_add(RocksDbWeight::get().reads(23_u64))
+		Weight::from_parts(852_704_000, 45241)
+			.saturating_add(RocksDbWeight::get().reads(38_u64))
 			.saturating_add(RocksDbWeight::get().writes(22_u64))
 	}
 	fn expire_review() -> Weight {
-		Weight::from_parts(100_256_000, 4112)
-			.saturating_add(RocksDbWeight::get().reads(6_u64))
+		Weight::from_parts(102_543_000, 4112)
+			.saturating_add(RocksDbWeight::get().reads(7_u64))
 			.saturating_add(RocksDbWeight::get().writes(8_u64))
 	}
 	fn slash_attesters(a: u32, ) -> Weight {
-		Weight::from_parts(88_523_997, 6196)
-			.saturating_add(Weight::from_parts(40_366_081, 0).saturating_mul(a.into()))
-			.saturating_add(RocksDbWeight::get().reads(9_u64))
+		Weight::from_parts(92_678_360, 6196)
+			.saturating_add(Weight::from_parts(44_164_196, 0).saturating_mul(a.into()))
+			.saturating_add(RocksDbWeight::get().reads(10_u64))
 			.saturating_add(RocksDbWeight::get().reads((3_u64).saturating_mul(a.into())))
 			.saturating_add(RocksDbWeight::get().writes(9_u64))
 			.saturating_add(RocksDbWeight::get().writes((3_u64).saturating_mul(a.into())))
 			.saturating_add(Weight::from_parts(0, 2776).saturating_mul(a.into()))
 	}
 	fn set_quorum() -> Weight {
-		Weight::from_parts(4_380_000, 0)
+		Weight::from_parts(4_445_000, 0)
 			.saturating_add(RocksDbWeight::get().writes(1_u64))
 	}
 	fn open_review() -> Weight {
-		Weight::from_parts(39_450_000, 3766)
+		Weight::from_parts(40_961_000, 3766)
 			.saturating_add(RocksDbWeight::get().reads(2_u64))
 			.saturating_add(RocksDbWeight::get().writes(3_u64))
 	}
 	fn close_review() -> Weight {
-		Weight::from_parts(39_660_000, 4112)
+		Weight::from_parts(41_316_000, 4112)
 			.saturating_add(RocksDbWeight::get().reads(3_u64))
 			.saturating_add(RocksDbWeight::get().writes(4_u64))
 	}
