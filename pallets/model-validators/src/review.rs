@@ -189,9 +189,9 @@ impl<T: Config> Pallet<T> {
 		// Removed first: its checks (the registry can take another removal now) come before any
 		// slash. It calls `model_removed` back, which forgets the attesters and closes an open
 		// review.
-		T::Models::remove_reviewed(&model, Some(&T::SlashBeneficiary::get()))?;
-
 		let beneficiary = T::SlashBeneficiary::get();
+		T::Models::remove_reviewed(&model, Some(&beneficiary))?;
+
 		let reason = HoldReason::ValidatorBond.into();
 		for attester in attesters.iter() {
 			// A validator that withdrew its bond already is out of reach.
