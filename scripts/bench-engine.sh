@@ -17,7 +17,12 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 
 LLAMA_CPP_PYTHON_VERSION=0.3.36
-VENV="${ATOMA_LLAMA_VENV:-$HOME/.cache/atoma-bench/llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION}"
+# llama.cpp is built for this CPU (-march=native) except for its AMX kernels: on the development
+# VM (an Intel Xeon with AMX) they crash on this model's Q4_1 weights (SIGSEGV in
+# ggml_backend_amx_mul_mat, 2026-12-05), and the worker uses no AMX either. GCC's explicit
+# -mno-* flags win over -march=native whatever their order.
+LLAMA_CMAKE_ARGS="-DCMAKE_CXX_FLAGS=-mno-amx-int8 -DCMAKE_C_FLAGS=-mno-amx-int8"
+VENV="${ATOMA_LLAMA_VENV:-$HOME/.cache/atoma-bench/llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION-noamx}"
 WORKER_BIN="$(dirname "$NODE_BIN")/atoma-worker"
 [ -x "$WORKER_BIN" ] || { echo "$WORKER_BIN is missing: cargo build --release first" >&2; exit 1; }
 MODEL="$(scripts/fetch-model.sh)"
@@ -26,7 +31,9 @@ if ! "$VENV/bin/python" -c "import llama_cpp, numpy" 2>/dev/null; then
 	echo "==> installing llama-cpp-python $LLAMA_CPP_PYTHON_VERSION into $VENV (builds llama.cpp)" >&2
 	python3 -m venv "$VENV"
 	"$VENV/bin/pip" install -q --upgrade pip
-	"$VENV/bin/pip" install -q "llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" numpy
+	# --no-cache-dir: a wheel built earlier with other flags must not be reused.
+	CMAKE_ARGS="$LLAMA_CMAKE_ARGS" "$VENV/bin/pip" install -q --no-cache-dir \
+		"llama-cpp-python==$LLAMA_CPP_PYTHON_VERSION" numpy
 fi
 
 exec "$VENV/bin/python" scripts/bench-engine.py --worker "$WORKER_BIN" --model "$MODEL" "$@"

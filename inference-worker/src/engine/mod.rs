@@ -327,10 +327,10 @@ impl Runner {
 		match self.weights.take() {
 			Some(model::Weights::Candle(weights)) => self.run_serial(*weights, rx),
 			Some(model::Weights::Native(model)) => {
-				// The batch loop runs on a thread of the model's own rayon pool, so that the
-				// forward pass's parallel loops (a few hundred per step) fork and join among the
-				// pool's threads instead of handing each one over from a foreign thread. Its size
-				// is rayon's default: RAYON_NUM_THREADS, else one thread per CPU.
+				// The batch loop runs on a thread of the model's own rayon pool: each forward pass
+				// leads a team of the pool's other threads (`native::team`), and sampling runs in
+				// parallel on them between passes. Its size is rayon's default: RAYON_NUM_THREADS,
+				// else one thread per CPU.
 				let name = self.model_id.clone();
 				match rayon::ThreadPoolBuilder::new()
 					.thread_name(move |i| format!("engine-{name}-{i}"))

@@ -24,13 +24,12 @@
 
 use std::sync::OnceLock;
 
-use half::f16;
-use rayon::prelude::*;
-
 use super::{
 	math::sum_lanes,
 	quant::{QActs, QMatrix, WeightFormat, BLOCK},
+	team::{self, Team},
 };
+use half::f16;
 
 /// An implementation of the canonical reduction. All give bit-identical results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -138,6 +137,9 @@ mod x86 {
 
 	use super::{sum_lanes, QActs, QMatrix, WeightFormat, BLOCK};
 
+	/// How far ahead of the block being multiplied its matrix is prefetched, in blocks.
+	const PREFETCH_BLOCKS: usize = 256;
+
 	#[inline(always)]
 	unsafe fn half_to_f32(bits: u16) -> f32 {
 		_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
@@ -178,8 +180,24 @@ mod x86 {
 		let nb = w.blocks_per_row();
 		let mut lanes = [_mm256_setzero_ps(); N];
 		let mut mins = [0.0f32; N];
+		let quant_bytes = if Q4 { BLOCK / 2 } else { BLOCK };
 		for b in 0..nb {
 			let wb = row * nb + b;
+			// A matmul streams its rows in order; asking for the bytes a few rows ahead keeps
+			// enough loads in flight for a single token, whose pass over the weights is bound by
+			// memory latency rather than by arithmetic. (Prefetches do not fault, and
+			// `wrapping_add` keeps the address arithmetic defined past the end.)
+			_mm_prefetch::<_MM_HINT_T0>(
+				w.quants.as_ptr().wrapping_add((wb + PREFETCH_BLOCKS) * quant_bytes).cast(),
+			);
+			_mm_prefetch::<_MM_HINT_T0>(
+				w.scales.as_ptr().wrapping_add(wb + PREFETCH_BLOCKS).cast(),
+			);
+			if Q4 {
+				_mm_prefetch::<_MM_HINT_T0>(
+					w.mins.as_ptr().wrapping_add(wb + PREFETCH_BLOCKS).cast(),
+				);
+			}
 			let (w0, w1) = weights(w, wb);
 			let d = half_to_f32(*w.scales.get_unchecked(wb));
 			let m = if Q4 { half_to_f32(*w.mins.get_unchecked(wb)) } else { 0.0 };
@@ -295,25 +313,42 @@ const ROW_BLOCK: usize = 32;
 /// A pointer to the output that the row chunks write through: each chunk owns distinct
 /// `(token, row)` cells.
 #[derive(Clone, Copy)]
-struct Out(*mut f32);
+pub(super) struct Out(pub(super) *mut f32);
 // SAFETY: chunks write disjoint cells and the slice outlives the parallel loop.
 unsafe impl Send for Out {}
 unsafe impl Sync for Out {}
 
-/// `out[t * w.rows + r] = dot(w row r, a row t)` for every token `t` and row `r`, rows split across
-/// rayon's threads. Each cell is computed by one call of the same code whatever the split.
+impl Out {
+	/// The `len` cells from `start`.
+	///
+	/// # Safety
+	/// They lie in the output, which outlives the returned slice, and no other thread touches
+	/// them meanwhile.
+	#[allow(clippy::mut_from_ref)]
+	pub(super) unsafe fn cells(&self, start: usize, len: usize) -> &mut [f32] {
+		std::slice::from_raw_parts_mut(self.0.add(start), len)
+	}
+}
+
+/// `out[t * w.rows + r] = dot(w row r, a row t)` for every token `t` and row `r`, on a team of the
+/// current rayon pool's threads. Each cell is computed by one call of the same code whatever the
+/// split.
 pub fn matmul(tier: Tier, w: &QMatrix, a: &QActs, out: &mut [f32]) {
-	matmul_group(tier, a, &mut [(w, out)]);
+	team::lead(|team| matmul_group(team, tier, a, &mut [(w, out)]));
 }
 
 /// [`matmul`] for several matrices that multiply the same activations (a layer's query, key and
-/// value projections), in one parallel loop: one fork and join instead of one per matrix.
-pub fn matmul_group(tier: Tier, a: &QActs, products: &mut [(&QMatrix, &mut [f32])]) {
+/// value projections), in one parallel loop of `team`: one hand-over instead of one per matrix.
+pub fn matmul_group(
+	team: &Team<'_>,
+	tier: Tier,
+	a: &QActs,
+	products: &mut [(&QMatrix, &mut [f32])],
+) {
 	let tokens = a.rows;
 	// Chunks of at least 16 rows, enough of them to balance two to sixteen threads.
-	let threads = rayon::current_num_threads().max(1);
 	let total_rows: usize = products.iter().map(|(w, _)| w.rows).sum();
-	let chunk = total_rows.div_ceil(threads * 4).max(16);
+	let chunk = total_rows.div_ceil(team.size() * 4).max(16);
 	let mut work: Vec<(&QMatrix, Out, usize, usize)> = Vec::new();
 	for (w, out) in products.iter_mut() {
 		assert_eq!(w.cols, a.cols, "matmul: inner dimensions differ");
@@ -326,10 +361,8 @@ pub fn matmul_group(tier: Tier, a: &QActs, products: &mut [(&QMatrix, &mut [f32]
 			start = end;
 		}
 	}
-	work.into_par_iter().for_each(|(w, out_ptr, start, end)| {
-		// Rebound so that the closure captures the `Send` wrapper, not its raw pointer field.
-		#[allow(clippy::redundant_locals)]
-		let out_ptr = out_ptr;
+	team.for_each(work.len(), |i| {
+		let (w, out_ptr, start, end) = work[i];
 		// Blocks of rows, then groups of tokens, then the block's rows: a block's weights (a few
 		// KiB) stay in L1 while every token group passes over them, and a token group's
 		// activations stay in L1 while the block's rows pass over them. Weights are read from
@@ -339,15 +372,23 @@ pub fn matmul_group(tier: Tier, a: &QActs, products: &mut [(&QMatrix, &mut [f32]
 			let rows = block..(block + ROW_BLOCK).min(end);
 			let mut t = 0;
 			// SAFETY: `rows` are rows of `w`, `t..t + N` tokens of `a`; the output holds
-			// `tokens * w.rows` cells (asserted above) and only this chunk writes these rows.
+			// `tokens * w.rows` cells (asserted above) and only this item writes these rows.
 			unsafe {
-				while t + 4 <= tokens {
+				while t + 8 <= tokens {
+					rows_dot::<8>(tier, w, rows.clone(), a, t, out_ptr.0);
+					t += 8;
+				}
+				if t + 4 <= tokens {
 					rows_dot::<4>(tier, w, rows.clone(), a, t, out_ptr.0);
 					t += 4;
 				}
-				while t < tokens {
-					rows_dot::<1>(tier, w, rows.clone(), a, t, out_ptr.0);
-					t += 1;
+				// The last one to three tokens also share each weight unpacking: at two or three
+				// concurrent requests a decode step is compute-bound too.
+				match tokens - t {
+					3 => rows_dot::<3>(tier, w, rows.clone(), a, t, out_ptr.0),
+					2 => rows_dot::<2>(tier, w, rows.clone(), a, t, out_ptr.0),
+					1 => rows_dot::<1>(tier, w, rows.clone(), a, t, out_ptr.0),
+					_ => {},
 				}
 			}
 			block = rows.end;
@@ -408,14 +449,22 @@ mod tests {
 			(WeightFormat::Q8_0, 2080),
 		] {
 			let w = random_matrix(&mut rng, format, 37, cols);
-			let a = random_acts(&mut rng, 5, cols);
-			let mut reference = vec![0.0; 5 * 37];
-			matmul(Tier::Scalar, &w, &a, &mut reference);
-			for tier in Tier::supported() {
-				let mut out = vec![0.0; 5 * 37];
-				matmul(tier, &w, &a, &mut out);
-				let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-				assert_eq!(bits(&out), bits(&reference), "{format:?} on {}", tier.as_str());
+			// Groups of eight tokens, then of four, then a remainder of one, two or three.
+			for tokens in [5, 6, 7, 12, 19] {
+				let a = random_acts(&mut rng, tokens, cols);
+				let mut reference = vec![0.0; tokens * 37];
+				matmul(Tier::Scalar, &w, &a, &mut reference);
+				for tier in Tier::supported() {
+					let mut out = vec![0.0; tokens * 37];
+					matmul(tier, &w, &a, &mut out);
+					let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+					assert_eq!(
+						bits(&out),
+						bits(&reference),
+						"{format:?}, {tokens} tokens on {}",
+						tier.as_str()
+					);
+				}
 			}
 		}
 	}

@@ -19,12 +19,12 @@ use std::io::{Read, Seek, SeekFrom};
 
 use candle_core::quantized::{gguf_file, GgmlDType};
 use half::{f16, slice::HalfFloatSliceExt};
-use rayon::prelude::*;
 
 use super::{
-	kernels::{self, Tier},
+	kernels::{self, Out, Tier},
 	math::{self, Rope},
 	quant::{FormatError, QActs, QMatrix, WeightFormat},
+	team::{self, Team},
 };
 
 /// Why the model could not be built from the file.
@@ -370,6 +370,18 @@ impl Model {
 			}
 			rows.extend((0..new).map(|i| RowAt { step: s, position: len + i }));
 		}
+		// One team of threads for the whole pass: its parallel loops do not go back to the pool.
+		Ok(team::lead(|team| self.forward_rows(team, steps, &rows)))
+	}
+
+	/// [`Self::forward`] on checked steps; `rows` says where each new token belongs.
+	fn forward_rows(
+		&self,
+		team: &Team<'_>,
+		steps: &mut [Step<'_>],
+		rows: &[RowAt],
+	) -> Vec<Vec<f32>> {
+		let c = &self.config;
 		let n = rows.len();
 		let (dim, kv_dim, head_dim) = (c.dim, c.kv_dim(), c.head_dim());
 
@@ -398,6 +410,7 @@ impl Model {
 			self.norm_rows(&x, &layer.attn_norm, &mut normed);
 			acts.quantize(&normed, dim);
 			kernels::matmul_group(
+				team,
 				self.tier,
 				&acts,
 				&mut [(&layer.wq, &mut q), (&layer.wk, &mut k), (&layer.wv, &mut v)],
@@ -413,27 +426,28 @@ impl Model {
 			}
 			let caches: Vec<(&[f16], &[f16])> =
 				steps.iter().map(|s| (&s.cache.keys[l][..], &s.cache.values[l][..])).collect();
-			// One task per (row, head): a decode step's heads spread over the threads too.
-			attended.par_chunks_mut(head_dim).enumerate().for_each_init(
-				Vec::new,
-				|scores, (cell, out)| {
-					let (i, h) = (cell / c.heads, cell % c.heads);
-					let row = rows[i];
-					let (keys, values) = caches[row.step];
-					let head = math::Head {
-						query: &q[i * dim + h * head_dim..][..head_dim],
-						keys,
-						values,
-						stride: kv_dim,
-						offset: (h / group) * head_dim,
-						positions: row.position + 1,
-						scale,
-					};
-					math::attend(&head, scores, out);
-				},
-			);
+			// One item per (row, head): a decode step's heads spread over the threads too.
+			let attended_at = Out(attended.as_mut_ptr());
+			team.for_each(n * c.heads, |cell| {
+				let (i, h) = (cell / c.heads, cell % c.heads);
+				let row = rows[i];
+				let (keys, values) = caches[row.step];
+				let head = math::Head {
+					query: &q[i * dim + h * head_dim..][..head_dim],
+					keys,
+					values,
+					stride: kv_dim,
+					offset: (h / group) * head_dim,
+					positions: row.position + 1,
+					scale,
+				};
+				// SAFETY: cell `cell` is the only writer of its `head_dim` values of `attended`,
+				// which holds `n * heads * head_dim` of them and outlives the loop.
+				let out = unsafe { attended_at.cells(cell * head_dim, head_dim) };
+				SCORES.with_borrow_mut(|scores| math::attend(&head, scores, out));
+			});
 			acts.quantize(&attended, dim);
-			kernels::matmul(self.tier, &layer.wo, &acts, &mut projected);
+			kernels::matmul_group(team, self.tier, &acts, &mut [(&layer.wo, &mut projected)]);
 			for (xi, pi) in x.iter_mut().zip(&projected) {
 				*xi += pi;
 			}
@@ -441,6 +455,7 @@ impl Model {
 			self.norm_rows(&x, &layer.ffn_norm, &mut normed);
 			acts.quantize(&normed, dim);
 			kernels::matmul_group(
+				team,
 				self.tier,
 				&acts,
 				&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)],
@@ -449,7 +464,7 @@ impl Model {
 				*g = math::silu(*g) * u;
 			}
 			acts.quantize(&gate, c.ffn);
-			kernels::matmul(self.tier, &layer.down, &acts, &mut projected);
+			kernels::matmul_group(team, self.tier, &acts, &mut [(&layer.down, &mut projected)]);
 			for (xi, pi) in x.iter_mut().zip(&projected) {
 				*xi += pi;
 			}
@@ -469,13 +484,9 @@ impl Model {
 		}
 		acts.quantize(&last_rows, dim);
 		let mut logits = vec![0.0f32; steps.len() * c.vocab];
-		kernels::matmul(
-			self.tier,
-			self.output.as_ref().unwrap_or(&self.embedding),
-			&acts,
-			&mut logits,
-		);
-		Ok(logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect())
+		let output = self.output.as_ref().unwrap_or(&self.embedding);
+		kernels::matmul_group(team, self.tier, &acts, &mut [(output, &mut logits)]);
+		logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect()
 	}
 
 	fn norm_rows(&self, x: &[f32], weight: &[f32], out: &mut [f32]) {
@@ -484,6 +495,11 @@ impl Model {
 			math::rms_norm(row, weight, self.config.eps, o);
 		}
 	}
+}
+
+thread_local! {
+	/// Each thread's attention scores, reused across heads and passes.
+	static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Append `row` to `cache`, each value rounded to the nearest half float (ties to even: the same

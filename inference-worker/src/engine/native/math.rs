@@ -150,8 +150,8 @@ pub fn attend(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 ///   `j, j + 8, ...`, as [`dot`] does); eight positions' registers are transposed so that their
 ///   lane trees ([`sum_lanes`]) are summed side by side;
 /// - the softmax runs eight scores at a time ([`exp8`] is [`exp`] lane by lane);
-/// - the weighted sum of the values keeps the output in registers, eight dimensions each, for
-///   heads of 64 or 128;
+/// - the weighted sum of the values keeps the output in registers, eight dimensions each, 64
+///   dimensions at a time (heads of 64 or 128);
 /// - F16C widens eight cached half floats at a time (exactly, as `f16::to_f32` does).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,f16c")]
@@ -190,8 +190,13 @@ unsafe fn attend_avx2(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	softmax_avx2(scores);
 	let v = values.as_ptr().add(offset);
 	match dim / LANES {
-		8 => weighted_sum::<8>(scores, v, stride, out),
-		16 => weighted_sum::<16>(scores, v, stride, out),
+		8 => weighted_sum64(scores, v, stride, out),
+		// Each dimension's sum is its own: two passes of 64 give the same bits as one of 128.
+		16 => {
+			let (low, high) = out.split_at_mut(8 * LANES);
+			weighted_sum64(scores, v, stride, low);
+			weighted_sum64(scores, v.add(8 * LANES), stride, high);
+		},
 		_ => {
 			out.fill(0.0);
 			let o = out.as_mut_ptr();
@@ -339,28 +344,35 @@ unsafe fn exp8(x: std::arch::x86_64::__m256) -> std::arch::x86_64::__m256 {
 	_mm256_mul_ps(_mm256_mul_ps(y, pow_half), pow_rest)
 }
 
-/// `out = sum_j scores[j] * value_j` over `N` registers of eight dimensions, kept in registers
+/// `out = sum_j scores[j] * value_j` for 64 dimensions (eight registers), kept in registers
 /// across positions; each dimension's sum in position order, as [`attend_portable`] adds them.
+///
+/// The eight accumulators are named variables so that all stay in registers: kept in an array
+/// (as before 2026-12-05), LLVM left one of them in memory, loaded and stored at every position.
 #[cfg(target_arch = "x86_64")]
 #[inline]
 #[target_feature(enable = "avx2,f16c")]
-unsafe fn weighted_sum<const N: usize>(
-	scores: &[f32],
-	values: *const f16,
-	stride: usize,
-	out: &mut [f32],
-) {
+unsafe fn weighted_sum64(scores: &[f32], values: *const f16, stride: usize, out: &mut [f32]) {
 	use std::arch::x86_64::*;
-	let mut acc = [_mm256_setzero_ps(); N];
+	debug_assert_eq!(out.len(), 8 * LANES);
+	let zero = _mm256_setzero_ps();
+	let (mut a0, mut a1, mut a2, mut a3) = (zero, zero, zero, zero);
+	let (mut a4, mut a5, mut a6, mut a7) = (zero, zero, zero, zero);
 	for (j, &p) in scores.iter().enumerate() {
 		let v = values.add(j * stride);
 		let p = _mm256_set1_ps(p);
-		for (c, a) in acc.iter_mut().enumerate() {
-			*a = _mm256_add_ps(*a, _mm256_mul_ps(p, load_half8(v.add(c * LANES))));
-		}
+		a0 = _mm256_add_ps(a0, _mm256_mul_ps(p, load_half8(v)));
+		a1 = _mm256_add_ps(a1, _mm256_mul_ps(p, load_half8(v.add(LANES))));
+		a2 = _mm256_add_ps(a2, _mm256_mul_ps(p, load_half8(v.add(2 * LANES))));
+		a3 = _mm256_add_ps(a3, _mm256_mul_ps(p, load_half8(v.add(3 * LANES))));
+		a4 = _mm256_add_ps(a4, _mm256_mul_ps(p, load_half8(v.add(4 * LANES))));
+		a5 = _mm256_add_ps(a5, _mm256_mul_ps(p, load_half8(v.add(5 * LANES))));
+		a6 = _mm256_add_ps(a6, _mm256_mul_ps(p, load_half8(v.add(6 * LANES))));
+		a7 = _mm256_add_ps(a7, _mm256_mul_ps(p, load_half8(v.add(7 * LANES))));
 	}
-	for (c, a) in acc.iter().enumerate() {
-		_mm256_storeu_ps(out.as_mut_ptr().add(c * LANES), *a);
+	let o = out.as_mut_ptr();
+	for (c, a) in [a0, a1, a2, a3, a4, a5, a6, a7].into_iter().enumerate() {
+		_mm256_storeu_ps(o.add(c * LANES), a);
 	}
 }
 
