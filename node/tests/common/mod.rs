@@ -61,7 +61,12 @@ impl NodeProcess {
 	/// Starts `atoma-node` with `args`, serving JSON-RPC on `rpc_port` (known before the node
 	/// starts: its worker is told where to ask), and a fresh p2p port.
 	pub fn start_on(args: &[&str], rpc_port: u16) -> Self {
-		let p2p_port = free_port();
+		Self::start_on_ports(args, rpc_port, free_port())
+	}
+
+	/// Starts `atoma-node` with `args`, JSON-RPC on `rpc_port` and libp2p on `p2p_port` (known
+	/// before the node starts: a chain spec names it as a boot node).
+	pub fn start_on_ports(args: &[&str], rpc_port: u16, p2p_port: u16) -> Self {
 		let mut child = Command::new(node_binary())
 			.args(args)
 			.args(["--rpc-port", &rpc_port.to_string(), "--port", &p2p_port.to_string()])

@@ -145,6 +145,21 @@ mod x86 {
 		_mm_cvtss_f32(_mm_cvtph_ps(_mm_cvtsi32_si128(i32::from(bits))))
 	}
 
+	/// Ask for block `wb + PREFETCH_BLOCKS` of `w`. A matmul streams its rows in order; asking for
+	/// the bytes a few rows ahead keeps enough loads in flight for a single token, whose pass over
+	/// the weights is bound by memory latency rather than by arithmetic. (Prefetches do not
+	/// fault, and `wrapping_add` keeps the address arithmetic defined past the end.)
+	#[inline(always)]
+	unsafe fn prefetch<const Q4: bool>(w: &QMatrix, wb: usize) {
+		let quant_bytes = if Q4 { BLOCK / 2 } else { BLOCK };
+		let ahead = wb + PREFETCH_BLOCKS;
+		_mm_prefetch::<_MM_HINT_T0>(w.quants.as_ptr().wrapping_add(ahead * quant_bytes).cast());
+		_mm_prefetch::<_MM_HINT_T0>(w.scales.as_ptr().wrapping_add(ahead).cast());
+		if Q4 {
+			_mm_prefetch::<_MM_HINT_T0>(w.mins.as_ptr().wrapping_add(ahead).cast());
+		}
+	}
+
 	/// The block's 32 weights widened to 16 bits: elements 0..16 and 16..32.
 	#[inline(always)]
 	unsafe fn weights(w: &QMatrix, wb: usize) -> (__m256i, __m256i) {
@@ -180,24 +195,9 @@ mod x86 {
 		let nb = w.blocks_per_row();
 		let mut lanes = [_mm256_setzero_ps(); N];
 		let mut mins = [0.0f32; N];
-		let quant_bytes = if Q4 { BLOCK / 2 } else { BLOCK };
 		for b in 0..nb {
 			let wb = row * nb + b;
-			// A matmul streams its rows in order; asking for the bytes a few rows ahead keeps
-			// enough loads in flight for a single token, whose pass over the weights is bound by
-			// memory latency rather than by arithmetic. (Prefetches do not fault, and
-			// `wrapping_add` keeps the address arithmetic defined past the end.)
-			_mm_prefetch::<_MM_HINT_T0>(
-				w.quants.as_ptr().wrapping_add((wb + PREFETCH_BLOCKS) * quant_bytes).cast(),
-			);
-			_mm_prefetch::<_MM_HINT_T0>(
-				w.scales.as_ptr().wrapping_add(wb + PREFETCH_BLOCKS).cast(),
-			);
-			if Q4 {
-				_mm_prefetch::<_MM_HINT_T0>(
-					w.mins.as_ptr().wrapping_add(wb + PREFETCH_BLOCKS).cast(),
-				);
-			}
+			prefetch::<Q4>(w, wb);
 			let (w0, w1) = weights(w, wb);
 			let d = half_to_f32(*w.scales.get_unchecked(wb));
 			let m = if Q4 { half_to_f32(*w.mins.get_unchecked(wb)) } else { 0.0 };
@@ -244,13 +244,10 @@ mod x86 {
 			) {
 				let stride = w.rows;
 				for r in rows {
+					let groups = |w0, a0, w1, a1| $groups(w0, a0, w1, a1);
 					let values = match w.format {
-						WeightFormat::Q4_1 => row_dot::<N, true>(w, r, a, t0, |w0, a0, w1, a1| {
-							$groups(w0, a0, w1, a1)
-						}),
-						WeightFormat::Q8_0 => row_dot::<N, false>(w, r, a, t0, |w0, a0, w1, a1| {
-							$groups(w0, a0, w1, a1)
-						}),
+						WeightFormat::Q4_1 => row_dot::<N, true>(w, r, a, t0, groups),
+						WeightFormat::Q8_0 => row_dot::<N, false>(w, r, a, t0, groups),
 					};
 					for (k, v) in values.into_iter().enumerate() {
 						*out.add((t0 + k) * stride + r) = v;
