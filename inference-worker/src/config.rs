@@ -75,7 +75,7 @@ pub struct ServeArgs {
 	#[arg(long, env = "ATOMA_WORKER_DEVICE", default_value = "cpu")]
 	pub device: DeviceSpec,
 	/// Numeric format and engine of the matmuls. `native` (CPU only) is this worker's own
-	/// engine: the GGUF's blocks stay quantized, activations are quantized to 8 bits, every
+	/// engine: the GGUF's blocks stay quantized, activations are quantized to 16 bits, every
 	/// output is reduced in one fixed order, so results are the same bits on every x86 kernel
 	/// tier and in any batch; jobs of a model share forward passes (continuous batching). `f32`
 	/// (candle) dequantizes the weights once at load and runs f32 matmuls, one job at a time

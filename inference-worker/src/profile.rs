@@ -21,8 +21,9 @@ pub const NATIVE_BATCH_POLICY: &str = "continuous-invariant";
 /// The native engine's kernel tier in the profile: every tier computes the canonical forward pass
 /// (the reduction of `engine::native::kernels`, attention over `engine::native::llama`'s KV
 /// cache), so the tier a CPU picks is not part of it; the version names that computation, and
-/// changes whenever a bit of it does. v2: the KV cache holds half floats (v1: f32).
-pub const NATIVE_KERNELS: &str = "native-canonical-v2";
+/// changes whenever a bit of it does. v2: the KV cache holds half floats (v1: f32). v3: each
+/// block's integer products summed exactly, then scaled once (v2 scaled eight partial sums).
+pub const NATIVE_KERNELS: &str = "native-canonical-v3";
 
 /// The kernels candle and `gemm` pick on this CPU at run time (`docs/determinism.md`): f32
 /// matmuls use AVX-512 or FMA kernels, quantized ones VNNI or AVX2 tiers; CPUs without AVX2 and

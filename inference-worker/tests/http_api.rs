@@ -72,7 +72,7 @@ fn models() {
 		(
 			&json!("native"),
 			&json!("cpu"),
-			&json!("native-canonical-v2"),
+			&json!("native-canonical-v3"),
 			&json!("continuous-invariant")
 		)
 	);

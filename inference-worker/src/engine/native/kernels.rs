@@ -2,31 +2,36 @@
 //! order fixed by this file, so the result does not depend on the CPU tier, the thread count or
 //! the other rows in the batch.
 //!
-//! # The canonical reduction (`native-canonical-v1` and later)
+//! # The canonical reduction (`native-canonical-v3`)
 //!
-//! For each block `b` of 32 values, in order, the exact integer products of the block's values are
-//! summed in eight groups of four (`p[j]` = elements `2j, 2j + 1, 16 + 2j, 17 + 2j`, exact in
-//! i32), converted to f32 (exact: `|p| <= 4 * 128 * 32767 < 2^24`) and added to eight f32 lanes:
-//! `lane[j] = lane[j] + (d_w * d_a) * p[j]`. `Q4_1`'s minimum adds `m_w * (d_a * sum(q_a))` to a
-//! ninth accumulator, block by block. The result is
-//! `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)) + min`. No fused multiply-add anywhere: each
-//! product and sum is rounded once, as IEEE 754 defines, on every machine.
+//! For each block `b` of 32 values, the exact integer dot product of the block's weight and
+//! activation quants, `s = sum(q_w[i] * q_a[i])` (i32: `|s| <= 32 * 128 * 32767 < 2^31`), is
+//! scaled once: `v = (d_w * d_a) * f32(s)`, plus `m_w * (d_a * sum(q_a))` for `Q4_1`'s minimum
+//! (`v = v + ...`). The block values go to eight f32 lanes by block number, `lane[b % 8] += v`,
+//! in block order from `+0.0`, and the result is
+//! `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`. No fused multiply-add anywhere: each
+//! product and sum is rounded once, as IEEE 754 defines, on every machine; `f32(s)` rounds to
+//! nearest even (exact for `Q4_1`, whose `|s| < 2^24`).
 //!
-//! The x86 tiers compute the same groups: the weights widened to 16 bits, AVX2's `madd` (or
-//! AVX-512 VNNI's `dpwssd`) of elements 0..16 and of 16..32 leave pairs `2j, 2j + 1` in 32-bit lane
-//! `j`, and adding the two gives `p[j]`; the f32 lanes are updated with separate multiplies and
-//! adds. Tests run every tier this CPU has against the scalar code, on random blocks and on the
-//! model itself.
+//! Integer sums are exact in any order, which is what lets the x86 tiers arrange them for speed:
+//! - one token (decode of a single request): eight blocks at a time, each block's products in
+//!   eight 32-bit lanes (`madd`, or VNNI's `dpwssd`), the eight registers summed across lanes by
+//!   one transpose, and the eight block values scaled in one register; two tokens the same way in
+//!   the two halves of 512-bit registers (AVX-512), the weights unpacked once for both;
+//! - three or more tokens: eight tokens side by side and two blocks at a time, one (token, block)
+//!   per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights of
+//!   the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at once
+//!   (one AVX-512 `dpwssd`, or two AVX2 `madd`s), so the blocks' float work (one convert, two
+//!   multiplies, and the minimum's multiply and add) is done once for eight tokens and two blocks.
 //!
-//! (Sixteen pair lanes in one 512-bit register, with the scales of eight blocks prepared by one
-//! vector multiply, were tried and measured slower on the reference model: its rows are 18 and 48
-//! blocks long, too short to pay for the preparation.)
+//! (`native-canonical-v2` converted and scaled eight partial sums per block and token: eight times
+//! the float work of v3, which bounded batched decoding; see `docs/benchmarks.md`.)
 
 use std::sync::OnceLock;
 
 use super::{
 	math::sum_lanes,
-	quant::{QActs, QMatrix, WeightFormat, BLOCK},
+	quant::{QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS},
 	team::{self, Team},
 };
 use half::f16;
@@ -38,7 +43,8 @@ pub enum Tier {
 	Scalar,
 	/// x86-64 AVX2 (+F16C).
 	Avx2,
-	/// x86-64 AVX-512 VNNI on 256-bit registers (AVX-512VL).
+	/// x86-64 AVX-512 VNNI (with BW and VL): 512-bit registers for two tokens or more, 256-bit
+	/// ones for one token.
 	Avx512Vnni,
 }
 
@@ -68,6 +74,7 @@ impl Tier {
 			Self::Avx512Vnni => {
 				Self::Avx2.is_supported()
 					&& std::arch::is_x86_feature_detected!("avx512f")
+					&& std::arch::is_x86_feature_detected!("avx512bw")
 					&& std::arch::is_x86_feature_detected!("avx512vnni")
 					&& std::arch::is_x86_feature_detected!("avx512vl")
 			},
@@ -97,45 +104,35 @@ impl Tier {
 pub fn dot_scalar(w: &QMatrix, row: usize, a: &QActs, token: usize) -> f32 {
 	let nb = w.blocks_per_row();
 	let mut lanes = [0.0f32; 8];
-	let mut min = 0.0f32;
 	for b in 0..nb {
 		let wb = row * nb + b;
 		let ab = token * nb + b;
 		let aq = &a.quants[ab * BLOCK..(ab + 1) * BLOCK];
 		let scale = f16::from_bits(w.scales[wb]).to_f32() * a.scales[ab];
-		let mut values = [0i32; BLOCK];
-		match w.format {
-			WeightFormat::Q4_1 => {
-				let wq = &w.quants[wb * 16..(wb + 1) * 16];
-				for (i, &byte) in wq.iter().enumerate() {
-					values[i] = i32::from(byte & 0x0f);
-					values[i + 16] = i32::from(byte >> 4);
-				}
-				min += f16::from_bits(w.mins[wb]).to_f32() * a.scaled_sums[ab];
-			},
-			WeightFormat::Q8_0 => {
-				let wq = &w.quants[wb * BLOCK..(wb + 1) * BLOCK];
-				for (v, &q) in values.iter_mut().zip(wq) {
-					*v = i32::from(q as i8);
-				}
-			},
+		let weight = |i: usize| -> i32 {
+			match w.format {
+				WeightFormat::Q4_1 => {
+					let byte = w.quants[wb * 16 + i % 16];
+					i32::from(if i < 16 { byte & 0x0f } else { byte >> 4 })
+				},
+				WeightFormat::Q8_0 => i32::from(w.quants[wb * BLOCK + i] as i8),
+			}
+		};
+		let sum: i32 = (0..BLOCK).map(|i| weight(i) * i32::from(aq[i])).sum();
+		let mut value = scale * sum as f32;
+		if w.format == WeightFormat::Q4_1 {
+			value += f16::from_bits(w.mins[wb]).to_f32() * a.scaled_sums[ab];
 		}
-		for (j, lane) in lanes.iter_mut().enumerate() {
-			let p: i32 = [2 * j, 2 * j + 1, 16 + 2 * j, 17 + 2 * j]
-				.into_iter()
-				.map(|i| values[i] * i32::from(aq[i]))
-				.sum();
-			*lane += scale * p as f32;
-		}
+		lanes[b % 8] += value;
 	}
-	sum_lanes(&lanes) + min
+	sum_lanes(&lanes)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
 	use std::arch::x86_64::*;
 
-	use super::{sum_lanes, QActs, QMatrix, WeightFormat, BLOCK};
+	use super::{sum_lanes, QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS};
 
 	/// How far ahead of the block being multiplied its matrix is prefetched, in blocks.
 	const PREFETCH_BLOCKS: usize = 256;
@@ -181,76 +178,581 @@ mod x86 {
 		}
 	}
 
-	/// The canonical reduction of weight row `row` against activation rows `t0..t0 + N`,
-	/// with `groups`' integer products; the weights are unpacked once for all `N` tokens, and
-	/// each token's lanes see exactly the operations of `N = 1`. `Q4` says the format is `Q4_1`.
+	/// Lane `l` of the result: the sum of the eight lanes of `v[l]` (exact, in i32).
 	#[inline(always)]
-	unsafe fn row_dot<const N: usize, const Q4: bool>(
+	unsafe fn sum_across(v: &[__m256i; 8]) -> __m256i {
+		// hadd(x, y) = x0+x1 x2+x3 y0+y1 y2+y3 | x4+x5 x6+x7 y4+y5 y6+y7.
+		let h01 = _mm256_hadd_epi32(v[0], v[1]);
+		let h23 = _mm256_hadd_epi32(v[2], v[3]);
+		let h45 = _mm256_hadd_epi32(v[4], v[5]);
+		let h67 = _mm256_hadd_epi32(v[6], v[7]);
+		// Lane k of each half: register k's (resp. k + 4's) low or high four lanes.
+		let q0 = _mm256_hadd_epi32(h01, h23);
+		let q1 = _mm256_hadd_epi32(h45, h67);
+		_mm256_add_epi32(
+			_mm256_permute2x128_si256::<0x20>(q0, q1),
+			_mm256_permute2x128_si256::<0x31>(q0, q1),
+		)
+	}
+
+	/// Blocks `first..first + n` (`n <= 8`) of row `row` of `w`, each prefetched ahead and
+	/// unpacked ([`weights`]), handed to `f` with its index in the group.
+	#[inline(always)]
+	unsafe fn each_block<const Q4: bool>(
+		w: &QMatrix,
+		row: usize,
+		first: usize,
+		n: usize,
+		mut f: impl FnMut(usize, __m256i, __m256i),
+	) {
+		let nb = w.blocks_per_row();
+		for l in 0..n {
+			let wb = row * nb + first + l;
+			prefetch::<Q4>(w, wb);
+			let (w0, w1) = weights(w, wb);
+			f(l, w0, w1);
+		}
+	}
+
+	/// The canonical reduction of weight row `row` against activation row `token`, eight blocks
+	/// at a time: the blocks' products in eight lanes each (`groups`), summed across lanes by one
+	/// transpose, then the eight block values scaled in one register. `Q4` says the format is
+	/// `Q4_1`.
+	#[inline(always)]
+	unsafe fn row_one<const Q4: bool>(
 		w: &QMatrix,
 		row: usize,
 		a: &QActs,
-		t0: usize,
+		token: usize,
 		groups: impl Fn(__m256i, __m256i, __m256i, __m256i) -> __m256i,
-	) -> [f32; N] {
+	) -> f32 {
 		let nb = w.blocks_per_row();
-		let mut lanes = [_mm256_setzero_ps(); N];
-		let mut mins = [0.0f32; N];
-		for b in 0..nb {
-			let wb = row * nb + b;
-			prefetch::<Q4>(w, wb);
-			let (w0, w1) = weights(w, wb);
-			let d = half_to_f32(*w.scales.get_unchecked(wb));
-			let m = if Q4 { half_to_f32(*w.mins.get_unchecked(wb)) } else { 0.0 };
-			for k in 0..N {
-				let ab = (t0 + k) * nb + b;
-				let ap = a.quants.as_ptr().add(ab * BLOCK);
+		let mut lanes = _mm256_setzero_ps();
+		let mut first = 0;
+		while first < nb {
+			let n = (nb - first).min(8);
+			let mut products = [_mm256_setzero_si256(); 8];
+			each_block::<Q4>(w, row, first, n, |l, w0, w1| {
+				let ap = a.quants.as_ptr().add((token * nb + first + l) * BLOCK);
 				let a0 = _mm256_loadu_si256(ap.cast());
 				let a1 = _mm256_loadu_si256(ap.add(16).cast());
-				let p = groups(w0, a0, w1, a1);
-				let scale = d * *a.scales.get_unchecked(ab);
-				lanes[k] = _mm256_add_ps(
-					lanes[k],
-					_mm256_mul_ps(_mm256_set1_ps(scale), _mm256_cvtepi32_ps(p)),
-				);
-				if Q4 {
-					mins[k] += m * *a.scaled_sums.get_unchecked(ab);
-				}
+				products[l] = groups(w0, a0, w1, a1);
+			});
+			let sums = _mm256_cvtepi32_ps(sum_across(&products));
+			let wb = row * nb + first;
+			let ab = token * nb + first;
+			let (dw, da, mw, ss) = block_scales::<Q4>(w, wb, a, ab, n);
+			let scale = _mm256_mul_ps(_mm256_cvtph_ps(dw), da);
+			let mut value = _mm256_mul_ps(scale, sums);
+			if Q4 {
+				value = _mm256_add_ps(value, _mm256_mul_ps(_mm256_cvtph_ps(mw), ss));
 			}
+			let updated = _mm256_add_ps(lanes, value);
+			lanes = if n == 8 {
+				updated
+			} else {
+				// Lanes of blocks past the row's end keep their value (adding +0.0 would too,
+				// but the definition adds nothing there).
+				let kept = _mm256_cmpgt_epi32(
+					_mm256_set1_epi32(n as i32),
+					_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+				);
+				_mm256_blendv_ps(lanes, updated, _mm256_castsi256_ps(kept))
+			};
+			first += 8;
 		}
-		let mut result = [0.0f32; N];
-		for k in 0..N {
-			let mut out = [0.0f32; 8];
-			_mm256_storeu_ps(out.as_mut_ptr(), lanes[k]);
-			result[k] = sum_lanes(&out) + mins[k];
+		let mut out = [0.0f32; 8];
+		_mm256_storeu_ps(out.as_mut_ptr(), lanes);
+		sum_lanes(&out)
+	}
+
+	/// [`sum_across`] on each 256-bit half of eight 512-bit registers.
+	#[inline(always)]
+	unsafe fn sum_across_halves(v: &[__m512i; 8]) -> __m512i {
+		// `_mm256_hadd_epi32` on every 128-bit lane: the even and the odd lanes of x, y, added.
+		let hadd = |x: __m512i, y: __m512i| {
+			let (x, y) = (_mm512_castsi512_ps(x), _mm512_castsi512_ps(y));
+			_mm512_add_epi32(
+				_mm512_castps_si512(_mm512_shuffle_ps::<0x88>(x, y)),
+				_mm512_castps_si512(_mm512_shuffle_ps::<0xdd>(x, y)),
+			)
+		};
+		let q0 = hadd(hadd(v[0], v[1]), hadd(v[2], v[3]));
+		let q1 = hadd(hadd(v[4], v[5]), hadd(v[6], v[7]));
+		// `_mm256_permute2x128_si256` 0x20 and 0x31 in each half, as 64-bit lane indices.
+		let low = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
+		let high = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+		_mm512_add_epi32(
+			_mm512_permutex2var_epi64(q0, low, q1),
+			_mm512_permutex2var_epi64(q0, high, q1),
+		)
+	}
+
+	/// Two 256-bit registers as one 512-bit register.
+	#[inline(always)]
+	unsafe fn join_i(low: __m256i, high: __m256i) -> __m512i {
+		_mm512_inserti64x4::<1>(_mm512_castsi256_si512(low), high)
+	}
+
+	/// Two 256-bit registers as one 512-bit register.
+	#[inline(always)]
+	unsafe fn join_f(low: __m256, high: __m256) -> __m512 {
+		_mm512_castsi512_ps(join_i(_mm256_castps_si256(low), _mm256_castps_si256(high)))
+	}
+
+	/// [`row_one`] for the two activation rows `t0` and `t0 + 1` at once, each in one 256-bit
+	/// half of the same registers: the weights are unpacked once for both, and each instruction
+	/// does the work of two. (AVX-512 only; other tiers run [`row_one`] twice.)
+	#[inline(always)]
+	unsafe fn row_two<const Q4: bool>(w: &QMatrix, row: usize, a: &QActs, t0: usize) -> [f32; 2] {
+		let nb = w.blocks_per_row();
+		let mut lanes = _mm512_setzero_ps();
+		let mut first = 0;
+		while first < nb {
+			let n = (nb - first).min(8);
+			let mut products = [_mm512_setzero_si512(); 8];
+			each_block::<Q4>(w, row, first, n, |l, w0, w1| {
+				let a0 = a.quants.as_ptr().add((t0 * nb + first + l) * BLOCK);
+				let a1 = a.quants.as_ptr().add(((t0 + 1) * nb + first + l) * BLOCK);
+				let acts = |half: usize| {
+					join_i(
+						_mm256_loadu_si256(a0.add(16 * half).cast()),
+						_mm256_loadu_si256(a1.add(16 * half).cast()),
+					)
+				};
+				let low = _mm512_madd_epi16(join_i(w0, w0), acts(0));
+				products[l] = _mm512_dpwssd_epi32(low, join_i(w1, w1), acts(1));
+			});
+			let sums = _mm512_cvtepi32_ps(sum_across_halves(&products));
+			let wb = row * nb + first;
+			let (ab0, ab1) = (t0 * nb + first, (t0 + 1) * nb + first);
+			let (dw, da0, mw, ss0) = block_scales::<Q4>(w, wb, a, ab0, n);
+			let (_, da1, _, ss1) = block_scales::<Q4>(w, wb, a, ab1, n);
+			let dw = _mm256_cvtph_ps(dw);
+			let scale = _mm512_mul_ps(join_f(dw, dw), join_f(da0, da1));
+			let mut value = _mm512_mul_ps(scale, sums);
+			if Q4 {
+				let mw = _mm256_cvtph_ps(mw);
+				value = _mm512_add_ps(value, _mm512_mul_ps(join_f(mw, mw), join_f(ss0, ss1)));
+			}
+			// Lanes of blocks past the row's end keep their value, as in `row_one`.
+			let blocks = (1u16 << n) - 1;
+			lanes = _mm512_mask_add_ps(lanes, blocks | (blocks << 8), lanes, value);
+			first += 8;
 		}
-		result
+		let (mut low, mut high) = ([0.0f32; 8], [0.0f32; 8]);
+		_mm256_storeu_ps(low.as_mut_ptr(), _mm512_castps512_ps256(lanes));
+		let upper = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(lanes));
+		_mm256_storeu_ps(high.as_mut_ptr(), _mm256_castpd_ps(upper));
+		[sum_lanes(&low), sum_lanes(&high)]
+	}
+
+	/// The two-token kernel of the AVX-512 tier: `out[t * w.rows + r]` for the rows `rows` and
+	/// the tokens `t0` and `t0 + 1`.
+	///
+	/// # Safety
+	/// The CPU must have the AVX-512 tier's features; rows and tokens in range; `out` holds
+	/// `a.rows * w.rows` cells and no other thread writes these.
+	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+	pub unsafe fn two_avx512_vnni(
+		w: &QMatrix,
+		rows: std::ops::Range<usize>,
+		a: &QActs,
+		t0: usize,
+		out: *mut f32,
+	) {
+		for r in rows {
+			let values = match w.format {
+				WeightFormat::Q4_1 => row_two::<true>(w, r, a, t0),
+				WeightFormat::Q8_0 => row_two::<false>(w, r, a, t0),
+			};
+			*out.add(t0 * w.rows + r) = values[0];
+			*out.add((t0 + 1) * w.rows + r) = values[1];
+		}
+	}
+
+	/// The scales of `n` blocks from weight block `wb` and activation block `ab` (zero past the
+	/// row's end, where the lanes are kept): the weights' scales and minimums as half floats, the
+	/// activations' scales and scaled sums.
+	#[inline(always)]
+	unsafe fn block_scales<const Q4: bool>(
+		w: &QMatrix,
+		wb: usize,
+		a: &QActs,
+		ab: usize,
+		n: usize,
+	) -> (__m128i, __m256, __m128i, __m256) {
+		if n < 8 {
+			return tail_scales::<Q4>(w, wb, a, ab, n);
+		}
+		(
+			_mm_loadu_si128(w.scales.as_ptr().add(wb).cast()),
+			_mm256_loadu_ps(a.scales.as_ptr().add(ab)),
+			if Q4 { _mm_loadu_si128(w.mins.as_ptr().add(wb).cast()) } else { _mm_setzero_si128() },
+			if Q4 { _mm256_loadu_ps(a.scaled_sums.as_ptr().add(ab)) } else { _mm256_setzero_ps() },
+		)
+	}
+
+	/// [`row_one`]'s scales for the last `n < 8` blocks of a row, zero past its end.
+	#[cold]
+	#[inline(never)]
+	unsafe fn tail_scales<const Q4: bool>(
+		w: &QMatrix,
+		wb: usize,
+		a: &QActs,
+		ab: usize,
+		n: usize,
+	) -> (__m128i, __m256, __m128i, __m256) {
+		let mut dw = [0u16; 8];
+		let mut mw = [0u16; 8];
+		let mut da = [0.0f32; 8];
+		let mut ss = [0.0f32; 8];
+		dw[..n].copy_from_slice(&w.scales[wb..wb + n]);
+		da[..n].copy_from_slice(&a.scales[ab..ab + n]);
+		if Q4 {
+			mw[..n].copy_from_slice(&w.mins[wb..wb + n]);
+			ss[..n].copy_from_slice(&a.scaled_sums[ab..ab + n]);
+		}
+		(
+			_mm_loadu_si128(dw.as_ptr().cast()),
+			_mm256_loadu_ps(da.as_ptr()),
+			_mm_loadu_si128(mw.as_ptr().cast()),
+			_mm256_loadu_ps(ss.as_ptr()),
+		)
+	}
+
+	/// Sixteen 32-bit lanes, one per (token, block) of a lane group's block pair (lane
+	/// `2k + h`: token `k`, block `h` of the pair): one AVX-512 register, or two AVX2 ones.
+	trait Lanes16: Copy {
+		/// i32 lanes.
+		type I: Copy;
+		/// f32 lanes.
+		type F: Copy;
+		unsafe fn zero_i() -> Self::I;
+		unsafe fn zero_f() -> Self::F;
+		unsafe fn load_i(p: *const i32) -> Self::I;
+		unsafe fn load_f(p: *const f32) -> Self::F;
+		/// The 64 bits at `p` in every pair of lanes.
+		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I;
+		/// `(x, y)` in every pair of lanes.
+		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F;
+		/// The two half floats at `p`, widened, in every pair of lanes.
+		unsafe fn broadcast_halves(p: *const u16) -> Self::F;
+		/// `acc + x[lo] * y[lo] + x[hi] * y[hi]` of the 16-bit halves, lane by lane.
+		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I;
+		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I;
+		unsafe fn to_f(x: Self::I) -> Self::F;
+		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F;
+		unsafe fn add(x: Self::F, y: Self::F) -> Self::F;
+		/// `acc + x` in the even lanes (the pair's first block), `acc` in the odd ones.
+		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F;
+		/// Lane `2k`: lane `2k` plus lane `2k + 1`, in that order.
+		unsafe fn add_odd_to_even(x: Self::F) -> Self::F;
+		unsafe fn store(p: *mut f32, x: Self::F);
+	}
+
+	#[derive(Clone, Copy)]
+	struct Avx2Lanes;
+
+	impl Lanes16 for Avx2Lanes {
+		type I = [__m256i; 2];
+		type F = [__m256; 2];
+		#[inline(always)]
+		unsafe fn zero_i() -> Self::I {
+			[_mm256_setzero_si256(); 2]
+		}
+		#[inline(always)]
+		unsafe fn zero_f() -> Self::F {
+			[_mm256_setzero_ps(); 2]
+		}
+		#[inline(always)]
+		unsafe fn load_i(p: *const i32) -> Self::I {
+			[_mm256_loadu_si256(p.cast()), _mm256_loadu_si256(p.add(8).cast())]
+		}
+		#[inline(always)]
+		unsafe fn load_f(p: *const f32) -> Self::F {
+			[_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I {
+			let v = _mm256_set1_epi64x(*p);
+			[v, v]
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F {
+			let v = _mm256_setr_ps(x, y, x, y, x, y, x, y);
+			[v, v]
+		}
+		#[inline(always)]
+		unsafe fn broadcast_halves(p: *const u16) -> Self::F {
+			let v = _mm256_cvtph_ps(_mm_set1_epi32(p.cast::<i32>().read_unaligned()));
+			[v, v]
+		}
+		#[inline(always)]
+		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I {
+			[
+				_mm256_add_epi32(acc[0], _mm256_madd_epi16(x[0], y[0])),
+				_mm256_add_epi32(acc[1], _mm256_madd_epi16(x[1], y[1])),
+			]
+		}
+		#[inline(always)]
+		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I {
+			[_mm256_add_epi32(x[0], y[0]), _mm256_add_epi32(x[1], y[1])]
+		}
+		#[inline(always)]
+		unsafe fn to_f(x: Self::I) -> Self::F {
+			[_mm256_cvtepi32_ps(x[0]), _mm256_cvtepi32_ps(x[1])]
+		}
+		#[inline(always)]
+		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F {
+			[_mm256_mul_ps(x[0], y[0]), _mm256_mul_ps(x[1], y[1])]
+		}
+		#[inline(always)]
+		unsafe fn add(x: Self::F, y: Self::F) -> Self::F {
+			[_mm256_add_ps(x[0], y[0]), _mm256_add_ps(x[1], y[1])]
+		}
+		#[inline(always)]
+		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F {
+			let sum = Self::add(acc, x);
+			[
+				_mm256_blend_ps::<0b0101_0101>(acc[0], sum[0]),
+				_mm256_blend_ps::<0b0101_0101>(acc[1], sum[1]),
+			]
+		}
+		#[inline(always)]
+		unsafe fn add_odd_to_even(x: Self::F) -> Self::F {
+			// 0xb1 swaps the lanes of each pair.
+			[
+				_mm256_add_ps(x[0], _mm256_permute_ps::<0xb1>(x[0])),
+				_mm256_add_ps(x[1], _mm256_permute_ps::<0xb1>(x[1])),
+			]
+		}
+		#[inline(always)]
+		unsafe fn store(p: *mut f32, x: Self::F) {
+			_mm256_storeu_ps(p, x[0]);
+			_mm256_storeu_ps(p.add(8), x[1]);
+		}
+	}
+
+	#[derive(Clone, Copy)]
+	struct Avx512Lanes;
+
+	impl Lanes16 for Avx512Lanes {
+		type I = __m512i;
+		type F = __m512;
+		#[inline(always)]
+		unsafe fn zero_i() -> Self::I {
+			_mm512_setzero_si512()
+		}
+		#[inline(always)]
+		unsafe fn zero_f() -> Self::F {
+			_mm512_setzero_ps()
+		}
+		#[inline(always)]
+		unsafe fn load_i(p: *const i32) -> Self::I {
+			_mm512_loadu_si512(p.cast())
+		}
+		#[inline(always)]
+		unsafe fn load_f(p: *const f32) -> Self::F {
+			_mm512_loadu_ps(p)
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I {
+			_mm512_set1_epi64(*p)
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F {
+			let bits = u64::from(x.to_bits()) | (u64::from(y.to_bits()) << 32);
+			_mm512_castsi512_ps(_mm512_set1_epi64(bits as i64))
+		}
+		#[inline(always)]
+		unsafe fn broadcast_halves(p: *const u16) -> Self::F {
+			_mm512_cvtph_ps(_mm256_set1_epi32(p.cast::<i32>().read_unaligned()))
+		}
+		#[inline(always)]
+		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I {
+			_mm512_dpwssd_epi32(acc, x, y)
+		}
+		#[inline(always)]
+		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I {
+			_mm512_add_epi32(x, y)
+		}
+		#[inline(always)]
+		unsafe fn to_f(x: Self::I) -> Self::F {
+			_mm512_cvtepi32_ps(x)
+		}
+		#[inline(always)]
+		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F {
+			_mm512_mul_ps(x, y)
+		}
+		#[inline(always)]
+		unsafe fn add(x: Self::F, y: Self::F) -> Self::F {
+			_mm512_add_ps(x, y)
+		}
+		#[inline(always)]
+		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F {
+			_mm512_mask_add_ps(acc, 0x5555, acc, x)
+		}
+		#[inline(always)]
+		unsafe fn add_odd_to_even(x: Self::F) -> Self::F {
+			_mm512_add_ps(x, _mm512_permute_ps::<0xb1>(x))
+		}
+		#[inline(always)]
+		unsafe fn store(p: *mut f32, x: Self::F) {
+			_mm512_storeu_ps(p, x)
+		}
+	}
+
+	/// Blocks `wb` and `wb + 1` of `w` (or `wb` and zeros, when `second` is false) as the 64-bit
+	/// slots [`row_lanes`] broadcasts: slot `j` holds the 16-bit weights `2j, 2j + 1` of the first
+	/// block, then those of the second. The bytes of the two blocks are interleaved two by two
+	/// (`unpack*_epi16`) before they are widened, so that each 64-bit slot lands in place: four
+	/// shuffles and four widenings for the two blocks, instead of the same for each.
+	#[inline(always)]
+	unsafe fn pair_weights<const Q4: bool>(w: &QMatrix, wb: usize, second: bool) -> [__m256i; 4] {
+		if Q4 {
+			let raw = |b: usize| _mm_loadu_si128(w.quants.as_ptr().add(b * 16).cast());
+			let x = raw(wb);
+			let y = if second { raw(wb + 1) } else { _mm_setzero_si128() };
+			// Bytes 2j, 2j + 1 of each block, widened: both nibbles of weights 2j, 2j + 1 and
+			// 16 + 2j, 17 + 2j.
+			let low = _mm256_cvtepu8_epi16(_mm_unpacklo_epi16(x, y));
+			let high = _mm256_cvtepu8_epi16(_mm_unpackhi_epi16(x, y));
+			let nibble = _mm256_set1_epi16(0x0f);
+			[
+				_mm256_and_si256(low, nibble),
+				_mm256_and_si256(high, nibble),
+				_mm256_srli_epi16::<4>(low),
+				_mm256_srli_epi16::<4>(high),
+			]
+		} else {
+			let raw = |b: usize, half: usize| {
+				_mm_loadu_si128(w.quants.as_ptr().add(b * BLOCK + half * 16).cast())
+			};
+			let mut slots = [_mm256_setzero_si256(); 4];
+			for half in 0..2 {
+				let x = raw(wb, half);
+				let y = if second { raw(wb + 1, half) } else { _mm_setzero_si128() };
+				slots[2 * half] = _mm256_cvtepi8_epi16(_mm_unpacklo_epi16(x, y));
+				slots[2 * half + 1] = _mm256_cvtepi8_epi16(_mm_unpackhi_epi16(x, y));
+			}
+			slots
+		}
+	}
+
+	/// The canonical reduction of weight row `row` against the eight activation rows of lane
+	/// group `group` ([`QActs::lane_pairs`]), one (token, block) per lane, two blocks at a time:
+	/// each of the blocks' sixteen weight pairs, broadcast, multiplies the eight tokens' pairs of
+	/// both blocks at once (in four independent integer accumulators), and the blocks' float work
+	/// is done once for the eight tokens. Lane `2k + h` of `lanes[i]` is the canonical lane
+	/// `2i + h` of token `k`: block `b` goes to lane `b % 8` as the definition says. Returns the
+	/// sums in lanes `0, 2, ..., 14`.
+	#[inline(always)]
+	unsafe fn row_lanes<L: Lanes16, const Q4: bool>(
+		w: &QMatrix,
+		row: usize,
+		a: &QActs,
+		group: usize,
+	) -> [f32; 16] {
+		let nb = w.blocks_per_row();
+		let block_pairs = nb.div_ceil(2);
+		let first = group * block_pairs;
+		let pairs = a.lane_pairs.as_ptr().cast::<i32>().add(first * (BLOCK / 2) * 16);
+		let scales = a.lane_scales.as_ptr().cast::<f32>().add(first * 16);
+		let sums = a.lane_sums.as_ptr().cast::<f32>().add(first * 16);
+		let mut lanes = [L::zero_f(); 4];
+		for bp in 0..block_pairs {
+			let b = 2 * bp;
+			let wb = row * nb + b;
+			let second = b + 1 < nb;
+			prefetch::<Q4>(w, wb);
+			let weight_pairs = pair_weights::<Q4>(w, wb, second);
+			// Read them back from memory: a broadcast from memory is a plain load, where the
+			// compiler's own choice (shuffling the registers) costs two shuffles a pair and
+			// leaves the kernel waiting on the one port that shuffles.
+			let slots = std::hint::black_box(&weight_pairs).as_ptr().cast::<i64>();
+			let ap = pairs.add(bp * (BLOCK / 2) * 16);
+			let mut acc = [L::zero_i(); 8];
+			for j in 0..BLOCK / 2 {
+				let tokens = L::load_i(ap.add(j * 16));
+				let pair = L::broadcast_pair_i(slots.add(j));
+				acc[j % 8] = L::dot_pairs(acc[j % 8], tokens, pair);
+			}
+			let quad =
+				|i: usize| L::add_i(L::add_i(acc[i], acc[i + 1]), L::add_i(acc[i + 2], acc[i + 3]));
+			let sum = L::add_i(quad(0), quad(4));
+			// The two blocks' scales (and minimums), widened from the matrix's half floats; a
+			// last odd block's partner is zero.
+			let pair_of = |v: &[u16]| {
+				if second {
+					L::broadcast_halves(v.as_ptr().add(wb))
+				} else {
+					L::broadcast_pair_f(half_to_f32(*v.get_unchecked(wb)), 0.0)
+				}
+			};
+			let scale = L::mul(pair_of(&w.scales), L::load_f(scales.add(bp * 16)));
+			let mut value = L::mul(scale, L::to_f(sum));
+			if Q4 {
+				value = L::add(value, L::mul(pair_of(&w.mins), L::load_f(sums.add(bp * 16))));
+			}
+			let i = bp % 4;
+			lanes[i] = if second { L::add(lanes[i], value) } else { L::add_even(lanes[i], value) };
+		}
+		// sum_lanes: ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)), the even lanes holding
+		// the first and the odd ones the second sum of four.
+		let quads = L::add(L::add(lanes[0], lanes[2]), L::add(lanes[1], lanes[3]));
+		let mut out = [0.0f32; 16];
+		L::store(out.as_mut_ptr(), L::add_odd_to_even(quads));
+		out
 	}
 
 	macro_rules! tier {
-		($name:ident, $features:literal, $groups:ident) => {
-			/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t0..t0 + N`, with this
-			/// tier's integer products.
+		($one:ident, $lanes:ident, $features:literal, $groups:ident, $lanes_of:ty) => {
+			/// `out[t * w.rows + r]` for the rows `rows` and the one token `t`, with this tier's
+			/// integer products.
 			///
 			/// # Safety
-			/// The CPU must have the tier's features; rows and tokens in range; `out` holds
+			/// The CPU must have the tier's features; rows and token in range; `out` holds
 			/// `a.rows * w.rows` cells and no other thread writes these.
 			#[target_feature(enable = $features)]
-			pub unsafe fn $name<const N: usize>(
+			pub unsafe fn $one(
 				w: &QMatrix,
 				rows: std::ops::Range<usize>,
 				a: &QActs,
-				t0: usize,
+				t: usize,
 				out: *mut f32,
 			) {
-				let stride = w.rows;
 				for r in rows {
 					let groups = |w0, a0, w1, a1| $groups(w0, a0, w1, a1);
-					let values = match w.format {
-						WeightFormat::Q4_1 => row_dot::<N, true>(w, r, a, t0, groups),
-						WeightFormat::Q8_0 => row_dot::<N, false>(w, r, a, t0, groups),
+					*out.add(t * w.rows + r) = match w.format {
+						WeightFormat::Q4_1 => row_one::<true>(w, r, a, t, groups),
+						WeightFormat::Q8_0 => row_one::<false>(w, r, a, t, groups),
 					};
-					for (k, v) in values.into_iter().enumerate() {
-						*out.add((t0 + k) * stride + r) = v;
+				}
+			}
+
+			/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t` of lane group
+			/// `group` below `a.rows`, with this tier's integer products.
+			///
+			/// # Safety
+			/// As for the one-token function; `group` is a lane group of `a`.
+			#[target_feature(enable = $features)]
+			pub unsafe fn $lanes(
+				w: &QMatrix,
+				rows: std::ops::Range<usize>,
+				a: &QActs,
+				group: usize,
+				out: *mut f32,
+			) {
+				let t0 = group * LANE_ROWS;
+				let n = (a.rows - t0).min(LANE_ROWS);
+				for r in rows {
+					let v = match w.format {
+						WeightFormat::Q4_1 => row_lanes::<$lanes_of, true>(w, r, a, group),
+						WeightFormat::Q8_0 => row_lanes::<$lanes_of, false>(w, r, a, group),
+					};
+					for k in 0..n {
+						*out.add((t0 + k) * w.rows + r) = v[2 * k];
 					}
 				}
 			}
@@ -267,37 +769,75 @@ mod x86 {
 		_mm256_dpwssd_epi32(_mm256_madd_epi16(w0, a0), w1, a1)
 	}
 
-	tier!(rows_avx2, "avx2,f16c", groups_avx2);
-	tier!(rows_avx512_vnni, "avx2,f16c,avx512f,avx512vl,avx512vnni", groups_vnni);
+	tier!(one_avx2, lanes_avx2, "avx2,f16c", groups_avx2, Avx2Lanes);
+	tier!(
+		one_avx512_vnni,
+		lanes_avx512_vnni,
+		"avx2,f16c,avx512f,avx512vl,avx512vnni",
+		groups_vnni,
+		Avx512Lanes
+	);
 }
 
-/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t0..t0 + N`, with `tier`'s code:
-/// for each cell the same bits as [`dot_scalar`].
+/// The tokens one call of [`rows_dot`] computes.
+#[derive(Clone, Copy)]
+enum Tokens {
+	/// One token, alone.
+	One(usize),
+	/// Two tokens, `t0` and `t0 + 1`.
+	Two(usize),
+	/// The tokens of one of the activations' lane groups (up to eight, one per lane).
+	Lanes(usize),
+}
+
+/// `out[t * w.rows + r]` for the rows `rows` and the tokens `tokens`, with `tier`'s code: for each
+/// cell the same bits as [`dot_scalar`].
 ///
 /// # Safety
-/// Rows and tokens in range, `out` holds `a.rows * w.rows` cells, and no other thread writes the
-/// cells of these rows.
+/// Rows and tokens in range (a lane group of `a`'s), `out` holds `a.rows * w.rows` cells, and no
+/// other thread writes the cells of these rows.
 #[inline(always)]
-unsafe fn rows_dot<const N: usize>(
+unsafe fn rows_dot(
 	tier: Tier,
 	w: &QMatrix,
 	rows: std::ops::Range<usize>,
 	a: &QActs,
-	t0: usize,
+	tokens: Tokens,
 	out: *mut f32,
 ) {
-	debug_assert!(rows.end <= w.rows && t0 + N <= a.rows && w.cols == a.cols);
-	match tier {
+	debug_assert!(rows.end <= w.rows && w.cols == a.cols);
+	debug_assert!(match tokens {
+		Tokens::One(t) => t < a.rows,
+		Tokens::Two(t0) => t0 + 1 < a.rows,
+		Tokens::Lanes(group) => group < a.lane_groups(),
+	});
+	match (tier, tokens) {
 		// A `Tier` other than `Scalar` reaches here only after `is_supported` (the model checks
 		// it at load).
 		#[cfg(target_arch = "x86_64")]
-		Tier::Avx2 => x86::rows_avx2::<N>(w, rows, a, t0, out),
+		(Tier::Avx2, Tokens::One(t)) => x86::one_avx2(w, rows, a, t, out),
 		#[cfg(target_arch = "x86_64")]
-		Tier::Avx512Vnni => x86::rows_avx512_vnni::<N>(w, rows, a, t0, out),
-		_ => {
+		(Tier::Avx2, Tokens::Lanes(group)) => x86::lanes_avx2(w, rows, a, group, out),
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Avx512Vnni, Tokens::One(t)) => x86::one_avx512_vnni(w, rows, a, t, out),
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Avx512Vnni, Tokens::Two(t0)) => x86::two_avx512_vnni(w, rows, a, t0, out),
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Avx2, Tokens::Two(t0)) => {
+			x86::one_avx2(w, rows.clone(), a, t0, out);
+			x86::one_avx2(w, rows, a, t0 + 1, out);
+		},
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Avx512Vnni, Tokens::Lanes(group)) => x86::lanes_avx512_vnni(w, rows, a, group, out),
+		(_, tokens) => {
+			let tokens = match tokens {
+				Tokens::One(t) => t..t + 1,
+				Tokens::Two(t0) => t0..t0 + 2,
+				Tokens::Lanes(group) => group * LANE_ROWS..((group + 1) * LANE_ROWS).min(a.rows),
+			};
 			for r in rows {
-				for k in 0..N {
-					*out.add((t0 + k) * w.rows + r) = dot_scalar(w, r, a, t0 + k);
+				for t in tokens.clone() {
+					*out.add(t * w.rows + r) = dot_scalar(w, r, a, t);
 				}
 			}
 		},
@@ -343,6 +883,8 @@ pub fn matmul_group(
 	products: &mut [(&QMatrix, &mut [f32])],
 ) {
 	let tokens = a.rows;
+	// Tokens go eight to a lane group; one or two left over go one by one.
+	let lane_groups = a.lane_groups();
 	// Chunks of at least 16 rows, enough of them to balance two to sixteen threads.
 	let total_rows: usize = products.iter().map(|(w, _)| w.rows).sum();
 	let chunk = total_rows.div_ceil(team.size() * 4).max(16);
@@ -367,24 +909,16 @@ pub fn matmul_group(
 		let mut block = start;
 		while block < end {
 			let rows = block..(block + ROW_BLOCK).min(end);
-			let mut t = 0;
-			// SAFETY: `rows` are rows of `w`, `t..t + N` tokens of `a`; the output holds
+			// SAFETY: `rows` are rows of `w`, the groups and tokens are `a`'s; the output holds
 			// `tokens * w.rows` cells (asserted above) and only this item writes these rows.
 			unsafe {
-				while t + 8 <= tokens {
-					rows_dot::<8>(tier, w, rows.clone(), a, t, out_ptr.0);
-					t += 8;
+				for group in 0..lane_groups {
+					rows_dot(tier, w, rows.clone(), a, Tokens::Lanes(group), out_ptr.0);
 				}
-				if t + 4 <= tokens {
-					rows_dot::<4>(tier, w, rows.clone(), a, t, out_ptr.0);
-					t += 4;
-				}
-				// The last one to three tokens also share each weight unpacking: at two or three
-				// concurrent requests a decode step is compute-bound too.
-				match tokens - t {
-					3 => rows_dot::<3>(tier, w, rows.clone(), a, t, out_ptr.0),
-					2 => rows_dot::<2>(tier, w, rows.clone(), a, t, out_ptr.0),
-					1 => rows_dot::<1>(tier, w, rows.clone(), a, t, out_ptr.0),
+				let left = lane_groups * LANE_ROWS;
+				match tokens - left {
+					2 => rows_dot(tier, w, rows.clone(), a, Tokens::Two(left), out_ptr.0),
+					1 => rows_dot(tier, w, rows.clone(), a, Tokens::One(left), out_ptr.0),
 					_ => {},
 				}
 			}
@@ -446,8 +980,9 @@ mod tests {
 			(WeightFormat::Q8_0, 2080),
 		] {
 			let w = random_matrix(&mut rng, format, 37, cols);
-			// Groups of eight tokens, then of four, then a remainder of one, two or three.
-			for tokens in [5, 6, 7, 12, 19] {
+			// Lane groups of eight tokens (the last padded when it has three to seven), and one or
+			// two tokens one by one.
+			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 19] {
 				let a = random_acts(&mut rng, tokens, cols);
 				let mut reference = vec![0.0; tokens * 37];
 				matmul(Tier::Scalar, &w, &a, &mut reference);

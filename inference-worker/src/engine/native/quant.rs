@@ -1,4 +1,4 @@
-//! Block formats: the GGUF weights as they are on disk, and the activations quantized to 8 bits
+//! Block formats: the GGUF weights as they are on disk, and the activations quantized to 16 bits
 //! per value before every matmul.
 //!
 //! A weight matrix keeps the file's blocks of 32 values (`Q4_1`: 4-bit values with an f16 scale
@@ -176,7 +176,28 @@ pub struct QActs {
 	pub scales: Vec<f32>,
 	/// Per-block `d * sum(q)` (the `Q4_1` minimum term's factor).
 	pub scaled_sums: Vec<f32>,
+	/// The same rows side by side for the batched kernel, in groups of [`LANE_ROWS`] (the last
+	/// group padded with zero rows) and blocks taken two by two (a last odd block padded with a
+	/// zero block): for each group, block pair and pair `j` of a block, for each of the group's
+	/// rows, the pair `(q[2j], q[2j + 1])` of the first block then of the second, each as one
+	/// `i32` (low half first), at the index `lane_index` computes.
+	pub lane_pairs: Vec<Line<i32>>,
+	/// For each group and block pair, for each row, the two blocks' `scales` (at `lane_cell`).
+	pub lane_scales: Vec<Line<f32>>,
+	/// For each group and block pair, for each row, the two blocks' `scaled_sums`.
+	pub lane_sums: Vec<Line<f32>>,
 }
+
+/// Sixteen 32-bit values on one 64-byte cache line, so that the batched kernel's loads (one
+/// block pair's values for eight tokens) never straddle two lines: unaligned, every 64-byte load
+/// would be two.
+#[derive(Debug, Default, Clone, Copy)]
+#[repr(C, align(64))]
+pub struct Line<T>(pub [T; 16]);
+
+/// Rows in one group of [`QActs::lane_pairs`]: eight rows times two blocks fill a 512-bit
+/// register of `i32`s or `f32`s.
+pub const LANE_ROWS: usize = 8;
 
 impl QActs {
 	/// Quantize `x` (`rows` rows of `cols` values) into `self`, reusing its buffers.
@@ -202,6 +223,55 @@ impl QActs {
 			self.scales[b] = d;
 			self.scaled_sums[b] = d * sum as f32;
 		}
+		self.fill_lanes();
+	}
+
+	/// Derive `lane_pairs`, `lane_scales` and `lane_sums` from the rows (done by `quantize`).
+	fn fill_lanes(&mut self) {
+		let nb = self.blocks_per_row();
+		let groups = self.lane_groups();
+		let cells = groups * nb.div_ceil(2) * LANE_ROWS * 2;
+		self.lane_pairs.clear();
+		self.lane_pairs.resize(cells * BLOCK / 2 / 16, Line::default());
+		self.lane_scales.clear();
+		self.lane_scales.resize(cells / 16, Line::default());
+		self.lane_sums.clear();
+		self.lane_sums.resize(cells / 16, Line::default());
+		for row in 0..self.rows.min(groups * LANE_ROWS) {
+			for b in 0..nb {
+				let quants = &self.quants[(row * nb + b) * BLOCK..(row * nb + b + 1) * BLOCK];
+				for (j, pair) in quants.chunks_exact(2).enumerate() {
+					let packed = u32::from(pair[0] as u16) | (u32::from(pair[1] as u16) << 16);
+					let index = self.lane_index(row, b, j);
+					self.lane_pairs[index / 16].0[index % 16] = packed as i32;
+				}
+				let cell = self.lane_cell(row, b);
+				self.lane_scales[cell / 16].0[cell % 16] = self.scales[row * nb + b];
+				self.lane_sums[cell / 16].0[cell % 16] = self.scaled_sums[row * nb + b];
+			}
+		}
+	}
+
+	/// The groups of [`LANE_ROWS`] rows the batched kernel takes side by side: the full ones, and
+	/// a last one of three to seven rows (padded). One or two rows left over are cheaper in the
+	/// kernels for one or two tokens (measured: two rows padded to eight lanes lost 7%), and have
+	/// no lanes.
+	pub fn lane_groups(&self) -> usize {
+		self.rows / LANE_ROWS + usize::from(self.rows % LANE_ROWS >= 3)
+	}
+
+	/// The index of row `row`'s block `b` in [`QActs::lane_scales`] and [`QActs::lane_sums`]:
+	/// `((group * block_pairs + b / 2) * 8 + row % 8) * 2 + b % 2`.
+	fn lane_cell(&self, row: usize, b: usize) -> usize {
+		let block_pair = (row / LANE_ROWS) * self.blocks_per_row().div_ceil(2) + b / 2;
+		(block_pair * LANE_ROWS + row % LANE_ROWS) * 2 + b % 2
+	}
+
+	/// Where [`QActs::lane_pairs`] holds pair `j` of row `row`'s block `b`:
+	/// `(((group * block_pairs + b / 2) * 16 + j) * 8 + row % 8) * 2 + b % 2`.
+	fn lane_index(&self, row: usize, b: usize, j: usize) -> usize {
+		let block_pair = (row / LANE_ROWS) * self.blocks_per_row().div_ceil(2) + b / 2;
+		((block_pair * (BLOCK / 2) + j) * LANE_ROWS + row % LANE_ROWS) * 2 + b % 2
 	}
 
 	/// Blocks in a row.
