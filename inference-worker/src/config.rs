@@ -83,8 +83,9 @@ pub struct ServeArgs {
 	/// of the execution profile: nodes compared with each other must use the same value.
 	#[arg(long, env = "ATOMA_WORKER_PRECISION", default_value = "native")]
 	pub precision: Precision,
-	/// The native engine's kernels: `auto` (the fastest this CPU has), `scalar`, `avx2` or
-	/// `avx512-vnni`. All give the same bits; forcing one is for tests and benchmarks.
+	/// The native engine's kernels: `auto` (the fastest this CPU has), `scalar`, `avx2`,
+	/// `avx512-vnni` or `avx512-amx`. All give the same bits; forcing one is for tests and
+	/// benchmarks.
 	#[arg(long, env = "ATOMA_WORKER_KERNEL_TIER", default_value = "auto", value_parser = parse_kernel_tier)]
 	pub kernel_tier: KernelTier,
 	/// Jobs that may wait per model besides the one running; more get 429.
@@ -178,8 +179,9 @@ fn parse_kernel_tier(s: &str) -> Result<KernelTier, String> {
 	if s == "auto" {
 		return Ok(KernelTier(None));
 	}
-	let tier = Tier::parse(s)
-		.ok_or_else(|| format!("unknown kernel tier {s:?}: auto, scalar, avx2 or avx512-vnni"))?;
+	let tier = Tier::parse(s).ok_or_else(|| {
+		format!("unknown kernel tier {s:?}: auto, scalar, avx2, avx512-vnni or avx512-amx")
+	})?;
 	if !tier.is_supported() {
 		return Err(format!("this CPU cannot run kernel tier {s}"));
 	}

@@ -31,7 +31,7 @@ use std::sync::OnceLock;
 
 use super::{
 	math::sum_lanes,
-	quant::{QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS},
+	quant::{LaneLayout, QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS},
 	team::{self, Team},
 };
 use half::f16;
@@ -46,11 +46,14 @@ pub enum Tier {
 	/// x86-64 AVX-512 VNNI (with BW and VL): 512-bit registers for two tokens or more, 256-bit
 	/// ones for one token.
 	Avx512Vnni,
+	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for three tokens or more
+	/// ([`super::amx`]).
+	Amx,
 }
 
 impl Tier {
 	/// Every tier, slowest first.
-	const ALL: [Self; 3] = [Self::Scalar, Self::Avx2, Self::Avx512Vnni];
+	const ALL: [Self; 4] = [Self::Scalar, Self::Avx2, Self::Avx512Vnni, Self::Amx];
 
 	/// Name used in logs, `--kernel-tier` and the benchmark.
 	pub fn as_str(self) -> &'static str {
@@ -58,6 +61,7 @@ impl Tier {
 			Self::Scalar => "scalar",
 			Self::Avx2 => "avx2",
 			Self::Avx512Vnni => "avx512-vnni",
+			Self::Amx => "avx512-amx",
 		}
 	}
 
@@ -78,6 +82,8 @@ impl Tier {
 					&& std::arch::is_x86_feature_detected!("avx512vnni")
 					&& std::arch::is_x86_feature_detected!("avx512vl")
 			},
+			#[cfg(target_arch = "x86_64")]
+			Self::Amx => Self::Avx512Vnni.is_supported() && super::amx::is_supported(),
 			#[cfg(not(target_arch = "x86_64"))]
 			_ => false,
 		}
@@ -92,6 +98,14 @@ impl Tier {
 	pub fn best() -> Self {
 		static BEST: OnceLock<Tier> = OnceLock::new();
 		*BEST.get_or_init(|| Self::supported().into_iter().max().unwrap_or(Self::Scalar))
+	}
+
+	/// How the tier's batched kernel wants [`QActs`]' lane groups laid out.
+	pub fn lane_layout(self) -> LaneLayout {
+		match self {
+			Self::Amx => LaneLayout::Tiles,
+			_ => LaneLayout::Pairs,
+		}
 	}
 
 	/// Parse a tier name (the `--kernel-tier` option, for tests and benchmarks).
@@ -788,6 +802,8 @@ enum Tokens {
 	Two(usize),
 	/// The tokens of one of the activations' lane groups (up to eight, one per lane).
 	Lanes(usize),
+	/// The tokens of all the activations' lane groups.
+	AllLanes,
 }
 
 /// `out[t * w.rows + r]` for the rows `rows` and the tokens `tokens`, with `tier`'s code: for each
@@ -810,8 +826,18 @@ unsafe fn rows_dot(
 		Tokens::One(t) => t < a.rows,
 		Tokens::Two(t0) => t0 + 1 < a.rows,
 		Tokens::Lanes(group) => group < a.lane_groups(),
+		Tokens::AllLanes => true,
 	});
 	match (tier, tokens) {
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Amx, Tokens::AllLanes) if a.layout == LaneLayout::Tiles => {
+			super::amx::lanes(w, rows, a, out)
+		},
+		(_, Tokens::AllLanes) => {
+			for group in 0..a.lane_groups() {
+				rows_dot(tier, w, rows.clone(), a, Tokens::Lanes(group), out);
+			}
+		},
 		// A `Tier` other than `Scalar` reaches here only after `is_supported` (the model checks
 		// it at load).
 		#[cfg(target_arch = "x86_64")]
@@ -819,21 +845,24 @@ unsafe fn rows_dot(
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx2, Tokens::Lanes(group)) => x86::lanes_avx2(w, rows, a, group, out),
 		#[cfg(target_arch = "x86_64")]
-		(Tier::Avx512Vnni, Tokens::One(t)) => x86::one_avx512_vnni(w, rows, a, t, out),
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::One(t)) => x86::one_avx512_vnni(w, rows, a, t, out),
 		#[cfg(target_arch = "x86_64")]
-		(Tier::Avx512Vnni, Tokens::Two(t0)) => x86::two_avx512_vnni(w, rows, a, t0, out),
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::Two(t0)) => x86::two_avx512_vnni(w, rows, a, t0, out),
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx2, Tokens::Two(t0)) => {
 			x86::one_avx2(w, rows.clone(), a, t0, out);
 			x86::one_avx2(w, rows, a, t0 + 1, out);
 		},
 		#[cfg(target_arch = "x86_64")]
-		(Tier::Avx512Vnni, Tokens::Lanes(group)) => x86::lanes_avx512_vnni(w, rows, a, group, out),
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::Lanes(group)) => {
+			x86::lanes_avx512_vnni(w, rows, a, group, out)
+		},
 		(_, tokens) => {
 			let tokens = match tokens {
 				Tokens::One(t) => t..t + 1,
 				Tokens::Two(t0) => t0..t0 + 2,
 				Tokens::Lanes(group) => group * LANE_ROWS..((group + 1) * LANE_ROWS).min(a.rows),
+				Tokens::AllLanes => 0..(a.lane_groups() * LANE_ROWS).min(a.rows),
 			};
 			for r in rows {
 				for t in tokens.clone() {
@@ -883,11 +912,15 @@ pub fn matmul_group(
 	products: &mut [(&QMatrix, &mut [f32])],
 ) {
 	let tokens = a.rows;
+	assert!(
+		a.layout == LaneLayout::Pairs || tier == Tier::Amx,
+		"matmul: activations laid out for another tier"
+	);
 	// Tokens go eight to a lane group; one or two left over go one by one.
 	let lane_groups = a.lane_groups();
 	// Chunks of at least 16 rows, enough of them to balance two to sixteen threads.
 	let total_rows: usize = products.iter().map(|(w, _)| w.rows).sum();
-	let chunk = total_rows.div_ceil(team.size() * 4).max(16);
+	let chunk = total_rows.div_ceil(team.size() * 4).max(16).next_multiple_of(16);
 	let mut work: Vec<(&QMatrix, Out, usize, usize)> = Vec::new();
 	for (w, out) in products.iter_mut() {
 		assert_eq!(w.cols, a.cols, "matmul: inner dimensions differ");
@@ -908,12 +941,14 @@ pub fn matmul_group(
 		// memory once per matmul, however many tokens the batch has.
 		let mut block = start;
 		while block < end {
-			let rows = block..(block + ROW_BLOCK).min(end);
+			// (AMX's kernel keeps its own order of rows and groups: it takes the item at once.)
+			let row_block = if a.layout == LaneLayout::Tiles { end - start } else { ROW_BLOCK };
+			let rows = block..(block + row_block).min(end);
 			// SAFETY: `rows` are rows of `w`, the groups and tokens are `a`'s; the output holds
 			// `tokens * w.rows` cells (asserted above) and only this item writes these rows.
 			unsafe {
-				for group in 0..lane_groups {
-					rows_dot(tier, w, rows.clone(), a, Tokens::Lanes(group), out_ptr.0);
+				if lane_groups > 0 {
+					rows_dot(tier, w, rows.clone(), a, Tokens::AllLanes, out_ptr.0);
 				}
 				let left = lane_groups * LANE_ROWS;
 				match tokens - left {
@@ -981,13 +1016,16 @@ mod tests {
 		] {
 			let w = random_matrix(&mut rng, format, 37, cols);
 			// Lane groups of eight tokens (the last padded when it has three to seven), and one or
-			// two tokens one by one.
-			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 19] {
+			// two tokens one by one; on AMX, one group (AVX-512's lanes), two to four (one pass of
+			// tiles) and five (two passes).
+			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 19, 35, 42] {
 				let a = random_acts(&mut rng, tokens, cols);
 				let mut reference = vec![0.0; tokens * 37];
 				matmul(Tier::Scalar, &w, &a, &mut reference);
 				for tier in Tier::supported() {
 					let mut out = vec![0.0; tokens * 37];
+					let mut a = a.clone();
+					a.set_layout(tier.lane_layout());
 					matmul(tier, &w, &a, &mut out);
 					let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
 					assert_eq!(
@@ -1023,12 +1061,14 @@ mod tests {
 		let mut rng = Rng(99);
 		let w = random_matrix(&mut rng, WeightFormat::Q4_1, 300, 128);
 		let a = random_acts(&mut rng, 6, 128);
+		let mut a = a;
+		a.set_layout(Tier::best().lane_layout());
 		let mut batched = vec![0.0; 6 * 300];
 		matmul(Tier::best(), &w, &a, &mut batched);
 		for threads in [1, 3] {
 			let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
 			for t in 0..6 {
-				let mut alone = QActs::default();
+				let mut alone = QActs::with_layout(Tier::best().lane_layout());
 				let start = t * 128;
 				let x: Vec<f32> = (0..128).map(|_| 0.0).collect();
 				alone.quantize(&x, 128);
@@ -1053,7 +1093,10 @@ mod speed {
 	#[ignore = "a measurement, not a check: it prints GMAC/s per tier and asserts nothing; the \
 	            tiers' results are checked by every_tier_is_bit_identical_to_the_scalar_definition"]
 	fn kernel_speed() {
-		let (rows, cols) = (1536, 576);
+		let (rows, cols) = std::env::var("KSPEED_SHAPE").map_or((1536, 576), |s| {
+			let v: Vec<usize> = s.split('x').map(|x| x.parse().unwrap()).collect();
+			(v[0], v[1])
+		});
 		let blocks = rows * cols / BLOCK;
 		let mut bytes = Vec::new();
 		for i in 0..blocks {
@@ -1062,15 +1105,22 @@ mod speed {
 			bytes.extend((0..16).map(|j| ((i * 31 + j * 7) % 256) as u8));
 		}
 		let w = QMatrix::from_gguf_blocks(WeightFormat::Q4_1, rows, cols, &bytes).unwrap();
-		let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-		for tokens in [1usize, 8, 64] {
+		let threads = std::env::var("KSPEED_THREADS").map_or(1, |t| t.parse().unwrap());
+		let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+		for tokens in
+			std::env::var("KSPEED_TOKENS").map_or(vec![1usize, 8, 64], |t| vec![t.parse().unwrap()])
+		{
 			let x: Vec<f32> = (0..tokens * cols).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect();
 			let mut a = QActs::default();
 			a.quantize(&x, cols);
 			let mut out = vec![0.0; tokens * rows];
 			for tier in Tier::supported() {
+				if std::env::var("KSPEED_TIER").is_ok_and(|t| t != tier.as_str()) {
+					continue;
+				}
+				a.set_layout(tier.lane_layout());
 				let mut best = f64::MAX;
-				for _ in 0..7 {
+				for _ in 0..std::env::var("KSPEED_REPS").map_or(7, |r| r.parse().unwrap()) {
 					let t = std::time::Instant::now();
 					pool.install(|| matmul(tier, &w, &a, &mut out));
 					best = best.min(t.elapsed().as_secs_f64());

@@ -395,7 +395,7 @@ impl Model {
 		}
 
 		let mut normed = vec![0.0f32; n * dim];
-		let mut acts = QActs::default();
+		let mut acts = QActs::with_layout(self.tier.lane_layout());
 		let mut q = vec![0.0f32; n * dim];
 		let mut k = vec![0.0f32; n * kv_dim];
 		let mut v = vec![0.0f32; n * kv_dim];

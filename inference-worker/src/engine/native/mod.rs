@@ -4,8 +4,10 @@
 //!
 //! Layers, one direction: [`quant`] (block formats) ← [`kernels`] (the matmul, per CPU tier) and
 //! [`math`] (the float operations around it) ← [`llama`] (the forward pass over a batch of
-//! sequences); [`team`] runs the parallel loops of a pass.
+//! sequences); [`team`] runs the parallel loops of a pass. `amx` is the kernels' AMX tier.
 
+#[cfg(target_arch = "x86_64")]
+mod amx;
 pub mod kernels;
 pub mod llama;
 pub mod math;

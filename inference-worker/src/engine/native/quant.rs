@@ -186,6 +186,35 @@ pub struct QActs {
 	pub lane_scales: Vec<Line<f32>>,
 	/// For each group and block pair, for each row, the two blocks' `scaled_sums`.
 	pub lane_sums: Vec<Line<f32>>,
+	/// The layout the matmul's tier prefers ([`QActs::with_layout`]).
+	pub preferred: LaneLayout,
+	/// The layout `quantize` filled: the preferred one, except that [`LaneLayout::Tiles`] is
+	/// kept for batches of [`TILE_MIN_GROUPS`] lane groups or more.
+	pub layout: LaneLayout,
+	/// [`LaneLayout::Tiles`]: for each lane group and block pair, two AMX tiles of 16 rows by 64
+	/// bytes, the quants' high bytes (`q >> 8`, signed) then their low bytes (`q & 0xff`,
+	/// unsigned), so that `q = 256 * high + low`. A tile has 16 columns of four bytes, one per
+	/// (block `j` of the pair, row `n` of the group), column `8j + n`; its 64 bytes down a column
+	/// are the 64 values of the pair in [`tile_k`]'s order, the other block's zero (AMX's layout
+	/// for the right-hand matrix: byte `i` of row `k` in column `c` is value `4k + i`). Tile `p` of
+	/// group `g`'s pair `bp` starts at byte `((g * pairs + bp) * 2 + p) * 1024`; the padding rows
+	/// of a last group, and the missing second block of a last odd pair, are zero.
+	pub lane_tiles: Vec<Line<i32>>,
+	/// [`LaneLayout::Tiles`]: for each lane group and block pair, a line of the 16 columns'
+	/// `scales`; `tile_sums` the same of their `scaled_sums`.
+	pub tile_scales: Vec<Line<f32>>,
+	/// See `tile_scales`.
+	pub tile_sums: Vec<Line<f32>>,
+}
+
+/// How [`QActs`] lays out its lane groups for the batched kernels (see [`QActs::lane_groups`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum LaneLayout {
+	/// Pairs of 16-bit values side by side (`lane_pairs`), for `dpwssd` and `madd`.
+	#[default]
+	Pairs,
+	/// Eight-row tiles of the values' high and low bytes (`lane_tiles`), for AMX.
+	Tiles,
 }
 
 /// Sixteen 32-bit values on one 64-byte cache line, so that the batched kernel's loads (one
@@ -195,11 +224,33 @@ pub struct QActs {
 #[repr(C, align(64))]
 pub struct Line<T>(pub [T; 16]);
 
+/// Lane groups from which [`LaneLayout::Tiles`] is used when preferred. A single group (3 to 8
+/// rows: decoding up to eight requests) runs no faster on AMX's tiles than on AVX-512 (measured on
+/// the reference model: the same step time within 2%, the weights' unpacking and the sums'
+/// scaling not shared by enough tokens), so it keeps [`LaneLayout::Pairs`].
+pub const TILE_MIN_GROUPS: usize = 2;
+
+/// Bytes of one of [`QActs::lane_tiles`]' tiles: 16 rows of 64.
+pub const TILE_BYTES: usize = 1024;
+
+/// Where value `e` of block `j` (0 or 1) of a block pair sits along the 64 products a tile row
+/// sums: the first block's values `0..16`, the second's, then the first's `16..32` and the
+/// second's. (The order a `Q4_1` block pair unpacks to with the fewest instructions: the low
+/// nibbles of its 32 bytes, then the high ones.)
+pub fn tile_k(j: usize, e: usize) -> usize {
+	(j + 2 * (e / 16)) * 16 + e % 16
+}
+
 /// Rows in one group of [`QActs::lane_pairs`]: eight rows times two blocks fill a 512-bit
 /// register of `i32`s or `f32`s.
 pub const LANE_ROWS: usize = 8;
 
 impl QActs {
+	/// Empty activations whose lane groups will be laid out as `preferred` (see `layout`).
+	pub fn with_layout(preferred: LaneLayout) -> Self {
+		Self { preferred, ..Self::default() }
+	}
+
 	/// Quantize `x` (`rows` rows of `cols` values) into `self`, reusing its buffers.
 	pub fn quantize(&mut self, x: &[f32], cols: usize) {
 		debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
@@ -223,7 +274,62 @@ impl QActs {
 			self.scales[b] = d;
 			self.scaled_sums[b] = d * sum as f32;
 		}
-		self.fill_lanes();
+		self.lay_out();
+	}
+
+	/// Prefer `preferred` from now on, and lay the rows out again.
+	pub fn set_layout(&mut self, preferred: LaneLayout) {
+		self.preferred = preferred;
+		self.lay_out();
+	}
+
+	/// Fill the lanes of the layout `layout` names (see there).
+	fn lay_out(&mut self) {
+		self.layout = match self.preferred {
+			LaneLayout::Tiles if self.lane_groups() >= TILE_MIN_GROUPS => LaneLayout::Tiles,
+			_ => LaneLayout::Pairs,
+		};
+		self.lane_pairs.clear();
+		self.lane_tiles.clear();
+		match self.layout {
+			LaneLayout::Pairs => self.fill_lanes(),
+			LaneLayout::Tiles => self.fill_tiles(),
+		}
+	}
+
+	/// Derive `lane_tiles`, `tile_scales` and `tile_sums` from the rows (done by `quantize`).
+	fn fill_tiles(&mut self) {
+		let nb = self.blocks_per_row();
+		let pairs = nb.div_ceil(2);
+		let groups = self.lane_groups();
+		let cells = groups * pairs * 2 * TILE_BYTES;
+		self.lane_tiles.clear();
+		self.lane_tiles.resize(cells / 64, Line::default());
+		self.tile_scales.clear();
+		self.tile_scales.resize(groups * pairs, Line::default());
+		self.tile_sums.clear();
+		self.tile_sums.resize(groups * pairs, Line::default());
+		// SAFETY: the lines are plain `i32`s; any byte is a valid part of one.
+		let bytes = unsafe {
+			std::slice::from_raw_parts_mut(self.lane_tiles.as_mut_ptr().cast::<u8>(), cells)
+		};
+		for row in 0..self.rows.min(groups * LANE_ROWS) {
+			let (g, n) = (row / LANE_ROWS, row % LANE_ROWS);
+			for b in 0..nb {
+				let (pair, j) = (b / 2, b % 2);
+				let block = row * nb + b;
+				let tile = (g * pairs + pair) * 2 * TILE_BYTES;
+				let column = j * LANE_ROWS + n;
+				for (e, &q) in self.quants[block * BLOCK..(block + 1) * BLOCK].iter().enumerate() {
+					let k = tile_k(j, e);
+					let at = tile + (k / 4) * 64 + column * 4 + k % 4;
+					bytes[at] = (q >> 8) as u8;
+					bytes[at + TILE_BYTES] = q as u8;
+				}
+				self.tile_scales[g * pairs + pair].0[column] = self.scales[block];
+				self.tile_sums[g * pairs + pair].0[column] = self.scaled_sums[block];
+			}
+		}
 	}
 
 	/// Derive `lane_pairs`, `lane_scales` and `lane_sums` from the rows (done by `quantize`).
