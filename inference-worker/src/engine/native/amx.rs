@@ -14,8 +14,11 @@
 //! scales, one row's two blocks by eight tokens to a register, as the AVX-512 tier's lanes are.
 //!
 //! What bounds it is not the tile unit but the vector work around it (unpacking the weights,
-//! scaling the sums); the tile unit and the vector unit share issue ports, so the two add up
-//! more than they overlap. `docs/benchmarks.md` has the measurements.
+//! scaling the sums: the same per (row, token, block) as on AVX-512) and, for the model's
+//! weights, memory: the tile unit and the vector unit share issue ports, so their times add up
+//! more than they overlap. It beats AVX-512 from two lane groups on (1.3x at 16 rows, 1.65x at
+//! 64: prompts and many requests), not on one (`quant::TILE_MIN_GROUPS`); `docs/benchmarks.md`
+//! has the measurements.
 
 use std::{arch::asm, mem::MaybeUninit, ops::Range, sync::OnceLock};
 
@@ -156,6 +159,35 @@ pub unsafe fn lanes(w: &QMatrix, rows: Range<usize>, a: &QActs, out: *mut f32) {
 	asm!("tilerelease", options(nostack, nomem));
 }
 
+/// One step's tile instructions (see `pass`): load the weights' tile `$a` and the activations'
+/// high and low bytes' tiles, store the previous step's products (tiles 3 and 4) to `$c`, and
+/// multiply into tiles 3 and 4 with the instructions of the operands' signedness.
+macro_rules! tile_step {
+	(
+		$a:literal, $high:literal, $low:literal, $dp_high:literal, $dp_low:literal,
+		$a_tile:expr, $high_tile:expr, $c:expr
+	) => {
+		asm!(
+			concat!("tileloadd ", $a, ", [{a} + {stride}*1]"),
+			concat!("tileloadd ", $high, ", [{high} + {stride}*1]"),
+			concat!("tileloadd ", $low, ", [{low} + {stride}*1]"),
+			"tilestored [{c_high} + {stride}*1], tmm3",
+			"tilestored [{c_low} + {stride}*1], tmm4",
+			"tilezero tmm3",
+			"tilezero tmm4",
+			concat!($dp_high, " tmm3, ", $a, ", ", $high),
+			concat!($dp_low, " tmm4, ", $a, ", ", $low),
+			a = in(reg) $a_tile,
+			high = in(reg) $high_tile,
+			low = in(reg) $high_tile.add(TILE_BYTES),
+			c_high = in(reg) $c,
+			c_low = in(reg) $c.add(TILE_ROWS * 16),
+			stride = in(reg) PAIR,
+			options(nostack),
+		)
+	};
+}
+
 /// The rows `first_row..rows_end` (at most [`UNITS`] tiles of 16) by `n_groups` lane groups from
 /// `first_group`, tiles times groups at most [`UNITS`].
 #[derive(Clone, Copy)]
@@ -181,7 +213,8 @@ unsafe fn pass<const Q4: bool>(w: &QMatrix, a: &QActs, span: Span, out: *mut f32
 	// For each unit (tile-major), block pair modulo 4 and row: the row's lanes `2i` (low half)
 	// and `2i + 1` (high half) for the group's eight tokens, `i` the pair modulo 4: block `b` in
 	// lane `b % 8`, as the definition says. (Left uninitialized past `n_units`, and the scratch
-	// below until written: zeroing 24 KiB a pass measured 10% of the kernel.)
+	// below until written: zeroing or copying them every pass measured up to a tenth of the
+	// kernel.)
 	let mut acc: [MaybeUninit<[[__m512; TILE_ROWS]; 4]>; UNITS] =
 		[const { MaybeUninit::uninit() }; UNITS];
 	for unit in acc.iter_mut().take(n_units) {
@@ -225,34 +258,20 @@ unsafe fn pass<const Q4: bool>(w: &QMatrix, a: &QActs, span: Span, out: *mut f32
 			let a_tile = weights[bp % (UNPACK_AHEAD + 1)][t].as_ptr().cast::<u8>();
 			let high = tiles.add(((first_group + g) * pairs + bp) * 2 * TILE_BYTES);
 			let c = products[(s + 1) % 2];
-			macro_rules! step {
-								($a:literal, $high:literal, $low:literal, $dp_high:literal, $dp_low:literal) => {
-									asm!(
-										concat!("tileloadd ", $a, ", [{a} + {stride}*1]"),
-										concat!("tileloadd ", $high, ", [{high} + {stride}*1]"),
-										concat!("tileloadd ", $low, ", [{low} + {stride}*1]"),
-										"tilestored [{c_high} + {stride}*1], tmm3",
-										"tilestored [{c_low} + {stride}*1], tmm4",
-										"tilezero tmm3",
-										"tilezero tmm4",
-										concat!($dp_high, " tmm3, ", $a, ", ", $high),
-										concat!($dp_low, " tmm4, ", $a, ", ", $low),
-										a = in(reg) a_tile,
-										high = in(reg) high,
-										low = in(reg) high.add(TILE_BYTES),
-										c_high = in(reg) c,
-										c_low = in(reg) c.add(TILE_ROWS * 16),
-										stride = in(reg) PAIR,
-										options(nostack),
-									)
-								};
-							}
 			// Weights are unsigned (`Q4_1`) or signed (`Q8_0`); high bytes signed, low unsigned.
 			match (Q4, s % 2) {
-				(true, 0) => step!("tmm0", "tmm1", "tmm2", "tdpbusd", "tdpbuud"),
-				(true, _) => step!("tmm5", "tmm6", "tmm7", "tdpbusd", "tdpbuud"),
-				(false, 0) => step!("tmm0", "tmm1", "tmm2", "tdpbssd", "tdpbsud"),
-				(false, _) => step!("tmm5", "tmm6", "tmm7", "tdpbssd", "tdpbsud"),
+				(true, 0) => {
+					tile_step!("tmm0", "tmm1", "tmm2", "tdpbusd", "tdpbuud", a_tile, high, c)
+				},
+				(true, _) => {
+					tile_step!("tmm5", "tmm6", "tmm7", "tdpbusd", "tdpbuud", a_tile, high, c)
+				},
+				(false, 0) => {
+					tile_step!("tmm0", "tmm1", "tmm2", "tdpbssd", "tdpbsud", a_tile, high, c)
+				},
+				(false, _) => {
+					tile_step!("tmm5", "tmm6", "tmm7", "tdpbssd", "tdpbsud", a_tile, high, c)
+				},
 			}
 		}};
 	}

@@ -24,6 +24,10 @@
 //!   (one AVX-512 `dpwssd`, or two AVX2 `madd`s), so the blocks' float work (one convert, two
 //!   multiplies, and the minimum's multiply and add) is done once for eight tokens and two blocks.
 //!
+//! - AMX (`super::amx`), for batches of two lane groups or more: each 16-bit activation split in
+//!   two bytes, `q = 256 * high + low`, two 8-bit tile products give the exact sums of 16 rows by
+//!   8 tokens by 2 blocks; the float work is then the AVX-512 lanes' work.
+//!
 //! (`native-canonical-v2` converted and scaled eight partial sums per block and token: eight times
 //! the float work of v3, which bounded batched decoding; see `docs/benchmarks.md`.)
 
@@ -46,8 +50,9 @@ pub enum Tier {
 	/// x86-64 AVX-512 VNNI (with BW and VL): 512-bit registers for two tokens or more, 256-bit
 	/// ones for one token.
 	Avx512Vnni,
-	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for three tokens or more
-	/// ([`super::amx`]).
+	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for batches of two lane groups or more
+	/// (11 tokens and up: prompts, more than eight requests; [`super::amx`]). Linux must grant
+	/// the process the tiles' state, which [`Tier::is_supported`] asks for.
 	Amx,
 }
 
@@ -1088,12 +1093,17 @@ mod speed {
 	use super::*;
 
 	/// Not a test of speed (nothing is asserted): `cargo test --release -p atoma-inference-worker
-	/// --lib kernel_speed -- --ignored --nocapture` prints each tier's multiply-adds per second.
+	/// --lib kernel_speed -- --ignored --nocapture` prints each tier's multiply-adds per second
+	/// (the best of `KSPEED_REPS`, default 7, runs). `KSPEED_SHAPE=ROWSxCOLS` (default 1536x576),
+	/// `KSPEED_TOKENS` (default 1, 8 and 64), `KSPEED_THREADS` (default 1) and `KSPEED_TIER` (one
+	/// tier only) change what is measured. A matrix this small stays in cache: the model's do not
+	/// (see `docs/benchmarks.md` for what that changes).
 	#[test]
 	#[ignore = "a measurement, not a check: it prints GMAC/s per tier and asserts nothing; the \
 	            tiers' results are checked by every_tier_is_bit_identical_to_the_scalar_definition"]
 	fn kernel_speed() {
-		let (rows, cols) = std::env::var("KSPEED_SHAPE").map_or((1536, 576), |s| {
+		let setting = |name: &str| std::env::var(name).ok();
+		let (rows, cols) = setting("KSPEED_SHAPE").map_or((1536, 576), |s| {
 			let v: Vec<usize> = s.split('x').map(|x| x.parse().unwrap()).collect();
 			(v[0], v[1])
 		});
@@ -1105,22 +1115,23 @@ mod speed {
 			bytes.extend((0..16).map(|j| ((i * 31 + j * 7) % 256) as u8));
 		}
 		let w = QMatrix::from_gguf_blocks(WeightFormat::Q4_1, rows, cols, &bytes).unwrap();
-		let threads = std::env::var("KSPEED_THREADS").map_or(1, |t| t.parse().unwrap());
+		let threads = setting("KSPEED_THREADS").map_or(1, |t| t.parse().unwrap());
+		let reps = setting("KSPEED_REPS").map_or(7, |r| r.parse().unwrap());
 		let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
 		for tokens in
-			std::env::var("KSPEED_TOKENS").map_or(vec![1usize, 8, 64], |t| vec![t.parse().unwrap()])
+			setting("KSPEED_TOKENS").map_or(vec![1usize, 8, 64], |t| vec![t.parse().unwrap()])
 		{
 			let x: Vec<f32> = (0..tokens * cols).map(|i| ((i % 97) as f32 - 48.0) * 0.01).collect();
 			let mut a = QActs::default();
 			a.quantize(&x, cols);
 			let mut out = vec![0.0; tokens * rows];
 			for tier in Tier::supported() {
-				if std::env::var("KSPEED_TIER").is_ok_and(|t| t != tier.as_str()) {
+				if setting("KSPEED_TIER").is_some_and(|t| t != tier.as_str()) {
 					continue;
 				}
 				a.set_layout(tier.lane_layout());
 				let mut best = f64::MAX;
-				for _ in 0..std::env::var("KSPEED_REPS").map_or(7, |r| r.parse().unwrap()) {
+				for _ in 0..reps {
 					let t = std::time::Instant::now();
 					pool.install(|| matmul(tier, &w, &a, &mut out));
 					best = best.min(t.elapsed().as_secs_f64());

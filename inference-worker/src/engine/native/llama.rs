@@ -460,9 +460,7 @@ impl Model {
 				&acts,
 				&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)],
 			);
-			for (g, u) in gate.iter_mut().zip(&up) {
-				*g = math::silu(*g) * u;
-			}
+			math::silu_mul(&mut gate, &up);
 			acts.quantize(&gate, c.ffn);
 			kernels::matmul_group(team, self.tier, &acts, &mut [(&layer.down, &mut projected)]);
 			for (xi, pi) in x.iter_mut().zip(&projected) {

@@ -87,6 +87,40 @@ pub fn silu(x: f32) -> f32 {
 	x / (1.0 + exp(-x))
 }
 
+/// `gate[i] = silu(gate[i]) * up[i]` (the feed-forward's gating), eight at a time where the CPU
+/// has AVX2: the same bits, [`exp8`] being [`exp`] lane by lane. (Scalar, it took a tenth of a
+/// batched decode step's serial work.)
+pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
+	debug_assert_eq!(gate.len(), up.len());
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx2") {
+		// SAFETY: the CPU has AVX2.
+		return unsafe { silu_mul_avx2(gate, up) };
+	}
+	for (g, u) in gate.iter_mut().zip(up) {
+		*g = silu(*g) * u;
+	}
+}
+
+/// [`silu_mul`], eight values at a time.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn silu_mul_avx2(gate: &mut [f32], up: &[f32]) {
+	use std::arch::x86_64::*;
+	let (chunks, tail) = gate.as_chunks_mut::<LANES>();
+	let (up_chunks, up_tail) = up.as_chunks::<LANES>();
+	for (c, u) in chunks.iter_mut().zip(up_chunks) {
+		let x = _mm256_loadu_ps(c.as_ptr());
+		// -x by its sign bit, as the scalar negation.
+		let e = exp8(_mm256_xor_ps(x, _mm256_set1_ps(-0.0)));
+		let silu = _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0), e));
+		_mm256_storeu_ps(c.as_mut_ptr(), _mm256_mul_ps(silu, _mm256_loadu_ps(u.as_ptr())));
+	}
+	for (g, u) in tail.iter_mut().zip(up_tail) {
+		*g = silu(*g) * u;
+	}
+}
+
 /// `x * w / sqrt(mean(x^2) + eps)`, into `out`.
 pub fn rms_norm(x: &[f32], weight: &[f32], eps: f32, out: &mut [f32]) {
 	let mean = dot(x, x) / x.len() as f32;
@@ -531,6 +565,18 @@ mod tests {
 			for (g, v) in got.iter().zip(x) {
 				assert_eq!(g.to_bits(), exp(v).to_bits(), "exp({v})");
 			}
+		}
+	}
+
+	#[test]
+	fn gating_is_silu_times_up_in_every_lane() {
+		let gate: Vec<f32> = (0..100_003).map(|i| -120.0 + i as f32 * 0.0024).collect();
+		let up: Vec<f32> =
+			(0..gate.len()).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-2).collect();
+		let mut got = gate.clone();
+		silu_mul(&mut got, &up);
+		for ((g, x), u) in got.iter().zip(&gate).zip(&up) {
+			assert_eq!(g.to_bits(), (silu(*x) * u).to_bits(), "silu({x}) * {u}");
 		}
 	}
 

@@ -225,9 +225,10 @@ pub enum LaneLayout {
 pub struct Line<T>(pub [T; 16]);
 
 /// Lane groups from which [`LaneLayout::Tiles`] is used when preferred. A single group (3 to 8
-/// rows: decoding up to eight requests) runs no faster on AMX's tiles than on AVX-512 (measured on
-/// the reference model: the same step time within 2%, the weights' unpacking and the sums'
-/// scaling not shared by enough tokens), so it keeps [`LaneLayout::Pairs`].
+/// rows: decoding up to eight requests) runs no faster on AMX's tiles than on AVX-512, so it keeps
+/// [`LaneLayout::Pairs`]. Measured on the reference model's matrices, two threads, one pass over
+/// every matrix: 12.5-12.7 ms against 12.9 ms at 8 rows (and a whole decode step 8% slower),
+/// 19.2 against 24.9 ms at 16 rows, 58 against 96 ms at 64 rows (`docs/benchmarks.md`).
 pub const TILE_MIN_GROUPS: usize = 2;
 
 /// Bytes of one of [`QActs::lane_tiles`]' tiles: 16 rows of 64.
@@ -260,17 +261,11 @@ impl QActs {
 		self.quants.resize(x.len(), 0);
 		self.scales.resize(blocks, 0.0);
 		self.scaled_sums.resize(blocks, 0.0);
+		let quantize_block = block_quantizer();
 		for (b, (xs, qs)) in
 			x.chunks_exact(BLOCK).zip(self.quants.chunks_exact_mut(BLOCK)).enumerate()
 		{
-			let amax = xs.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
-			let d = amax / ACT_MAX;
-			let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
-			let mut sum = 0i32;
-			for (q, &v) in qs.iter_mut().zip(xs) {
-				*q = round_to_act(v * inverse);
-				sum += i32::from(*q);
-			}
+			let (d, sum) = quantize_block(xs, qs);
 			self.scales[b] = d;
 			self.scaled_sums[b] = d * sum as f32;
 		}
@@ -289,8 +284,6 @@ impl QActs {
 			LaneLayout::Tiles if self.lane_groups() >= TILE_MIN_GROUPS => LaneLayout::Tiles,
 			_ => LaneLayout::Pairs,
 		};
-		self.lane_pairs.clear();
-		self.lane_tiles.clear();
 		match self.layout {
 			LaneLayout::Pairs => self.fill_lanes(),
 			LaneLayout::Tiles => self.fill_tiles(),
@@ -337,19 +330,27 @@ impl QActs {
 		let nb = self.blocks_per_row();
 		let groups = self.lane_groups();
 		let cells = groups * nb.div_ceil(2) * LANE_ROWS * 2;
-		self.lane_pairs.clear();
+		// Every cell is written below but the padding (the rows a last group lacks, the block a
+		// last odd pair lacks), which must read zero: clear only when there is some. (Clearing
+		// every time measured 1% of a batched decode step.)
+		if self.rows < groups * LANE_ROWS || !nb.is_multiple_of(2) {
+			self.lane_pairs.clear();
+			self.lane_scales.clear();
+			self.lane_sums.clear();
+		}
 		self.lane_pairs.resize(cells * BLOCK / 2 / 16, Line::default());
-		self.lane_scales.clear();
 		self.lane_scales.resize(cells / 16, Line::default());
-		self.lane_sums.clear();
 		self.lane_sums.resize(cells / 16, Line::default());
 		for row in 0..self.rows.min(groups * LANE_ROWS) {
 			for b in 0..nb {
 				let quants = &self.quants[(row * nb + b) * BLOCK..(row * nb + b + 1) * BLOCK];
-				for (j, pair) in quants.chunks_exact(2).enumerate() {
-					let packed = u32::from(pair[0] as u16) | (u32::from(pair[1] as u16) << 16);
-					let index = self.lane_index(row, b, j);
-					self.lane_pairs[index / 16].0[index % 16] = packed as i32;
+				// Pair j is at `lane_index(row, b, 0) + 16 j`: the same slot of successive lines.
+				let first = self.lane_index(row, b, 0);
+				let (line, slot) = (first / 16, first % 16);
+				let lines = &mut self.lane_pairs[line..line + BLOCK / 2];
+				for j in 0..BLOCK / 2 {
+					let (low, high) = (quants[2 * j] as u16, quants[2 * j + 1] as u16);
+					lines[j].0[slot] = (u32::from(low) | (u32::from(high) << 16)) as i32;
 				}
 				let cell = self.lane_cell(row, b);
 				self.lane_scales[cell / 16].0[cell % 16] = self.scales[row * nb + b];
@@ -386,6 +387,88 @@ impl QActs {
 	}
 }
 
+/// Quantize one block: `q = round(x / d)` with `d = max|x| / 32767` (NaNs left out of the
+/// maximum, and quantized to 0), returning `d` and the sum of `q`. The definition.
+fn quantize_block(xs: &[f32], qs: &mut [i16]) -> (f32, i32) {
+	let amax = xs.iter().fold(0.0f32, |a, &v| a.max(v.abs()));
+	let d = amax / ACT_MAX;
+	let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+	let mut sum = 0i32;
+	for (q, &v) in qs.iter_mut().zip(xs) {
+		*q = round_to_act(v * inverse);
+		sum += i32::from(*q);
+	}
+	(d, sum)
+}
+
+/// [`quantize_block`], or the same in AVX-512 where the CPU has it (chosen once).
+fn block_quantizer() -> fn(&[f32], &mut [i16]) -> (f32, i32) {
+	#[cfg(target_arch = "x86_64")]
+	{
+		static AVX512: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+		if *AVX512.get_or_init(|| std::arch::is_x86_feature_detected!("avx512f")) {
+			// SAFETY: the CPU has AVX-512F (checked just above).
+			return |xs, qs| unsafe { x86::quantize_block_avx512(xs, qs) };
+		}
+	}
+	quantize_block
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+	use std::arch::x86_64::*;
+
+	use super::{ACT_MAX, BLOCK};
+
+	/// [`super::quantize_block`] on 32 values at once, the same bits (tested against it): the
+	/// maximum is exact in any order, each product is one IEEE multiply, and the rounding takes
+	/// the definition's steps (truncate, compare the exact remainder with one half), with its
+	/// saturation and its NaN made explicit.
+	///
+	/// # Safety
+	/// The CPU has AVX-512F; `xs` and `qs` hold a block.
+	#[target_feature(enable = "avx512f")]
+	pub unsafe fn quantize_block_avx512(xs: &[f32], qs: &mut [i16]) -> (f32, i32) {
+		debug_assert!(xs.len() == BLOCK && qs.len() == BLOCK);
+		let halves = [_mm512_loadu_ps(xs.as_ptr()), _mm512_loadu_ps(xs.as_ptr().add(16))];
+		// |x|, NaNs as 0 (`f32::max` ignores them; `maxps` would not). (No closure: it would not
+		// inherit the target feature, and its intrinsics would be calls.)
+		let mut magnitudes = [_mm512_setzero_ps(); 2];
+		for (m, &v) in magnitudes.iter_mut().zip(&halves) {
+			let ordered = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(v, v);
+			*m = _mm512_maskz_mov_ps(ordered, _mm512_abs_ps(v));
+		}
+		let amax = _mm512_reduce_max_ps(_mm512_max_ps(magnitudes[0], magnitudes[1]));
+		let d = amax / ACT_MAX;
+		let inverse = if d == 0.0 { 0.0 } else { 1.0 / d };
+		let mut sum = _mm512_setzero_si512();
+		for (h, &v) in halves.iter().enumerate() {
+			let y = _mm512_mul_ps(v, _mm512_set1_ps(inverse));
+			// `y as i32` saturates, so any |y| above 32768 ends clamped to 32767 as here; a
+			// NaN gives 0.
+			let limit = _mm512_set1_ps(ACT_MAX + 1.0);
+			let bounded =
+				_mm512_max_ps(_mm512_min_ps(y, limit), _mm512_sub_ps(_mm512_setzero_ps(), limit));
+			let truncated = _mm512_cvttps_epi32(bounded);
+			let remainder = _mm512_sub_ps(bounded, _mm512_cvtepi32_ps(truncated));
+			let up = _mm512_cmp_ps_mask::<_CMP_GE_OQ>(remainder, _mm512_set1_ps(0.5));
+			let down = _mm512_cmp_ps_mask::<_CMP_LE_OQ>(remainder, _mm512_set1_ps(-0.5));
+			let mut q = _mm512_mask_add_epi32(truncated, up, truncated, _mm512_set1_epi32(1));
+			q = _mm512_mask_sub_epi32(q, down, q, _mm512_set1_epi32(1));
+			let max = _mm512_set1_epi32(ACT_MAX as i32);
+			q = _mm512_max_epi32(
+				_mm512_min_epi32(q, max),
+				_mm512_sub_epi32(_mm512_setzero_si512(), max),
+			);
+			let number = _mm512_cmp_ps_mask::<_CMP_ORD_Q>(y, y);
+			q = _mm512_maskz_mov_epi32(number, q);
+			sum = _mm512_add_epi32(sum, q);
+			_mm256_storeu_si256(qs.as_mut_ptr().add(16 * h).cast(), _mm512_cvtepi32_epi16(q));
+		}
+		(d, _mm512_reduce_add_epi32(sum))
+	}
+}
+
 /// `y.round().clamp(-32767, 32767)` (ties away from zero), without a call to the platform's
 /// `roundf` (x86-64's baseline has no rounding instruction): truncation and the exact remainder
 /// `y - trunc(y)` (exact below 2^24), a branch-free loop the compiler vectorizes. Tested equal to
@@ -412,6 +495,52 @@ mod tests {
 		inputs.extend([f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 8388607.5, 16777215.0]);
 		for y in inputs {
 			assert_eq!(round_to_act(y), definition(y), "round({y})");
+		}
+	}
+
+	#[test]
+	fn every_block_quantizer_gives_the_definitions_bits() {
+		let mut state = 0x9e37_79b9_7f4a_7c15u64;
+		let mut next = || {
+			state ^= state << 13;
+			state ^= state >> 7;
+			state ^= state << 17;
+			state
+		};
+		let specials = [
+			0.0,
+			-0.0,
+			f32::NAN,
+			f32::INFINITY,
+			f32::NEG_INFINITY,
+			f32::MIN_POSITIVE,
+			1e-45,
+			-1e-40,
+			f32::MAX,
+			0.5,
+			-0.5,
+			1.5,
+		];
+		let quantizer = block_quantizer();
+		for round in 0..20_000 {
+			let scale = [1e-3f32, 1.0, 37.0, 1e-38, 1e30][round % 5];
+			let mut xs: Vec<f32> =
+				(0..BLOCK).map(|_| ((next() % 2001) as f32 - 1000.0) / 1000.0 * scale).collect();
+			// Some blocks with special values, some with ties: half-integers of the scale.
+			if round % 3 == 0 {
+				xs[(next() % 32) as usize] = specials[(next() % specials.len() as u64) as usize];
+			}
+			if round % 7 == 0 {
+				xs[0] = ACT_MAX;
+				for x in xs.iter_mut().skip(1) {
+					*x = ((next() % 65_535) as f32 - 32_767.0) / 2.0;
+				}
+			}
+			let (mut want, mut got) = ([0i16; BLOCK], [0i16; BLOCK]);
+			let definition = quantize_block(&xs, &mut want);
+			let fast = quantizer(&xs, &mut got);
+			assert_eq!(want, got, "{xs:?}");
+			assert_eq!((definition.0.to_bits(), definition.1), (fast.0.to_bits(), fast.1));
 		}
 	}
 
