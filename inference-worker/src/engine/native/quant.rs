@@ -11,8 +11,9 @@
 //! measured on the reference model, 8-bit activations change greedy answers, e.g. "What is the
 //! capital of France?" stops being answered "Paris", while 16 bits keep the f32 answers, and cost
 //! little: the products are still exact integer multiply-adds.) The block's integer sum of `q` is
-//! kept with it for the `Q4_1` minimum term. Quantizing is scalar code shared by every kernel
-//! tier, so every tier sees the same integers.
+//! kept with it for the `Q4_1` minimum term. Quantizing is shared by every kernel tier, so every
+//! tier sees the same integers: the scalar definition, or its AVX-512 copy (the same steps,
+//! tested equal) where the CPU has it.
 
 use half::f16;
 
@@ -213,7 +214,8 @@ pub enum LaneLayout {
 	/// Pairs of 16-bit values side by side (`lane_pairs`), for `dpwssd` and `madd`.
 	#[default]
 	Pairs,
-	/// Eight-row tiles of the values' high and low bytes (`lane_tiles`), for AMX.
+	/// AMX tiles of the values' high and low bytes, a group's eight rows by a block pair
+	/// (`lane_tiles`).
 	Tiles,
 }
 
