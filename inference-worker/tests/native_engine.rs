@@ -32,10 +32,11 @@ fn greedy_alone(model: &Model, prompt: &[u32], n: usize) -> (Vec<u32>, Vec<Vec<u
 	let mut tokens = Vec::new();
 	let mut all = Vec::new();
 	let mut input = prompt.to_vec();
+	let mut logits = Vec::new();
 	for _ in 0..n {
-		let logits = model.forward(&mut [Step { cache: &mut cache, tokens: &input }]).unwrap();
-		let next = argmax(&logits[0]);
-		all.push(logits[0].iter().map(|f| f.to_bits()).collect());
+		model.forward(&mut [Step { cache: &mut cache, tokens: &input }], &mut logits).unwrap();
+		let next = argmax(&logits);
+		all.push(logits.iter().map(|f| f.to_bits()).collect());
 		tokens.push(next);
 		input = vec![next];
 	}
@@ -86,6 +87,7 @@ fn batched(model: &Model, jobs: &[Job], arrivals: &[usize], chunk: usize) -> Vec
 	}
 	let mut results: Vec<Vec<Vec<u32>>> = vec![Vec::new(); jobs.len()];
 	let mut running: Vec<Running> = Vec::new();
+	let mut logits = Vec::new();
 	let mut step = 0;
 	while results.iter().zip(jobs).any(|(r, j)| r.len() < j.tokens) {
 		for (i, &arrival) in arrivals.iter().enumerate() {
@@ -113,8 +115,10 @@ fn batched(model: &Model, jobs: &[Job], arrivals: &[usize], chunk: usize) -> Vec
 			.zip(&inputs)
 			.map(|(r, tokens)| Step { cache: &mut r.cache, tokens })
 			.collect();
-		let logits = model.forward(&mut steps).unwrap();
-		for ((r, input), logits) in running.iter_mut().zip(&inputs).zip(&logits) {
+		model.forward(&mut steps, &mut logits).unwrap();
+		let vocab = model.config().vocab;
+		for ((r, input), logits) in running.iter_mut().zip(&inputs).zip(logits.chunks_exact(vocab))
+		{
 			r.fed += input.len();
 			if r.fed < jobs[r.job].prompt.len() {
 				continue;

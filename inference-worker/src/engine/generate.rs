@@ -129,8 +129,13 @@ impl Generation {
 		on_token: &mut impl FnMut(TokenEvent<'_>) -> ControlFlow<&'static str>,
 	) -> Result<Next, GenerateError> {
 		self.prefill.get_or_insert_with(|| self.started.elapsed());
-		let step_logits = Tensor::from_slice(logits, logits.len(), &Device::Cpu)?;
-		let token_id = self.processor.sample(&step_logits)?;
+		let token_id = if request.params.is_greedy() {
+			// Candle's choice without a tensor: a copy of the vocabulary's logits and a scan
+			// through candle's generic reduction cost more than the rest of the step's sampling.
+			sampling::argmax(logits)
+		} else {
+			self.processor.sample(&Tensor::from_slice(logits, logits.len(), &Device::Cpu)?)?
+		};
 		self.time_to_first_token.get_or_insert_with(|| self.started.elapsed());
 		let step = u32::try_from(self.token_ids.len()).unwrap_or(u32::MAX);
 		self.trace.push(TraceStep::record(step, token_id, logits));

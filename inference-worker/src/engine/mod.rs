@@ -476,6 +476,8 @@ impl Runner {
 	/// output ([`native::llama`]).
 	fn run_batched(&mut self, model: &native::Model, rx: mpsc::Receiver<Work>) {
 		let mut batch: Vec<Sequence> = Vec::new();
+		// The steps' logits, kept from step to step (a vocabulary's worth per job).
+		let mut logits = Vec::new();
 		loop {
 			// Wait for work when idle; otherwise take what is queued, up to the batch size.
 			if batch.is_empty() {
@@ -496,7 +498,7 @@ impl Runner {
 				continue;
 			}
 			self.metrics.set_running(&self.model_id, true);
-			self.step(model, &mut batch);
+			self.step(model, &mut batch, &mut logits);
 			if batch.is_empty() {
 				self.metrics.set_running(&self.model_id, false);
 			}
@@ -541,36 +543,34 @@ impl Runner {
 		batch.push(Sequence { work, generation, cache, fed: 0, next: None, queue_wait });
 	}
 
-	/// One forward pass over the batch, then sampling for every job whose prompt is in.
-	fn step(&self, model: &native::Model, batch: &mut Vec<Sequence>) {
+	/// One forward pass over the batch (its logits into `logits`), then sampling for every job
+	/// whose prompt is in.
+	fn step(&self, model: &native::Model, batch: &mut Vec<Sequence>, logits: &mut Vec<f32>) {
 		let inputs: Vec<Vec<u32>> = batch.iter().map(Sequence::input).collect();
 		let mut steps: Vec<native::Step<'_>> = batch
 			.iter_mut()
 			.zip(&inputs)
 			.map(|(s, tokens)| native::Step { cache: &mut s.cache, tokens })
 			.collect();
-		let logits = match model.forward(&mut steps) {
-			Ok(logits) => logits,
-			Err(e) => {
-				// Admission checks what `forward` checks, so this is not reached in practice; if
-				// it is, the batch's jobs fail rather than the thread.
-				for sequence in batch.drain(..) {
-					self.finish_job(
-						&sequence.work,
-						Err(GenerateError::Native(e.clone())),
-						sequence.queue_wait,
-					);
-				}
-				return;
-			},
-		};
+		if let Err(e) = model.forward(&mut steps, logits) {
+			// Admission checks what `forward` checks, so this is not reached in practice; if it
+			// is, the batch's jobs fail rather than the thread.
+			for sequence in batch.drain(..) {
+				self.finish_job(
+					&sequence.work,
+					Err(GenerateError::Native(e.clone())),
+					sequence.queue_wait,
+				);
+			}
+			return;
+		}
 		// Sampling, the trace step, detokenizing and streaming are each job's own: they run in
 		// parallel on the pool (each job's tokens still leave in order, one step at a time).
 		let shutdown = &self.shutdown;
 		let tokenizer = &*self.tokenizer;
 		let outcomes: Vec<Option<Result<generate::Next, GenerateError>>> = batch
 			.par_iter_mut()
-			.zip(logits.par_iter())
+			.zip(logits.par_chunks_exact(model.config().vocab))
 			.zip(inputs.par_iter())
 			.map(|((sequence, logits), input)| {
 				sequence.fed += input.len();

@@ -16,9 +16,9 @@
 //! What bounds it is not the tile unit but the vector work around it (unpacking the weights,
 //! scaling the sums: the same per (row, token, block) as on AVX-512) and, for the model's
 //! weights, memory: the tile unit and the vector unit share issue ports, so their times add up
-//! more than they overlap. It beats AVX-512 from two lane groups on (1.3x at 16 rows, 1.65x at
-//! 64: prompts and many requests), not on one (`quant::TILE_MIN_GROUPS`); `docs/benchmarks.md`
-//! has the measurements.
+//! more than they overlap. It beats AVX-512's panels from three lane groups on (1.2x at 24
+//! rows: prompts), not on one or two (decoding up to sixteen requests; `quant::TILE_MIN_GROUPS`);
+//! `docs/benchmarks.md` has the measurements.
 
 use std::{arch::asm, mem::MaybeUninit, ops::Range, sync::OnceLock};
 

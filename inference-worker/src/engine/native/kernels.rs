@@ -18,15 +18,20 @@
 //!   eight 32-bit lanes (`madd`, or VNNI's `dpwssd`), the eight registers summed across lanes by
 //!   one transpose, and the eight block values scaled in one register; two tokens the same way in
 //!   the two halves of 512-bit registers (AVX-512), the weights unpacked once for both;
-//! - three or more tokens: eight tokens side by side and two blocks at a time, one (token, block)
-//!   per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights of
-//!   the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at once
-//!   (one AVX-512 `dpwssd`, or two AVX2 `madd`s), so the blocks' float work (one convert, two
-//!   multiplies, and the minimum's multiply and add) is done once for eight tokens and two blocks.
-//!
-//! - AMX (`super::amx`), for batches of two lane groups or more: each 16-bit activation split in
-//!   two bytes, `q = 256 * high + low`, two 8-bit tile products give the exact sums of 16 rows by
-//!   8 tokens by 2 blocks; the float work is then the AVX-512 lanes' work.
+//! - three or more tokens, AVX-512: lane groups of three to eight tokens against panels of 16
+//!   weight rows, one row per 32-bit lane (`x86::panel`): each block's weights are transposed
+//!   into registers of 16 rows once, and each pair of them multiplies every token's matching pair
+//!   of activations, broadcast (one `dpwssd` for 16 rows); the block's float work (one convert,
+//!   two multiplies, the minimum's multiply and add, the lane's add) is then done for 16 rows at
+//!   once, per token;
+//! - three or more tokens, AVX2: eight tokens side by side and two blocks at a time, one (token,
+//!   block) per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights
+//!   of the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at
+//!   once (two `madd`s), so the blocks' float work is done once for eight tokens and two blocks;
+//! - AMX (`super::amx`), for batches of three lane groups or more (prompts): each 16-bit
+//!   activation split in two bytes, `q = 256 * high + low`, two 8-bit tile products give the
+//!   exact sums of 16 rows by 8 tokens by 2 blocks; the float work is then done for one row's two
+//!   blocks by eight tokens in a 512-bit register.
 //!
 //! (`native-canonical-v2` converted and scaled eight partial sums per block and token: eight times
 //! the float work of v3, which bounded batched decoding; see `docs/benchmarks.md`.)
@@ -36,7 +41,7 @@ use std::sync::OnceLock;
 use super::{
 	math::sum_lanes,
 	quant::{LaneLayout, QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS},
-	team::{self, Team},
+	team::{self, Out, Team},
 };
 use half::f16;
 
@@ -50,9 +55,9 @@ pub enum Tier {
 	/// x86-64 AVX-512 VNNI (with BW and VL): 512-bit registers for two tokens or more, 256-bit
 	/// ones for one token.
 	Avx512Vnni,
-	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for batches of two lane groups or more
-	/// (11 tokens and up: prompts, more than eight requests; [`super::amx`]). Linux must grant
-	/// the process the tiles' state, which [`Tier::is_supported`] asks for.
+	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for batches of three lane groups or
+	/// more (17 tokens and up: prompts; [`super::amx`]). Linux must grant the process the tiles'
+	/// state, which [`Tier::is_supported`] asks for.
 	Amx,
 }
 
@@ -105,11 +110,13 @@ impl Tier {
 		*BEST.get_or_init(|| Self::supported().into_iter().max().unwrap_or(Self::Scalar))
 	}
 
-	/// How the tier's batched kernel wants [`QActs`]' lane groups laid out.
+	/// How the tier's batched kernel wants [`QActs`]' lane groups laid out: the scalar tier and
+	/// AVX-512's panels read the rows themselves.
 	pub fn lane_layout(self) -> LaneLayout {
 		match self {
+			Self::Scalar | Self::Avx512Vnni => LaneLayout::Rows,
+			Self::Avx2 => LaneLayout::Pairs,
 			Self::Amx => LaneLayout::Tiles,
-			_ => LaneLayout::Pairs,
 		}
 	}
 
@@ -441,7 +448,8 @@ mod x86 {
 	}
 
 	/// Sixteen 32-bit lanes, one per (token, block) of a lane group's block pair (lane
-	/// `2k + h`: token `k`, block `h` of the pair): one AVX-512 register, or two AVX2 ones.
+	/// `2k + h`: token `k`, block `h` of the pair), in two AVX2 registers. (The AVX-512 tier had
+	/// an implementation in one register until its panels, [`panel`], replaced this kernel.)
 	trait Lanes16: Copy {
 		/// i32 lanes.
 		type I: Copy;
@@ -553,75 +561,6 @@ mod x86 {
 		}
 	}
 
-	#[derive(Clone, Copy)]
-	struct Avx512Lanes;
-
-	impl Lanes16 for Avx512Lanes {
-		type I = __m512i;
-		type F = __m512;
-		#[inline(always)]
-		unsafe fn zero_i() -> Self::I {
-			_mm512_setzero_si512()
-		}
-		#[inline(always)]
-		unsafe fn zero_f() -> Self::F {
-			_mm512_setzero_ps()
-		}
-		#[inline(always)]
-		unsafe fn load_i(p: *const i32) -> Self::I {
-			_mm512_loadu_si512(p.cast())
-		}
-		#[inline(always)]
-		unsafe fn load_f(p: *const f32) -> Self::F {
-			_mm512_loadu_ps(p)
-		}
-		#[inline(always)]
-		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I {
-			_mm512_set1_epi64(*p)
-		}
-		#[inline(always)]
-		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F {
-			let bits = u64::from(x.to_bits()) | (u64::from(y.to_bits()) << 32);
-			_mm512_castsi512_ps(_mm512_set1_epi64(bits as i64))
-		}
-		#[inline(always)]
-		unsafe fn broadcast_halves(p: *const u16) -> Self::F {
-			_mm512_cvtph_ps(_mm256_set1_epi32(p.cast::<i32>().read_unaligned()))
-		}
-		#[inline(always)]
-		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I {
-			_mm512_dpwssd_epi32(acc, x, y)
-		}
-		#[inline(always)]
-		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I {
-			_mm512_add_epi32(x, y)
-		}
-		#[inline(always)]
-		unsafe fn to_f(x: Self::I) -> Self::F {
-			_mm512_cvtepi32_ps(x)
-		}
-		#[inline(always)]
-		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F {
-			_mm512_mul_ps(x, y)
-		}
-		#[inline(always)]
-		unsafe fn add(x: Self::F, y: Self::F) -> Self::F {
-			_mm512_add_ps(x, y)
-		}
-		#[inline(always)]
-		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F {
-			_mm512_mask_add_ps(acc, 0x5555, acc, x)
-		}
-		#[inline(always)]
-		unsafe fn add_odd_to_even(x: Self::F) -> Self::F {
-			_mm512_add_ps(x, _mm512_permute_ps::<0xb1>(x))
-		}
-		#[inline(always)]
-		unsafe fn store(p: *mut f32, x: Self::F) {
-			_mm512_storeu_ps(p, x)
-		}
-	}
-
 	/// Blocks `wb` and `wb + 1` of `w` (or `wb` and zeros, when `second` is false) as the 64-bit
 	/// slots [`row_lanes`] broadcasts: slot `j` holds the 16-bit weights `2j, 2j + 1` of the first
 	/// block, then those of the second. The bytes of the two blocks are interleaved two by two
@@ -725,8 +664,353 @@ mod x86 {
 		out
 	}
 
-	macro_rules! tier {
-		($one:ident, $lanes:ident, $features:literal, $groups:ident, $lanes_of:ty) => {
+	/// Weight rows in one panel of [`panel`]: one per 32-bit lane of a 512-bit register.
+	const PANEL_ROWS: usize = 16;
+
+	/// Sixteen rows' 16 bytes at `at`, `at + stride`, ... as four registers, register `q` holding
+	/// row `r`'s bytes `4q..4q + 4` in its lane `r`: a 16 x 4 transpose of 32-bit words, in four
+	/// 128-bit inserts a register and two rounds of two-register permutes.
+	#[inline(always)]
+	unsafe fn transpose16(at: *const u8, stride: usize) -> [__m512i; 4] {
+		macro_rules! rows4 {
+			($k:expr) => {{
+				let row = |i: usize| _mm_loadu_si128(at.add((4 * $k + i) * stride).cast());
+				let x = _mm512_castsi128_si512(row(0));
+				let x = _mm512_inserti32x4::<1>(x, row(1));
+				let x = _mm512_inserti32x4::<2>(x, row(2));
+				_mm512_inserti32x4::<3>(x, row(3))
+			}};
+		}
+		let (a0, a1, a2, a3) = (rows4!(0), rows4!(1), rows4!(2), rows4!(3));
+		// Round one: word `8q + i` of the result is word `q` (resp. `q + 2`) of row `i` of the
+		// pair's eight rows (row `i` is word `4i + q` of the first register, or of the second's
+		// `16 + ...`).
+		let first = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 1, 5, 9, 13, 17, 21, 25, 29);
+		let second = _mm512_setr_epi32(2, 6, 10, 14, 18, 22, 26, 30, 3, 7, 11, 15, 19, 23, 27, 31);
+		let u0 = _mm512_permutex2var_epi32(a0, first, a1);
+		let u1 = _mm512_permutex2var_epi32(a0, second, a1);
+		let v0 = _mm512_permutex2var_epi32(a2, first, a3);
+		let v1 = _mm512_permutex2var_epi32(a2, second, a3);
+		// Round two: rows 0..8 from the first register's half, 8..16 from the second's.
+		let low = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23);
+		let high = _mm512_setr_epi32(8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+		[
+			_mm512_permutex2var_epi32(u0, low, v0),
+			_mm512_permutex2var_epi32(u0, high, v0),
+			_mm512_permutex2var_epi32(u1, low, v1),
+			_mm512_permutex2var_epi32(u1, high, v1),
+		]
+	}
+
+	/// A byte shuffle (`vpshufb`) that spreads bytes `x` and `y` of each 32-bit word into its
+	/// two 16-bit halves, zero-extended (`high` false: `4i + x, -, 4i + y, -`) or in the halves'
+	/// high bytes (`high` true: `-, 4i + x, -, 4i + y`, for an arithmetic shift to sign-extend).
+	const fn spread(x: u32, y: u32, high: bool) -> [u32; 16] {
+		let mut words = [0u32; 16];
+		let mut i = 0;
+		while i < 16 {
+			// `vpshufb` indexes within each 128-bit lane; 0x80 writes a zero.
+			let (a, b) = (4 * (i as u32 % 4) + x, 4 * (i as u32 % 4) + y);
+			words[i] = if high {
+				0x80 | (a << 8) | (0x80 << 16) | (b << 24)
+			} else {
+				a | (0x80 << 8) | (b << 16) | (0x80 << 24)
+			};
+			i += 1;
+		}
+		words
+	}
+
+	/// [`spread`]'s four shuffles: `Q4_1` and `Q8_0`, bytes (0, 1) and (2, 3).
+	static SPREAD: [[[u32; 16]; 2]; 2] =
+		[[spread(0, 1, false), spread(2, 3, false)], [spread(0, 1, true), spread(2, 3, true)]];
+
+	/// The weights' scales (or minimums) of blocks `b` and `b + 1` of the panel's sixteen rows
+	/// (from `first`, the panel's first block in `plane`), widened to f32: one 32-bit gather reads
+	/// both (the planes are row-major, `nb` a row; offsets from the panel's start stay below
+	/// `16 * nb`, far inside the gather's 32-bit indices). Without a block `b + 1` in the row, the
+	/// second is zero, and nothing past `plane` is read.
+	#[inline(always)]
+	unsafe fn panel_scales(plane: &[u16], first: usize, nb: usize, b: usize) -> (__m512, __m512) {
+		let words = if b + 1 < nb {
+			let at = _mm512_add_epi32(
+				_mm512_mullo_epi32(
+					_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					_mm512_set1_epi32(nb as i32),
+				),
+				_mm512_set1_epi32(b as i32),
+			);
+			_mm512_i32gather_epi32::<2>(at, plane.as_ptr().add(first).cast())
+		} else {
+			let mut each = [0i32; PANEL_ROWS];
+			for (r, v) in each.iter_mut().enumerate() {
+				*v = i32::from(*plane.get_unchecked(first + r * nb + b));
+			}
+			_mm512_loadu_si512(each.as_ptr().cast())
+		};
+		(
+			_mm512_cvtph_ps(_mm512_cvtepi32_epi16(words)),
+			_mm512_cvtph_ps(_mm512_cvtepi32_epi16(_mm512_srli_epi32::<16>(words))),
+		)
+	}
+
+	/// `$acc += dpwssd($w, broadcast of the 32-bit pair at $p)`, as written: LLVM's machine
+	/// combiner otherwise splits chains of `vpdpwssd` into `vpmaddwd` and `vpaddd` (two
+	/// instructions for one) to shorten a dependency it overrates. (A macro: a function could not
+	/// name `zmm_reg` without the target feature, and `#[inline(always)]` cannot have one.)
+	macro_rules! dpwssd_pair {
+		($acc:expr, $w:expr, $p:expr, $pair:expr) => {
+			std::arch::asm!(
+				"vpdpwssd {acc}, {w}, dword ptr [{p} + {offset}]{{1to16}}",
+				acc = inout(zmm_reg) $acc,
+				w = in(zmm_reg) $w,
+				p = in(reg) $p,
+				offset = const 4 * $pair,
+				options(pure, readonly, nostack, preserves_flags),
+			)
+		};
+	}
+
+	/// One of a block's unpacked weight registers against every token's matching pair of
+	/// activations (pair `$pair` of the block, a constant): `$acc[t] += dpwssd($w, pair)`.
+	macro_rules! tokens_dpwssd {
+		($acc:expr, $w:expr, $tokens:expr, $pair:expr) => {
+			// Indices, not iterators: the adapters would not be inlined into this kernel.
+			#[allow(clippy::needless_range_loop)]
+			for t in 0..$acc.len() {
+				dpwssd_pair!($acc[t], $w, $tokens[t], $pair);
+			}
+		};
+	}
+
+	/// `Q4_1`: word `$q` of each row's block (lane `r` of `$z`) holds elements `4q..4q + 4` in
+	/// its low nibbles and `16 + 4q..` in its high ones; each pair of them, widened, against the
+	/// tokens' pairs `2q`, `8 + 2q`, `2q + 1`, `9 + 2q`.
+	macro_rules! q4_word {
+		($z:expr, $q:literal, $spread:expr, $nibble:expr, $low:expr, $high:expr, $tokens:expr) => {{
+			let (x, y) = (_mm512_shuffle_epi8($z, $spread.0), _mm512_shuffle_epi8($z, $spread.1));
+			let (w0, w1) = (_mm512_and_si512(x, $nibble), _mm512_srli_epi16::<4>(x));
+			let (w2, w3) = (_mm512_and_si512(y, $nibble), _mm512_srli_epi16::<4>(y));
+			tokens_dpwssd!($low, w0, $tokens, 2 * $q);
+			tokens_dpwssd!($high, w1, $tokens, 8 + 2 * $q);
+			tokens_dpwssd!($low, w2, $tokens, 2 * $q + 1);
+			tokens_dpwssd!($high, w3, $tokens, 9 + 2 * $q);
+		}};
+	}
+
+	/// `Q8_0`: word `$q` of half `$half` of each row's block holds elements `16 half + 4q..`,
+	/// widened with their sign, against the tokens' pairs `8 half + 2q` and the next.
+	macro_rules! q8_word {
+		($z:expr, $half:literal, $q:literal, $spread:expr, $low:expr, $high:expr, $tokens:expr) => {{
+			let x = _mm512_srai_epi16::<8>(_mm512_shuffle_epi8($z, $spread.0));
+			let y = _mm512_srai_epi16::<8>(_mm512_shuffle_epi8($z, $spread.1));
+			tokens_dpwssd!($low, x, $tokens, 8 * $half + 2 * $q);
+			tokens_dpwssd!($high, y, $tokens, 8 * $half + 2 * $q + 1);
+		}};
+	}
+
+	/// The canonical reduction of the sixteen weight rows `r0..r0 + 16` against the `N` tokens
+	/// from `t0` (3 to 8, a lane group's), rows side by side: lane `r` of every register is row
+	/// `r0 + r`. Each block's weights are transposed into four (`Q4_1`) or eight (`Q8_0`)
+	/// registers once ([`transpose16`]), unpacked into sixteen registers of 16-bit pairs, and each
+	/// of those multiplies every token's matching pair of activations, broadcast from the rows'
+	/// own layout (`QActs::quants`): sixteen `dpwssd`s a block and token, and none of the lane
+	/// layout's across-register sums. The float work (one convert, two multiplies, the minimum's
+	/// multiply and add, the lane's add) is done for sixteen rows at once, per token and block,
+	/// into the canonical lane `b % 8` of each (row, token): the definition's operations, in its
+	/// order, only for sixteen rows at a time. Token `t0 + t`'s value of row `r0 + r` goes to
+	/// `out[t * out_rows + r0 + r]`.
+	#[inline]
+	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+	unsafe fn panel<const Q4: bool, const N: usize>(
+		w: &QMatrix,
+		r0: usize,
+		a: &QActs,
+		t0: usize,
+		out: *mut f32,
+		out_rows: usize,
+	) {
+		let nb = w.blocks_per_row();
+		let quant_bytes = if Q4 { BLOCK / 2 } else { BLOCK };
+		let stride = nb * quant_bytes;
+		let first = r0 * nb;
+		let nibble = _mm512_set1_epi32(0x000f_000f);
+		// Q4_1: bytes (0, 1) and (2, 3) of each word into 16-bit halves; Q8_0: into their high
+		// bytes, so that an arithmetic shift widens them with their sign.
+		let shuffles = &SPREAD[usize::from(!Q4)];
+		let spread_a = _mm512_loadu_si512(shuffles[0].as_ptr().cast());
+		let spread_b = _mm512_loadu_si512(shuffles[1].as_ptr().cast());
+		let mut lanes = [[_mm512_setzero_ps(); 8]; N];
+		let (mut dw, mut mw) = ([_mm512_setzero_ps(); 2], [_mm512_setzero_ps(); 2]);
+		// The next panel's bytes, spread over this panel's blocks: its quants (sixteen rows of
+		// `stride` bytes, `16 * quant_bytes` a block here) and its scales and minimums (a line
+		// every two blocks). Sixteen rows at once are sixteen streams, more than the hardware
+		// prefetchers follow; prefetches past the matrix's end do not fault.
+		let next_quants = w.quants.as_ptr().wrapping_add((r0 + PANEL_ROWS) * stride);
+		let next_scales = (first + PANEL_ROWS * nb) * 2;
+		for b in 0..nb {
+			for line in 0..quant_bytes / 4 {
+				let at = next_quants.wrapping_add((b * quant_bytes / 4 + line) * 64);
+				_mm_prefetch::<_MM_HINT_T0>(at.cast());
+			}
+			if b % 2 == 0 {
+				let at = next_scales + b * 32;
+				_mm_prefetch::<_MM_HINT_T0>(w.scales.as_ptr().cast::<u8>().wrapping_add(at).cast());
+				if Q4 {
+					_mm_prefetch::<_MM_HINT_T0>(
+						w.mins.as_ptr().cast::<u8>().wrapping_add(at).cast(),
+					);
+				}
+				let (d0, d1) = panel_scales(&w.scales, first, nb, b);
+				dw = [d0, d1];
+				if Q4 {
+					let (m0, m1) = panel_scales(&w.mins, first, nb, b);
+					mw = [m0, m1];
+				}
+			}
+			// Each token's activations of block `b`, as 32-bit pairs.
+			let acts = a.quants.as_ptr().add((t0 * nb + b) * BLOCK).cast::<i32>();
+			let mut tokens = [acts; N];
+			#[allow(clippy::needless_range_loop)]
+			for t in 0..N {
+				tokens[t] = acts.add(t * nb * BLOCK / 2);
+			}
+			let mut low = [_mm512_setzero_si512(); N];
+			let mut high = [_mm512_setzero_si512(); N];
+			let quants = w.quants.as_ptr().add((first + b) * quant_bytes);
+			let spread = (spread_a, spread_b);
+			if Q4 {
+				let [z0, z1, z2, z3] = transpose16(quants, stride);
+				q4_word!(z0, 0, spread, nibble, low, high, tokens);
+				q4_word!(z1, 1, spread, nibble, low, high, tokens);
+				q4_word!(z2, 2, spread, nibble, low, high, tokens);
+				q4_word!(z3, 3, spread, nibble, low, high, tokens);
+			} else {
+				let [z0, z1, z2, z3] = transpose16(quants, stride);
+				q8_word!(z0, 0, 0, spread, low, high, tokens);
+				q8_word!(z1, 0, 1, spread, low, high, tokens);
+				q8_word!(z2, 0, 2, spread, low, high, tokens);
+				q8_word!(z3, 0, 3, spread, low, high, tokens);
+				let [z0, z1, z2, z3] = transpose16(quants.add(16), stride);
+				q8_word!(z0, 1, 0, spread, low, high, tokens);
+				q8_word!(z1, 1, 1, spread, low, high, tokens);
+				q8_word!(z2, 1, 2, spread, low, high, tokens);
+				q8_word!(z3, 1, 3, spread, low, high, tokens);
+			}
+			let (d, m) = (dw[b % 2], mw[b % 2]);
+			for t in 0..N {
+				let ab = (t0 + t) * nb + b;
+				let s = _mm512_cvtepi32_ps(_mm512_add_epi32(low[t], high[t]));
+				let scale = _mm512_mul_ps(d, _mm512_set1_ps(*a.scales.get_unchecked(ab)));
+				let mut value = _mm512_mul_ps(scale, s);
+				if Q4 {
+					let sum = _mm512_set1_ps(*a.scaled_sums.get_unchecked(ab));
+					value = _mm512_add_ps(value, _mm512_mul_ps(m, sum));
+				}
+				let lane = &mut lanes[t][b % 8];
+				*lane = _mm512_add_ps(*lane, value);
+			}
+		}
+		for (t, l) in lanes.iter().enumerate() {
+			let sum = _mm512_add_ps(
+				_mm512_add_ps(_mm512_add_ps(l[0], l[4]), _mm512_add_ps(l[2], l[6])),
+				_mm512_add_ps(_mm512_add_ps(l[1], l[5]), _mm512_add_ps(l[3], l[7])),
+			);
+			_mm512_storeu_ps(out.add(t * out_rows + r0), sum);
+		}
+	}
+
+	/// [`panel`] for the `n` (3 to 8) tokens from `t0`, token `t0 + t`'s cells at
+	/// `out[t * out_rows + r]`.
+	#[inline]
+	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+	unsafe fn panel_of(
+		w: &QMatrix,
+		r0: usize,
+		a: &QActs,
+		(t0, n): (usize, usize),
+		out: *mut f32,
+		out_rows: usize,
+	) {
+		macro_rules! panels {
+			($($n:literal)*) => {
+				match (w.format, n) {
+					$((WeightFormat::Q4_1, $n) => panel::<true, $n>(w, r0, a, t0, out, out_rows),)*
+					$((WeightFormat::Q8_0, $n) => panel::<false, $n>(w, r0, a, t0, out, out_rows),)*
+					_ => unreachable!("a lane group has 3 to 8 tokens"),
+				}
+			};
+		}
+		panels!(3 4 5 6 7 8);
+	}
+
+	/// The AVX-512 tier's kernel for a lane group of tokens (3 to 8): `out[t * w.rows + r]` for
+	/// the rows `rows` and the tokens of group `group`, sixteen rows at a time ([`panel`]). Rows
+	/// left over (fewer than sixteen) are copied into a panel of their own, the missing rows
+	/// zero, and only their cells kept: the same operations on the same values, so the same bits.
+	///
+	/// # Safety
+	/// The CPU must have the AVX-512 tier's features; rows in range, `group` a lane group of `a`;
+	/// `out` holds `a.rows * w.rows` cells and no other thread writes these rows' cells.
+	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+	pub unsafe fn panels_avx512_vnni(
+		w: &QMatrix,
+		rows: std::ops::Range<usize>,
+		a: &QActs,
+		group: usize,
+		out: *mut f32,
+	) {
+		let t0 = group * LANE_ROWS;
+		let tokens = (t0, (a.rows - t0).min(LANE_ROWS));
+		let mut r = rows.start;
+		while r + PANEL_ROWS <= rows.end {
+			panel_of(w, r, a, tokens, out.add(t0 * w.rows), w.rows);
+			r += PANEL_ROWS;
+		}
+		if r < rows.end {
+			tail_panel(w, r..rows.end, a, tokens, out);
+		}
+	}
+
+	/// [`panels_avx512_vnni`]'s last rows, fewer than a panel (matrices whose rows are not a
+	/// multiple of sixteen).
+	#[cold]
+	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
+	unsafe fn tail_panel(
+		w: &QMatrix,
+		rows: std::ops::Range<usize>,
+		a: &QActs,
+		(t0, n): (usize, usize),
+		out: *mut f32,
+	) {
+		let nb = w.blocks_per_row();
+		let quant_bytes = w.format.quant_bytes();
+		let mut panel = QMatrix {
+			format: w.format,
+			rows: PANEL_ROWS,
+			cols: w.cols,
+			quants: vec![0; PANEL_ROWS * nb * quant_bytes],
+			scales: vec![0; PANEL_ROWS * nb],
+			mins: if w.mins.is_empty() { Vec::new() } else { vec![0; PANEL_ROWS * nb] },
+		};
+		let m = rows.len();
+		panel.quants[..m * nb * quant_bytes]
+			.copy_from_slice(&w.quants[rows.start * nb * quant_bytes..rows.end * nb * quant_bytes]);
+		panel.scales[..m * nb].copy_from_slice(&w.scales[rows.start * nb..rows.end * nb]);
+		if !w.mins.is_empty() {
+			panel.mins[..m * nb].copy_from_slice(&w.mins[rows.start * nb..rows.end * nb]);
+		}
+		let mut cells = [0.0f32; LANE_ROWS * PANEL_ROWS];
+		panel_of(&panel, 0, a, (t0, n), cells.as_mut_ptr(), PANEL_ROWS);
+		for t in 0..n {
+			for (i, r) in rows.clone().enumerate() {
+				*out.add((t0 + t) * w.rows + r) = cells[t * PANEL_ROWS + i];
+			}
+		}
+	}
+
+	macro_rules! one_token {
+		($one:ident, $features:literal, $groups:ident) => {
 			/// `out[t * w.rows + r]` for the rows `rows` and the one token `t`, with this tier's
 			/// integer products.
 			///
@@ -749,33 +1033,35 @@ mod x86 {
 					};
 				}
 			}
-
-			/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t` of lane group
-			/// `group` below `a.rows`, with this tier's integer products.
-			///
-			/// # Safety
-			/// As for the one-token function; `group` is a lane group of `a`.
-			#[target_feature(enable = $features)]
-			pub unsafe fn $lanes(
-				w: &QMatrix,
-				rows: std::ops::Range<usize>,
-				a: &QActs,
-				group: usize,
-				out: *mut f32,
-			) {
-				let t0 = group * LANE_ROWS;
-				let n = (a.rows - t0).min(LANE_ROWS);
-				for r in rows {
-					let v = match w.format {
-						WeightFormat::Q4_1 => row_lanes::<$lanes_of, true>(w, r, a, group),
-						WeightFormat::Q8_0 => row_lanes::<$lanes_of, false>(w, r, a, group),
-					};
-					for k in 0..n {
-						*out.add((t0 + k) * w.rows + r) = v[2 * k];
-					}
-				}
-			}
 		};
+	}
+
+	/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t` of lane group `group` below
+	/// `a.rows`, with AVX2's integer products ([`row_lanes`]).
+	///
+	/// # Safety
+	/// The CPU must have AVX2 and F16C; rows in range, `group` a lane group of `a` laid out as
+	/// [`LaneLayout::Pairs`](super::LaneLayout::Pairs); `out` holds `a.rows * w.rows` cells and no
+	/// other thread writes these rows' cells.
+	#[target_feature(enable = "avx2,f16c")]
+	pub unsafe fn lanes_avx2(
+		w: &QMatrix,
+		rows: std::ops::Range<usize>,
+		a: &QActs,
+		group: usize,
+		out: *mut f32,
+	) {
+		let t0 = group * LANE_ROWS;
+		let n = (a.rows - t0).min(LANE_ROWS);
+		for r in rows {
+			let v = match w.format {
+				WeightFormat::Q4_1 => row_lanes::<Avx2Lanes, true>(w, r, a, group),
+				WeightFormat::Q8_0 => row_lanes::<Avx2Lanes, false>(w, r, a, group),
+			};
+			for k in 0..n {
+				*out.add((t0 + k) * w.rows + r) = v[2 * k];
+			}
+		}
 	}
 
 	#[inline(always)]
@@ -788,14 +1074,8 @@ mod x86 {
 		_mm256_dpwssd_epi32(_mm256_madd_epi16(w0, a0), w1, a1)
 	}
 
-	tier!(one_avx2, lanes_avx2, "avx2,f16c", groups_avx2, Avx2Lanes);
-	tier!(
-		one_avx512_vnni,
-		lanes_avx512_vnni,
-		"avx2,f16c,avx512f,avx512vl,avx512vnni",
-		groups_vnni,
-		Avx512Lanes
-	);
+	one_token!(one_avx2, "avx2,f16c", groups_avx2);
+	one_token!(one_avx512_vnni, "avx2,f16c,avx512f,avx512vl,avx512vnni", groups_vnni);
 }
 
 /// The tokens one call of [`rows_dot`] computes.
@@ -860,7 +1140,7 @@ unsafe fn rows_dot(
 		},
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx512Vnni | Tier::Amx, Tokens::Lanes(group)) => {
-			x86::lanes_avx512_vnni(w, rows, a, group, out)
+			x86::panels_avx512_vnni(w, rows, a, group, out)
 		},
 		(_, tokens) => {
 			let tokens = match tokens {
@@ -881,26 +1161,6 @@ unsafe fn rows_dot(
 /// Rows of a matmul's weights that all tokens of a batch pass over before the next rows.
 const ROW_BLOCK: usize = 32;
 
-/// A pointer to the output that the row chunks write through: each chunk owns distinct
-/// `(token, row)` cells.
-#[derive(Clone, Copy)]
-pub(super) struct Out(pub(super) *mut f32);
-// SAFETY: chunks write disjoint cells and the slice outlives the parallel loop.
-unsafe impl Send for Out {}
-unsafe impl Sync for Out {}
-
-impl Out {
-	/// The `len` cells from `start`.
-	///
-	/// # Safety
-	/// They lie in the output, which outlives the returned slice, and no other thread touches
-	/// them meanwhile.
-	#[allow(clippy::mut_from_ref)]
-	pub(super) unsafe fn cells(&self, start: usize, len: usize) -> &mut [f32] {
-		std::slice::from_raw_parts_mut(self.0.add(start), len)
-	}
-}
-
 /// `out[t * w.rows + r] = dot(w row r, a row t)` for every token `t` and row `r`, on a team of the
 /// current rayon pool's threads. Each cell is computed by one call of the same code whatever the
 /// split.
@@ -918,14 +1178,18 @@ pub fn matmul_group(
 ) {
 	let tokens = a.rows;
 	assert!(
-		a.layout == LaneLayout::Pairs || tier == Tier::Amx,
+		tier != Tier::Avx2 || a.layout == LaneLayout::Pairs,
 		"matmul: activations laid out for another tier"
 	);
 	// Tokens go eight to a lane group; one or two left over go one by one.
 	let lane_groups = a.lane_groups();
-	// Chunks of at least 16 rows, enough of them to balance two to sixteen threads.
+	// About one chunk of rows per thread (at least 16 rows, a panel): each chunk starts cold
+	// (its first rows are fetched without a prefetch ahead of them) and costs a claim, and with
+	// the threads claiming chunks as they finish, a late thread only leaves more to the others.
+	// Measured at two threads (a decode step of 8 rows): four chunks a thread 14.3 ms, two 13.9,
+	// one 13.4 (`docs/benchmarks.md`).
 	let total_rows: usize = products.iter().map(|(w, _)| w.rows).sum();
-	let chunk = total_rows.div_ceil(team.size() * 4).max(16).next_multiple_of(16);
+	let chunk = total_rows.div_ceil(team.size()).max(16).next_multiple_of(16);
 	let mut work: Vec<(&QMatrix, Out, usize, usize)> = Vec::new();
 	for (w, out) in products.iter_mut() {
 		assert_eq!(w.cols, a.cols, "matmul: inner dimensions differ");
@@ -1011,6 +1275,7 @@ mod tests {
 
 	#[test]
 	fn every_tier_is_bit_identical_to_the_scalar_definition() {
+		const ROWS: usize = 53;
 		let mut rng = Rng(0x5eed);
 		// 18 blocks a row (a partial group of 8), and 65 (more than one chunk of 64).
 		for (format, cols) in [
@@ -1019,16 +1284,17 @@ mod tests {
 			(WeightFormat::Q4_1, 2080),
 			(WeightFormat::Q8_0, 2080),
 		] {
-			let w = random_matrix(&mut rng, format, 37, cols);
-			// Lane groups of eight tokens (the last padded when it has three to seven), and one or
-			// two tokens one by one; on AMX, one group (AVX-512's lanes), two to four (one pass of
-			// tiles) and five (two passes).
+			let w = random_matrix(&mut rng, format, ROWS, cols);
+			// Lane groups of eight tokens (the last of three to seven), and one or two tokens one
+			// by one; AVX-512's panels for every group count (53 rows: three panels and a tail of
+			// five, or a partial row tile on AMX); on AMX, one or two groups (the panels), three
+			// or four (one pass of tiles) and five (two passes).
 			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 19, 35, 42] {
 				let a = random_acts(&mut rng, tokens, cols);
-				let mut reference = vec![0.0; tokens * 37];
+				let mut reference = vec![0.0; tokens * ROWS];
 				matmul(Tier::Scalar, &w, &a, &mut reference);
 				for tier in Tier::supported() {
-					let mut out = vec![0.0; tokens * 37];
+					let mut out = vec![0.0; tokens * ROWS];
 					let mut a = a.clone();
 					a.set_layout(tier.lane_layout());
 					matmul(tier, &w, &a, &mut out);

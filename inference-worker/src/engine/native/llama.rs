@@ -21,10 +21,10 @@ use candle_core::quantized::{gguf_file, GgmlDType};
 use half::{f16, slice::HalfFloatSliceExt};
 
 use super::{
-	kernels::{self, Out, Tier},
+	kernels::{self, Tier},
 	math::{self, Rope},
 	quant::{FormatError, QActs, QMatrix, WeightFormat},
-	team::{self, Team},
+	team::{self, Out, Team},
 };
 
 /// Why the model could not be built from the file.
@@ -351,10 +351,16 @@ impl Model {
 		}
 	}
 
-	/// Run the steps' tokens through the model, append them to their caches, and return each
-	/// step's logits for its last token. Refuses the whole batch, changing nothing, when any step
-	/// is empty, overflows its cache or holds an unknown token.
-	pub fn forward(&self, steps: &mut [Step<'_>]) -> Result<Vec<Vec<f32>>, ForwardError> {
+	/// Run the steps' tokens through the model, append them to their caches, and leave each
+	/// step's logits for its last token in `logits` (`vocab` values a step, step after step;
+	/// resized as needed, so a caller that keeps the buffer from step to step neither allocates
+	/// nor clears it). Refuses the whole batch, changing nothing, when any step is empty,
+	/// overflows its cache or holds an unknown token.
+	pub fn forward(
+		&self,
+		steps: &mut [Step<'_>],
+		logits: &mut Vec<f32>,
+	) -> Result<(), ForwardError> {
 		let c = &self.config;
 		let mut rows = Vec::new();
 		for (s, step) in steps.iter().enumerate() {
@@ -371,7 +377,9 @@ impl Model {
 			rows.extend((0..new).map(|i| RowAt { step: s, position: len + i }));
 		}
 		// One team of threads for the whole pass: its parallel loops do not go back to the pool.
-		Ok(team::lead(|team| self.forward_rows(team, steps, &rows)))
+		logits.resize(steps.len() * c.vocab, 0.0);
+		team::lead(|team| self.forward_rows(team, steps, &rows, logits));
+		Ok(())
 	}
 
 	/// [`Self::forward`] on checked steps; `rows` says where each new token belongs.
@@ -380,7 +388,8 @@ impl Model {
 		team: &Team<'_>,
 		steps: &mut [Step<'_>],
 		rows: &[RowAt],
-	) -> Vec<Vec<f32>> {
+		logits: &mut [f32],
+	) {
 		let c = &self.config;
 		let n = rows.len();
 		let (dim, kv_dim, head_dim) = (c.dim, c.kv_dim(), c.head_dim());
@@ -407,61 +416,95 @@ impl Model {
 		let group = c.heads / c.kv_heads;
 
 		for (l, layer) in self.layers.iter().enumerate() {
-			self.norm_rows(&x, &layer.attn_norm, &mut normed);
-			acts.quantize(&normed, dim);
+			// Each row normalized and quantized by one thread.
+			acts.quantize_rows_on(team, &mut normed, dim, |i, row| {
+				math::rms_norm(&x[i * dim..(i + 1) * dim], &layer.attn_norm, c.eps, row);
+			});
 			kernels::matmul_group(
 				team,
 				self.tier,
 				&acts,
 				&mut [(&layer.wq, &mut q), (&layer.wk, &mut k), (&layer.wv, &mut v)],
 			);
-			for (i, row) in rows.iter().enumerate() {
-				self.rope.apply(&mut q[i * dim..(i + 1) * dim], row.position);
-				self.rope.apply(&mut k[i * kv_dim..(i + 1) * kv_dim], row.position);
+			// Each cache grows by its step's new positions; then each row, on one thread, turns
+			// its query and key by its position and stores its key and value at that position.
+			for step in steps.iter_mut() {
+				let end = (step.cache.len + step.tokens.len()) * kv_dim;
+				step.cache.keys[l].resize(end, f16::ZERO);
+				step.cache.values[l].resize(end, f16::ZERO);
 			}
-			for (i, row) in rows.iter().enumerate() {
-				let cache = &mut steps[row.step].cache;
-				append_half(&mut cache.keys[l], &k[i * kv_dim..(i + 1) * kv_dim]);
-				append_half(&mut cache.values[l], &v[i * kv_dim..(i + 1) * kv_dim]);
-			}
+			let (q_at, k_at) = (Out(q.as_mut_ptr()), Out(k.as_mut_ptr()));
+			let slots: Vec<(Out<f16>, Out<f16>)> = steps
+				.iter_mut()
+				.map(|s| (Out(s.cache.keys[l].as_mut_ptr()), Out(s.cache.values[l].as_mut_ptr())))
+				.collect();
+			team.for_each(n, |i| {
+				let row = rows[i];
+				let (keys, values) = slots[row.step];
+				// SAFETY: item `i` alone touches row `i` of `q` and `k` and position
+				// `row.position` of its step's caches (each row of a step has its own position,
+				// below the length just given to the caches); all outlive the loop.
+				let (q, k, key, value) = unsafe {
+					(
+						q_at.cells(i * dim, dim),
+						k_at.cells(i * kv_dim, kv_dim),
+						keys.cells(row.position * kv_dim, kv_dim),
+						values.cells(row.position * kv_dim, kv_dim),
+					)
+				};
+				self.rope.apply(q, row.position);
+				self.rope.apply(k, row.position);
+				store_half(key, k);
+				store_half(value, &v[i * kv_dim..(i + 1) * kv_dim]);
+			});
 			let caches: Vec<(&[f16], &[f16])> =
 				steps.iter().map(|s| (&s.cache.keys[l][..], &s.cache.values[l][..])).collect();
-			// One item per (row, head): a decode step's heads spread over the threads too.
+			// One item per (row, key-value head): the query heads that share a key-value head
+			// read its keys and values once for all of them (`attend_group`).
 			let attended_at = Out(attended.as_mut_ptr());
-			team.for_each(n * c.heads, |cell| {
-				let (i, h) = (cell / c.heads, cell % c.heads);
+			team.for_each(n * c.kv_heads, |cell| {
+				let (i, g) = (cell / c.kv_heads, cell % c.kv_heads);
 				let row = rows[i];
 				let (keys, values) = caches[row.step];
-				let head = math::Head {
-					query: &q[i * dim + h * head_dim..][..head_dim],
+				// SAFETY: cell `cell` is the only writer of its `group * head_dim` values of
+				// `attended` (heads `g * group..`), which holds `n * heads * head_dim` of them and
+				// outlives the loop.
+				let out = unsafe { attended_at.cells(cell * group * head_dim, group * head_dim) };
+				let heads = math::Group {
+					queries: &q[i * dim + g * group * head_dim..][..group * head_dim],
+					dim: head_dim,
 					keys,
 					values,
 					stride: kv_dim,
-					offset: (h / group) * head_dim,
+					offset: g * head_dim,
 					positions: row.position + 1,
 					scale,
 				};
-				// SAFETY: cell `cell` is the only writer of its `head_dim` values of `attended`,
-				// which holds `n * heads * head_dim` of them and outlives the loop.
-				let out = unsafe { attended_at.cells(cell * head_dim, head_dim) };
-				SCORES.with_borrow_mut(|scores| math::attend(&head, scores, out));
+				SCORES.with_borrow_mut(|scores| math::attend_group(&heads, scores, out));
 			});
-			acts.quantize(&attended, dim);
+			acts.quantize_rows_on(team, &mut attended, dim, |_, _| {});
 			kernels::matmul_group(team, self.tier, &acts, &mut [(&layer.wo, &mut projected)]);
-			for (xi, pi) in x.iter_mut().zip(&projected) {
-				*xi += pi;
-			}
 
-			self.norm_rows(&x, &layer.ffn_norm, &mut normed);
-			acts.quantize(&normed, dim);
+			// The residual, then the feed-forward's input, row by row.
+			let x_at = Out(x.as_mut_ptr());
+			acts.quantize_rows_on(team, &mut normed, dim, |i, row| {
+				// SAFETY: item `i` alone touches row `i` of `x` (`n` rows), which outlives the
+				// loop and is not otherwise borrowed during it.
+				let xi = unsafe { x_at.cells(i * dim, dim) };
+				for (xv, p) in xi.iter_mut().zip(&projected[i * dim..(i + 1) * dim]) {
+					*xv += p;
+				}
+				math::rms_norm(xi, &layer.ffn_norm, c.eps, row);
+			});
 			kernels::matmul_group(
 				team,
 				self.tier,
 				&acts,
 				&mut [(&layer.gate, &mut gate), (&layer.up, &mut up)],
 			);
-			math::silu_mul(&mut gate, &up);
-			acts.quantize(&gate, c.ffn);
+			acts.quantize_rows_on(team, &mut gate, c.ffn, |i, g| {
+				math::silu_mul(g, &up[i * c.ffn..(i + 1) * c.ffn]);
+			});
 			kernels::matmul_group(team, self.tier, &acts, &mut [(&layer.down, &mut projected)]);
 			for (xi, pi) in x.iter_mut().zip(&projected) {
 				*xi += pi;
@@ -481,17 +524,8 @@ impl Model {
 			last_rows.extend_from_slice(&out);
 		}
 		acts.quantize(&last_rows, dim);
-		let mut logits = vec![0.0f32; steps.len() * c.vocab];
 		let output = self.output.as_ref().unwrap_or(&self.embedding);
-		kernels::matmul_group(team, self.tier, &acts, &mut [(output, &mut logits)]);
-		logits.chunks_exact(c.vocab).map(<[f32]>::to_vec).collect()
-	}
-
-	fn norm_rows(&self, x: &[f32], weight: &[f32], out: &mut [f32]) {
-		let dim = self.config.dim;
-		for (row, o) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
-			math::rms_norm(row, weight, self.config.eps, o);
-		}
+		kernels::matmul_group(team, self.tier, &acts, &mut [(output, logits)]);
 	}
 }
 
@@ -500,12 +534,10 @@ thread_local! {
 	static SCORES: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Append `row` to `cache`, each value rounded to the nearest half float (ties to even: the same
+/// Store `row` in `slot`, each value rounded to the nearest half float (ties to even: the same
 /// bits whether `half` converts in software or with F16C).
-fn append_half(cache: &mut Vec<f16>, row: &[f32]) {
-	let start = cache.len();
-	cache.resize(start + row.len(), f16::ZERO);
-	cache[start..].convert_from_f32_slice(row);
+fn store_half(slot: &mut [f16], row: &[f32]) {
+	slot.convert_from_f32_slice(row);
 }
 
 #[cfg(test)]
@@ -517,15 +549,15 @@ mod tests {
 		let ulp = 2f32.powi(-10);
 		// Halfway cases round to the even neighbour; others to the nearest.
 		let row = [1.0 + ulp / 2.0, 1.0 + 3.0 * ulp / 2.0, 1.0 + ulp / 4.0, -4.0e-8, 70_000.0];
-		let mut cache = vec![f16::ONE];
-		append_half(&mut cache, &row);
+		let mut cache = [f16::ZERO; 5];
+		store_half(&mut cache, &row);
 		let got: Vec<f32> = cache.iter().map(|h| h.to_f32()).collect();
-		assert_eq!(got, [1.0, 1.0, 1.0 + 2.0 * ulp, 1.0, -5.9604645e-8, f32::INFINITY]);
+		assert_eq!(got, [1.0, 1.0 + 2.0 * ulp, 1.0, -5.9604645e-8, f32::INFINITY]);
 		// The bulk conversion (F16C where the CPU has it) agrees with the scalar definition.
 		let many: Vec<f32> =
 			(0..4096).map(|i| ((i * 7919 % 4096) as f32 - 2048.0) * 0.37e-3).collect();
-		let mut bulk = Vec::new();
-		append_half(&mut bulk, &many);
+		let mut bulk = vec![f16::ZERO; many.len()];
+		store_half(&mut bulk, &many);
 		let scalar: Vec<u16> = many.iter().map(|&x| f16::from_f32(x).to_bits()).collect();
 		assert_eq!(bulk.iter().map(|h| h.to_bits()).collect::<Vec<_>>(), scalar);
 	}

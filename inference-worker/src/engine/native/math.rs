@@ -93,6 +93,11 @@ pub fn silu(x: f32) -> f32 {
 pub fn silu_mul(gate: &mut [f32], up: &[f32]) {
 	debug_assert_eq!(gate.len(), up.len());
 	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx512f") {
+		// SAFETY: the CPU has AVX-512F (and so AVX2).
+		return unsafe { silu_mul_avx512(gate, up) };
+	}
+	#[cfg(target_arch = "x86_64")]
 	if std::arch::is_x86_feature_detected!("avx2") {
 		// SAFETY: the CPU has AVX2.
 		return unsafe { silu_mul_avx2(gate, up) };
@@ -119,6 +124,26 @@ unsafe fn silu_mul_avx2(gate: &mut [f32], up: &[f32]) {
 	for (g, u) in tail.iter_mut().zip(up_tail) {
 		*g = silu(*g) * u;
 	}
+}
+
+/// [`silu_mul`], sixteen values at a time ([`exp16`]), the rest by [`silu_mul_avx2`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f")]
+unsafe fn silu_mul_avx512(gate: &mut [f32], up: &[f32]) {
+	use std::arch::x86_64::*;
+	let (chunks, tail) = gate.as_chunks_mut::<{ 2 * LANES }>();
+	let (up_chunks, up_tail) = up.as_chunks::<{ 2 * LANES }>();
+	for (c, u) in chunks.iter_mut().zip(up_chunks) {
+		let x = _mm512_loadu_ps(c.as_ptr());
+		// -x by its sign bit, as the scalar negation.
+		let e = exp16(_mm512_castsi512_ps(_mm512_xor_si512(
+			_mm512_castps_si512(x),
+			_mm512_set1_epi32(i32::MIN),
+		)));
+		let silu = _mm512_div_ps(x, _mm512_add_ps(_mm512_set1_ps(1.0), e));
+		_mm512_storeu_ps(c.as_mut_ptr(), _mm512_mul_ps(silu, _mm512_loadu_ps(u.as_ptr())));
+	}
+	silu_mul_avx2(tail, up_tail);
 }
 
 /// `x * w / sqrt(mean(x^2) + eps)`, into `out`.
@@ -177,6 +202,275 @@ pub fn attend(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	attend_portable(head, scores, out)
 }
 
+/// The query heads that share one key-value head (grouped-query attention) over a sequence's
+/// cache: `queries` holds their queries of `dim` values one after another; the rest as in
+/// [`Head`].
+pub struct Group<'a> {
+	/// The heads' queries, head after head.
+	pub queries: &'a [f32],
+	/// Values per head.
+	pub dim: usize,
+	/// As in [`Head`].
+	pub keys: &'a [f16],
+	/// As in [`Head`].
+	pub values: &'a [f16],
+	/// As in [`Head`].
+	pub stride: usize,
+	/// As in [`Head`]: where the shared key-value head starts within a position.
+	pub offset: usize,
+	/// As in [`Head`].
+	pub positions: usize,
+	/// As in [`Head`].
+	pub scale: f32,
+}
+
+impl Group<'_> {
+	/// Head `h` of the group alone.
+	fn head(&self, h: usize) -> Head<'_> {
+		Head {
+			query: &self.queries[h * self.dim..(h + 1) * self.dim],
+			keys: self.keys,
+			values: self.values,
+			stride: self.stride,
+			offset: self.offset,
+			positions: self.positions,
+			scale: self.scale,
+		}
+	}
+}
+
+/// Attend with every head of `group` into `out` (`dim` values a head, head after head): for
+/// each head the same bits as [`attend`] (tested), in one pass over the cache for all of them
+/// where the CPU has AVX-512 and heads are 64 or 128 wide. `scores` is scratch space.
+pub fn attend_group(group: &Group<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx512f")
+		&& std::arch::is_x86_feature_detected!("avx512vl")
+		&& std::arch::is_x86_feature_detected!("f16c")
+	{
+		// SAFETY: the CPU has AVX-512F, AVX-512VL and F16C (and so AVX2); the head width picks
+		// the kernel's unrolling.
+		let done = match group.dim {
+			64 => unsafe { attend_group_avx512::<8>(group, scores, out) },
+			128 => unsafe { attend_group_avx512::<16>(group, scores, out) },
+			_ => false,
+		};
+		if done {
+			return;
+		}
+	}
+	for (h, out) in out.chunks_exact_mut(group.dim).enumerate() {
+		attend(&group.head(h), scores, out);
+	}
+}
+
+/// [`attend_group`] in 512-bit registers; false (and nothing written) when the group's shape is
+/// not one it takes (heads 64 or 128 wide, a cache that holds the positions). The operations are
+/// [`attend_avx2`]'s, lane by lane, so each head gets the same bits; what changes is how many
+/// run at once, and that every key and value is read once for all the group's heads:
+///
+/// - scores: two heads to a register (the low eight lanes one head's [`dot_lanes`], the high
+///   eight the other's), each position's key widened once into both halves; eight positions'
+///   registers are summed across lanes by [`sum_lanes8`]'s tree in each half;
+/// - each head's softmax is [`softmax_avx2`];
+/// - the weighted sum of the values keeps up to four heads' outputs in registers, 16 dimensions
+///   each, 64 dimensions at a time; each value row is widened once for all of them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl")]
+unsafe fn attend_group_avx512<const CHUNKS: usize>(
+	group: &Group<'_>,
+	scores: &mut Vec<f32>,
+	out: &mut [f32],
+) -> bool {
+	use std::arch::x86_64::*;
+	let Group { queries, dim, keys, values, stride, offset, positions, scale } = *group;
+	let heads = queries.len().checked_div(dim).unwrap_or(0);
+	let needed = positions.saturating_sub(1) * stride + offset + dim;
+	if dim != CHUNKS * LANES
+		|| heads == 0
+		|| positions == 0
+		|| queries.len() != heads * dim
+		|| out.len() != heads * dim
+		|| keys.len() < needed
+		|| values.len() < needed
+	{
+		return false;
+	}
+	let k = keys.as_ptr().add(offset);
+	// The first positions' keys and values, which no prefetch ahead of a position asks for,
+	// into L2 (more misses in flight than L1 takes).
+	for j in 0..positions.min(PREFETCH_POSITIONS) {
+		for at in [k.add(j * stride), values.as_ptr().add(offset + j * stride)] {
+			for line in (0..dim).step_by(32) {
+				_mm_prefetch::<_MM_HINT_T1>(at.add(line).cast());
+			}
+		}
+	}
+	scores.clear();
+	scores.resize(heads * positions, 0.0);
+	let s = scores.as_mut_ptr();
+	let chunks = CHUNKS;
+	let scale16 = _mm512_set1_ps(scale);
+	let full = positions / LANES * LANES;
+	for pair in 0..heads.div_ceil(2) {
+		// A lone last head is paired with itself; only its low half is kept.
+		let (h0, h1) = (2 * pair, (2 * pair + 1).min(heads - 1));
+		// The two queries side by side, eight values of each per register.
+		let mut paired = [0.0f32; 2 * 128];
+		for c in 0..chunks {
+			let at = paired.as_mut_ptr().add(16 * c);
+			_mm256_storeu_ps(at, _mm256_loadu_ps(queries.as_ptr().add(h0 * dim + c * LANES)));
+			_mm256_storeu_ps(
+				at.add(8),
+				_mm256_loadu_ps(queries.as_ptr().add(h1 * dim + c * LANES)),
+			);
+		}
+		let q = paired.as_ptr();
+		// No closures: they would be compiled without this function's target features.
+		macro_rules! dot_pair {
+			($key:expr) => {{
+				let key: *const f16 = $key;
+				let mut lanes = _mm512_setzero_ps();
+				for c in 0..chunks {
+					let half8 =
+						_mm256_broadcastsi128_si256(_mm_loadu_si128(key.add(c * LANES).cast()));
+					let product =
+						_mm512_mul_ps(_mm512_loadu_ps(q.add(16 * c)), _mm512_cvtph_ps(half8));
+					lanes = _mm512_add_ps(lanes, product);
+				}
+				lanes
+			}};
+		}
+		for j in (0..full).step_by(LANES) {
+			let mut lanes = [_mm512_setzero_ps(); LANES];
+			for (p, l) in lanes.iter_mut().enumerate() {
+				prefetch_row(k.wrapping_add((j + p + PREFETCH_POSITIONS) * stride), dim);
+				*l = dot_pair!(k.add((j + p) * stride));
+			}
+			let sums = _mm512_mul_ps(sum_lanes8_halves(&lanes), scale16);
+			_mm256_storeu_ps(s.add(h0 * positions + j), _mm512_castps512_ps256(sums));
+			if h1 != h0 {
+				let high = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(sums));
+				_mm256_storeu_ps(s.add(h1 * positions + j), _mm256_castpd_ps(high));
+			}
+		}
+		for j in full..positions {
+			let mut l = [0.0f32; 2 * LANES];
+			_mm512_storeu_ps(l.as_mut_ptr(), dot_pair!(k.add(j * stride)));
+			let (low, high) = l.split_at(LANES);
+			*s.add(h0 * positions + j) = sum_lanes(&low.try_into().unwrap_or_default()) * scale;
+			*s.add(h1 * positions + j) = sum_lanes(&high.try_into().unwrap_or_default()) * scale;
+		}
+	}
+	for h in 0..heads {
+		softmax_avx512(&mut scores[h * positions..(h + 1) * positions]);
+	}
+	let v = values.as_ptr().add(offset);
+	let o = out.as_mut_ptr();
+	for first in (0..heads).step_by(4) {
+		for d in (0..dim).step_by(64) {
+			let rows = (first..heads.min(first + 4)).map(|h| h * positions);
+			let (v, o) = (v.add(d), o.add(first * dim + d));
+			match heads.min(first + 4) - first {
+				1 => weighted_sums::<1>(scores, rows, positions, v, stride, o, dim),
+				2 => weighted_sums::<2>(scores, rows, positions, v, stride, o, dim),
+				3 => weighted_sums::<3>(scores, rows, positions, v, stride, o, dim),
+				_ => weighted_sums::<4>(scores, rows, positions, v, stride, o, dim),
+			}
+		}
+	}
+	true
+}
+
+/// `out[h]` (at `out + h * out_stride`, 64 values) `= sum_j scores[row_h + j] * value_j` for `G`
+/// heads whose score rows start at `rows`, each dimension's sum in position order from `+0.0`
+/// as in [`weighted_sum64`]; the value rows (64 half floats each, `stride` apart) are widened
+/// once for all the heads.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c,avx512f,avx512vl")]
+unsafe fn weighted_sums<const G: usize>(
+	scores: &[f32],
+	rows: impl Iterator<Item = usize>,
+	positions: usize,
+	values: *const f16,
+	stride: usize,
+	out: *mut f32,
+	out_stride: usize,
+) {
+	use std::arch::x86_64::*;
+	let mut first = [0usize; G];
+	for (f, row) in first.iter_mut().zip(rows) {
+		*f = row;
+	}
+	let s = scores.as_ptr();
+	let mut acc = [[_mm512_setzero_ps(); 4]; G];
+	for j in 0..positions {
+		let v = values.add(j * stride);
+		prefetch_row(values.wrapping_add((j + PREFETCH_POSITIONS) * stride), 64);
+		let widened = [
+			_mm512_cvtph_ps(_mm256_loadu_si256(v.cast())),
+			_mm512_cvtph_ps(_mm256_loadu_si256(v.add(16).cast())),
+			_mm512_cvtph_ps(_mm256_loadu_si256(v.add(32).cast())),
+			_mm512_cvtph_ps(_mm256_loadu_si256(v.add(48).cast())),
+		];
+		#[allow(clippy::needless_range_loop)]
+		for h in 0..G {
+			let p = _mm512_set1_ps(*s.add(first[h] + j));
+			for c in 0..4 {
+				acc[h][c] = _mm512_add_ps(acc[h][c], _mm512_mul_ps(p, widened[c]));
+			}
+		}
+	}
+	for (h, acc) in acc.iter().enumerate() {
+		for (c, &a) in acc.iter().enumerate() {
+			_mm512_storeu_ps(out.add(h * out_stride + 16 * c), a);
+		}
+	}
+}
+
+/// [`sum_lanes8`] in each 256-bit half of eight 512-bit registers: lane `p` of the low half from
+/// the low half of register `p`, lane `8 + p` from its high half.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,avx512f")]
+unsafe fn sum_lanes8_halves(a: &[std::arch::x86_64::__m512; LANES]) -> std::arch::x86_64::__m512 {
+	use std::arch::x86_64::*;
+	// The same steps as `sum_lanes8`: unpacks and shuffles work within 128-bit lanes anyway;
+	// `_mm256_permute2f128_ps` 0x20 and 0x31 become two-register permutes in each half.
+	let t0 = _mm512_unpacklo_ps(a[0], a[1]);
+	let t1 = _mm512_unpackhi_ps(a[0], a[1]);
+	let t2 = _mm512_unpacklo_ps(a[2], a[3]);
+	let t3 = _mm512_unpackhi_ps(a[2], a[3]);
+	let t4 = _mm512_unpacklo_ps(a[4], a[5]);
+	let t5 = _mm512_unpackhi_ps(a[4], a[5]);
+	let t6 = _mm512_unpacklo_ps(a[6], a[7]);
+	let t7 = _mm512_unpackhi_ps(a[6], a[7]);
+	let s0 = _mm512_shuffle_ps::<0x44>(t0, t2);
+	let s1 = _mm512_shuffle_ps::<0xEE>(t0, t2);
+	let s2 = _mm512_shuffle_ps::<0x44>(t1, t3);
+	let s3 = _mm512_shuffle_ps::<0xEE>(t1, t3);
+	let s4 = _mm512_shuffle_ps::<0x44>(t4, t6);
+	let s5 = _mm512_shuffle_ps::<0xEE>(t4, t6);
+	let s6 = _mm512_shuffle_ps::<0x44>(t5, t7);
+	let s7 = _mm512_shuffle_ps::<0xEE>(t5, t7);
+	// Per half: the low 128 bits of x then of y (0x20), the high ones (0x31).
+	let low = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+	let high = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+	let l0 = _mm512_permutex2var_ps(s0, low, s4);
+	let l4 = _mm512_permutex2var_ps(s0, high, s4);
+	let l1 = _mm512_permutex2var_ps(s1, low, s5);
+	let l5 = _mm512_permutex2var_ps(s1, high, s5);
+	let l2 = _mm512_permutex2var_ps(s2, low, s6);
+	let l6 = _mm512_permutex2var_ps(s2, high, s6);
+	let l3 = _mm512_permutex2var_ps(s3, low, s7);
+	let l7 = _mm512_permutex2var_ps(s3, high, s7);
+	_mm512_add_ps(
+		_mm512_add_ps(_mm512_add_ps(l0, l4), _mm512_add_ps(l2, l6)),
+		_mm512_add_ps(_mm512_add_ps(l1, l5), _mm512_add_ps(l3, l7)),
+	)
+}
+
 /// [`attend_portable`] with AVX2 registers, for head widths that are a multiple of 8. The same
 /// operations in the same order, so the same bits (tested), only more of them at once:
 ///
@@ -211,6 +505,7 @@ unsafe fn attend_avx2(head: &Head<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	for j in (0..full).step_by(LANES) {
 		let mut lanes = [_mm256_setzero_ps(); LANES];
 		for (p, l) in lanes.iter_mut().enumerate() {
+			prefetch_row(k.wrapping_add((j + p + PREFETCH_POSITIONS) * stride), dim);
 			*l = dot_lanes(q, k.add((j + p) * stride), dim);
 		}
 		let sums = sum_lanes8(&lanes);
@@ -348,6 +643,85 @@ unsafe fn softmax_avx2(x: &mut [f32]) {
 	}
 }
 
+/// [`softmax_avx2`] sixteen values at a time: the same maximum, the same [`exp`] in every
+/// lane ([`exp16`]), the sum's eight lanes fed the exponentials in the same order (the low
+/// eight of a register, then the high eight), and the same multiplies.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,avx512f")]
+unsafe fn softmax_avx512(x: &mut [f32]) {
+	use std::arch::x86_64::*;
+	let (pairs, rest) = x.as_chunks_mut::<{ 2 * LANES }>();
+	let (eights, tail) = rest.as_chunks_mut::<LANES>();
+	let mut max16 = _mm512_set1_ps(f32::NEG_INFINITY);
+	for c in pairs.iter() {
+		max16 = _mm512_max_ps(max16, _mm512_loadu_ps(c.as_ptr()));
+	}
+	let mut m = [0.0f32; 2 * LANES];
+	_mm512_storeu_ps(m.as_mut_ptr(), max16);
+	let mut max = f32::NEG_INFINITY;
+	for &v in m.iter().chain(eights.iter().flatten()).chain(tail.iter()) {
+		max = max.max(v);
+	}
+	let max16 = _mm512_set1_ps(max);
+	let mut lanes8 = _mm256_setzero_ps();
+	for c in pairs.iter_mut() {
+		let e = exp16(_mm512_sub_ps(_mm512_loadu_ps(c.as_ptr()), max16));
+		_mm512_storeu_ps(c.as_mut_ptr(), e);
+		lanes8 = _mm256_add_ps(lanes8, _mm512_castps512_ps256(e));
+		lanes8 = _mm256_add_ps(
+			lanes8,
+			_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(_mm512_castps_pd(e))),
+		);
+	}
+	for c in eights.iter_mut() {
+		let e = exp8(_mm256_sub_ps(_mm256_loadu_ps(c.as_ptr()), _mm256_set1_ps(max)));
+		_mm256_storeu_ps(c.as_mut_ptr(), e);
+		lanes8 = _mm256_add_ps(lanes8, e);
+	}
+	let mut lanes = [0.0f32; LANES];
+	_mm256_storeu_ps(lanes.as_mut_ptr(), lanes8);
+	for (j, v) in tail.iter_mut().enumerate() {
+		*v = exp(*v - max);
+		lanes[j] += *v;
+	}
+	let inverse = 1.0 / sum_lanes(&lanes);
+	let inverse16 = _mm512_set1_ps(inverse);
+	for c in pairs.iter_mut() {
+		_mm512_storeu_ps(c.as_mut_ptr(), _mm512_mul_ps(_mm512_loadu_ps(c.as_ptr()), inverse16));
+	}
+	for v in eights.iter_mut().flatten().chain(tail.iter_mut()) {
+		*v *= inverse;
+	}
+}
+
+/// [`exp8`] in sixteen lanes: the same operations, lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+unsafe fn exp16(x: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+	use std::arch::x86_64::*;
+	let x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(EXP_MIN)), _mm512_set1_ps(EXP_MAX));
+	let round = _mm512_set1_ps(EXP_ROUND);
+	let n = _mm512_sub_ps(_mm512_add_ps(_mm512_mul_ps(x, _mm512_set1_ps(EXP_LOG2E)), round), round);
+	let r = _mm512_sub_ps(
+		_mm512_sub_ps(x, _mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_HI))),
+		_mm512_mul_ps(n, _mm512_set1_ps(EXP_LN2_LO)),
+	);
+	let r2 = _mm512_mul_ps(r, r);
+	let mut p = _mm512_set1_ps(EXP_POLY[0]);
+	for &coefficient in &EXP_POLY[1..] {
+		p = _mm512_add_ps(_mm512_mul_ps(p, r), _mm512_set1_ps(coefficient));
+	}
+	let y = _mm512_add_ps(_mm512_add_ps(_mm512_mul_ps(p, r2), r), _mm512_set1_ps(1.0));
+	let n = _mm512_cvttps_epi32(n);
+	let half = _mm512_srai_epi32::<1>(_mm512_add_epi32(n, _mm512_srli_epi32::<31>(n)));
+	let bias = _mm512_set1_epi32(127);
+	let pow_half = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(half, bias)));
+	let rest = _mm512_sub_epi32(n, half);
+	let pow_rest = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(rest, bias)));
+	_mm512_mul_ps(_mm512_mul_ps(y, pow_half), pow_rest)
+}
+
 /// [`exp`] of eight values: the same operations, lane by lane.
 #[cfg(target_arch = "x86_64")]
 #[inline]
@@ -394,6 +768,7 @@ unsafe fn weighted_sum64(scores: &[f32], values: *const f16, stride: usize, out:
 	let (mut a4, mut a5, mut a6, mut a7) = (zero, zero, zero, zero);
 	for (j, &p) in scores.iter().enumerate() {
 		let v = values.add(j * stride);
+		prefetch_row(values.wrapping_add((j + PREFETCH_POSITIONS) * stride), 8 * LANES);
 		let p = _mm256_set1_ps(p);
 		a0 = _mm256_add_ps(a0, _mm256_mul_ps(p, load_half8(v)));
 		a1 = _mm256_add_ps(a1, _mm256_mul_ps(p, load_half8(v.add(LANES))));
@@ -407,6 +782,22 @@ unsafe fn weighted_sum64(scores: &[f32], values: *const f16, stride: usize, out:
 	let o = out.as_mut_ptr();
 	for (c, a) in [a0, a1, a2, a3, a4, a5, a6, a7].into_iter().enumerate() {
 		_mm256_storeu_ps(o.add(c * LANES), a);
+	}
+}
+
+/// Positions ahead of the one being read that the attention asks the cache for. A sequence's
+/// keys and values of one layer are rows of `stride` half floats, of which a head reads 64 or
+/// 128 bytes: a stride the hardware prefetchers follow late, and a decode step's caches do not
+/// fit in L2.
+const PREFETCH_POSITIONS: usize = 32;
+
+/// Ask for the `len` half floats from `at` (prefetches do not fault: `at` may lie past the end).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn prefetch_row(at: *const f16, len: usize) {
+	use std::arch::x86_64::*;
+	for line in (0..len).step_by(32) {
+		_mm_prefetch::<_MM_HINT_T0>(at.wrapping_add(line).cast());
 	}
 }
 
@@ -546,9 +937,57 @@ mod tests {
 		}
 	}
 
+	#[test]
+	fn a_group_of_heads_is_each_head_alone() {
+		let f = |i: usize| ((i * 7919 % 1000) as f32 - 500.0) * 1e-3;
+		let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+		// Widths the 512-bit path takes (64, 128) and one it leaves to `attend` (40); one to
+		// five heads (pairs, a lone last head, more than four heads' outputs at once); position
+		// counts below, at and past multiples of eight.
+		for (dim, heads, positions) in [
+			(64, 3, 1),
+			(64, 3, 8),
+			(64, 3, 37),
+			(64, 1, 300),
+			(64, 2, 9),
+			(64, 5, 85),
+			(128, 4, 17),
+			(128, 3, 16),
+			(40, 3, 9),
+		] {
+			let stride = 3 * dim;
+			let offset = dim;
+			let keys: Vec<f16> = (0..positions * stride).map(|i| f16::from_f32(f(i))).collect();
+			let values: Vec<f16> =
+				(0..positions * stride).map(|i| f16::from_f32(f(i + 11))).collect();
+			let queries: Vec<f32> = (0..heads * dim).map(|i| 8.0 * f(i * 3 + 5)).collect();
+			let group = Group {
+				queries: &queries,
+				dim,
+				keys: &keys,
+				values: &values,
+				stride,
+				offset,
+				positions,
+				scale: 0.125,
+			};
+			let mut together = vec![0.0; heads * dim];
+			attend_group(&group, &mut Vec::new(), &mut together);
+			for h in 0..heads {
+				let mut alone = vec![0.0; dim];
+				attend_portable(&group.head(h), &mut Vec::new(), &mut alone);
+				assert_eq!(
+					bits(&together[h * dim..(h + 1) * dim]),
+					bits(&alone),
+					"head {h} of {heads}, width {dim}, {positions} positions"
+				);
+			}
+		}
+	}
+
 	#[cfg(target_arch = "x86_64")]
 	#[test]
-	fn eight_lane_exp_is_exp_in_every_lane() {
+	fn eight_and_sixteen_lane_exp_is_exp_in_every_lane() {
 		if !std::arch::is_x86_feature_detected!("avx2") {
 			return;
 		}
@@ -566,6 +1005,19 @@ mod tests {
 				assert_eq!(g.to_bits(), exp(v).to_bits(), "exp({v})");
 			}
 		}
+		if !std::arch::is_x86_feature_detected!("avx512f") {
+			return;
+		}
+		for chunk in inputs.chunks(2 * LANES) {
+			let mut x = [0.0f32; 2 * LANES];
+			x[..chunk.len()].copy_from_slice(chunk);
+			let mut got = [0.0f32; 2 * LANES];
+			// SAFETY: the CPU has AVX-512F.
+			unsafe { _mm512_storeu_ps(got.as_mut_ptr(), exp16(_mm512_loadu_ps(x.as_ptr()))) };
+			for (g, v) in got.iter().zip(x) {
+				assert_eq!(g.to_bits(), exp(v).to_bits(), "exp({v}), sixteen lanes");
+			}
+		}
 	}
 
 	#[test]
@@ -573,10 +1025,20 @@ mod tests {
 		let gate: Vec<f32> = (0..100_003).map(|i| -120.0 + i as f32 * 0.0024).collect();
 		let up: Vec<f32> =
 			(0..gate.len()).map(|i| ((i * 7919 % 1000) as f32 - 500.0) * 1e-2).collect();
+		let check = |got: &[f32], path: &str| {
+			for ((g, x), u) in got.iter().zip(&gate).zip(&up) {
+				assert_eq!(g.to_bits(), (silu(*x) * u).to_bits(), "silu({x}) * {u}, {path}");
+			}
+		};
 		let mut got = gate.clone();
 		silu_mul(&mut got, &up);
-		for ((g, x), u) in got.iter().zip(&gate).zip(&up) {
-			assert_eq!(g.to_bits(), (silu(*x) * u).to_bits(), "silu({x}) * {u}");
+		check(&got, "the best path");
+		#[cfg(target_arch = "x86_64")]
+		if std::arch::is_x86_feature_detected!("avx2") {
+			let mut got = gate.clone();
+			// SAFETY: the CPU has AVX2.
+			unsafe { silu_mul_avx2(&mut got, &up) };
+			check(&got, "AVX2");
 		}
 	}
 

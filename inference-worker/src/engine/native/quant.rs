@@ -17,6 +17,8 @@
 
 use half::f16;
 
+use super::team::{Out, Team};
+
 /// Values per block, in every format here.
 pub const BLOCK: usize = 32;
 
@@ -190,7 +192,8 @@ pub struct QActs {
 	/// The layout the matmul's tier prefers ([`QActs::with_layout`]).
 	pub preferred: LaneLayout,
 	/// The layout `quantize` filled: the preferred one, except that [`LaneLayout::Tiles`] is
-	/// kept for batches of [`TILE_MIN_GROUPS`] lane groups or more.
+	/// kept for batches of [`TILE_MIN_GROUPS`] lane groups or more (fewer are left as
+	/// [`LaneLayout::Rows`], for AVX-512's panels).
 	pub layout: LaneLayout,
 	/// [`LaneLayout::Tiles`]: for each lane group and block pair, two AMX tiles of 16 rows by 64
 	/// bytes, the quants' high bytes (`q >> 8`, signed) then their low bytes (`q & 0xff`,
@@ -211,8 +214,10 @@ pub struct QActs {
 /// How [`QActs`] lays out its lane groups for the batched kernels (see [`QActs::lane_groups`]).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub enum LaneLayout {
-	/// Pairs of 16-bit values side by side (`lane_pairs`), for `dpwssd` and `madd`.
+	/// No lanes: the kernels read the rows (`quants`, `scales`, `scaled_sums`) as they are.
 	#[default]
+	Rows,
+	/// Pairs of 16-bit values side by side (`lane_pairs`), for AVX2's `madd`.
 	Pairs,
 	/// AMX tiles of the values' high and low bytes, a group's eight rows by a block pair
 	/// (`lane_tiles`).
@@ -226,12 +231,13 @@ pub enum LaneLayout {
 #[repr(C, align(64))]
 pub struct Line<T>(pub [T; 16]);
 
-/// Lane groups from which [`LaneLayout::Tiles`] is used when preferred. A single group (3 to 8
-/// rows: decoding up to eight requests) runs no faster on AMX's tiles than on AVX-512, so it keeps
-/// [`LaneLayout::Pairs`]. Measured on the reference model's matrices, two threads, one pass over
-/// every matrix: 12.5-12.7 ms against 12.9 ms at 8 rows (and a whole decode step 8% slower),
-/// 19.2 against 24.9 ms at 16 rows, 58 against 96 ms at 64 rows (`docs/benchmarks.md`).
-pub const TILE_MIN_GROUPS: usize = 2;
+/// Lane groups from which [`LaneLayout::Tiles`] is used when preferred: three (17 rows and up,
+/// prompts); one or two groups (decoding up to sixteen requests) keep [`LaneLayout::Rows`] for
+/// AVX-512's panels. Measured on this project's VM (two threads): `kernel_speed` on a 49152 x 576
+/// matrix, 16 rows 159 GMAC/s on panels against 156 on tiles, 24 rows 150 against 178; a whole
+/// run of 16 concurrent requests 578 tok/s with panels against 531 with tiles, 12 requests 568
+/// against 451 (`docs/benchmarks.md`).
+pub const TILE_MIN_GROUPS: usize = 3;
 
 /// Bytes of one of [`QActs::lane_tiles`]' tiles: 16 rows of 64.
 pub const TILE_BYTES: usize = 1024;
@@ -256,75 +262,126 @@ impl QActs {
 
 	/// Quantize `x` (`rows` rows of `cols` values) into `self`, reusing its buffers.
 	pub fn quantize(&mut self, x: &[f32], cols: usize) {
-		debug_assert!(cols.is_multiple_of(BLOCK) && x.len().is_multiple_of(cols));
+		self.resize(x.len() / cols, cols);
+		quantize_blocks(x, &mut self.quants, &mut self.scales, &mut self.scaled_sums);
+		self.lay_out(&Team::alone());
+	}
+
+	/// Quantize the rows of `x` (`cols` values each) into `self`, the rows spread over `team`:
+	/// each row is first handed to `prepare(row index, row)` (to be computed in place: a norm,
+	/// the feed-forward's gating), then quantized by the thread that prepared it. Rows are
+	/// quantized block by block, each on its own, so the split changes no bit.
+	pub fn quantize_rows_on(
+		&mut self,
+		team: &Team<'_>,
+		x: &mut [f32],
+		cols: usize,
+		prepare: impl Fn(usize, &mut [f32]) + Sync,
+	) {
+		let rows = x.len() / cols;
+		self.resize(rows, cols);
+		let blocks = cols / BLOCK;
+		let (xs, quants, scales, sums) = (
+			Out(x.as_mut_ptr()),
+			Out(self.quants.as_mut_ptr()),
+			Out(self.scales.as_mut_ptr()),
+			Out(self.scaled_sums.as_mut_ptr()),
+		);
+		team.for_each(rows, |i| {
+			// SAFETY: item `i` alone touches row `i` of `x` and of the buffers (just resized to
+			// `rows` rows), which outlive the loop.
+			let (x, q, d, s) = unsafe {
+				(
+					xs.cells(i * cols, cols),
+					quants.cells(i * cols, cols),
+					scales.cells(i * blocks, blocks),
+					sums.cells(i * blocks, blocks),
+				)
+			};
+			prepare(i, x);
+			quantize_blocks(x, q, d, s);
+		});
+		self.lay_out(team);
+	}
+
+	/// Size the row buffers for `rows` rows of `cols` values.
+	fn resize(&mut self, rows: usize, cols: usize) {
+		debug_assert!(cols.is_multiple_of(BLOCK));
 		self.cols = cols;
-		self.rows = x.len() / cols;
-		let blocks = x.len() / BLOCK;
-		self.quants.resize(x.len(), 0);
-		self.scales.resize(blocks, 0.0);
-		self.scaled_sums.resize(blocks, 0.0);
-		let quantize_block = block_quantizer();
-		for (b, (xs, qs)) in
-			x.chunks_exact(BLOCK).zip(self.quants.chunks_exact_mut(BLOCK)).enumerate()
-		{
-			let (d, sum) = quantize_block(xs, qs);
-			self.scales[b] = d;
-			self.scaled_sums[b] = d * sum as f32;
-		}
-		self.lay_out();
+		self.rows = rows;
+		self.quants.resize(rows * cols, 0);
+		self.scales.resize(rows * cols / BLOCK, 0.0);
+		self.scaled_sums.resize(rows * cols / BLOCK, 0.0);
 	}
 
 	/// Prefer `preferred` from now on, and lay the rows out again.
 	pub fn set_layout(&mut self, preferred: LaneLayout) {
 		self.preferred = preferred;
-		self.lay_out();
+		self.lay_out(&Team::alone());
 	}
 
-	/// Fill the lanes of the layout `layout` names (see there).
-	fn lay_out(&mut self) {
+	/// Fill the lanes of the layout `layout` names (see there), the lane groups spread over
+	/// `team`.
+	fn lay_out(&mut self, team: &Team<'_>) {
 		self.layout = match self.preferred {
 			LaneLayout::Tiles if self.lane_groups() >= TILE_MIN_GROUPS => LaneLayout::Tiles,
-			_ => LaneLayout::Pairs,
+			LaneLayout::Tiles | LaneLayout::Rows => LaneLayout::Rows,
+			LaneLayout::Pairs => LaneLayout::Pairs,
 		};
 		match self.layout {
+			LaneLayout::Rows => {},
 			LaneLayout::Pairs => self.fill_lanes(),
-			LaneLayout::Tiles => self.fill_tiles(),
+			LaneLayout::Tiles => self.fill_tiles(team),
 		}
 	}
 
-	/// Derive `lane_tiles`, `tile_scales` and `tile_sums` from the rows (done by `quantize`).
-	fn fill_tiles(&mut self) {
+	/// Derive `lane_tiles`, `tile_scales` and `tile_sums` from the rows (done by `quantize`),
+	/// one lane group per item of `team`'s loop (each group's tiles are its own).
+	fn fill_tiles(&mut self, team: &Team<'_>) {
 		let nb = self.blocks_per_row();
 		let pairs = nb.div_ceil(2);
 		let groups = self.lane_groups();
-		let cells = groups * pairs * 2 * TILE_BYTES;
-		self.lane_tiles.clear();
-		self.lane_tiles.resize(cells / 64, Line::default());
-		self.tile_scales.clear();
+		let group_bytes = pairs * 2 * TILE_BYTES;
+		// Every cell is written below, the padding (zeros) included.
+		self.lane_tiles.resize(groups * group_bytes / 64, Line::default());
 		self.tile_scales.resize(groups * pairs, Line::default());
-		self.tile_sums.clear();
 		self.tile_sums.resize(groups * pairs, Line::default());
-		// SAFETY: the lines are plain `i32`s; any byte is a valid part of one.
-		let bytes = unsafe {
-			std::slice::from_raw_parts_mut(self.lane_tiles.as_mut_ptr().cast::<u8>(), cells)
-		};
-		for row in 0..self.rows.min(groups * LANE_ROWS) {
-			let (g, n) = (row / LANE_ROWS, row % LANE_ROWS);
-			for b in 0..nb {
-				let (pair, j) = (b / 2, b % 2);
-				let block = row * nb + b;
-				let tile = (g * pairs + pair) * 2 * TILE_BYTES;
-				let column = j * LANE_ROWS + n;
-				for (e, &q) in self.quants[block * BLOCK..(block + 1) * BLOCK].iter().enumerate() {
-					let k = tile_k(j, e);
-					let at = tile + (k / 4) * 64 + column * 4 + k % 4;
-					bytes[at] = (q >> 8) as u8;
-					bytes[at + TILE_BYTES] = q as u8;
+		let tiles = Out(self.lane_tiles.as_mut_ptr().cast::<u8>());
+		let (scales, sums) = (Out(self.tile_scales.as_mut_ptr()), Out(self.tile_sums.as_mut_ptr()));
+		let rows = self.rows;
+		let (quants, row_scales, row_sums) = (&self.quants, &self.scales, &self.scaled_sums);
+		team.for_each(groups, |g| {
+			// SAFETY: item `g` alone writes group `g`'s tiles (`group_bytes` bytes of plain
+			// `i32` lines, any byte valid) and its `pairs` lines of scales and sums, all within
+			// the buffers just resized, which outlive the loop.
+			let (bytes, scales, sums) = unsafe {
+				(
+					tiles.cells(g * group_bytes, group_bytes),
+					scales.cells(g * pairs, pairs),
+					sums.cells(g * pairs, pairs),
+				)
+			};
+			bytes.fill(0);
+			scales.fill(Line::default());
+			sums.fill(Line::default());
+			for row in g * LANE_ROWS..rows.min((g + 1) * LANE_ROWS) {
+				let n = row % LANE_ROWS;
+				for b in 0..nb {
+					let (pair, j) = (b / 2, b % 2);
+					let block = row * nb + b;
+					let tile = pair * 2 * TILE_BYTES;
+					let column = j * LANE_ROWS + n;
+					for (e, &q) in quants[block * BLOCK..(block + 1) * BLOCK].iter().enumerate() {
+						let k = tile_k(j, e);
+						let at = tile + (k / 4) * 64 + column * 4 + k % 4;
+						bytes[at] = (q >> 8) as u8;
+						bytes[at + TILE_BYTES] = q as u8;
+					}
+					scales[pair].0[column] = row_scales[block];
+					sums[pair].0[column] = row_sums[block];
 				}
-				self.tile_scales[g * pairs + pair].0[column] = self.scales[block];
-				self.tile_sums[g * pairs + pair].0[column] = self.scaled_sums[block];
 			}
-		}
+		});
 	}
 
 	/// Derive `lane_pairs`, `lane_scales` and `lane_sums` from the rows (done by `quantize`).
@@ -386,6 +443,18 @@ impl QActs {
 	/// Blocks in a row.
 	pub fn blocks_per_row(&self) -> usize {
 		self.cols / BLOCK
+	}
+}
+
+/// Quantize `x` block by block into `quants`, with each block's scale and scaled sum.
+fn quantize_blocks(x: &[f32], quants: &mut [i16], scales: &mut [f32], sums: &mut [f32]) {
+	let quantize_block = block_quantizer();
+	for (((xs, qs), d), s) in
+		x.chunks_exact(BLOCK).zip(quants.chunks_exact_mut(BLOCK)).zip(scales).zip(sums)
+	{
+		let (scale, sum) = quantize_block(xs, qs);
+		*d = scale;
+		*s = scale * sum as f32;
 	}
 }
 

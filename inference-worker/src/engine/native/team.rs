@@ -65,6 +65,13 @@ pub struct Team<'a> {
 	size: usize,
 }
 
+impl Team<'static> {
+	/// A team of the calling thread alone: its loops run in order, on this thread.
+	pub fn alone() -> Self {
+		Team { shared: None, size: 1 }
+	}
+}
+
 impl Team<'_> {
 	/// Threads in the team, the leader included (those that may help; not all may show up).
 	pub fn size(&self) -> usize {
@@ -93,6 +100,26 @@ impl Team<'_> {
 	}
 }
 
+/// A buffer that the items of a parallel loop write through, each its own cells (a row, a
+/// chunk of rows, a head's output): what lets `Team::for_each`'s shared closure write in place.
+#[derive(Clone, Copy)]
+pub struct Out<T = f32>(pub *mut T);
+// SAFETY: items write disjoint cells and the buffer outlives the parallel loop (`cells`' contract).
+unsafe impl<T> Send for Out<T> {}
+unsafe impl<T> Sync for Out<T> {}
+
+impl<T> Out<T> {
+	/// The `len` cells from `start`.
+	///
+	/// # Safety
+	/// They lie in the buffer, which outlives the returned slice, and no other thread touches
+	/// them meanwhile.
+	#[allow(clippy::mut_from_ref)]
+	pub unsafe fn cells(&self, start: usize, len: usize) -> &mut [T] {
+		std::slice::from_raw_parts_mut(self.0.add(start), len)
+	}
+}
+
 /// Waiting on another thread of the team: spin for [`SPIN`], then yield the CPU at every check,
 /// so that a thread preempted on a machine with fewer cores than threads can run.
 struct Wait {
@@ -106,9 +133,7 @@ impl Wait {
 
 	fn pause(&mut self) {
 		if self.since.elapsed() < SPIN {
-			for _ in 0..32 {
-				std::hint::spin_loop();
-			}
+			std::hint::spin_loop();
 		} else {
 			std::thread::yield_now();
 		}
