@@ -14,16 +14,14 @@
 //! nearest even (exact for `Q4_1`, whose `|s| < 2^24`).
 //!
 //! Integer sums are exact in any order, which is what lets the x86 tiers arrange them for speed:
-//! - one token (decode of a single request): eight blocks at a time, each block's products in
-//!   eight 32-bit lanes (`madd`, or VNNI's `dpwssd`), the eight registers summed across lanes by
-//!   one transpose, and the eight block values scaled in one register; two tokens the same way in
-//!   the two halves of 512-bit registers (AVX-512), the weights unpacked once for both;
-//! - three or more tokens, AVX-512: lane groups of three to eight tokens against panels of 16
-//!   weight rows, one row per 32-bit lane (`x86::panel`): each block's weights are transposed
-//!   into registers of 16 rows once, and each pair of them multiplies every token's matching pair
-//!   of activations, broadcast (one `dpwssd` for 16 rows); the block's float work (one convert,
-//!   two multiplies, the minimum's multiply and add, the lane's add) is then done for 16 rows at
-//!   once, per token;
+//! - AVX-512, any number of tokens up to a lane group's eight: panels of 16 weight rows, one row
+//!   per 32-bit lane (`x86::panel`): each block's weights are transposed into registers of 16
+//!   rows once, and each pair of them multiplies every token's matching pair of activations,
+//!   broadcast (one `dpwssd` for 16 rows); the block's float work (one convert, two multiplies,
+//!   the minimum's multiply and add, the lane's add) is then done for 16 rows at once, per token;
+//! - one or two tokens, AVX2: eight blocks at a time, each block's products in eight 32-bit
+//!   lanes (`madd`), the eight registers summed across lanes by one transpose, and the eight block
+//!   values scaled in one register;
 //! - three or more tokens, AVX2: eight tokens side by side and two blocks at a time, one (token,
 //!   block) per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights
 //!   of the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at
@@ -52,8 +50,7 @@ pub enum Tier {
 	Scalar,
 	/// x86-64 AVX2 (+F16C).
 	Avx2,
-	/// x86-64 AVX-512 VNNI (with BW and VL): 512-bit registers for two tokens or more, 256-bit
-	/// ones for one token.
+	/// x86-64 AVX-512 VNNI (with BW and VL): panels of 16 weight rows in 512-bit registers.
 	Avx512Vnni,
 	/// [`Tier::Avx512Vnni`] with Intel AMX's 8-bit tiles for batches of three lane groups or
 	/// more (17 tokens and up: prompts; [`super::amx`]). Linux must grant the process the tiles'
@@ -241,17 +238,11 @@ mod x86 {
 	}
 
 	/// The canonical reduction of weight row `row` against activation row `token`, eight blocks
-	/// at a time: the blocks' products in eight lanes each (`groups`), summed across lanes by one
-	/// transpose, then the eight block values scaled in one register. `Q4` says the format is
-	/// `Q4_1`.
+	/// at a time (AVX2): the blocks' products in eight lanes each ([`groups_avx2`]), summed across
+	/// lanes by one transpose, then the eight block values scaled in one register. `Q4` says the
+	/// format is `Q4_1`.
 	#[inline(always)]
-	unsafe fn row_one<const Q4: bool>(
-		w: &QMatrix,
-		row: usize,
-		a: &QActs,
-		token: usize,
-		groups: impl Fn(__m256i, __m256i, __m256i, __m256i) -> __m256i,
-	) -> f32 {
+	unsafe fn row_one<const Q4: bool>(w: &QMatrix, row: usize, a: &QActs, token: usize) -> f32 {
 		let nb = w.blocks_per_row();
 		let mut lanes = _mm256_setzero_ps();
 		let mut first = 0;
@@ -262,7 +253,7 @@ mod x86 {
 				let ap = a.quants.as_ptr().add((token * nb + first + l) * BLOCK);
 				let a0 = _mm256_loadu_si256(ap.cast());
 				let a1 = _mm256_loadu_si256(ap.add(16).cast());
-				products[l] = groups(w0, a0, w1, a1);
+				products[l] = groups_avx2(w0, a0, w1, a1);
 			});
 			let sums = _mm256_cvtepi32_ps(sum_across(&products));
 			let wb = row * nb + first;
@@ -290,111 +281,6 @@ mod x86 {
 		let mut out = [0.0f32; 8];
 		_mm256_storeu_ps(out.as_mut_ptr(), lanes);
 		sum_lanes(&out)
-	}
-
-	/// [`sum_across`] on each 256-bit half of eight 512-bit registers.
-	#[inline(always)]
-	unsafe fn sum_across_halves(v: &[__m512i; 8]) -> __m512i {
-		// `_mm256_hadd_epi32` on every 128-bit lane: the even and the odd lanes of x, y, added.
-		let hadd = |x: __m512i, y: __m512i| {
-			let (x, y) = (_mm512_castsi512_ps(x), _mm512_castsi512_ps(y));
-			_mm512_add_epi32(
-				_mm512_castps_si512(_mm512_shuffle_ps::<0x88>(x, y)),
-				_mm512_castps_si512(_mm512_shuffle_ps::<0xdd>(x, y)),
-			)
-		};
-		let q0 = hadd(hadd(v[0], v[1]), hadd(v[2], v[3]));
-		let q1 = hadd(hadd(v[4], v[5]), hadd(v[6], v[7]));
-		// `_mm256_permute2x128_si256` 0x20 and 0x31 in each half, as 64-bit lane indices.
-		let low = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13);
-		let high = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
-		_mm512_add_epi32(
-			_mm512_permutex2var_epi64(q0, low, q1),
-			_mm512_permutex2var_epi64(q0, high, q1),
-		)
-	}
-
-	/// Two 256-bit registers as one 512-bit register.
-	#[inline(always)]
-	unsafe fn join_i(low: __m256i, high: __m256i) -> __m512i {
-		_mm512_inserti64x4::<1>(_mm512_castsi256_si512(low), high)
-	}
-
-	/// Two 256-bit registers as one 512-bit register.
-	#[inline(always)]
-	unsafe fn join_f(low: __m256, high: __m256) -> __m512 {
-		_mm512_castsi512_ps(join_i(_mm256_castps_si256(low), _mm256_castps_si256(high)))
-	}
-
-	/// [`row_one`] for the two activation rows `t0` and `t0 + 1` at once, each in one 256-bit
-	/// half of the same registers: the weights are unpacked once for both, and each instruction
-	/// does the work of two. (AVX-512 only; other tiers run [`row_one`] twice.)
-	#[inline(always)]
-	unsafe fn row_two<const Q4: bool>(w: &QMatrix, row: usize, a: &QActs, t0: usize) -> [f32; 2] {
-		let nb = w.blocks_per_row();
-		let mut lanes = _mm512_setzero_ps();
-		let mut first = 0;
-		while first < nb {
-			let n = (nb - first).min(8);
-			let mut products = [_mm512_setzero_si512(); 8];
-			each_block::<Q4>(w, row, first, n, |l, w0, w1| {
-				let a0 = a.quants.as_ptr().add((t0 * nb + first + l) * BLOCK);
-				let a1 = a.quants.as_ptr().add(((t0 + 1) * nb + first + l) * BLOCK);
-				let acts = |half: usize| {
-					join_i(
-						_mm256_loadu_si256(a0.add(16 * half).cast()),
-						_mm256_loadu_si256(a1.add(16 * half).cast()),
-					)
-				};
-				let low = _mm512_madd_epi16(join_i(w0, w0), acts(0));
-				products[l] = _mm512_dpwssd_epi32(low, join_i(w1, w1), acts(1));
-			});
-			let sums = _mm512_cvtepi32_ps(sum_across_halves(&products));
-			let wb = row * nb + first;
-			let (ab0, ab1) = (t0 * nb + first, (t0 + 1) * nb + first);
-			let (dw, da0, mw, ss0) = block_scales::<Q4>(w, wb, a, ab0, n);
-			let (_, da1, _, ss1) = block_scales::<Q4>(w, wb, a, ab1, n);
-			let dw = _mm256_cvtph_ps(dw);
-			let scale = _mm512_mul_ps(join_f(dw, dw), join_f(da0, da1));
-			let mut value = _mm512_mul_ps(scale, sums);
-			if Q4 {
-				let mw = _mm256_cvtph_ps(mw);
-				value = _mm512_add_ps(value, _mm512_mul_ps(join_f(mw, mw), join_f(ss0, ss1)));
-			}
-			// Lanes of blocks past the row's end keep their value, as in `row_one`.
-			let blocks = (1u16 << n) - 1;
-			lanes = _mm512_mask_add_ps(lanes, blocks | (blocks << 8), lanes, value);
-			first += 8;
-		}
-		let (mut low, mut high) = ([0.0f32; 8], [0.0f32; 8]);
-		_mm256_storeu_ps(low.as_mut_ptr(), _mm512_castps512_ps256(lanes));
-		let upper = _mm512_extractf64x4_pd::<1>(_mm512_castps_pd(lanes));
-		_mm256_storeu_ps(high.as_mut_ptr(), _mm256_castpd_ps(upper));
-		[sum_lanes(&low), sum_lanes(&high)]
-	}
-
-	/// The two-token kernel of the AVX-512 tier: `out[t * w.rows + r]` for the rows `rows` and
-	/// the tokens `t0` and `t0 + 1`.
-	///
-	/// # Safety
-	/// The CPU must have the AVX-512 tier's features; rows and tokens in range; `out` holds
-	/// `a.rows * w.rows` cells and no other thread writes these.
-	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
-	pub unsafe fn two_avx512_vnni(
-		w: &QMatrix,
-		rows: std::ops::Range<usize>,
-		a: &QActs,
-		t0: usize,
-		out: *mut f32,
-	) {
-		for r in rows {
-			let values = match w.format {
-				WeightFormat::Q4_1 => row_two::<true>(w, r, a, t0),
-				WeightFormat::Q8_0 => row_two::<false>(w, r, a, t0),
-			};
-			*out.add(t0 * w.rows + r) = values[0];
-			*out.add((t0 + 1) * w.rows + r) = values[1];
-		}
 	}
 
 	/// The scales of `n` blocks from weight block `wb` and activation block `ab` (zero past the
@@ -810,7 +696,7 @@ mod x86 {
 	}
 
 	/// The canonical reduction of the sixteen weight rows `r0..r0 + 16` against the `N` tokens
-	/// from `t0` (3 to 8, a lane group's), rows side by side: lane `r` of every register is row
+	/// from `t0` (1 to 8), rows side by side: lane `r` of every register is row
 	/// `r0 + r`. Each block's weights are transposed into four (`Q4_1`) or eight (`Q8_0`)
 	/// registers once ([`transpose16`]), unpacked into sixteen registers of 16-bit pairs, and each
 	/// of those multiplies every token's matching pair of activations, broadcast from the rows'
@@ -920,7 +806,7 @@ mod x86 {
 		}
 	}
 
-	/// [`panel`] for the `n` (3 to 8) tokens from `t0`, token `t0 + t`'s cells at
+	/// [`panel`] for the `n` (1 to 8) tokens from `t0`, token `t0 + t`'s cells at
 	/// `out[t * out_rows + r]`.
 	#[inline]
 	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -937,31 +823,30 @@ mod x86 {
 				match (w.format, n) {
 					$((WeightFormat::Q4_1, $n) => panel::<true, $n>(w, r0, a, t0, out, out_rows),)*
 					$((WeightFormat::Q8_0, $n) => panel::<false, $n>(w, r0, a, t0, out, out_rows),)*
-					_ => unreachable!("a lane group has 3 to 8 tokens"),
+					_ => unreachable!("panels take 1 to 8 tokens"),
 				}
 			};
 		}
-		panels!(3 4 5 6 7 8);
+		panels!(1 2 3 4 5 6 7 8);
 	}
 
-	/// The AVX-512 tier's kernel for a lane group of tokens (3 to 8): `out[t * w.rows + r]` for
-	/// the rows `rows` and the tokens of group `group`, sixteen rows at a time ([`panel`]). Rows
+	/// The AVX-512 tier's kernel: `out[t * w.rows + r]` for the rows `rows` and the `n` tokens
+	/// (1 to 8) from `t0`, `tokens = (t0, n)`, sixteen rows at a time ([`panel`]). Rows
 	/// left over (fewer than sixteen) are copied into a panel of their own, the missing rows
 	/// zero, and only their cells kept: the same operations on the same values, so the same bits.
 	///
 	/// # Safety
-	/// The CPU must have the AVX-512 tier's features; rows in range, `group` a lane group of `a`;
+	/// The CPU must have the AVX-512 tier's features; rows in range, `t0 + n <= a.rows`;
 	/// `out` holds `a.rows * w.rows` cells and no other thread writes these rows' cells.
 	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
 	pub unsafe fn panels_avx512_vnni(
 		w: &QMatrix,
 		rows: std::ops::Range<usize>,
 		a: &QActs,
-		group: usize,
+		tokens: (usize, usize),
 		out: *mut f32,
 	) {
-		let t0 = group * LANE_ROWS;
-		let tokens = (t0, (a.rows - t0).min(LANE_ROWS));
+		let t0 = tokens.0;
 		let mut r = rows.start;
 		while r + PANEL_ROWS <= rows.end {
 			panel_of(w, r, a, tokens, out.add(t0 * w.rows), w.rows);
@@ -1009,31 +894,26 @@ mod x86 {
 		}
 	}
 
-	macro_rules! one_token {
-		($one:ident, $features:literal, $groups:ident) => {
-			/// `out[t * w.rows + r]` for the rows `rows` and the one token `t`, with this tier's
-			/// integer products.
-			///
-			/// # Safety
-			/// The CPU must have the tier's features; rows and token in range; `out` holds
-			/// `a.rows * w.rows` cells and no other thread writes these.
-			#[target_feature(enable = $features)]
-			pub unsafe fn $one(
-				w: &QMatrix,
-				rows: std::ops::Range<usize>,
-				a: &QActs,
-				t: usize,
-				out: *mut f32,
-			) {
-				for r in rows {
-					let groups = |w0, a0, w1, a1| $groups(w0, a0, w1, a1);
-					*out.add(t * w.rows + r) = match w.format {
-						WeightFormat::Q4_1 => row_one::<true>(w, r, a, t, groups),
-						WeightFormat::Q8_0 => row_one::<false>(w, r, a, t, groups),
-					};
-				}
-			}
-		};
+	/// `out[t * w.rows + r]` for the rows `rows` and the one token `t`, with AVX2's integer
+	/// products ([`row_one`]).
+	///
+	/// # Safety
+	/// The CPU must have AVX2 and F16C; rows and token in range; `out` holds `a.rows * w.rows`
+	/// cells and no other thread writes these.
+	#[target_feature(enable = "avx2,f16c")]
+	pub unsafe fn one_avx2(
+		w: &QMatrix,
+		rows: std::ops::Range<usize>,
+		a: &QActs,
+		t: usize,
+		out: *mut f32,
+	) {
+		for r in rows {
+			*out.add(t * w.rows + r) = match w.format {
+				WeightFormat::Q4_1 => row_one::<true>(w, r, a, t),
+				WeightFormat::Q8_0 => row_one::<false>(w, r, a, t),
+			};
+		}
 	}
 
 	/// `out[t * w.rows + r]` for the rows `rows` and the tokens `t` of lane group `group` below
@@ -1068,14 +948,6 @@ mod x86 {
 	unsafe fn groups_avx2(w0: __m256i, a0: __m256i, w1: __m256i, a1: __m256i) -> __m256i {
 		_mm256_add_epi32(_mm256_madd_epi16(w0, a0), _mm256_madd_epi16(w1, a1))
 	}
-
-	#[inline(always)]
-	unsafe fn groups_vnni(w0: __m256i, a0: __m256i, w1: __m256i, a1: __m256i) -> __m256i {
-		_mm256_dpwssd_epi32(_mm256_madd_epi16(w0, a0), w1, a1)
-	}
-
-	one_token!(one_avx2, "avx2,f16c", groups_avx2);
-	one_token!(one_avx512_vnni, "avx2,f16c,avx512f,avx512vl,avx512vnni", groups_vnni);
 }
 
 /// The tokens one call of [`rows_dot`] computes.
@@ -1130,9 +1002,13 @@ unsafe fn rows_dot(
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx2, Tokens::Lanes(group)) => x86::lanes_avx2(w, rows, a, group, out),
 		#[cfg(target_arch = "x86_64")]
-		(Tier::Avx512Vnni | Tier::Amx, Tokens::One(t)) => x86::one_avx512_vnni(w, rows, a, t, out),
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::One(t)) => {
+			x86::panels_avx512_vnni(w, rows, a, (t, 1), out)
+		},
 		#[cfg(target_arch = "x86_64")]
-		(Tier::Avx512Vnni | Tier::Amx, Tokens::Two(t0)) => x86::two_avx512_vnni(w, rows, a, t0, out),
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::Two(t0)) => {
+			x86::panels_avx512_vnni(w, rows, a, (t0, 2), out)
+		},
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx2, Tokens::Two(t0)) => {
 			x86::one_avx2(w, rows.clone(), a, t0, out);
@@ -1140,7 +1016,8 @@ unsafe fn rows_dot(
 		},
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx512Vnni | Tier::Amx, Tokens::Lanes(group)) => {
-			x86::panels_avx512_vnni(w, rows, a, group, out)
+			let t0 = group * LANE_ROWS;
+			x86::panels_avx512_vnni(w, rows, a, (t0, (a.rows - t0).min(LANE_ROWS)), out)
 		},
 		(_, tokens) => {
 			let tokens = match tokens {
