@@ -20,8 +20,8 @@ LLAMA_CPP_PYTHON_VERSION=0.3.36
 # llama.cpp is built for this CPU (-march=native) except for its AMX kernels: on the development
 # VM (an Intel Xeon with AMX) they crash on this model's Q4_1 weights (SIGSEGV in
 # ggml_backend_amx_mul_mat, 2026-12-05). GCC's explicit -mno-* flags win over -march=native
-# whatever their order. The worker does use AMX, for batches of 11 tokens and more (prompts,
-# many requests); ATOMA_WORKER_KERNEL_TIER=avx512-vnni measures it without.
+# whatever their order. The worker does use AMX, for batches of 17 tokens and more (prompts);
+# ATOMA_WORKER_KERNEL_TIER=avx512-vnni measures it without.
 LLAMA_CMAKE_ARGS="-DCMAKE_CXX_FLAGS=-mno-amx-int8 -DCMAKE_C_FLAGS=-mno-amx-int8"
 VENV="${ATOMA_LLAMA_VENV:-$HOME/.cache/atoma-bench/llama-cpp-python-$LLAMA_CPP_PYTHON_VERSION-noamx}"
 WORKER_BIN="$(dirname "$NODE_BIN")/atoma-worker"

@@ -133,6 +133,9 @@ impl Wait {
 
 	fn pause(&mut self) {
 		if self.since.elapsed() < SPIN {
+			// One pause between checks: a pause is about 140 cycles on recent Xeons, and the
+			// step's loops are handed over a few hundred times a pass (an empty loop's hand-over
+			// measured 0.6 µs).
 			std::hint::spin_loop();
 		} else {
 			std::thread::yield_now();
