@@ -761,32 +761,45 @@ mod x86 {
 			for t in 0..N {
 				tokens[t] = acts.add(t * nb * BLOCK / 2);
 			}
+			// Two accumulators a token (low nibbles, high nibbles: chains of eight `dpwssd`s) up
+			// to eight tokens; one from nine, where sixteen tokens' chains are enough to hide the
+			// instruction's latency and 32 accumulators would not fit in the registers.
 			let mut low = [_mm512_setzero_si512(); N];
 			let mut high = [_mm512_setzero_si512(); N];
 			let quants = w.quants.as_ptr().add((first + b) * quant_bytes);
 			let spread = (spread_a, spread_b);
-			if Q4 {
-				let [z0, z1, z2, z3] = transpose16(quants, stride);
-				q4_word!(z0, 0, spread, nibble, low, high, tokens);
-				q4_word!(z1, 1, spread, nibble, low, high, tokens);
-				q4_word!(z2, 2, spread, nibble, low, high, tokens);
-				q4_word!(z3, 3, spread, nibble, low, high, tokens);
+			macro_rules! block {
+				($low:ident, $high:ident) => {
+					if Q4 {
+						let [z0, z1, z2, z3] = transpose16(quants, stride);
+						q4_word!(z0, 0, spread, nibble, $low, $high, tokens);
+						q4_word!(z1, 1, spread, nibble, $low, $high, tokens);
+						q4_word!(z2, 2, spread, nibble, $low, $high, tokens);
+						q4_word!(z3, 3, spread, nibble, $low, $high, tokens);
+					} else {
+						let [z0, z1, z2, z3] = transpose16(quants, stride);
+						q8_word!(z0, 0, 0, spread, $low, $high, tokens);
+						q8_word!(z1, 0, 1, spread, $low, $high, tokens);
+						q8_word!(z2, 0, 2, spread, $low, $high, tokens);
+						q8_word!(z3, 0, 3, spread, $low, $high, tokens);
+						let [z0, z1, z2, z3] = transpose16(quants.add(16), stride);
+						q8_word!(z0, 1, 0, spread, $low, $high, tokens);
+						q8_word!(z1, 1, 1, spread, $low, $high, tokens);
+						q8_word!(z2, 1, 2, spread, $low, $high, tokens);
+						q8_word!(z3, 1, 3, spread, $low, $high, tokens);
+					}
+				};
+			}
+			if N <= LANE_ROWS {
+				block!(low, high);
 			} else {
-				let [z0, z1, z2, z3] = transpose16(quants, stride);
-				q8_word!(z0, 0, 0, spread, low, high, tokens);
-				q8_word!(z1, 0, 1, spread, low, high, tokens);
-				q8_word!(z2, 0, 2, spread, low, high, tokens);
-				q8_word!(z3, 0, 3, spread, low, high, tokens);
-				let [z0, z1, z2, z3] = transpose16(quants.add(16), stride);
-				q8_word!(z0, 1, 0, spread, low, high, tokens);
-				q8_word!(z1, 1, 1, spread, low, high, tokens);
-				q8_word!(z2, 1, 2, spread, low, high, tokens);
-				q8_word!(z3, 1, 3, spread, low, high, tokens);
+				block!(low, low);
 			}
 			let (d, m) = (dw[b % 2], mw[b % 2]);
 			for t in 0..N {
 				let ab = (t0 + t) * nb + b;
-				let s = _mm512_cvtepi32_ps(_mm512_add_epi32(low[t], high[t]));
+				let sum = if N <= LANE_ROWS { _mm512_add_epi32(low[t], high[t]) } else { low[t] };
+				let s = _mm512_cvtepi32_ps(sum);
 				let scale = _mm512_mul_ps(d, _mm512_set1_ps(*a.scales.get_unchecked(ab)));
 				let mut value = _mm512_mul_ps(scale, s);
 				if Q4 {
@@ -823,11 +836,11 @@ mod x86 {
 				match (w.format, n) {
 					$((WeightFormat::Q4_1, $n) => panel::<true, $n>(w, r0, a, t0, out, out_rows),)*
 					$((WeightFormat::Q8_0, $n) => panel::<false, $n>(w, r0, a, t0, out, out_rows),)*
-					_ => unreachable!("panels take 1 to 8 tokens"),
+					_ => unreachable!("panels take 1 to 16 tokens"),
 				}
 			};
 		}
-		panels!(1 2 3 4 5 6 7 8);
+		panels!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
 	}
 
 	/// The AVX-512 tier's kernel: `out[t * w.rows + r]` for the rows `rows` and the `n` tokens
@@ -885,7 +898,7 @@ mod x86 {
 		if !w.mins.is_empty() {
 			panel.mins[..m * nb].copy_from_slice(&w.mins[rows.start * nb..rows.end * nb]);
 		}
-		let mut cells = [0.0f32; LANE_ROWS * PANEL_ROWS];
+		let mut cells = [0.0f32; super::PANEL_TOKENS * PANEL_ROWS];
 		panel_of(&panel, 0, a, (t0, n), cells.as_mut_ptr(), PANEL_ROWS);
 		for t in 0..n {
 			for (i, r) in rows.clone().enumerate() {
@@ -961,7 +974,13 @@ enum Tokens {
 	Lanes(usize),
 	/// The tokens of all the activations' lane groups.
 	AllLanes,
+	/// Every token, in one pass over the weights (AVX-512's panels, up to [`PANEL_TOKENS`]).
+	All,
 }
+
+/// Tokens that AVX-512's panels take in one pass over the weights: two lane groups, the batches
+/// of decoding (the engine runs up to 16 jobs a step).
+const PANEL_TOKENS: usize = 2 * LANE_ROWS;
 
 /// `out[t * w.rows + r]` for the rows `rows` and the tokens `tokens`, with `tier`'s code: for each
 /// cell the same bits as [`dot_scalar`].
@@ -984,6 +1003,7 @@ unsafe fn rows_dot(
 		Tokens::Two(t0) => t0 + 1 < a.rows,
 		Tokens::Lanes(group) => group < a.lane_groups(),
 		Tokens::AllLanes => true,
+		Tokens::All => a.rows <= PANEL_TOKENS,
 	});
 	match (tier, tokens) {
 		#[cfg(target_arch = "x86_64")]
@@ -1001,6 +1021,10 @@ unsafe fn rows_dot(
 		(Tier::Avx2, Tokens::One(t)) => x86::one_avx2(w, rows, a, t, out),
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx2, Tokens::Lanes(group)) => x86::lanes_avx2(w, rows, a, group, out),
+		#[cfg(target_arch = "x86_64")]
+		(Tier::Avx512Vnni | Tier::Amx, Tokens::All) => {
+			x86::panels_avx512_vnni(w, rows, a, (0, a.rows), out)
+		},
 		#[cfg(target_arch = "x86_64")]
 		(Tier::Avx512Vnni | Tier::Amx, Tokens::One(t)) => {
 			x86::panels_avx512_vnni(w, rows, a, (t, 1), out)
@@ -1025,6 +1049,7 @@ unsafe fn rows_dot(
 				Tokens::Two(t0) => t0..t0 + 2,
 				Tokens::Lanes(group) => group * LANE_ROWS..((group + 1) * LANE_ROWS).min(a.rows),
 				Tokens::AllLanes => 0..(a.lane_groups() * LANE_ROWS).min(a.rows),
+				Tokens::All => 0..a.rows,
 			};
 			for r in rows {
 				for t in tokens.clone() {
@@ -1058,7 +1083,11 @@ pub fn matmul_group(
 		tier != Tier::Avx2 || a.layout == LaneLayout::Pairs,
 		"matmul: activations laid out for another tier"
 	);
-	// Tokens go eight to a lane group; one or two left over go one by one.
+	// AVX-512's panels take up to 16 tokens in one pass over the weights; otherwise tokens go
+	// eight to a lane group, and one or two left over go one by one.
+	let all_at_once = matches!(tier, Tier::Avx512Vnni | Tier::Amx)
+		&& cfg!(target_arch = "x86_64")
+		&& tokens <= PANEL_TOKENS;
 	let lane_groups = a.lane_groups();
 	// About one chunk of rows per thread (at least 16 rows, a panel): each chunk starts cold
 	// (its first rows are fetched without a prefetch ahead of them) and costs a claim, and with
@@ -1093,6 +1122,11 @@ pub fn matmul_group(
 			// SAFETY: `rows` are rows of `w`, the groups and tokens are `a`'s; the output holds
 			// `tokens * w.rows` cells (asserted above) and only this item writes these rows.
 			unsafe {
+				if all_at_once {
+					rows_dot(tier, w, rows.clone(), a, Tokens::All, out_ptr.0);
+					block = rows.end;
+					continue;
+				}
 				if lane_groups > 0 {
 					rows_dot(tier, w, rows.clone(), a, Tokens::AllLanes, out_ptr.0);
 				}
@@ -1166,7 +1200,7 @@ mod tests {
 			// by one; AVX-512's panels for every group count (53 rows: three panels and a tail of
 			// five, or a partial row tile on AMX); on AMX, one or two groups (the panels), three
 			// or four (one pass of tiles) and five (two passes).
-			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 19, 35, 42] {
+			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 14, 16, 19, 35, 42] {
 				let a = random_acts(&mut rng, tokens, cols);
 				let mut reference = vec![0.0; tokens * ROWS];
 				matmul(Tier::Scalar, &w, &a, &mut reference);
