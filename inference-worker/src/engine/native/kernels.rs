@@ -14,11 +14,12 @@
 //! nearest even (exact for `Q4_1`, whose `|s| < 2^24`).
 //!
 //! Integer sums are exact in any order, which is what lets the x86 tiers arrange them for speed:
-//! - AVX-512, any number of tokens up to a lane group's eight: panels of 16 weight rows, one row
-//!   per 32-bit lane (`x86::panel`): each block's weights are transposed into registers of 16
-//!   rows once, and each pair of them multiplies every token's matching pair of activations,
-//!   broadcast (one `dpwssd` for 16 rows); the block's float work (one convert, two multiplies,
-//!   the minimum's multiply and add, the lane's add) is then done for 16 rows at once, per token;
+//! - AVX-512: panels of 16 weight rows, one row per 32-bit lane (`x86::panel`), against up to 16
+//!   tokens in one pass (more tokens: lane groups of eight): each block's weights are transposed
+//!   into registers of 16 rows once, and each pair of them multiplies every token's matching pair
+//!   of activations, broadcast (one `dpwssd` for 16 rows); the block's float work (one convert,
+//!   two multiplies, the minimum's multiply and add, the lane's add) is then done for 16 rows at
+//!   once, per token;
 //! - one or two tokens, AVX2: eight blocks at a time, each block's products in eight 32-bit
 //!   lanes (`madd`), the eight registers summed across lanes by one transpose, and the eight block
 //!   values scaled in one register;
@@ -696,7 +697,7 @@ mod x86 {
 	}
 
 	/// The canonical reduction of the sixteen weight rows `r0..r0 + 16` against the `N` tokens
-	/// from `t0` (1 to 8), rows side by side: lane `r` of every register is row
+	/// from `t0` (1 to 16), rows side by side: lane `r` of every register is row
 	/// `r0 + r`. Each block's weights are transposed into four (`Q4_1`) or eight (`Q8_0`)
 	/// registers once ([`transpose16`]), unpacked into sixteen registers of 16-bit pairs, and each
 	/// of those multiplies every token's matching pair of activations, broadcast from the rows'
@@ -819,7 +820,7 @@ mod x86 {
 		}
 	}
 
-	/// [`panel`] for the `n` (1 to 8) tokens from `t0`, token `t0 + t`'s cells at
+	/// [`panel`] for the `n` (1 to 16) tokens from `t0`, token `t0 + t`'s cells at
 	/// `out[t * out_rows + r]`.
 	#[inline]
 	#[target_feature(enable = "avx2,f16c,avx512f,avx512bw,avx512vl,avx512vnni")]
@@ -844,7 +845,7 @@ mod x86 {
 	}
 
 	/// The AVX-512 tier's kernel: `out[t * w.rows + r]` for the rows `rows` and the `n` tokens
-	/// (1 to 8) from `t0`, `tokens = (t0, n)`, sixteen rows at a time ([`panel`]). Rows
+	/// (1 to 16) from `t0`, `tokens = (t0, n)`, sixteen rows at a time ([`panel`]). Rows
 	/// left over (fewer than sixteen) are copied into a panel of their own, the missing rows
 	/// zero, and only their cells kept: the same operations on the same values, so the same bits.
 	///
