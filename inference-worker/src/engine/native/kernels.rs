@@ -26,7 +26,8 @@
 //! - three or more tokens, AVX2: eight tokens side by side and two blocks at a time, one (token,
 //!   block) per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights
 //!   of the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at
-//!   once (two `madd`s), so the blocks' float work is done once for eight tokens and two blocks;
+//!   once (two `madd`s), so the blocks' float work is done once for eight tokens and two blocks
+//!   (a group of four tokens or fewer: the first register alone, half the work);
 //! - AMX (`super::amx`), for batches of three lane groups or more (prompts): each 16-bit
 //!   activation split in two bytes, `q = 256 * high + low`, two 8-bit tile products give the
 //!   exact sums of 16 rows by 8 tokens by 2 blocks; the float work is then done for one row's two
@@ -459,8 +460,16 @@ mod x86 {
 		unsafe fn store(p: *mut f32, x: Self::F);
 	}
 
+	/// Sixteen lanes in two AVX2 registers, each register [`Avx2HalfLanes`]' eight.
 	#[derive(Clone, Copy)]
 	struct Avx2Lanes;
+
+	/// [`Avx2HalfLanes`]' operation on each of the two registers.
+	macro_rules! both {
+		($op:ident($($x:expr),*)) => {
+			[Avx2HalfLanes::$op($($x[0]),*), Avx2HalfLanes::$op($($x[1]),*)]
+		};
+	}
 
 	impl Lanes16 for Avx2Lanes {
 		type I = [__m256i; 2];
@@ -475,84 +484,145 @@ mod x86 {
 		}
 		#[inline(always)]
 		unsafe fn load_i(p: *const i32) -> Self::I {
-			[_mm256_loadu_si256(p.cast()), _mm256_loadu_si256(p.add(8).cast())]
+			[Avx2HalfLanes::load_i(p), Avx2HalfLanes::load_i(p.add(8))]
 		}
 		#[inline(always)]
 		unsafe fn load_f(p: *const f32) -> Self::F {
-			[_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8))]
+			[Avx2HalfLanes::load_f(p), Avx2HalfLanes::load_f(p.add(8))]
 		}
 		#[inline(always)]
 		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I {
-			let v = _mm256_set1_epi64x(*p);
-			[v, v]
+			[Avx2HalfLanes::broadcast_pair_i(p); 2]
 		}
 		#[inline(always)]
 		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F {
-			let v = _mm256_setr_ps(x, y, x, y, x, y, x, y);
-			[v, v]
+			[Avx2HalfLanes::broadcast_pair_f(x, y); 2]
 		}
 		#[inline(always)]
 		unsafe fn broadcast_halves(p: *const u16) -> Self::F {
-			let v = _mm256_cvtph_ps(_mm_set1_epi32(p.cast::<i32>().read_unaligned()));
-			[v, v]
+			[Avx2HalfLanes::broadcast_halves(p); 2]
 		}
 		#[inline(always)]
 		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I {
-			[
-				_mm256_add_epi32(acc[0], _mm256_madd_epi16(x[0], y[0])),
-				_mm256_add_epi32(acc[1], _mm256_madd_epi16(x[1], y[1])),
-			]
+			both!(dot_pairs(acc, x, y))
 		}
-		// An empty `asm!` that takes and gives back the two registers: no instruction. The
-		// `ymm_reg` class needs AVX in the function itself; inlined into the AVX2 kernel.
-		#[inline]
-		#[target_feature(enable = "avx2")]
+		#[inline(always)]
 		unsafe fn opaque(x: Self::I) -> Self::I {
-			let [mut x0, mut x1] = x;
-			std::arch::asm!(
-				"/* {x0} {x1} */",
-				x0 = inout(ymm_reg) x0,
-				x1 = inout(ymm_reg) x1,
-				options(pure, nomem, nostack, preserves_flags),
-			);
-			[x0, x1]
+			both!(opaque(x))
 		}
 		#[inline(always)]
 		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I {
-			[_mm256_add_epi32(x[0], y[0]), _mm256_add_epi32(x[1], y[1])]
+			both!(add_i(x, y))
 		}
 		#[inline(always)]
 		unsafe fn to_f(x: Self::I) -> Self::F {
-			[_mm256_cvtepi32_ps(x[0]), _mm256_cvtepi32_ps(x[1])]
+			both!(to_f(x))
 		}
 		#[inline(always)]
 		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F {
-			[_mm256_mul_ps(x[0], y[0]), _mm256_mul_ps(x[1], y[1])]
+			both!(mul(x, y))
 		}
 		#[inline(always)]
 		unsafe fn add(x: Self::F, y: Self::F) -> Self::F {
-			[_mm256_add_ps(x[0], y[0]), _mm256_add_ps(x[1], y[1])]
+			both!(add(x, y))
 		}
 		#[inline(always)]
 		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F {
-			let sum = Self::add(acc, x);
-			[
-				_mm256_blend_ps::<0b0101_0101>(acc[0], sum[0]),
-				_mm256_blend_ps::<0b0101_0101>(acc[1], sum[1]),
-			]
+			both!(add_even(acc, x))
 		}
 		#[inline(always)]
 		unsafe fn add_odd_to_even(x: Self::F) -> Self::F {
-			// 0xb1 swaps the lanes of each pair.
-			[
-				_mm256_add_ps(x[0], _mm256_permute_ps::<0xb1>(x[0])),
-				_mm256_add_ps(x[1], _mm256_permute_ps::<0xb1>(x[1])),
-			]
+			both!(add_odd_to_even(x))
 		}
 		#[inline(always)]
 		unsafe fn store(p: *mut f32, x: Self::F) {
-			_mm256_storeu_ps(p, x[0]);
-			_mm256_storeu_ps(p.add(8), x[1]);
+			Avx2HalfLanes::store(p, x[0]);
+			Avx2HalfLanes::store(p.add(8), x[1]);
+		}
+	}
+
+	/// [`Avx2Lanes`]' first register only: the lanes of a lane group's first four tokens, for
+	/// groups of at most four (three or four requests decoding at once, the remainder of a larger
+	/// batch). Their lanes are the first 32 bytes of each 64-byte line of [`QActs::lane_pairs`],
+	/// so the layout is the same; the multiplies, loads and float work are half a full group's.
+	/// Lanes 8 to 15 of what [`row_lanes`] returns are zero.
+	#[derive(Clone, Copy)]
+	struct Avx2HalfLanes;
+
+	impl Lanes16 for Avx2HalfLanes {
+		type I = __m256i;
+		type F = __m256;
+		#[inline(always)]
+		unsafe fn zero_i() -> Self::I {
+			_mm256_setzero_si256()
+		}
+		#[inline(always)]
+		unsafe fn zero_f() -> Self::F {
+			_mm256_setzero_ps()
+		}
+		#[inline(always)]
+		unsafe fn load_i(p: *const i32) -> Self::I {
+			_mm256_loadu_si256(p.cast())
+		}
+		#[inline(always)]
+		unsafe fn load_f(p: *const f32) -> Self::F {
+			_mm256_loadu_ps(p)
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_i(p: *const i64) -> Self::I {
+			_mm256_set1_epi64x(*p)
+		}
+		#[inline(always)]
+		unsafe fn broadcast_pair_f(x: f32, y: f32) -> Self::F {
+			_mm256_setr_ps(x, y, x, y, x, y, x, y)
+		}
+		#[inline(always)]
+		unsafe fn broadcast_halves(p: *const u16) -> Self::F {
+			_mm256_cvtph_ps(_mm_set1_epi32(p.cast::<i32>().read_unaligned()))
+		}
+		#[inline(always)]
+		unsafe fn dot_pairs(acc: Self::I, x: Self::I, y: Self::I) -> Self::I {
+			_mm256_add_epi32(acc, _mm256_madd_epi16(x, y))
+		}
+		// An empty `asm!` that takes and gives back the register: no instruction. The `ymm_reg`
+		// class needs AVX in the function itself; inlined into the AVX2 kernel.
+		#[inline]
+		#[target_feature(enable = "avx2")]
+		unsafe fn opaque(mut x: Self::I) -> Self::I {
+			std::arch::asm!(
+				"/* {x} */",
+				x = inout(ymm_reg) x,
+				options(pure, nomem, nostack, preserves_flags),
+			);
+			x
+		}
+		#[inline(always)]
+		unsafe fn add_i(x: Self::I, y: Self::I) -> Self::I {
+			_mm256_add_epi32(x, y)
+		}
+		#[inline(always)]
+		unsafe fn to_f(x: Self::I) -> Self::F {
+			_mm256_cvtepi32_ps(x)
+		}
+		#[inline(always)]
+		unsafe fn mul(x: Self::F, y: Self::F) -> Self::F {
+			_mm256_mul_ps(x, y)
+		}
+		#[inline(always)]
+		unsafe fn add(x: Self::F, y: Self::F) -> Self::F {
+			_mm256_add_ps(x, y)
+		}
+		#[inline(always)]
+		unsafe fn add_even(acc: Self::F, x: Self::F) -> Self::F {
+			_mm256_blend_ps::<0b0101_0101>(acc, _mm256_add_ps(acc, x))
+		}
+		#[inline(always)]
+		unsafe fn add_odd_to_even(x: Self::F) -> Self::F {
+			_mm256_add_ps(x, _mm256_permute_ps::<0xb1>(x))
+		}
+		#[inline(always)]
+		unsafe fn store(p: *mut f32, x: Self::F) {
+			_mm256_storeu_ps(p, x);
 		}
 	}
 
@@ -1066,9 +1136,11 @@ mod x86 {
 		let t0 = group * LANE_ROWS;
 		let n = (a.rows - t0).min(LANE_ROWS);
 		for r in rows {
-			let v = match w.format {
-				WeightFormat::Q4_1 => row_lanes::<Avx2Lanes, true>(w, r, a, group),
-				WeightFormat::Q8_0 => row_lanes::<Avx2Lanes, false>(w, r, a, group),
+			let v = match (w.format, n <= LANE_ROWS / 2) {
+				(WeightFormat::Q4_1, false) => row_lanes::<Avx2Lanes, true>(w, r, a, group),
+				(WeightFormat::Q8_0, false) => row_lanes::<Avx2Lanes, false>(w, r, a, group),
+				(WeightFormat::Q4_1, true) => row_lanes::<Avx2HalfLanes, true>(w, r, a, group),
+				(WeightFormat::Q8_0, true) => row_lanes::<Avx2HalfLanes, false>(w, r, a, group),
 			};
 			for k in 0..n {
 				*out.add((t0 + k) * w.rows + r) = v[2 * k];
@@ -1321,11 +1393,12 @@ mod tests {
 			(WeightFormat::Q8_0, 480),
 		] {
 			let w = random_matrix(&mut rng, format, ROWS, cols);
-			// Lane groups of eight tokens (the last of three to seven), and one or two tokens one
-			// by one; AVX-512's panels for every group count (53 rows: three panels and a tail of
-			// five, or a partial row tile on AMX); on AMX, one or two groups (the panels), three
-			// or four (one pass of tiles) and five (two passes).
-			for tokens in [1, 2, 5, 6, 7, 9, 10, 12, 14, 16, 19, 35, 42] {
+			// Lane groups of eight tokens (the last of one to seven: AVX2 takes those of four or
+			// fewer in half the registers), and one or two tokens one by one; AVX-512's panels for
+			// every group count (53 rows: three panels and a tail of five, or a partial row tile
+			// on AMX); on AMX, one or two groups (the panels), three or four (one pass of tiles)
+			// and five (two passes).
+			for tokens in [1, 2, 3, 4, 5, 6, 7, 9, 10, 12, 14, 16, 19, 35, 42] {
 				let a = random_acts(&mut rng, tokens, cols);
 				let mut reference = vec![0.0; tokens * ROWS];
 				matmul(Tier::Scalar, &w, &a, &mut reference);
