@@ -341,6 +341,8 @@ mod x86 {
 			_mm256_castsi256_si128(quads),
 			_mm256_extracti128_si256::<1>(quads),
 		));
+		// The four blocks' scales gathered here rather than by `tail_scales`: its copies into
+		// eight-wide arrays made a decode on one thread 5% slower (AMD EPYC, Zen).
 		let (wb, ab) = (row * nb + first, token * nb + first);
 		let (mut dw, mut mw, mut da, mut ss) = ([0u16; 4], [0u16; 4], [0.0f32; 4], [0.0f32; 4]);
 		for i in 0..n {
@@ -426,10 +428,11 @@ mod x86 {
 		)
 	}
 
-	/// Sixteen 32-bit lanes, one per (token, block) of a lane group's block pair (lane
-	/// `2k + h`: token `k`, block `h` of the pair), in two AVX2 registers. (The AVX-512 tier had
-	/// an implementation in one register until its panels, [`panel`], replaced this kernel.)
-	trait Lanes16: Copy {
+	/// 32-bit lanes, one per (token, block) of a lane group's block pair (lane `2k + h`: token
+	/// `k`, block `h` of the pair): sixteen in two AVX2 registers ([`Avx2Lanes`]), or the first
+	/// four tokens' eight in one ([`Avx2HalfLanes`]). (The AVX-512 tier had an implementation in
+	/// one 512-bit register until its panels, [`panel`], replaced this kernel.)
+	trait PairLanes: Copy {
 		/// i32 lanes.
 		type I: Copy;
 		/// f32 lanes.
@@ -471,7 +474,7 @@ mod x86 {
 		};
 	}
 
-	impl Lanes16 for Avx2Lanes {
+	impl PairLanes for Avx2Lanes {
 		type I = [__m256i; 2];
 		type F = [__m256; 2];
 		#[inline(always)]
@@ -549,7 +552,7 @@ mod x86 {
 	#[derive(Clone, Copy)]
 	struct Avx2HalfLanes;
 
-	impl Lanes16 for Avx2HalfLanes {
+	impl PairLanes for Avx2HalfLanes {
 		type I = __m256i;
 		type F = __m256;
 		#[inline(always)]
@@ -671,7 +674,7 @@ mod x86 {
 	/// `2i + h` of token `k`: block `b` goes to lane `b % 8` as the definition says. Returns the
 	/// sums in lanes `0, 2, ..., 14`.
 	#[inline(always)]
-	unsafe fn row_lanes<L: Lanes16, const Q4: bool>(
+	unsafe fn row_lanes<L: PairLanes, const Q4: bool>(
 		w: &QMatrix,
 		row: usize,
 		a: &QActs,
