@@ -20,9 +20,10 @@
 //!   of activations, broadcast (one `dpwssd` for 16 rows); the block's float work (one convert,
 //!   two multiplies, the minimum's multiply and add, the lane's add) is then done for 16 rows at
 //!   once, per token;
-//! - one or two tokens, AVX2: eight blocks at a time, each block's products in eight 32-bit
-//!   lanes (`madd`), the eight registers summed across lanes by one transpose, and the eight block
-//!   values scaled in one register;
+//! - one or two tokens, AVX2: eight blocks at a time, each block's products in four 32-bit
+//!   lanes (`madd`; a `Q4_1` block's weights unpacked from its 16-bit words without widening, the
+//!   activations laid out to match, [`QActs::single_rows`]), the eight registers summed across
+//!   lanes by two transposes, and the eight block values scaled in one register;
 //! - three or more tokens, AVX2: eight tokens side by side and two blocks at a time, one (token,
 //!   block) per 32-bit lane ([`QActs::lane_pairs`], on 64-byte lines): each pair of 16-bit weights
 //!   of the two blocks, broadcast, multiplies the sixteen (token, block) pairs of activations at
@@ -157,6 +158,8 @@ pub fn dot_scalar(w: &QMatrix, row: usize, a: &QActs, token: usize) -> f32 {
 mod x86 {
 	use std::arch::x86_64::*;
 
+	#[cfg(doc)]
+	use super::super::quant::single_order;
 	use super::{sum_lanes, QActs, QMatrix, WeightFormat, BLOCK, LANE_ROWS};
 
 	/// How far ahead of the block being multiplied its matrix is prefetched, in blocks.
@@ -182,42 +185,65 @@ mod x86 {
 		}
 	}
 
-	/// The block's 32 weights widened to 16 bits: elements 0..16 and 16..32.
+	/// The exact sum of the products of block `wb` of `w` with the 32 activations at `acts`,
+	/// spread over four 32-bit lanes. `Q4_1`: the activations in [`QActs::single_rows`]' order
+	/// ([`single_order`]). Each 16-bit word of the block's 16 bytes holds four weights, one per
+	/// nibble: a mask, a shift or both give each group of eight already 16 bits wide, for four
+	/// `madd`s of eight. Widening the bytes instead (`vpmovzxbw`, two per block) and summing
+	/// eight-lane registers by `hadd`s kept an AVX2-only CPU's one shuffling pipe busy twice as
+	/// long as its multiplier (AMD EPYC, Zen: see `docs/benchmarks.md`). `Q8_0`: the activations
+	/// in the rows' order, the bytes widened (they are signed) and the two halves' lanes added.
 	#[inline(always)]
-	unsafe fn weights(w: &QMatrix, wb: usize) -> (__m256i, __m256i) {
-		match w.format {
-			WeightFormat::Q4_1 => {
-				let raw = _mm_loadu_si128(w.quants.as_ptr().add(wb * 16).cast());
-				let mask = _mm_set1_epi8(0x0f);
-				let lo = _mm_and_si128(raw, mask);
-				let hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-				(_mm256_cvtepu8_epi16(lo), _mm256_cvtepu8_epi16(hi))
-			},
-			WeightFormat::Q8_0 => {
-				let p = w.quants.as_ptr().add(wb * BLOCK);
-				(
-					_mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast())),
-					_mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(16).cast())),
-				)
-			},
+	unsafe fn block_products<const Q4: bool>(w: &QMatrix, wb: usize, acts: *const i16) -> __m128i {
+		if Q4 {
+			let x = _mm_loadu_si128(w.quants.as_ptr().add(wb * 16).cast());
+			let nibble = _mm_set1_epi16(0x0f);
+			let words = [
+				_mm_and_si128(x, nibble),
+				_mm_and_si128(_mm_srli_epi16::<8>(x), nibble),
+				_mm_and_si128(_mm_srli_epi16::<4>(x), nibble),
+				_mm_srli_epi16::<12>(x),
+			];
+			let product =
+				|i: usize| _mm_madd_epi16(words[i], _mm_loadu_si128(acts.add(8 * i).cast()));
+			_mm_add_epi32(
+				_mm_add_epi32(product(0), product(1)),
+				_mm_add_epi32(product(2), product(3)),
+			)
+		} else {
+			let p = w.quants.as_ptr().add(wb * BLOCK);
+			let w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.cast()));
+			let w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(p.add(16).cast()));
+			let sum = _mm256_add_epi32(
+				_mm256_madd_epi16(w0, _mm256_loadu_si256(acts.cast())),
+				_mm256_madd_epi16(w1, _mm256_loadu_si256(acts.add(16).cast())),
+			);
+			_mm_add_epi32(_mm256_castsi256_si128(sum), _mm256_extracti128_si256::<1>(sum))
 		}
 	}
 
-	/// Lane `l` of the result: the sum of the eight lanes of `v[l]` (exact, in i32).
+	/// Lane `k` of the result: the sum of the four lanes of `p[k]` (exact, in i32), by a 4 x 4
+	/// transpose of unpacks (cheaper than `hadd`s on an AVX2-only CPU).
 	#[inline(always)]
-	unsafe fn sum_across(v: &[__m256i; 8]) -> __m256i {
-		// hadd(x, y) = x0+x1 x2+x3 y0+y1 y2+y3 | x4+x5 x6+x7 y4+y5 y6+y7.
-		let h01 = _mm256_hadd_epi32(v[0], v[1]);
-		let h23 = _mm256_hadd_epi32(v[2], v[3]);
-		let h45 = _mm256_hadd_epi32(v[4], v[5]);
-		let h67 = _mm256_hadd_epi32(v[6], v[7]);
-		// Lane k of each half: register k's (resp. k + 4's) low or high four lanes.
-		let q0 = _mm256_hadd_epi32(h01, h23);
-		let q1 = _mm256_hadd_epi32(h45, h67);
-		_mm256_add_epi32(
-			_mm256_permute2x128_si256::<0x20>(q0, q1),
-			_mm256_permute2x128_si256::<0x31>(q0, q1),
-		)
+	unsafe fn sum_across(p: &[__m128i; 4]) -> __m128i {
+		// [x0 + x2, y0 + y2, x1 + x3, y1 + y3] of registers x, y.
+		let pair = |x: __m128i, y: __m128i| {
+			_mm_add_epi32(_mm_unpacklo_epi32(x, y), _mm_unpackhi_epi32(x, y))
+		};
+		let (p01, p23) = (pair(p[0], p[1]), pair(p[2], p[3]));
+		_mm_add_epi32(_mm_unpacklo_epi64(p01, p23), _mm_unpackhi_epi64(p01, p23))
+	}
+
+	/// Where the single-token kernel reads token `token`'s activations: its row in
+	/// [`QActs::single_rows`] for `Q4_1`, in the rows for `Q8_0`.
+	#[inline(always)]
+	unsafe fn single_acts<const Q4: bool>(a: &QActs, token: usize) -> *const i16 {
+		if Q4 {
+			debug_assert!(token >= a.first_single_row());
+			a.single_rows.as_ptr().add((token - a.first_single_row()) * a.cols)
+		} else {
+			a.quants.as_ptr().add(token * a.cols)
+		}
 	}
 
 	/// [`prefetch`] for the eight blocks from `wb`: each cache line once (two or four of quants,
@@ -238,32 +264,14 @@ mod x86 {
 		}
 	}
 
-	/// Blocks `first..first + n` (`n <= 8`) of row `row` of `w`, prefetched ahead
-	/// ([`prefetch_group`]) and unpacked ([`weights`]), handed to `f` with its index in the group.
-	#[inline(always)]
-	unsafe fn each_block<const Q4: bool>(
-		w: &QMatrix,
-		row: usize,
-		first: usize,
-		n: usize,
-		mut f: impl FnMut(usize, __m256i, __m256i),
-	) {
-		let nb = w.blocks_per_row();
-		prefetch_group::<Q4>(w, row * nb + first);
-		for l in 0..n {
-			let wb = row * nb + first + l;
-			let (w0, w1) = weights(w, wb);
-			f(l, w0, w1);
-		}
-	}
-
 	/// The canonical reduction of weight row `row` against activation row `token`, eight blocks
-	/// at a time (AVX2): the blocks' products in eight lanes each ([`groups_avx2`]), summed across
-	/// lanes by one transpose, then the eight block values scaled in one register. `Q4` says the
-	/// format is `Q4_1`.
+	/// at a time (AVX2): each block's products in four lanes ([`block_products`]), the eight
+	/// blocks' summed across lanes by two transposes, then the eight block values scaled in one
+	/// register. `Q4` says the format is `Q4_1`.
 	#[inline(always)]
 	unsafe fn row_one<const Q4: bool>(w: &QMatrix, row: usize, a: &QActs, token: usize) -> f32 {
 		let nb = w.blocks_per_row();
+		let acts = single_acts::<Q4>(a, token);
 		let mut lanes = _mm256_setzero_ps();
 		let mut first = 0;
 		while first < nb {
@@ -272,15 +280,17 @@ mod x86 {
 				lanes = short_tail::<Q4>(w, row, a, token, first, n, lanes);
 				break;
 			}
-			let mut products = [_mm256_setzero_si256(); 8];
-			each_block::<Q4>(w, row, first, n, |l, w0, w1| {
-				let ap = a.quants.as_ptr().add((token * nb + first + l) * BLOCK);
-				let a0 = _mm256_loadu_si256(ap.cast());
-				let a1 = _mm256_loadu_si256(ap.add(16).cast());
-				products[l] = groups_avx2(w0, a0, w1, a1);
-			});
-			let sums = _mm256_cvtepi32_ps(sum_across(&products));
 			let wb = row * nb + first;
+			prefetch_group::<Q4>(w, wb);
+			let mut products = [[_mm_setzero_si128(); 4]; 2];
+			for l in 0..n {
+				products[l / 4][l % 4] =
+					block_products::<Q4>(w, wb + l, acts.add((first + l) * BLOCK));
+			}
+			let sums = _mm256_cvtepi32_ps(_mm256_set_m128i(
+				sum_across(&products[1]),
+				sum_across(&products[0]),
+			));
 			let ab = token * nb + first;
 			let (dw, da, mw, ss) = block_scales::<Q4>(w, wb, a, ab, n);
 			let scale = _mm256_mul_ps(_mm256_cvtph_ps(dw), da);
@@ -308,11 +318,11 @@ mod x86 {
 	}
 
 	/// [`row_one`]'s last `n <= 4` blocks from block `first` (a multiple of 8: their lanes are
-	/// `0..n`), with half the registers of a group of eight: four blocks' products summed across
-	/// lanes by three `hadd`s, their float work on four lanes. The same operations on the same
-	/// values as a group of eight, so the same bits. The model's rows of 576 columns (18 blocks)
-	/// end in two such blocks, every row of all but one of a layer's matrices and of the output
-	/// head: done as a group of eight, the two paid for eight blocks' sums and scales.
+	/// `0..n`), in half the registers of a group of eight: the four blocks' products summed
+	/// across lanes by one transpose, their float work on four lanes. The same operations on the
+	/// same values as a group of eight, so the same bits. The model's rows of 576 columns (18
+	/// blocks) end in two such blocks, every row of all but one of a layer's matrices and of the
+	/// output head: done as a group of eight, the two paid for eight blocks' sums and scales.
 	#[inline]
 	#[target_feature(enable = "avx2,f16c")]
 	unsafe fn short_tail<const Q4: bool>(
@@ -325,58 +335,60 @@ mod x86 {
 		lanes: __m256,
 	) -> __m256 {
 		let nb = w.blocks_per_row();
-		let mut products = [_mm256_setzero_si256(); 4];
-		each_block::<Q4>(w, row, first, n, |l, w0, w1| {
-			let ap = a.quants.as_ptr().add((token * nb + first + l) * BLOCK);
-			let a0 = _mm256_loadu_si256(ap.cast());
-			let a1 = _mm256_loadu_si256(ap.add(16).cast());
-			*products.get_unchecked_mut(l) = groups_avx2(w0, a0, w1, a1);
-		});
-		// Lane k: the sum of products[k]'s lanes 0..4, then (high half) of its lanes 4..8.
-		let quads = _mm256_hadd_epi32(
-			_mm256_hadd_epi32(products[0], products[1]),
-			_mm256_hadd_epi32(products[2], products[3]),
-		);
-		let sums = _mm_cvtepi32_ps(_mm_add_epi32(
-			_mm256_castsi256_si128(quads),
-			_mm256_extracti128_si256::<1>(quads),
-		));
-		// The four blocks' scales gathered here rather than by `tail_scales`: its copies into
-		// eight-wide arrays made a decode on one thread 5% slower (AMD EPYC, Zen).
+		let acts = single_acts::<Q4>(a, token);
 		let (wb, ab) = (row * nb + first, token * nb + first);
-		let (mut dw, mut mw, mut da, mut ss) = ([0u16; 4], [0u16; 4], [0.0f32; 4], [0.0f32; 4]);
-		for i in 0..n {
-			dw[i] = *w.scales.get_unchecked(wb + i);
-			da[i] = *a.scales.get_unchecked(ab + i);
-			if Q4 {
-				mw[i] = *w.mins.get_unchecked(wb + i);
-				ss[i] = *a.scaled_sums.get_unchecked(ab + i);
-			}
+		prefetch_group::<Q4>(w, wb);
+		let mut products = [_mm_setzero_si128(); 4];
+		for l in 0..n {
+			*products.get_unchecked_mut(l) =
+				block_products::<Q4>(w, wb + l, acts.add((first + l) * BLOCK));
 		}
-		let scale = _mm_mul_ps(
-			_mm_cvtph_ps(_mm_loadl_epi64(dw.as_ptr().cast())),
-			_mm_loadu_ps(da.as_ptr()),
-		);
+		let sums = _mm_cvtepi32_ps(sum_across(&products));
+		// The four blocks' scales, read where they are rather than gathered into arrays, whose
+		// narrow stores read back by one wide load stalled the kernel (no store forwarding: 7% of
+		// a decode's kernel on an AMD EPYC, Zen). The activations' by masked loads (the lanes
+		// past `n` are not read: they may lie past the end); the weights' whole, the lanes past
+		// `n` (the next row's) dropped by the blend below, but for the matrix's last row.
+		let kept = _mm_cmpgt_epi32(_mm_set1_epi32(n as i32), _mm_setr_epi32(0, 1, 2, 3));
+		let da = _mm_maskload_ps(a.scales.as_ptr().add(ab), kept);
+		let ss = if Q4 {
+			_mm_maskload_ps(a.scaled_sums.as_ptr().add(ab), kept)
+		} else {
+			_mm_setzero_ps()
+		};
+		let (dw, mw) = if wb + 4 <= w.scales.len() {
+			(
+				_mm_loadl_epi64(w.scales.as_ptr().add(wb).cast()),
+				if Q4 {
+					_mm_loadl_epi64(w.mins.as_ptr().add(wb).cast())
+				} else {
+					_mm_setzero_si128()
+				},
+			)
+		} else {
+			let (mut dw, mut mw) = ([0u16; 4], [0u16; 4]);
+			for i in 0..n {
+				dw[i] = *w.scales.get_unchecked(wb + i);
+				if Q4 {
+					mw[i] = *w.mins.get_unchecked(wb + i);
+				}
+			}
+			(_mm_loadl_epi64(dw.as_ptr().cast()), _mm_loadl_epi64(mw.as_ptr().cast()))
+		};
+		let scale = _mm_mul_ps(_mm_cvtph_ps(dw), da);
 		let mut value = _mm_mul_ps(scale, sums);
 		if Q4 {
-			value = _mm_add_ps(
-				value,
-				_mm_mul_ps(
-					_mm_cvtph_ps(_mm_loadl_epi64(mw.as_ptr().cast())),
-					_mm_loadu_ps(ss.as_ptr()),
-				),
-			);
+			value = _mm_add_ps(value, _mm_mul_ps(_mm_cvtph_ps(mw), ss));
 		}
 		let low = _mm256_castps256_ps128(lanes);
 		// Lanes of blocks past the row's end keep their value, as in `row_one`.
-		let kept = _mm_cmpgt_epi32(_mm_set1_epi32(n as i32), _mm_setr_epi32(0, 1, 2, 3));
 		let low = _mm_blendv_ps(low, _mm_add_ps(low, value), _mm_castsi128_ps(kept));
 		_mm256_insertf128_ps::<0>(lanes, low)
 	}
 
-	/// The scales of `n` blocks from weight block `wb` and activation block `ab` (zero past the
-	/// row's end, where the lanes are kept): the weights' scales and minimums as half floats, the
-	/// activations' scales and scaled sums.
+	/// The scales of `n` blocks from weight block `wb` and activation block `ab`: the weights'
+	/// scales and minimums as half floats, the activations' scales and scaled sums. Past `n` (the
+	/// row's end, where [`row_one`] keeps its lanes) they are zero or the next row's.
 	#[inline(always)]
 	unsafe fn block_scales<const Q4: bool>(
 		w: &QMatrix,
@@ -396,11 +408,13 @@ mod x86 {
 		)
 	}
 
-	/// [`row_one`]'s scales for the last `n < 8` blocks of a row, zero past its end. Not cold: the
-	/// model's rows of 576 columns (18 blocks) end in such a group, every row of most matrices. It
-	/// needs the tier's features of its own for its intrinsics to compile inline: without them
-	/// each `_mm256_loadu_ps` here was a call, and this function 9% of a decode on an AVX2-only
-	/// CPU (`perf`, AMD EPYC, 2026-12-05).
+	/// [`block_scales`] for the last `n < 8` blocks of a row, read where they are (as
+	/// [`short_tail`] does): the activations' by masked loads, which read nothing past `n` (the
+	/// last token's end may be there); the weights' whole but for the matrix's last row, which
+	/// has them gathered. Gathering every row's into arrays stalled the kernel: the arrays'
+	/// narrow stores, read back by one wide load, are not forwarded. It needs the tier's
+	/// features of its own for its intrinsics to compile inline: without them each
+	/// `_mm256_loadu_ps` here was a call (`perf`, AMD EPYC, 2026-12-05).
 	#[inline]
 	#[target_feature(enable = "avx2,f16c")]
 	unsafe fn tail_scales<const Q4: bool>(
@@ -410,22 +424,34 @@ mod x86 {
 		ab: usize,
 		n: usize,
 	) -> (__m128i, __m256, __m128i, __m256) {
-		let mut dw = [0u16; 8];
-		let mut mw = [0u16; 8];
-		let mut da = [0.0f32; 8];
-		let mut ss = [0.0f32; 8];
-		dw[..n].copy_from_slice(&w.scales[wb..wb + n]);
-		da[..n].copy_from_slice(&a.scales[ab..ab + n]);
-		if Q4 {
-			mw[..n].copy_from_slice(&w.mins[wb..wb + n]);
-			ss[..n].copy_from_slice(&a.scaled_sums[ab..ab + n]);
-		}
-		(
-			_mm_loadu_si128(dw.as_ptr().cast()),
-			_mm256_loadu_ps(da.as_ptr()),
-			_mm_loadu_si128(mw.as_ptr().cast()),
-			_mm256_loadu_ps(ss.as_ptr()),
-		)
+		let kept = _mm256_cmpgt_epi32(
+			_mm256_set1_epi32(n as i32),
+			_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+		);
+		let da = _mm256_maskload_ps(a.scales.as_ptr().add(ab), kept);
+		let ss = if Q4 {
+			_mm256_maskload_ps(a.scaled_sums.as_ptr().add(ab), kept)
+		} else {
+			_mm256_setzero_ps()
+		};
+		let (dw, mw) = if wb + 8 <= w.scales.len() {
+			(
+				_mm_loadu_si128(w.scales.as_ptr().add(wb).cast()),
+				if Q4 {
+					_mm_loadu_si128(w.mins.as_ptr().add(wb).cast())
+				} else {
+					_mm_setzero_si128()
+				},
+			)
+		} else {
+			let (mut dw, mut mw) = ([0u16; 8], [0u16; 8]);
+			dw[..n].copy_from_slice(&w.scales[wb..wb + n]);
+			if Q4 {
+				mw[..n].copy_from_slice(&w.mins[wb..wb + n]);
+			}
+			(_mm_loadu_si128(dw.as_ptr().cast()), _mm_loadu_si128(mw.as_ptr().cast()))
+		};
+		(dw, da, mw, ss)
 	}
 
 	/// 32-bit lanes, one per (token, block) of a lane group's block pair (lane `2k + h`: token
@@ -1150,11 +1176,6 @@ mod x86 {
 			}
 		}
 	}
-
-	#[inline(always)]
-	unsafe fn groups_avx2(w0: __m256i, a0: __m256i, w1: __m256i, a1: __m256i) -> __m256i {
-		_mm256_add_epi32(_mm256_madd_epi16(w0, a0), _mm256_madd_epi16(w1, a1))
-	}
 }
 
 /// The tokens one call of [`rows_dot`] computes.
@@ -1324,7 +1345,8 @@ pub fn matmul_group(
 				if lane_groups > 0 {
 					rows_dot(tier, w, rows.clone(), a, Tokens::AllLanes, out_ptr.0);
 				}
-				let left = lane_groups * LANE_ROWS;
+				// (A last lane group of three to seven rows is padded past `tokens`: none left.)
+				let left = a.first_single_row();
 				match tokens - left {
 					2 => rows_dot(tier, w, rows.clone(), a, Tokens::Two(left), out_ptr.0),
 					1 => rows_dot(tier, w, rows.clone(), a, Tokens::One(left), out_ptr.0),
@@ -1458,6 +1480,8 @@ mod tests {
 				alone.quants.copy_from_slice(&a.quants[start..start + 128]);
 				alone.scales.copy_from_slice(&a.scales[t * 4..t * 4 + 4]);
 				alone.scaled_sums.copy_from_slice(&a.scaled_sums[t * 4..t * 4 + 4]);
+				// Lay the copied row out again (AVX2's single-token kernel reads its copy).
+				alone.set_layout(Tier::best().lane_layout());
 				let mut out = vec![0.0; 300];
 				pool.install(|| matmul(Tier::best(), &w, &alone, &mut out));
 				assert_eq!(out, batched[t * 300..(t + 1) * 300]);

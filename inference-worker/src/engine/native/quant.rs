@@ -189,6 +189,11 @@ pub struct QActs {
 	pub lane_scales: Vec<Line<f32>>,
 	/// For each group and block pair, for each row, the two blocks' `scaled_sums`.
 	pub lane_sums: Vec<Line<f32>>,
+	/// [`LaneLayout::Pairs`]: the one or two rows left over after the lane groups (rows
+	/// `lane_groups() * LANE_ROWS..rows`, which AVX2's single-token kernel takes), each block's
+	/// values in the order that kernel unpacks `Q4_1` weights in without widening them: value
+	/// [`single_order`]`(p)` at position `p`.
+	pub single_rows: Vec<i16>,
 	/// The layout the matmul's tier prefers ([`QActs::with_layout`]).
 	pub preferred: LaneLayout,
 	/// The layout `quantize` filled: the preferred one, except that [`LaneLayout::Tiles`] is
@@ -248,6 +253,15 @@ pub const TILE_BYTES: usize = 1024;
 /// nibbles of its 32 bytes, then the high ones.)
 pub fn tile_k(j: usize, e: usize) -> usize {
 	(j + 2 * (e / 16)) * 16 + e % 16
+}
+
+/// The value of a block that [`QActs::single_rows`] holds at position `p`: the even values of
+/// the block's first half, its odd ones, then the same of its second half. A 16-bit word of a
+/// `Q4_1` block's 16 bytes holds bytes `2k` and `2k + 1`, whose four nibbles are values `2k`,
+/// `2k + 1`, `16 + 2k` and `17 + 2k`: masks and shifts of the words give the four groups of eight
+/// in this order, already 16 bits wide.
+pub const fn single_order(p: usize) -> usize {
+	16 * (p / 16) + 2 * (p % 8) + (p % 16) / 8
 }
 
 /// Rows in one group of [`QActs::lane_pairs`]: eight rows times two blocks fill a 512-bit
@@ -416,14 +430,30 @@ impl QActs {
 				self.lane_sums[cell / 16].0[cell % 16] = self.scaled_sums[row * nb + b];
 			}
 		}
+		let singles = &self.quants[self.first_single_row() * self.cols..self.rows * self.cols];
+		self.single_rows.resize(singles.len(), 0);
+		for (block, values) in
+			self.single_rows.chunks_exact_mut(BLOCK).zip(singles.chunks_exact(BLOCK))
+		{
+			for (p, value) in block.iter_mut().enumerate() {
+				*value = values[single_order(p)];
+			}
+		}
 	}
 
 	/// The groups of [`LANE_ROWS`] rows the batched kernel takes side by side: the full ones, and
 	/// a last one of three to seven rows (padded). One or two rows left over are cheaper in the
 	/// kernels for one or two tokens (measured: two rows padded to eight lanes lost 7%), and have
 	/// no lanes.
+	#[inline]
 	pub fn lane_groups(&self) -> usize {
 		self.rows / LANE_ROWS + usize::from(self.rows % LANE_ROWS >= 3)
+	}
+
+	/// The first of the rows left over after the lane groups (see [`QActs::single_rows`]).
+	#[inline]
+	pub fn first_single_row(&self) -> usize {
+		(self.lane_groups() * LANE_ROWS).min(self.rows)
 	}
 
 	/// The index of row `row`'s block `b` in [`QActs::lane_scales`] and [`QActs::lane_sums`]:
