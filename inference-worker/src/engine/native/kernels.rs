@@ -338,11 +338,16 @@ mod x86 {
 		let acts = single_acts::<Q4>(a, token);
 		let (wb, ab) = (row * nb + first, token * nb + first);
 		prefetch_group::<Q4>(w, wb);
-		let mut products = [_mm_setzero_si128(); 4];
-		for l in 0..n {
-			*products.get_unchecked_mut(l) =
-				block_products::<Q4>(w, wb + l, acts.add((first + l) * BLOCK));
-		}
+		// Each block by itself (not a loop over `0..n` into an array, which went through the
+		// stack and back).
+		let block = |l: usize| {
+			if l < n {
+				block_products::<Q4>(w, wb + l, acts.add((first + l) * BLOCK))
+			} else {
+				_mm_setzero_si128()
+			}
+		};
+		let products = [block(0), block(1), block(2), block(3)];
 		let sums = _mm_cvtepi32_ps(sum_across(&products));
 		// The four blocks' scales, read where they are rather than gathered into arrays, whose
 		// narrow stores read back by one wide load stalled the kernel (no store forwarding: 7% of
