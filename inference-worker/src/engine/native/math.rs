@@ -241,7 +241,7 @@ impl Group<'_> {
 
 /// Attend with every head of `group` into `out` (`dim` values a head, head after head): for
 /// each head the same bits as [`attend`] (tested), in one pass over the cache for all of them
-/// where the CPU has AVX-512 and heads are 64 or 128 wide. `scores` is scratch space.
+/// where the CPU has AVX-512 or AVX2 and heads are 64 or 128 wide. `scores` is scratch space.
 pub fn attend_group(group: &Group<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 	#[cfg(target_arch = "x86_64")]
 	if std::arch::is_x86_feature_detected!("avx512f")
@@ -258,6 +258,14 @@ pub fn attend_group(group: &Group<'_>, scores: &mut Vec<f32>, out: &mut [f32]) {
 		if done {
 			return;
 		}
+	}
+	#[cfg(target_arch = "x86_64")]
+	if std::arch::is_x86_feature_detected!("avx2")
+		&& std::arch::is_x86_feature_detected!("f16c")
+		// SAFETY: the CPU has AVX2 and F16C.
+		&& unsafe { attend_group_avx2(group, scores, out) }
+	{
+		return;
 	}
 	for (h, out) in out.chunks_exact_mut(group.dim).enumerate() {
 		attend(&group.head(h), scores, out);
@@ -469,6 +477,168 @@ unsafe fn sum_lanes8_halves(a: &[std::arch::x86_64::__m512; LANES]) -> std::arch
 		_mm512_add_ps(_mm512_add_ps(l0, l4), _mm512_add_ps(l2, l6)),
 		_mm512_add_ps(_mm512_add_ps(l1, l5), _mm512_add_ps(l3, l7)),
 	)
+}
+
+/// [`attend_group`] in 256-bit registers; false (and nothing written) when the group's shape is
+/// not one it takes (heads a multiple of 32 wide, a cache that holds the positions). The
+/// operations are [`attend_avx2`]'s, lane by lane, so each head gets the same bits; what changes
+/// is that every key and value is widened from half floats once for all the group's heads (on an
+/// AVX2-only CPU a 256-bit `vcvtph2ps` costs as much as two multiplies and two adds, and each
+/// head converted the whole cache again):
+///
+/// - scores: for each position, each of its key's eight-value pieces widened once and multiplied
+///   into every head's lanes ([`dot_lanes`]' order); eight positions' lanes then summed across
+///   by [`sum_lanes8`], head by head;
+/// - each head's softmax is [`softmax_avx2`];
+/// - the weighted sum of the values: up to three heads' outputs in registers, 32 dimensions
+///   each, each value row's 32 widened once for them ([`weighted_sums_avx2`]).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn attend_group_avx2(group: &Group<'_>, scores: &mut Vec<f32>, out: &mut [f32]) -> bool {
+	let Group { queries, dim, keys, values, stride, offset, positions, scale } = *group;
+	let heads = queries.len().checked_div(dim).unwrap_or(0);
+	let needed = positions.saturating_sub(1) * stride + offset + dim;
+	if !dim.is_multiple_of(32)
+		|| heads == 0
+		|| positions == 0
+		|| queries.len() != heads * dim
+		|| out.len() != heads * dim
+		|| keys.len() < needed
+		|| values.len() < needed
+	{
+		return false;
+	}
+	scores.clear();
+	scores.resize(heads * positions, 0.0);
+	let s = scores.as_mut_ptr();
+	let q = queries.as_ptr();
+	let k = keys.as_ptr().add(offset);
+	// Up to three heads' scores at a time (their lanes of one position in registers).
+	for first in (0..heads).step_by(3) {
+		let q = q.add(first * dim);
+		let s = s.add(first * positions);
+		match heads.min(first + 3) - first {
+			1 => group_scores_avx2::<1>(q, k, dim, stride, positions, scale, s),
+			2 => group_scores_avx2::<2>(q, k, dim, stride, positions, scale, s),
+			_ => group_scores_avx2::<3>(q, k, dim, stride, positions, scale, s),
+		}
+	}
+	for h in 0..heads {
+		softmax_avx2(&mut scores[h * positions..(h + 1) * positions]);
+	}
+	let v = values.as_ptr().add(offset);
+	let o = out.as_mut_ptr();
+	for first in (0..heads).step_by(3) {
+		for d in (0..dim).step_by(32) {
+			let (v, o) = (v.add(d), o.add(first * dim + d));
+			let rows = first * positions;
+			match heads.min(first + 3) - first {
+				1 => weighted_sums_avx2::<1>(scores, rows, positions, v, stride, o, dim),
+				2 => weighted_sums_avx2::<2>(scores, rows, positions, v, stride, o, dim),
+				_ => weighted_sums_avx2::<3>(scores, rows, positions, v, stride, o, dim),
+			}
+		}
+	}
+	true
+}
+
+/// The scaled scores of `G` heads (at most three, queries of `dim` values one after another at
+/// `q`) over `positions` keys (`stride` apart from `k`), into `scores` (`positions` a head, head
+/// after head): [`attend_avx2`]'s, each key's eight-value pieces widened once for the heads.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn group_scores_avx2<const G: usize>(
+	q: *const f32,
+	k: *const f16,
+	dim: usize,
+	stride: usize,
+	positions: usize,
+	scale: f32,
+	scores: *mut f32,
+) {
+	use std::arch::x86_64::*;
+	// (No closures: they would be compiled without this function's target features.)
+	macro_rules! dot_heads {
+		($key:expr) => {{
+			let key: *const f16 = $key;
+			let mut lanes = [_mm256_setzero_ps(); G];
+			for c in (0..dim).step_by(LANES) {
+				let widened = load_half8(key.add(c));
+				for (h, l) in lanes.iter_mut().enumerate() {
+					*l = _mm256_add_ps(
+						*l,
+						_mm256_mul_ps(_mm256_loadu_ps(q.add(h * dim + c)), widened),
+					);
+				}
+			}
+			lanes
+		}};
+	}
+	let scale8 = _mm256_set1_ps(scale);
+	let full = positions / LANES * LANES;
+	for j in (0..full).step_by(LANES) {
+		let mut lanes = [[_mm256_setzero_ps(); LANES]; G];
+		for p in 0..LANES {
+			let at = dot_heads!(k.add((j + p) * stride));
+			for h in 0..G {
+				lanes[h][p] = at[h];
+			}
+		}
+		for (h, lanes) in lanes.iter().enumerate() {
+			let sums = _mm256_mul_ps(sum_lanes8(lanes), scale8);
+			_mm256_storeu_ps(scores.add(h * positions + j), sums);
+		}
+	}
+	for j in full..positions {
+		let at = dot_heads!(k.add(j * stride));
+		for (h, &lanes) in at.iter().enumerate() {
+			let mut l = [0.0f32; LANES];
+			_mm256_storeu_ps(l.as_mut_ptr(), lanes);
+			*scores.add(h * positions + j) = sum_lanes(&l) * scale;
+		}
+	}
+}
+
+/// `out[h]` (at `out + h * out_stride`, 32 values) `= sum_j scores[first + h * positions + j] *
+/// value_j` for `G` heads (at most three: their accumulators and scores fill AVX2's sixteen
+/// registers), each dimension's sum in position order from `+0.0` as in [`weighted_sum64`];
+/// each value row's 32 half floats (rows `stride` apart) widened once for all the heads.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx2,f16c")]
+unsafe fn weighted_sums_avx2<const G: usize>(
+	scores: &[f32],
+	first: usize,
+	positions: usize,
+	values: *const f16,
+	stride: usize,
+	out: *mut f32,
+	out_stride: usize,
+) {
+	use std::arch::x86_64::*;
+	debug_assert!(G <= 3 && first + G * positions <= scores.len());
+	let s = scores.as_ptr().add(first);
+	let mut acc = [[_mm256_setzero_ps(); 4]; G];
+	for j in 0..positions {
+		let v = values.add(j * stride);
+		let mut p = [_mm256_setzero_ps(); G];
+		for (h, p) in p.iter_mut().enumerate() {
+			*p = _mm256_set1_ps(*s.add(h * positions + j));
+		}
+		#[allow(clippy::needless_range_loop)]
+		for c in 0..4 {
+			let widened = load_half8(v.add(c * LANES));
+			for h in 0..G {
+				acc[h][c] = _mm256_add_ps(acc[h][c], _mm256_mul_ps(p[h], widened));
+			}
+		}
+	}
+	for (h, acc) in acc.iter().enumerate() {
+		for (c, &a) in acc.iter().enumerate() {
+			_mm256_storeu_ps(out.add(h * out_stride + c * LANES), a);
+		}
+	}
 }
 
 /// [`attend_portable`] with AVX2 registers, for head widths that are a multiple of 8. The same
