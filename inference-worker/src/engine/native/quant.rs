@@ -674,6 +674,33 @@ mod tests {
 	}
 
 	#[test]
+	fn the_single_token_order_is_that_of_a_q4_1_blocks_16_bit_words() {
+		// Word k of the block's bytes holds bytes 2k and 2k + 1: its nibbles, low to high, are
+		// values 2k, 16 + 2k, 2k + 1 and 17 + 2k. The kernel takes the words' low nibbles,
+		// then their second bytes' low nibbles, then the high nibbles of each: groups of eight.
+		let order: Vec<usize> = (0..BLOCK).map(single_order).collect();
+		let evens = (0..8).map(|k| 2 * k);
+		let expected: Vec<usize> = evens
+			.clone()
+			.chain(evens.clone().map(|e| e + 1))
+			.chain(evens.clone().map(|e| e + 16))
+			.chain(evens.map(|e| e + 17))
+			.collect();
+		assert_eq!(order, expected);
+		assert_eq!(&order[..10], &[0, 2, 4, 6, 8, 10, 12, 14, 1, 3]);
+		// And the rows laid out for it are the quantized rows in that order.
+		let x: Vec<f32> = (0..2 * 64).map(|i| (i as f32 - 50.0) * 0.1).collect();
+		let mut q = QActs::with_layout(LaneLayout::Pairs);
+		q.quantize(&x, 64);
+		assert_eq!(q.first_single_row(), 0);
+		for (i, &value) in q.single_rows.iter().enumerate() {
+			let (block, p) = (i / BLOCK, i % BLOCK);
+			assert_eq!(value, q.quants[block * BLOCK + single_order(p)]);
+		}
+		assert_eq!(q.single_rows.len(), q.quants.len());
+	}
+
+	#[test]
 	fn activations_quantize_to_at_most_32767_in_magnitude() {
 		let x: Vec<f32> = (0..64).map(|i| (i as f32 - 20.0) * 0.37).collect();
 		let mut q = QActs::default();
