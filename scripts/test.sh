@@ -51,9 +51,10 @@ echo "==> the worker's cuda feature compiles (CUDA 13.0 from PyPI, no GPU needed
 scripts/cuda-check.sh
 
 echo "==> tests"
-# Three tests at once in each test binary, on any machine: the end-to-end tests' nodes and
-# workers mostly wait for blocks, so a third network fits on two cores (docs/build.md).
-cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast -- --test-threads=3
+# Five tests at once in each test binary, on any machine: the end-to-end tests' nodes and workers
+# mostly wait for blocks (their nodes start from a raw spec and share the compiled runtime:
+# `node/tests/common`), so the five dispute networks fit on two cores at once (docs/build.md).
+cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast -- --test-threads=5
 
 # The client package and the dashboard (headless Chromium) against real dev nodes and workers.
 # They mostly wait for blocks, so they run while the benchmarks below compile; their output

@@ -1,7 +1,7 @@
 //! The node service: client, ParityDB backend, transaction pool, networking, BABE block
 //! production, GRANDPA finality, off-chain workers and RPC, wired together.
 
-use std::sync::Arc;
+use std::{path::Path, sync::Arc};
 
 use atoma_runtime::{self, opaque::Block};
 use futures::FutureExt;
@@ -90,8 +90,12 @@ pub type Service = sc_service::PartialComponents<
 	ConsensusSetup,
 >;
 
-/// Builds the parts every command needs: client, backend, import queue, transaction pool.
-pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
+/// Builds the parts every command needs: client, backend, import queue, transaction pool. The
+/// runtime's compiled code is kept in `wasmtime_cache` when given (`--wasmtime-cache-dir`).
+pub fn new_partial(
+	config: &Configuration,
+	wasmtime_cache: Option<&Path>,
+) -> Result<Service, ServiceError> {
 	let telemetry = config
 		.telemetry_endpoints
 		.clone()
@@ -103,7 +107,7 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 		})
 		.transpose()?;
 
-	let executor = sc_service::new_wasm_executor::<HostFunctions>(&config.executor);
+	let executor = wasm_executor(&config.executor, wasmtime_cache);
 	let (client, backend, keystore_container, task_manager) =
 		sc_service::new_full_parts::<Block, atoma_runtime::apis::RuntimeApi, _>(
 			config,
@@ -182,6 +186,28 @@ pub fn new_partial(config: &Configuration) -> Result<Service, ServiceError> {
 	})
 }
 
+/// `sc_service::new_wasm_executor` (the settings of `--wasm-execution`, `--default-heap-pages`,
+/// `--max-runtime-instances` and `--runtime-cache-size`), with wasmtime's on-disk cache of
+/// compiled code in `cache` when given.
+fn wasm_executor(
+	config: &sc_service::config::ExecutorConfiguration,
+	cache: Option<&Path>,
+) -> sc_executor::WasmExecutor<HostFunctions> {
+	let heap = config.default_heap_pages.map_or(sc_executor::DEFAULT_HEAP_ALLOC_STRATEGY, |p| {
+		sc_executor::HeapAllocStrategy::Static { extra_pages: p as _ }
+	});
+	let builder = sc_executor::WasmExecutor::<HostFunctions>::builder()
+		.with_execution_method(config.wasm_method)
+		.with_onchain_heap_alloc_strategy(heap)
+		.with_offchain_heap_alloc_strategy(heap)
+		.with_max_runtime_instances(config.max_runtime_instances)
+		.with_runtime_cache_size(config.runtime_cache_size);
+	match cache {
+		Some(dir) => builder.with_cache_path(dir).build(),
+		None => builder.build(),
+	}
+}
+
 /// Builds a full node with the network backend chosen by `--network-backend` (litep2p by
 /// default, libp2p on request).
 pub fn new_full(
@@ -212,7 +238,7 @@ fn new_full_with<N: NetworkBackend<Block, <Block as BlockT>::Hash>>(
 		transaction_pool,
 		other:
 			ConsensusSetup { block_import, babe_link, grandpa_link, babe_worker_handle, mut telemetry },
-	} = new_partial(&config)?;
+	} = new_partial(&config, atoma.wasmtime_cache_dir.as_deref())?;
 
 	let metrics = N::register_notification_metrics(
 		config.prometheus_config.as_ref().map(|cfg| &cfg.registry),

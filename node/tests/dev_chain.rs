@@ -1,5 +1,7 @@
 //! End-to-end: `atoma-node --dev --tmp` produces and finalizes blocks alone, accepts a signed
-//! transfer over JSON-RPC, includes and finalizes it, and stops cleanly on SIGTERM.
+//! transfer over JSON-RPC, includes and finalizes it, and stops cleanly on SIGTERM. A node started
+//! from the end-to-end tests' raw spec of the dev chain has the same genesis, and keeps its
+//! compiled runtime where `--wasmtime-cache-dir` says.
 
 mod common;
 
@@ -7,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use atoma_runtime::{AccountId, Balance, BalancesCall, RuntimeCall};
 use codec::{Decode, Encode};
-use common::{account_storage_key, hex_encode, AccountInfo, NodeProcess};
+use common::{account_storage_key, hex_encode, AccountInfo, NodeProcess, TempDir};
 use serde_json::json;
 use sp_core::{sr25519, Pair};
 use sp_runtime::MultiAddress;
@@ -19,8 +21,28 @@ const FINALITY: Duration = Duration::from_secs(120);
 #[test]
 fn dev_node_finalizes_and_settles_a_signed_transfer() {
 	let mut node = NodeProcess::start(&["--dev", "--tmp"]);
+	// The raw spec the end-to-end tests start their nodes from (`common::dev_spec`) is this
+	// chain: the same genesis, name, type and properties. Its node keeps its compiled runtime in
+	// a cache directory of its own, which it fills.
+	let cache = TempDir::new("dev-chain-wasmtime-cache");
+	let mut from_raw_spec = NodeProcess::start(
+		&[
+			&common::dev_authority_args()[..],
+			&["--tmp", "--wasmtime-cache-dir", &cache.path("cache")],
+		]
+		.concat(),
+	);
 	node.wait_for_rpc(STARTUP);
+	from_raw_spec.wait_for_rpc(STARTUP);
 	let rpc = node.rpc();
+	assert_eq!(from_raw_spec.rpc().block_hash(0), rpc.block_hash(0), "the same genesis block");
+	for method in ["system_chain", "system_chainType", "system_properties"] {
+		assert_eq!(from_raw_spec.rpc().call(method, json!([])), rpc.call(method, json!([])));
+	}
+	let status = from_raw_spec.stop(Duration::from_secs(60));
+	assert!(status.success(), "the node of the raw spec exited with {status}");
+	let cached: u64 = walk_sizes(&cache.0.join("cache"));
+	assert!(cached > 1 << 20, "the compiled runtime is cached: {cached} bytes");
 
 	// The chain advertises its token.
 	let properties = rpc.call("system_properties", json!([]));
@@ -89,4 +111,17 @@ fn dev_node_finalizes_and_settles_a_signed_transfer() {
 	// Clean shutdown on SIGTERM.
 	let status = node.stop(Duration::from_secs(60));
 	assert!(status.success(), "node exited with {status}");
+}
+
+/// Bytes of the files under `dir`, recursively.
+fn walk_sizes(dir: &std::path::Path) -> u64 {
+	std::fs::read_dir(dir)
+		.into_iter()
+		.flatten()
+		.flatten()
+		.map(|entry| match entry.file_type() {
+			Ok(t) if t.is_dir() => walk_sizes(&entry.path()),
+			_ => entry.metadata().map(|m| m.len()).unwrap_or(0),
+		})
+		.sum()
 }

@@ -151,14 +151,17 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 	let boot_key = BootKey::generate(&base);
 	let mut alice = NodeProcess::start_on(
 		&[
-			"--dev",
-			"--base-path",
-			&base.path("alice"),
-			"--node-key-file",
-			&boot_key.file,
-			"--inference-worker-url",
-			&workers[0].url(),
-		],
+			&common::dev_authority_args()[..],
+			&[
+				"--base-path",
+				&base.path("alice"),
+				"--node-key-file",
+				&boot_key.file,
+				"--inference-worker-url",
+				&workers[0].url(),
+			],
+		]
+		.concat(),
 		rpc_ports[0],
 	);
 	alice.wait_for_rpc(STARTUP);
@@ -168,7 +171,7 @@ fn network(fault: Option<&str>, honest_args: &[&str]) -> (Network, Vec<(NodeId, 
 		let mut node = NodeProcess::start_on(
 			&[
 				"--chain",
-				"dev",
+				common::dev_spec(),
 				&format!("--{}", name.to_lowercase()),
 				"--base-path",
 				&base.path(name),
@@ -288,53 +291,14 @@ fn spec() -> RequestSpec {
 	}
 }
 
-/// Each test runs four nodes and four model workers. They wait on blocks far more than they
-/// compute (12-token jobs, one-step checks: two networks use 0.8 of a core on average), so three
-/// networks share a 2-core machine (the test command runs three tests at once), and no more.
-static THREE_AT_A_TIME: Slots = Slots::new(3);
-
-/// A counting semaphore: at most `max` holders of a [`Slot`] at once.
-struct Slots {
-	taken: std::sync::Mutex<usize>,
-	freed: std::sync::Condvar,
-	max: usize,
-}
-
-struct Slot(&'static Slots);
-
-impl Slots {
-	const fn new(max: usize) -> Self {
-		Self { taken: std::sync::Mutex::new(0), freed: std::sync::Condvar::new(), max }
-	}
-
-	fn take(&'static self) -> Slot {
-		let mut taken = self.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-		while *taken >= self.max {
-			taken = self.freed.wait(taken).unwrap_or_else(|poisoned| poisoned.into_inner());
-		}
-		*taken += 1;
-		Slot(self)
-	}
-}
-
-impl Drop for Slot {
-	fn drop(&mut self) {
-		let mut taken = self.0.taken.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-		*taken -= 1;
-		self.0.freed.notify_one();
-	}
-}
-
 #[test]
 fn a_tampering_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = THREE_AT_A_TIME.take();
 	// Only the last token differs: the bisection walks down to the last step.
 	a_cheater_is_caught("tamper-tokens", &[], Some(|step, tokens| step + 1 == tokens));
 }
 
 #[test]
 fn a_party_that_commits_then_never_answers_loses_its_collateral() {
-	let _slot = THREE_AT_A_TIME.take();
 	// Dave commits (a tampered output) and its node goes away once the dispute opens: it never
 	// answers a bisection turn, loses by the turn's deadline, and the honest party's output
 	// wins without any arbiter.
@@ -343,7 +307,6 @@ fn a_party_that_commits_then_never_answers_loses_its_collateral() {
 
 #[test]
 fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = THREE_AT_A_TIME.take();
 	// It makes up min(max_tokens, 8) tokens: against a longer honest output the check is where
 	// its trace ends; against one as long, its steps differ from the first.
 	// The input is given by hash and uploaded to one party only: the other party reads it from
@@ -358,7 +321,6 @@ fn a_lazy_worker_loses_its_collateral_and_everyone_else_is_made_whole() {
 
 #[test]
 fn a_worker_on_a_cheaper_precision_loses_its_collateral_and_everyone_else_is_made_whole() {
-	let _slot = THREE_AT_A_TIME.take();
 	// Its logits differ from the first step on, whether or not its tokens do.
 	a_cheater_is_caught(
 		"cheaper-precision",
@@ -573,7 +535,6 @@ fn a_cheater_is_caught_with(
 /// slashed.
 #[test]
 fn a_user_who_uploads_its_input_to_one_node_only_makes_nobody_lose() {
-	let _slot = THREE_AT_A_TIME.take();
 	let (net, ids) = network(None, &[]);
 	let rpc = net.rpc();
 	let user = pair("Ferdie");

@@ -1,6 +1,8 @@
 //! End-to-end: a prompt goes in, a verified answer comes out. The real `atoma-worker` serves the
-//! real model; the real `atoma-node --dev` (Alice's execution node from the dev genesis, her
-//! worker key inserted by `--dev`) pairs with it through `--inference-worker-url`. A request
+//! real model; the real `atoma-node` of the dev chain (Alice's execution node from the dev
+//! genesis, her worker key inserted by `--alice`; started from the dev chain's raw spec, which
+//! spares each node a genesis build: `common::dev_spec`) pairs with it through
+//! `--inference-worker-url`. A request
 //! submitted over JSON-RPC is selected, run by the worker through the off-chain worker, committed
 //! with an authorized transaction and settled. The request's owner streams the answer from the
 //! worker before settlement, signed with its account key, and checks it against the settled
@@ -19,7 +21,7 @@ use atoma_support::{
 use codec::{Decode, Encode};
 use common::{
 	chain::{indexed_key, node_key, output_key, request_key, result_key, submit, value_key},
-	hex_encode,
+	dev_authority_args, dev_spec, hex_encode,
 	worker::Worker,
 	BootKey, NodeProcess, TempDir,
 };
@@ -28,13 +30,6 @@ use sp_core::{sr25519, Pair};
 
 const STARTUP: Duration = Duration::from_secs(180);
 
-/// These tests each run real nodes and real model workers; on a 2-core machine they run one at a
-/// time so inference keeps up with the commit windows.
-static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
-	ONE_AT_A_TIME.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
 const SETTLEMENT: Duration = Duration::from_secs(240);
 
 fn spec(prompt: &str) -> RequestSpec {
@@ -60,9 +55,11 @@ fn spec(prompt: &str) -> RequestSpec {
 
 #[test]
 fn a_prompt_settles_and_its_owner_receives_the_streamed_answer() {
-	let _serial = one_at_a_time();
 	let worker = Worker::start();
-	let mut node = NodeProcess::start(&["--dev", "--tmp", "--inference-worker-url", &worker.url()]);
+	let url = worker.url();
+	let mut node = NodeProcess::start(
+		&[&dev_authority_args()[..], &["--tmp", "--inference-worker-url", &url]].concat(),
+	);
 	node.wait_for_rpc(STARTUP);
 	let rpc = node.rpc();
 	rpc.wait_for_finalized(1, STARTUP);
@@ -263,14 +260,17 @@ fn two_nodes(label: &str) -> TwoNodes {
 	let (worker_a, worker_b) = (Worker::start(), Worker::start());
 	let boot_key = BootKey::generate(&base);
 	let alice_args: Vec<String> = [
-		"--dev",
-		"--base-path",
-		&base.path("alice"),
-		"--node-key-file",
-		&boot_key.file,
-		"--inference-worker-url",
-		&worker_a.url(),
+		&dev_authority_args()[..],
+		&[
+			"--base-path",
+			&base.path("alice"),
+			"--node-key-file",
+			&boot_key.file,
+			"--inference-worker-url",
+			&worker_a.url(),
+		],
 	]
+	.concat()
 	.iter()
 	.map(|a| a.to_string())
 	.collect();
@@ -281,7 +281,7 @@ fn two_nodes(label: &str) -> TwoNodes {
 	// `//Bob` worker key (inserted by `--bob`).
 	let mut bob = NodeProcess::start(&[
 		"--chain",
-		"dev",
+		dev_spec(),
 		"--bob",
 		"--base-path",
 		&base.path("bob"),
@@ -410,7 +410,6 @@ fn submit_request(net: &TwoNodes, request: RequestSpec) {
 /// workers deliver.
 #[test]
 fn sampling_with_two_nodes_and_two_workers_settles() {
-	let _serial = one_at_a_time();
 	let net = two_nodes("sampling-e2e");
 	let mut request = spec(r#"[{"role":"user","content":"Name the largest planet."}]"#);
 	request.mode = VerificationMode::Sampling { n: 2 };
@@ -457,7 +456,6 @@ fn sampling_with_two_nodes_and_two_workers_settles() {
 /// window both reveal and the request settles with both.
 #[test]
 fn cross_validation_with_p_one_settles_with_a_private_verifier() {
-	let _serial = one_at_a_time();
 	let net = two_nodes("cv-e2e");
 	ask(
 		&net,
@@ -494,7 +492,6 @@ fn cross_validation_with_p_one_settles_with_a_private_verifier() {
 /// chain, the result and producing blocks.
 #[test]
 fn a_dead_worker_is_replaced_and_a_restarted_node_keeps_its_state() {
-	let _serial = one_at_a_time();
 	let mut net = two_nodes("timeout-e2e");
 	let rpc = net.alice.rpc();
 	// A long answer (about 10 s of generation), so the worker is surely mid-job when it dies.
@@ -564,9 +561,11 @@ fn a_dead_worker_is_replaced_and_a_restarted_node_keeps_its_state() {
 /// retries until the upload is there. The wrong bytes are refused.
 #[test]
 fn an_input_given_by_hash_is_uploaded_to_the_selected_worker() {
-	let _serial = one_at_a_time();
 	let worker = Worker::start();
-	let mut node = NodeProcess::start(&["--dev", "--tmp", "--inference-worker-url", &worker.url()]);
+	let url = worker.url();
+	let mut node = NodeProcess::start(
+		&[&dev_authority_args()[..], &["--tmp", "--inference-worker-url", &url]].concat(),
+	);
 	node.wait_for_rpc(STARTUP);
 	let rpc = node.rpc();
 	rpc.wait_for_finalized(1, STARTUP);

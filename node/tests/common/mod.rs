@@ -23,6 +23,17 @@ pub fn node_binary() -> PathBuf {
 	PathBuf::from(env!("CARGO_BIN_EXE_atoma-node"))
 }
 
+/// The directory where the tests' nodes keep the runtime's compiled code
+/// (`--wasmtime-cache-dir`), in cargo's scratch directory for tests: the first node to start with
+/// a runtime compiles it, the others (of every test binary, and of later runs) load it. Each
+/// compilation is 12 CPU-seconds on the 2-core EPYC, and the tests start about 40 nodes.
+pub fn wasmtime_cache() -> String {
+	PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+		.join("atoma-wasmtime-cache")
+		.to_string_lossy()
+		.into_owned()
+}
+
 /// A port nobody listens on right now, for a node started next. Taken below the kernel's
 /// ephemeral range (32768 and up): a port the OS picked from that range could go to another
 /// process (a worker listening on port 0, an outgoing connection) before the node binds it, and
@@ -65,10 +76,16 @@ impl NodeProcess {
 	}
 
 	/// Starts `atoma-node` with `args`, JSON-RPC on `rpc_port` and libp2p on `p2p_port` (known
-	/// before the node starts: a chain spec names it as a boot node).
+	/// before the node starts: a chain spec names it as a boot node). Unless `args` name another,
+	/// the node keeps its compiled runtime in [`wasmtime_cache`], shared by the tests' nodes.
 	pub fn start_on_ports(args: &[&str], rpc_port: u16, p2p_port: u16) -> Self {
+		let cache = match args.contains(&"--wasmtime-cache-dir") {
+			true => vec![],
+			false => vec!["--wasmtime-cache-dir".to_owned(), wasmtime_cache()],
+		};
 		let mut child = Command::new(node_binary())
 			.args(args)
+			.args(cache)
 			.args(["--rpc-port", &rpc_port.to_string(), "--port", &p2p_port.to_string()])
 			.args(["--no-prometheus", "--no-telemetry", "--no-mdns"])
 			.stdout(Stdio::null())
@@ -292,6 +309,57 @@ pub fn client(script: &str, rpc_port: u16, args: &[&str]) -> Value {
 	);
 	let last = stdout.lines().last().unwrap_or_default();
 	serde_json::from_str(last).unwrap_or_else(|e| panic!("{script}: {e}: {stdout}"))
+}
+
+/// The dev chain (`--chain dev`) as a raw chain spec file, for end-to-end tests that start many
+/// nodes: built once per node binary (`atoma-node export-chain-spec --chain dev --raw`) and kept in
+/// cargo's scratch directory for tests.
+///
+/// Why: a node started with `--dev` or `--chain dev` builds the genesis state from the runtime's
+/// genesis builder, and `sc-chain-spec` compiles the wasm runtime afresh for each of its two calls
+/// there; with the node's own compilation, a start took 35 CPU-seconds on the 2-core EPYC, 12
+/// from the raw spec, and the end-to-end tests start 28 nodes, several at a time. The raw spec is
+/// the same chain (same id, chain type, properties and genesis: `dev_chain.rs` compares the
+/// genesis hash with `--dev`'s); start its first node with [`dev_authority_args`].
+pub fn dev_spec() -> &'static str {
+	static SPEC: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+	SPEC.get_or_init(|| {
+		let binary = std::fs::metadata(node_binary()).expect("the node binary is built");
+		let built = binary
+			.modified()
+			.ok()
+			.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+			.map(|d| d.as_nanos())
+			.unwrap_or_default();
+		let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+		let name = format!("atoma-dev-raw-{}-{built}.json", binary.len());
+		let path = dir.join(&name);
+		if !path.exists() {
+			let spec = run_subcommand(&["export-chain-spec", "--chain", "dev", "--raw"]);
+			// Written whole under a name of this process, then renamed: test binaries running
+			// at once may build it together, and none reads a half-written file.
+			let partial = dir.join(format!("{name}.{}", std::process::id()));
+			std::fs::create_dir_all(&dir).expect("the scratch directory is creatable");
+			std::fs::write(&partial, spec).expect("the raw spec is writable");
+			std::fs::rename(&partial, &path).expect("the raw spec is renamable");
+			// The specs of earlier builds of the node are stale.
+			for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+				let other = entry.file_name().to_string_lossy().into_owned();
+				if other.starts_with("atoma-dev-raw-") && other.ends_with(".json") && other != name
+				{
+					let _ = std::fs::remove_file(entry.path());
+				}
+			}
+		}
+		path.to_string_lossy().into_owned()
+	})
+}
+
+/// What `--dev` means for the dev chain's one authority, on [`dev_spec`]: the chain, Alice's
+/// keys, authoring alone (`--force-authoring`), and a throwaway network key (a spec file is not
+/// `--dev`, which would generate one) unless `--node-key-file` is added.
+pub fn dev_authority_args() -> [&'static str; 5] {
+	["--chain", dev_spec(), "--alice", "--force-authoring", "--unsafe-force-node-key-generation"]
 }
 
 /// Path of a file in the repository's `chain-spec/` folder.
