@@ -27,7 +27,8 @@ pub struct AtomaParams {
 	/// it: a restart, or another node on this machine running the same runtime, skips compiling
 	/// it (about 12 CPU-seconds on a 2-core AMD EPYC). Entries are keyed by the wasm code and the
 	/// compiler's settings, so a runtime upgrade is compiled once and cached in turn. Without it
-	/// every start compiles the runtime.
+	/// every start compiles the runtime. The node runs the machine code it finds there as it
+	/// runs its own binary: only the node's user may write to the directory.
 	#[arg(long, value_name = "PATH")]
 	pub wasmtime_cache_dir: Option<std::path::PathBuf>,
 }
