@@ -9,6 +9,9 @@
 # (which this script runs) into their own virtualenv under ~/.cache/atoma-cuda.
 # `cargo check` compiles everything and runs the build scripts (so nvcc compiles every kernel) but
 # does not link (scripts/gpu-bundle.sh links, against stub libraries, for a lent GPU machine).
+# It uses gpu-bundle.sh's target directory (`$CARGO_TARGET_DIR-cuda`): the cuda feature changes
+# candle's features, and a directory of its own lets scripts/test.sh run this check in the
+# background, beside the builds and tests in the default one, without waiting on its lock.
 #
 #   scripts/cuda-check.sh
 set -euo pipefail
@@ -16,6 +19,7 @@ cd "$(dirname "$0")/.."
 source scripts/cuda-env.sh
 "$CUDA_ROOT/bin/nvcc" --version | tail -2
 
-echo "==> cargo check -p atoma-inference-worker --features cuda (CUDA $ATOMA_CUDA_VERSION, sm_$CUDA_COMPUTE_CAP)"
-cargo check --release --locked -p atoma-inference-worker --features cuda
+CUDA_TARGET_DIR="${CARGO_TARGET_DIR%/}-cuda"
+echo "==> cargo check -p atoma-inference-worker --features cuda (CUDA $ATOMA_CUDA_VERSION, sm_$CUDA_COMPUTE_CAP, in $CUDA_TARGET_DIR)"
+CARGO_TARGET_DIR="$CUDA_TARGET_DIR" cargo check --release --locked -p atoma-inference-worker --features cuda
 echo "==> the cuda feature compiles"
