@@ -13,13 +13,17 @@ scripts/install-deps.sh --with-cuda
 # background from here on, at the lowest priority and in a target directory of its own: cold, it
 # is 10 to 20 minutes of nvcc and rustc that fit in the CPU the builds below leave idle and the
 # end-to-end tests spend waiting for blocks (docs/build.md). Its output follows the tests.
-# Each background job leads a process group of its own (setsid), so that a failure stops all of
-# it: cargo, rustc and nvcc, or the nodes and workers of the client tests.
+# Each background job leads a session of its own (setsid), so that a failure stops all of it:
+# cargo, rustc and nvcc, or the nodes and workers of the client tests. A new session is also a
+# new scheduling group where Linux groups by session (`sched_autogroup`, on by default), and
+# groups share the CPU equally whatever their processes' nice values: so the check lowers its
+# group's priority too (/proc/self/autogroup), or it would take half of the two cores.
 background_pids=()
 stop_background() { local pid; for pid in "${background_pids[@]}"; do kill -- -"$pid" 2>/dev/null || true; done; }
 trap stop_background EXIT
 cuda_log="$(mktemp -t atoma-cuda-check.XXXXXX)"
-setsid nice -n 19 scripts/cuda-check.sh >"$cuda_log" 2>&1 &
+setsid bash -c '{ echo 19 >/proc/self/autogroup; } 2>/dev/null; exec nice -n 19 scripts/cuda-check.sh' \
+	>"$cuda_log" 2>&1 &
 cuda_pid=$!
 background_pids+=("$cuda_pid")
 
