@@ -14,7 +14,8 @@ scripts/install-deps.sh --with-cuda
 # is 10 to 20 minutes of nvcc and rustc that fit in the CPU the builds below leave idle and the
 # end-to-end tests spend waiting for blocks (docs/build.md). Its output follows the tests.
 # Each background job leads a session of its own (setsid), so that a failure stops all of it:
-# cargo, rustc and nvcc, or the nodes and workers of the client tests. A new session is also a
+# cargo, rustc and nvcc, or the nodes and workers of the client tests (`-w`: should setsid have
+# to fork, it still waits and gives the job's exit status). A new session is also a
 # new scheduling group where Linux groups by session (`sched_autogroup`, on by default), and
 # groups share the CPU equally whatever their processes' nice values: so the check lowers its
 # group's priority too (/proc/self/autogroup), or it would take half of the two cores.
@@ -22,7 +23,7 @@ background_pids=()
 stop_background() { local pid; for pid in "${background_pids[@]}"; do kill -- -"$pid" 2>/dev/null || true; done; }
 trap stop_background EXIT
 cuda_log="$(mktemp -t atoma-cuda-check.XXXXXX)"
-setsid bash -c '{ echo 19 >/proc/self/autogroup; } 2>/dev/null; exec nice -n 19 scripts/cuda-check.sh' \
+setsid -w bash -c '{ echo 19 >/proc/self/autogroup; } 2>/dev/null; exec nice -n 19 scripts/cuda-check.sh' \
 	>"$cuda_log" 2>&1 &
 cuda_pid=$!
 background_pids+=("$cuda_pid")
@@ -76,7 +77,7 @@ cargo test --release --locked --workspace "${FEATURES[@]}" --no-fail-fast -- --t
 # follows once both are done.
 echo "==> client package and dashboard against real dev nodes and workers (clients/js/e2e, clients/dashboard/e2e): in the background"
 clients_log="$(mktemp -t atoma-clients-e2e.XXXXXX)"
-setsid bash -c 'cd clients && exec node --test js/e2e/ dashboard/e2e/' >"$clients_log" 2>&1 &
+setsid -w bash -c 'cd clients && exec node --test js/e2e/ dashboard/e2e/' >"$clients_log" 2>&1 &
 clients_pid=$!
 background_pids+=("$clients_pid")
 
